@@ -1,0 +1,1 @@
+"""callcentre: makes a council's telephone promises measurable."""

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the real-adapter tests use, when we are root and they are missing.
+# Each test that needs one of them skips with a reason when it is absent (e.g. not root).
+set -uo pipefail
+[ "$(id -u)" = 0 ] || { echo "[deps] not root: real-adapter tests will skip" >&2; exit 0; }
+want=()
+command -v debootstrap >/dev/null || want+=(debootstrap)
+command -v sipp >/dev/null || want+=(sip-tester)
+[ ${#want[@]} -eq 0 ] && exit 0
+echo "[deps] apt-get install ${want[*]}" >&2
+apt-get update -qq >/dev/null 2>&1 || true
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null 2>&1 \
+  || echo "[deps] apt-get install failed; tests needing ${want[*]} will skip" >&2
+exit 0
