@@ -1,0 +1,285 @@
+"""Sans-I/O Asterisk Manager Interface (AMI) framing, parsing and action encoding.
+
+Nothing here touches a socket or a clock: ``FrameParser.feed`` takes the bytes a
+transport read and returns the complete messages they finish.  The client
+(``callcentre.ami.client``), the fake server (``callcentre.ami.fakeserver``) and
+``bench/ami_ingest.py`` all drive this one parser.
+
+Wire format, as sent by Asterisk (see tests/fixtures/ami/*.ami):
+
+* the first line of a session is a banner, ``Asterisk Call Manager/11.0.0\\r\\n``;
+* every frame is ``Key: value`` lines joined by ``\\r\\n`` and ends with an empty
+  line, i.e. ``\\r\\n\\r\\n``;
+* keys repeat (``ChanVariable``, ``Variable``), so order and repeats are kept.
+
+Header names are matched exactly as Asterisk spells them; note that CEL and Cdr
+events say ``UniqueID``/``LinkedID`` where channel events say
+``Uniqueid``/``Linkedid``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+__all__ = ["FrameParser", "Message", "ParserStats", "encode_action"]
+
+TERMINATOR = b"\r\n\r\n"
+_TAIL = len(TERMINATOR) - 1  # bytes kept so a terminator split across reads is found
+
+# One header per line: a key without ':' or line breaks, ':', one optional space, the value.
+# findall() does the whole frame in C; lines it skips are counted in _count_malformed.
+_HEADER = re.compile(r"^([^\r\n:]+): ?([^\r\n]*)", re.MULTILINE)
+_CHAN_VARIABLE = "ChanVariable"
+
+
+class Message:
+    """One AMI frame: its headers in order, repeated keys kept.
+
+    Lookups (``get``, ``[]``, ``in``) see the first value of a key and cost one
+    dict lookup; ``get_all`` and ``items`` see every header.
+    """
+
+    __slots__ = ("_first", "_headers")
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self._headers = headers
+        first = dict(headers)
+        if len(first) != len(headers):
+            # a key repeats: rebuild so the first value wins (later ones go in first)
+            first = dict(reversed(headers))
+        self._first = first
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The first value of ``key``, or ``default``."""
+        return self._first.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._first
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def __iter__(self) -> Iterator[str]:
+        """Distinct header names in order of first appearance."""
+        return iter(dict.fromkeys(name for name, _ in self._headers))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self._headers == other._headers
+
+    __hash__ = None  # type: ignore[assignment]  # equality by content; not hashable
+
+    def __repr__(self) -> str:
+        kind = self.event or self.response or "?"
+        return f"<Message {kind} {len(self._headers)} headers>"
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key``, in order (``[]`` when absent)."""
+        return [value for name, value in self._headers if name == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        """A copy of all headers, in order, repeated keys kept."""
+        return list(self._headers)
+
+    @property
+    def event(self) -> str | None:
+        return self._first.get("Event")
+
+    @property
+    def response(self) -> str | None:
+        return self._first.get("Response")
+
+    @property
+    def action_id(self) -> str | None:
+        return self._first.get("ActionID")
+
+    @property
+    def timestamp(self) -> float | None:
+        """The ``Timestamp`` header (epoch seconds, ``timestampevents = yes``), if valid."""
+        raw = self._first.get("Timestamp")
+        if raw is None:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+
+    def chan_variables(self) -> dict[str, str]:
+        """Channel variables from ``ChanVariable: NAME=value`` headers.
+
+        Also reads OriginateResponse's ``ChanVariable(PJSIP/agent1-00000003): NAME=value``
+        form; ``DestChanVariable`` (the other leg) is not included.  The first value of a
+        repeated name wins, as in ``get``.
+        """
+        found: dict[str, str] = {}
+        for key, value in self._headers:
+            if key == _CHAN_VARIABLE or key.startswith("ChanVariable("):
+                name, sep, var_value = value.partition("=")
+                if sep and name not in found:
+                    found[name] = var_value
+        return found
+
+
+@dataclass
+class ParserStats:
+    """Counters of one FrameParser; they survive ``FrameParser.reset``."""
+
+    frames: int = 0
+    bytes: int = 0
+    oversized_frames: int = 0
+    malformed_lines: int = 0
+
+
+class FrameParser:
+    """Incremental AMI framer and parser.
+
+    ``feed`` keeps a search offset, so each byte is searched for the terminator once
+    however the stream is split.  A frame longer than ``max_frame_bytes`` is counted
+    in ``stats.oversized_frames`` and skipped without being buffered: only the last
+    three bytes are kept while looking for its end, then parsing resumes.
+    """
+
+    def __init__(self, max_frame_bytes: int = 1 << 20) -> None:
+        if max_frame_bytes < 1:
+            raise ValueError("max_frame_bytes must be positive")
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = ParserStats()
+        self.banner: str | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget buffered bytes and the banner (a new connection); keep ``stats``."""
+        self.banner = None
+        self._buffer = bytearray()
+        self._searched = 0  # bytes of _buffer already searched for a terminator
+        self._banner_pending = True
+        self._skipping = False
+        self._skip_tail = b""
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add bytes read from the stream; return the messages they complete, in order."""
+        self.stats.bytes += len(data)
+        if self._skipping:
+            rest = self._skip(data)
+            if rest is None:
+                return []
+            data = rest
+        buffer = self._buffer
+        buffer += data
+        if self._banner_pending and not self._take_banner():
+            self._searched = len(buffer)
+            return []
+        end = buffer.rfind(TERMINATOR, max(self._searched - _TAIL, 0))
+        messages: list[Message] = []
+        if end >= 0:
+            block = bytes(buffer[:end])
+            del buffer[: end + len(TERMINATOR)]
+            self._parse_block(block, messages)
+        if len(buffer) > self.max_frame_bytes + _TAIL:
+            self._start_skipping(bytes(buffer[-_TAIL:]))
+        self._searched = len(buffer)
+        return messages
+
+    def _take_banner(self) -> bool:
+        """Consume the banner line; False while it is still incomplete.
+
+        The banner is a first line without ':'; a stream whose first line has one
+        (a test feeding frames only) has no banner.
+        """
+        buffer = self._buffer
+        eol = buffer.find(b"\r\n", max(self._searched - 1, 0))
+        colon = buffer.find(b":", self._searched, eol if eol >= 0 else len(buffer))
+        if colon >= 0 or len(buffer) > self.max_frame_bytes:
+            self._banner_pending = False
+            self._searched = 0  # the terminator search starts afresh
+            return True
+        if eol < 0:
+            return False
+        self.banner = buffer[:eol].decode("utf-8", "replace").strip()
+        del buffer[: eol + 2]
+        self._banner_pending = False
+        self._searched = 0
+        return True
+
+    def _start_skipping(self, tail: bytes) -> None:
+        self.stats.oversized_frames += 1
+        self._buffer.clear()
+        self._skipping = True
+        self._skip_tail = tail
+
+    def _skip(self, data: bytes) -> bytes | None:
+        """Drop the rest of an oversized frame; return what follows its end, if seen."""
+        window = self._skip_tail + data
+        end = window.find(TERMINATOR)
+        if end < 0:
+            self._skip_tail = window[-_TAIL:]
+            return None
+        self._skipping = False
+        self._skip_tail = b""
+        return window[end + len(TERMINATOR) :]
+
+    def _parse_block(self, block: bytes, out: list[Message]) -> None:
+        """Parse complete frames (``block`` holds no final terminator) into ``out``."""
+        limit = self.max_frame_bytes
+        stats = self.stats
+        for raw in block.split(TERMINATOR):
+            if len(raw) > limit:
+                stats.oversized_frames += 1
+                continue
+            text = raw.decode("utf-8", "replace").lstrip("\r\n")
+            if not text:
+                continue  # stray empty lines between frames
+            headers = cast("list[tuple[str, str]]", _HEADER.findall(text))
+            if len(headers) != text.count("\n") + 1:
+                stats.malformed_lines += _count_malformed(text)
+            if headers:
+                stats.frames += 1
+                out.append(Message(headers))
+
+
+def _count_malformed(text: str) -> int:
+    """Non-empty lines of a frame that are not ``Key: value`` (e.g. Follows output)."""
+    count = 0
+    for line in text.split("\n"):
+        stripped = line.rstrip("\r")
+        if stripped and _HEADER.match(stripped) is None:
+            count += 1
+    return count
+
+
+def encode_action(
+    action: str, action_id: str, fields: Mapping[str, str | Sequence[str]]
+) -> bytes:
+    """Encode one AMI action frame.
+
+    A sequence value becomes one header per item (e.g. several ``Variable:`` lines).
+    Raises ValueError when a key or value holds CR or LF (header injection), when a
+    key is empty or holds ':', or when ``fields`` sets Action or ActionID itself.
+    """
+    lines = [_header("Action", action), _header("ActionID", action_id)]
+    for key, value in fields.items():
+        if key.lower() in ("action", "actionid"):
+            raise ValueError(f"{key!r} is set by encode_action, not by fields")
+        values = (value,) if isinstance(value, str) else value
+        lines.extend(_header(key, item) for item in values)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def _header(key: str, value: str) -> str:
+    if not key or ":" in key or _has_line_break(key):
+        raise ValueError(f"invalid AMI header name {key!r}")
+    if _has_line_break(value):
+        raise ValueError(f"AMI header {key!r} value contains CR or LF")
+    return f"{key}: {value}"
+
+
+def _has_line_break(text: str) -> bool:
+    return "\r" in text or "\n" in text
