@@ -1,0 +1,135 @@
+"""All SQL about calls."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
+from callcentre.errors import NoSuchCall, StorageError
+from callcentre.ports import CallQuery, Page
+from callcentre.storage.db import Database, from_epoch, to_epoch
+
+_TIMES = ("arrived_at", "queued_at", "answered_at", "left_queue_at", "talk_ended_at",
+          "ended_at", "last_event_at")
+_PLAIN = ("linkedid", "channel", "caller", "caller_raw", "caller_name", "dialled",
+          "out_of_hours", "queue", "join_position", "agent_interface", "agent_name",
+          "abandoned", "abandon_position", "queue_status", "hangup_cause", "outcome",
+          "end_source", "keyed_case_ref", "case_ref", "case_link", "repeat_of")
+_DERIVED = ("wait_seconds", "talk_seconds")
+_COLUMNS = _PLAIN + _TIMES + _DERIVED
+# An agent's link (PATCH /api/calls/{id}) wins over what the tracker later saves.
+_KEEP_AGENT_LINK = {
+    "case_ref": "CASE WHEN calls.case_link = 'agent' THEN calls.case_ref ELSE excluded.case_ref END",
+    "case_link": "CASE WHEN calls.case_link = 'agent' THEN 'agent' ELSE excluded.case_link END",
+    "repeat_of": "COALESCE(calls.repeat_of, excluded.repeat_of)",
+}
+_UPSERT = (
+    f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    "ON CONFLICT(linkedid) DO UPDATE SET "
+    + ", ".join(f"{c} = {_KEEP_AGENT_LINK.get(c, f'excluded.{c}')}" for c in _COLUMNS[1:])
+    + " WHERE calls.outcome IS NULL"  # a finished call is never reopened or rewritten
+)
+
+
+def _row_values(call: Call) -> tuple[Any, ...]:
+    plain = tuple(getattr(call, c) for c in _PLAIN)
+    times = tuple(to_epoch(getattr(call, c)) for c in _TIMES)
+    return plain + times + (call.wait_seconds, call.talk_seconds)
+
+
+def call_from_row(row: sqlite3.Row) -> Call:
+    values: dict[str, Any] = {c: row[c] for c in _PLAIN}
+    values.update({c: from_epoch(row[c]) for c in _TIMES})
+    values["out_of_hours"] = bool(values["out_of_hours"])
+    values["abandoned"] = bool(values["abandoned"])
+    values["outcome"] = Outcome(values["outcome"]) if values["outcome"] else None
+    values["end_source"] = EndSource(values["end_source"]) if values["end_source"] else None
+    values["case_link"] = CaseLink(values["case_link"]) if values["case_link"] else None
+    return Call(id=row["id"], **values)
+
+
+class SqliteCallRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(self, calls: Sequence[Call]) -> list[Call]:
+        if not calls:
+            return []
+        linkedids = [c.linkedid for c in calls]
+        async with self._db.write() as conn:
+            await conn.executemany(_UPSERT, [_row_values(c) for c in calls])
+            rows = await self._by_linkedids(conn, linkedids)
+        stored = {row["linkedid"]: call_from_row(row) for row in rows}
+        return [stored[c.linkedid] for c in calls]
+
+    @staticmethod
+    async def _by_linkedids(conn: Any, linkedids: list[str]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(linkedids), 500):  # stay under SQLite's variable limit
+            chunk = linkedids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = await conn.execute(f"SELECT * FROM calls WHERE linkedid IN ({marks})", chunk)
+            rows.extend(await cur.fetchall())
+        return rows
+
+    async def get(self, call_id: int) -> Call:
+        cur = await self._db.reader.execute("SELECT * FROM calls WHERE id = ?", (call_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise NoSuchCall(call_id)
+        return call_from_row(row)
+
+    async def find(self, query: CallQuery) -> Page[Call]:
+        where, args = _where(query)
+        sql = f"SELECT * FROM calls {where} ORDER BY id DESC LIMIT ?"
+        cur = await self._db.reader.execute(sql, (*args, query.limit + 1))
+        rows = list(await cur.fetchall())
+        items = [call_from_row(r) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return Page(items, items[-1].id if more and items else None)
+
+    async def unfinished(self) -> list[Call]:
+        cur = await self._db.reader.execute(
+            "SELECT * FROM calls WHERE outcome IS NULL ORDER BY id")
+        return [call_from_row(r) for r in await cur.fetchall()]
+
+    async def previous_from(self, caller: str, since: datetime, before: datetime,
+                            exclude_linkedid: str) -> int | None:
+        cur = await self._db.reader.execute(
+            "SELECT id FROM calls WHERE caller = ? AND arrived_at >= ? AND arrived_at < ? "
+            "AND linkedid != ? ORDER BY arrived_at DESC LIMIT 1",
+            (caller, to_epoch(since), to_epoch(before), exclude_linkedid))
+        row = await cur.fetchone()
+        return None if row is None else int(row[0])
+
+    async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "UPDATE calls SET case_ref = ?, case_link = ? WHERE id = ?",
+                (case_ref, link.value if link else None, call_id))
+            if cur.rowcount == 0:
+                raise NoSuchCall(call_id)
+        return await self.get(call_id)
+
+
+def _where(q: CallQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for sql, value in (
+        ("arrived_at >= ?", to_epoch(q.since)),
+        ("arrived_at < ?", to_epoch(q.until)),
+        ("queue = ?", q.queue),
+        ("outcome = ?", q.outcome.value if q.outcome else None),
+        ("case_ref = ?", q.case_ref),
+        ("id < ?", q.cursor),
+    ):
+        if value is not None:
+            clauses.append(sql)
+            args.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+__all__ = ["SqliteCallRepository", "StorageError", "call_from_row"]

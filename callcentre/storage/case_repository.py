@@ -1,0 +1,94 @@
+"""All SQL about cases and API tokens."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from callcentre.domain.cases import Case, CaseStatus
+from callcentre.errors import CaseExists, NoSuchCase, StorageError
+from callcentre.ports import Token
+from callcentre.storage.db import Database, from_epoch, to_epoch
+
+
+def _case(row: sqlite3.Row) -> Case:
+    created, updated = from_epoch(row["created_at"]), from_epoch(row["updated_at"])
+    assert created is not None and updated is not None  # NOT NULL columns
+    return Case(row["ref"], row["subject"], CaseStatus(row["status"]), row["phone"],
+                created, updated)
+
+
+class SqliteCaseRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, case: Case) -> Case:
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    "INSERT INTO cases (ref, subject, status, phone, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (case.ref, case.subject, case.status.value, case.phone,
+                     to_epoch(case.created_at), to_epoch(case.updated_at)))
+        except StorageError as err:
+            if isinstance(err.__cause__, sqlite3.IntegrityError):
+                raise CaseExists(case.ref) from err
+            raise
+        return case
+
+    async def get(self, ref: str) -> Case:
+        cur = await self._db.reader.execute("SELECT * FROM cases WHERE ref = ?", (ref,))
+        row = await cur.fetchone()
+        if row is None:
+            raise NoSuchCase(ref)
+        return _case(row)
+
+    async def find(self, status: CaseStatus | None, phone: str | None, limit: int,
+                   cursor: str | None) -> tuple[list[Case], str | None]:
+        clauses, args = [], []
+        for sql, value in (("status = ?", status.value if status else None),
+                           ("phone = ?", phone), ("ref > ?", cursor)):
+            if value is not None:
+                clauses.append(sql)
+                args.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = await self._db.reader.execute(
+            f"SELECT * FROM cases {where} ORDER BY ref LIMIT ?", (*args, limit + 1))
+        rows = list(await cur.fetchall())
+        items = [_case(r) for r in rows[:limit]]
+        return items, (items[-1].ref if len(rows) > limit and items else None)
+
+    async def latest_open_for(self, phone: str) -> Case | None:
+        cur = await self._db.reader.execute(
+            "SELECT * FROM cases WHERE phone = ? AND status = 'open' "
+            "ORDER BY created_at DESC LIMIT 1", (phone,))
+        row = await cur.fetchone()
+        return None if row is None else _case(row)
+
+    async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
+        async with self._db.write() as conn:
+            cur = await conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE ref = ?",
+                                     (status.value, to_epoch(at), ref))
+            if cur.rowcount == 0:
+                raise NoSuchCase(ref)
+        return await self.get(ref)
+
+
+class SqliteTokenRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, token_hash: str, token: Token) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO tokens (hash, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (token_hash, token.name, token.role, to_epoch(token.created_at)))
+
+    async def find(self, token_hash: str) -> Token | None:
+        cur = await self._db.reader.execute("SELECT * FROM tokens WHERE hash = ?", (token_hash,))
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        created = from_epoch(row["created_at"])
+        assert created is not None
+        return Token(row["name"], row["role"], created)

@@ -1,0 +1,135 @@
+"""The SQLite database: one writer connection (WAL), one reader, numbered migrations.
+
+All writes go through ``Database.write()``, which serialises transactions on the
+single writer connection; reads use a second connection so the API never waits
+behind a batch of call updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from callcentre.errors import StorageError
+
+log = logging.getLogger("callcentre.storage")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every ``migrations/NNN_name.sql``, in order."""
+    found = []
+    for item in resources.files("callcentre.storage").joinpath("migrations").iterdir():
+        if item.name.endswith(".sql"):
+            version = int(item.name.split("_", 1)[0])
+            found.append((version, item.name, item.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def to_epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must be timezone-aware")
+    return value.timestamp()
+
+
+def from_epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class Database:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            self._reader = await self._connect() if self.path != ":memory:" else self._writer
+        except (sqlite3.Error, OSError) as err:
+            raise StorageError(f"cannot open database {self.path}: {err}") from err
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoint, safe on crash
+        return conn
+
+    async def close(self) -> None:
+        for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
+            await conn.close()
+        self._writer = self._reader = None
+
+    async def migrate(self) -> int:
+        """Apply pending migrations; return the schema version."""
+        async with self.write() as conn:
+            row = await (await conn.execute("PRAGMA user_version")).fetchone()
+            current = int(row[0]) if row else 0
+            for version, name, sql in migrations():
+                if version > current:
+                    log.info("applying migration %s", name)
+                    for statement in _statements(sql):
+                        await conn.execute(statement)
+                    await conn.execute(f"PRAGMA user_version={version:d}")
+                    current = version
+        return current
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the single writer connection (rolled back on error)."""
+        conn = self._require(self._writer)
+        async with self._lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                await conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                await _rollback(conn)
+                raise StorageError(f"database write failed: {err}") from err
+            except BaseException:
+                await _rollback(conn)
+                raise
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        return self._require(self._reader)
+
+    async def ping(self) -> None:
+        """Raises StorageError when the database does not answer."""
+        try:
+            await (await self.reader.execute("SELECT 1")).fetchone()
+        except sqlite3.Error as err:
+            raise StorageError(str(err)) from err
+
+    def _require(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StorageError("database is not open")
+        return conn
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        log.debug("rollback after a failed write also failed", exc_info=True)
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (they contain no ';' inside literals)."""
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,148 @@
+"""Fakes shipped with the code: a settable clock and in-memory repositories.
+
+They honour the same contracts as the SQLite adapters (tests/contract runs one
+suite against both), so unit tests of services can use them without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from callcentre.domain.calls import Call, CaseLink
+from callcentre.domain.cases import Case, CaseStatus
+from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
+from callcentre.ports import CallQuery, Page, Token
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float = 0, **delta: float) -> datetime:
+        self._now += timedelta(seconds=seconds, **delta)
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+
+
+class InMemoryCallRepository:
+    def __init__(self) -> None:
+        self._by_id: dict[int, Call] = {}
+        self._ids: dict[str, int] = {}
+
+    async def save(self, calls: Sequence[Call]) -> list[Call]:
+        return [self._save_one(c) for c in calls]
+
+    def _save_one(self, call: Call) -> Call:
+        call_id = self._ids.get(call.linkedid)
+        if call_id is None:
+            call_id = len(self._by_id) + 1
+            self._ids[call.linkedid] = call_id
+        else:
+            old = self._by_id[call_id]
+            if old.finished:
+                return old
+            if old.case_link is CaseLink.AGENT:
+                call = replace(call, case_ref=old.case_ref, case_link=old.case_link)
+            call = replace(call, repeat_of=old.repeat_of or call.repeat_of)
+        stored = replace(call, id=call_id)
+        self._by_id[call_id] = stored
+        return stored
+
+    async def get(self, call_id: int) -> Call:
+        try:
+            return self._by_id[call_id]
+        except KeyError:
+            raise NoSuchCall(call_id) from None
+
+    async def find(self, query: CallQuery) -> Page[Call]:
+        found = [c for c in sorted(self._by_id.values(), key=lambda c: -(c.id or 0))
+                 if _matches(c, query)]
+        items = found[: query.limit]
+        more = len(found) > query.limit
+        return Page(items, items[-1].id if more and items else None)
+
+    async def unfinished(self) -> list[Call]:
+        return [c for _, c in sorted(self._by_id.items()) if not c.finished]
+
+    async def previous_from(self, caller: str, since: datetime, before: datetime,
+                            exclude_linkedid: str) -> int | None:
+        found = [c for c in self._by_id.values()
+                 if c.caller == caller and since <= c.arrived_at < before
+                 and c.linkedid != exclude_linkedid]
+        return max(found, key=lambda c: c.arrived_at).id if found else None
+
+    async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
+        call = await self.get(call_id)
+        self._by_id[call_id] = replace(call, case_ref=case_ref, case_link=link)
+        return self._by_id[call_id]
+
+
+def _matches(c: Call, q: CallQuery) -> bool:
+    return ((q.since is None or c.arrived_at >= q.since)
+            and (q.until is None or c.arrived_at < q.until)
+            and (q.queue is None or c.queue == q.queue)
+            and (q.outcome is None or c.outcome == q.outcome)
+            and (q.case_ref is None or c.case_ref == q.case_ref)
+            and (q.cursor is None or (c.id or 0) < q.cursor))
+
+
+class InMemoryCaseRepository:
+    def __init__(self) -> None:
+        self._cases: dict[str, Case] = {}
+
+    async def add(self, case: Case) -> Case:
+        if case.ref in self._cases:
+            raise CaseExists(case.ref)
+        self._cases[case.ref] = case
+        return case
+
+    async def get(self, ref: str) -> Case:
+        try:
+            return self._cases[ref]
+        except KeyError:
+            raise NoSuchCase(ref) from None
+
+    async def find(self, status: CaseStatus | None, phone: str | None, limit: int,
+                   cursor: str | None) -> tuple[list[Case], str | None]:
+        found = [c for ref, c in sorted(self._cases.items())
+                 if (status is None or c.status == status) and (phone is None or c.phone == phone)
+                 and (cursor is None or ref > cursor)]
+        items = found[:limit]
+        return items, (items[-1].ref if len(found) > limit and items else None)
+
+    async def latest_open_for(self, phone: str) -> Case | None:
+        found = [c for c in self._cases.values() if c.phone == phone and c.status is CaseStatus.OPEN]
+        return max(found, key=lambda c: c.created_at) if found else None
+
+    async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
+        case = await self.get(ref)
+        self._cases[ref] = replace(case, status=status, updated_at=at)
+        return self._cases[ref]
+
+
+class InMemoryTokenRepository:
+    def __init__(self) -> None:
+        self._tokens: dict[str, Token] = {}
+
+    async def add(self, token_hash: str, token: Token) -> None:
+        self._tokens[token_hash] = token
+
+    async def find(self, token_hash: str) -> Token | None:
+        return self._tokens.get(token_hash)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+        microsecond: int = 0) -> datetime:
+    """``utc(2026, 11, 23, 9, 30)`` — an aware UTC datetime, for tests."""
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
