@@ -1,0 +1,110 @@
+"""Command line: ``callcentre serve | demo | migrate | token create``.
+
+Parses arguments, loads the config, sets up logging, and hands over to app.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from callcentre import config as config_mod
+from callcentre.errors import CallcentreError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callcentre", description=__doc__)
+    p.add_argument("--config", help="TOML config file (default: $CALLCENTRE_CONFIG)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one setting (repeatable), e.g. --set http_port=9000")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the service")
+    demo = sub.add_parser("demo", help="run the service against a replay of recorded real calls")
+    demo.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    sub.add_parser("migrate", help="create or upgrade the database, then exit")
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a bearer token and print it once")
+    create.add_argument("--role", required=True, choices=("agent", "manager", "admin"))
+    create.add_argument("--name", required=True, help="who or what the token is for")
+    return p
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+async def _migrate(cfg: config_mod.Config) -> None:
+    from callcentre.storage.db import Database
+
+    db = Database(cfg.db)
+    await db.open()
+    try:
+        version = await db.migrate()
+    finally:
+        await db.close()
+    print(f"database {cfg.db} is at schema version {version}")
+
+
+async def _token(cfg: config_mod.Config, role: str, name: str) -> None:
+    from callcentre.app import SystemClock
+    from callcentre.storage.case_repository import SqliteTokenRepository
+    from callcentre.storage.db import Database
+    from callcentre.web.auth import create_token
+
+    db = Database(cfg.db)
+    await db.open()
+    try:
+        await db.migrate()
+        token = await create_token(SqliteTokenRepository(db), role, name, SystemClock().now())
+    finally:
+        await db.close()
+    print(token)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config, os.environ, _overrides(args.set))
+        _logging(cfg.log_level)
+        return asyncio.run(_dispatch(args, cfg)) or 0
+    except CallcentreError as err:
+        print(f"callcentre: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    if args.command == "serve":
+        from callcentre.app import run
+
+        await run(cfg)
+    elif args.command == "demo":
+        from callcentre.demo import run_demo
+
+        await run_demo(cfg, speed=args.speed)
+    elif args.command == "migrate":
+        await _migrate(cfg)
+    elif args.command == "token":
+        await _token(cfg, args.role, args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""AMI message -> domain call event, through one table.
+
+``Translator.EVENTS`` lists every Asterisk event the call log reacts to; anything
+else is counted as ignored (Debian's Asterisk sends e.g. ``TestEvent``). A message
+with missing or unparsable fields is counted and skipped, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+
+from callcentre.ami.protocol import Message
+from callcentre.domain import events as ev
+from callcentre.domain.cases import usable_keyed_ref
+from callcentre.ports import Clock
+
+log = logging.getLogger("callcentre.ami")
+
+Normaliser = Callable[[str | None], str | None]
+CASE_REF_VARIABLES = frozenset({"CASE_REF", "__CASE_REF", "_CASE_REF"})
+
+
+class Translator:
+    def __init__(self, inbound_contexts: Collection[str], normalise: Normaliser,
+                 clock: Clock) -> None:
+        self._inbound = frozenset(inbound_contexts)
+        self._normalise = normalise
+        self._clock = clock
+        self.handled: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+        self.malformed = 0
+        self.untimed = 0  # events without a Timestamp header (timestampevents = no?)
+        self.EVENTS: dict[str, Callable[[Message, datetime], ev.CallEvent | None]] = {
+            "Newchannel": self._newchannel,
+            "VarSet": self._varset,
+            "QueueCallerJoin": self._join,
+            "AgentConnect": self._connect,
+            "QueueCallerAbandon": self._abandon,
+            "QueueCallerLeave": self._leave,
+            "AgentComplete": self._complete,
+            "Hangup": self._hangup,
+        }
+
+    def __call__(self, msg: Message) -> ev.CallEvent | None:
+        name = msg.event or ""
+        handler = self.EVENTS.get(name)
+        if handler is None:
+            self.ignored[name] += 1
+            return None
+        try:
+            result = handler(msg, self._when(msg))
+        except (KeyError, ValueError):
+            self.malformed += 1
+            log.warning("skipped malformed %s event", name, exc_info=True)
+            return None
+        (self.handled if result is not None else self.ignored)[name] += 1
+        return result
+
+    def _when(self, msg: Message) -> datetime:
+        stamp = msg.timestamp
+        if stamp is None:
+            self.untimed += 1
+            return self._clock.now()
+        return datetime.fromtimestamp(stamp, UTC)
+
+    def details(self, msg: Message) -> ev.CallerDetails:
+        raw = msg.get("CallerIDNum")
+        name = msg.get("CallerIDName")
+        return ev.CallerDetails(
+            channel=msg["Channel"],
+            caller=self._normalise(raw),
+            caller_raw=None if raw in (None, "", "<unknown>") else raw,
+            caller_name=None if name in (None, "", "<unknown>") else name,
+            dialled=msg.get("Exten") or None,
+            case_ref=usable_keyed_ref(msg.chan_variables().get("CASE_REF")),
+        )
+
+    def _newchannel(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+        if not _is_caller_leg(msg) or msg.get("Context") not in self._inbound:
+            return None
+        return ev.CallArrived(msg["Linkedid"], at, self.details(msg))
+
+    def _varset(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+        if not _is_caller_leg(msg):
+            return None
+        variable = msg.get("Variable")
+        if variable in CASE_REF_VARIABLES:
+            ref = usable_keyed_ref(msg.get("Value"))
+            return ev.CaseRefKeyed(msg["Linkedid"], at, ref) if ref else None
+        if variable == "QUEUESTATUS":
+            return ev.QueueResultSet(msg["Linkedid"], at, msg.get("Value") or "")
+        return None
+
+    def _join(self, msg: Message, at: datetime) -> ev.CallEvent:
+        return ev.QueueJoined(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
+                              self.details(msg))
+
+    def _connect(self, msg: Message, at: datetime) -> ev.CallEvent:
+        return ev.AgentAnswered(_linkedid(msg), at, msg["Queue"], msg["Interface"],
+                                msg.get("MemberName") or None)
+
+    def _abandon(self, msg: Message, at: datetime) -> ev.CallEvent:
+        return ev.CallerAbandoned(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
+                                  _int(msg.get("OriginalPosition")))
+
+    def _leave(self, msg: Message, at: datetime) -> ev.CallEvent:
+        return ev.QueueLeft(_linkedid(msg), at, msg["Queue"])
+
+    def _complete(self, msg: Message, at: datetime) -> ev.CallEvent:
+        return ev.AgentCompleted(_linkedid(msg), at, msg.get("Reason") or None)
+
+    def _hangup(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+        if not _is_caller_leg(msg):
+            return None
+        return ev.CallerHungUp(msg["Linkedid"], at, _int(msg.get("Cause")))
+
+
+def _is_caller_leg(msg: Message) -> bool:
+    """The contact's first channel: its Uniqueid is the Linkedid of everything it spawned."""
+    uniqueid = msg.get("Uniqueid")
+    return uniqueid is not None and uniqueid == msg.get("Linkedid")
+
+
+def _linkedid(msg: Message) -> str:
+    return msg.get("Linkedid") or msg["Uniqueid"]
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)

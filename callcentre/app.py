@@ -1,0 +1,172 @@
+"""The composition root: builds every adapter and service, runs them, shuts them down.
+
+Nothing else imports from everywhere. Start-up and shutdown go through one
+AsyncExitStack, so whatever was opened is closed in reverse order, also on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from callcentre.ami.client import AmiClient, AmiSettings, LinkState
+from callcentre.ami.protocol import Message
+from callcentre.ami.resync import Resync
+from callcentre.ami.translate import Translator
+from callcentre.config import Config
+from callcentre.domain.calls import CallTracker
+from callcentre.errors import StorageError
+from callcentre.phones import normalise
+from callcentre.scheduling.policy import load_opening_hours, read_policy
+from callcentre.services.calllog import CallLogService
+from callcentre.services.cases import CaseService
+from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
+from callcentre.storage.db import Database
+from callcentre.web import api, pages
+from callcentre.web.app import make_app
+
+log = logging.getLogger("callcentre")
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class LinkStatus:
+    state: str = LinkState.DISCONNECTED.value
+    detail: str = "not connected yet"
+    since: datetime | None = None
+
+
+class Service:
+    """Everything the running process holds, wired together."""
+
+    def __init__(self, config: Config, clock: SystemClock | None = None,
+                 banner: str | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.banner = banner
+        self.db = Database(config.db)
+        self.calls = SqliteCallRepository(self.db)
+        self.cases = SqliteCaseRepository(self.db)
+        self.tokens = SqliteTokenRepository(self.db)
+        doc, where = read_policy(config.policy_file)
+        self.hours = load_opening_hours(doc, where)
+        self.tracker = CallTracker(self.hours.is_open)
+        self.calllog = CallLogService(self.tracker, self.calls, self.cases,
+                                      timedelta(days=config.repeat_window_days))
+        self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock,
+                                        config.default_region)
+        self.translator = Translator(config.inbound_contexts,
+                                     lambda raw: normalise(raw, config.default_region), self.clock)
+        self.link = LinkStatus(since=self.clock.now())
+        self.ami = AmiClient(_ami_settings(config), self._on_message, on_state=self._on_state)
+        self.resync = Resync(self.ami.send_action, self.calllog, self.translator,
+                             frozenset(config.inbound_contexts), self.clock)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- AMI ------------------------------------------------------------------------
+    def _on_message(self, msg: Message) -> None:
+        self.resync.on_message(msg)
+        self.calllog.handle(self.translator(msg))
+
+    def _on_state(self, state: LinkState, detail: str) -> None:
+        self.link = LinkStatus(state.value, detail, self.clock.now())
+        if state is LinkState.CONNECTED:
+            log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host, self.config.ami_port)
+            self._spawn(self.resync.run())
+        elif state is LinkState.AUTH_FAILED:
+            log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
+        else:
+            self.resync.link_lost()
+            if state is LinkState.DISCONNECTED:
+                log.warning("no Asterisk AMI link to %s:%s (%s); retrying",
+                            self.config.ami_host, self.config.ami_port, detail)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- health ---------------------------------------------------------------------
+    async def health(self) -> dict[str, Any]:
+        db_ok, db_detail = True, "ok"
+        try:
+            await self.db.ping()
+        except StorageError as err:
+            db_ok, db_detail = False, str(err)
+        connected = self.link.state == LinkState.CONNECTED.value
+        status = "down" if not db_ok else ("ok" if connected else "degraded")
+        last = self.ami.stats.last_frame_monotonic
+        age = None if not last else round(asyncio.get_running_loop().time() - last, 1)
+        return {
+            "status": status,
+            "ami": {"state": self.link.state, "detail": self.link.detail,
+                    "since": self.link.since.isoformat() if self.link.since else None,
+                    "host": self.config.ami_host, "port": self.config.ami_port,
+                    "last_frame_age_seconds": age},
+            "db": {"ok": db_ok, "detail": db_detail},
+            "calls_in_progress": len(self.tracker.active()),
+        }
+
+    def web_app(self) -> web.Application:
+        tz = self.config.tz
+        return make_app(api.ApiDeps(self.calls, self.case_service, tz),
+                        pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens)
+
+    # --- lifecycle ------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Service]:
+        async with contextlib.AsyncExitStack() as stack:
+            await self.db.open()
+            stack.push_async_callback(self.db.close)
+            await self.db.migrate()
+            recovered = await self.calllog.recover()
+            if recovered:
+                log.info("took back %d calls that were in progress at the last stop", recovered)
+            stack.push_async_callback(self.calllog.flush)
+            runner = web.AppRunner(self.web_app(), access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
+            await site.start()
+            log.info("HTTP on http://%s:%s/", self.config.http_host, self.config.http_port)
+            ami_task = asyncio.get_running_loop().create_task(self.ami.run())
+            stack.push_async_callback(_stop_ami, self.ami, ami_task)
+            yield self
+
+
+async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
+    await client.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _ami_settings(c: Config) -> AmiSettings:
+    return AmiSettings(host=c.ami_host, port=c.ami_port, username=c.ami_username,
+                       secret=c.ami_secret, ping_interval=c.ami_ping_interval,
+                       ping_timeout=c.ami_ping_timeout, reconnect_max=c.ami_reconnect_max,
+                       max_frame_bytes=c.ami_max_frame_bytes)
+
+
+async def run(config: Config, banner: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then drain: stop taking requests, flush calls, close."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Service(config, banner=banner).running():
+        await stop.wait()
+        log.info("stopping: draining in-flight work")

@@ -1,0 +1,123 @@
+"""Settings, declared once: name, type, default and help text in one place.
+
+Layers, lowest first: the defaults below < a TOML file (``--config`` or
+``CALLCENTRE_CONFIG``) < ``CALLCENTRE_<NAME>`` environment variables < ``--set
+name=value`` on the command line. README.md's settings table is checked against
+this list by tests/meta/test_settings_documented.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callcentre.errors import ConfigError
+
+ENV_PREFIX = "CALLCENTRE_"
+
+
+def setting(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the table
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    ami_host: str = setting("127.0.0.1", "Asterisk AMI host.")
+    ami_port: int = setting(5038, "Asterisk AMI TCP port.")
+    ami_username: str = setting("callcentre", "AMI user (manager.conf section in dialplans/).")
+    ami_secret: str = setting("", "AMI secret. Never logged.")
+    ami_ping_interval: float = setting(10.0, "Seconds between AMI pings.")
+    ami_ping_timeout: float = setting(5.0, "Seconds to wait for a ping reply before dropping the link.")
+    ami_reconnect_max: float = setting(30.0, "Longest wait between reconnect attempts, seconds.")
+    ami_max_frame_bytes: int = setting(1 << 20, "Largest AMI message accepted; larger ones are skipped and counted.")
+    db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing).")
+    http_host: str = setting("127.0.0.1", "Address the HTTP API and pages listen on.")
+    http_port: int = setting(8080, "HTTP port.")
+    timezone: str = setting("Europe/London", "The council's time zone, for display and opening hours.")
+    default_region: str = setting("GB", "Region for numbers dialled without a country code (ISO 3166).")
+    inbound_contexts: tuple[str, ...] = setting(("council-inbound",), "Dialplan contexts where residents' calls arrive (comma-separated).")
+    repeat_window_days: float = setting(7.0, "A call from a number that called within this many days is a repeat contact.")
+    policy_file: str = setting("scheduler/policy.toml", "Opening hours, holidays and callback policy (TOML). The packaged default is used if the file is missing.")
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def settings() -> list[dataclasses.Field[Any]]:
+    return list(dataclasses.fields(Config))
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def load(file: str | Path | None = None, env: Mapping[str, str] | None = None,
+         overrides: Mapping[str, str] | None = None) -> Config:
+    """Build the config from the layers; raises ConfigError naming the bad setting."""
+    env = env or {}
+    values: dict[str, Any] = {}
+    file = file or env.get(ENV_PREFIX + "CONFIG")
+    if file:
+        values.update(_from_file(Path(file)))
+    for f in settings():
+        if env_name(f.name) in env:
+            values[f.name] = _coerce(f, env[env_name(f.name)], env_name(f.name))
+    for key, raw in (overrides or {}).items():
+        values[key] = _coerce(_field(key, "--set"), raw, f"--set {key}")
+    config = Config(**values)
+    _validate(config)
+    return config
+
+
+def _field(name: str, source: str) -> dataclasses.Field[Any]:
+    for f in settings():
+        if f.name == name:
+            return f
+    raise ConfigError(f"{source}: unknown setting {name!r}")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from err
+    return {k: _coerce(_field(k, str(path)), v, f"{path}: {k}") for k, v in data.items()}
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "tuple[str, ...]":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {value!r} is not a valid {kind}") from err
+
+
+def _validate(c: Config) -> None:
+    try:
+        ZoneInfo(c.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"timezone: unknown time zone {c.timezone!r}") from err
+    for name in ("ami_port", "http_port"):
+        if not 0 <= getattr(c, name) <= 65535:
+            raise ConfigError(f"{name}: must be a TCP port (0-65535)")
+    for name in ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days"):
+        if getattr(c, name) <= 0:
+            raise ConfigError(f"{name}: must be greater than 0")
+    if c.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
+    if not c.inbound_contexts:
+        raise ConfigError("inbound_contexts: name at least one dialplan context")

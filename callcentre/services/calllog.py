@@ -1,0 +1,181 @@
+"""The call log: folds PBX events into call records and keeps them in the database.
+
+Events are applied synchronously, in order, as they arrive (``handle``); changed
+calls are written behind in batches by one flush task, so a burst of events costs
+one transaction, not one per event. A failed write keeps the batch and retries:
+nothing accepted is dropped. Enrichment (case link, repeat contact) happens in the
+flush, where the database can be asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from callcentre.domain import events as ev
+from callcentre.domain.calls import Call, CallTracker, CaseLink, with_enrichment
+from callcentre.errors import NoSuchCase, StorageError
+from callcentre.phones import mask
+from callcentre.ports import CallRepository, CaseRepository
+
+log = logging.getLogger("callcentre.calls")
+
+FinishedListener = Callable[[Call], None]
+
+
+@dataclass
+class CallLogStats:
+    flushes: int = 0
+    calls_written: int = 0
+    write_failures: int = 0
+    listener_errors: int = 0
+    recovered_on_start: int = 0
+    reconciled: int = 0
+    adopted: int = 0
+    finished: dict[str, int] = field(default_factory=dict)
+
+
+class CallLogService:
+    def __init__(self, tracker: CallTracker, calls: CallRepository, cases: CaseRepository,
+                 repeat_window: timedelta, retry_delay: float = 1.0) -> None:
+        self._tracker = tracker
+        self._calls = calls
+        self._cases = cases
+        self._repeat_window = repeat_window
+        self._retry_delay = retry_delay
+        self._dirty: dict[str, Call] = {}
+        self._tried_refs: dict[str, str] = {}  # linkedid -> keyed ref already looked up
+        self._flusher: asyncio.Task[None] | None = None
+        self._listeners: list[FinishedListener] = []
+        self.stats = CallLogStats()
+
+    def on_finished(self, listener: FinishedListener) -> None:
+        """Call ``listener(call)`` once for every call stored as finished."""
+        self._listeners.append(listener)
+
+    @property
+    def tracker(self) -> CallTracker:
+        return self._tracker
+
+    def handle(self, event: ev.CallEvent | None) -> None:
+        """Apply one event (None is ignored, so a translator's result can be passed straight)."""
+        if event is None:
+            return
+        call = self._tracker.apply(event)
+        if call is not None:
+            self._mark(call)
+
+    def _mark(self, call: Call) -> None:
+        self._dirty[call.linkedid] = call
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._dirty:
+            try:
+                await self._flush_once()
+            except StorageError:
+                self.stats.write_failures += 1
+                log.exception("could not save calls; keeping them and retrying")
+                await asyncio.sleep(self._retry_delay)
+
+    async def flush(self) -> None:
+        """Write everything pending now (used at shutdown and by tests)."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+        if self._dirty:
+            await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        batch = self._dirty
+        self._dirty = {}
+        try:
+            enriched = [await self._enrich(call) for call in batch.values()]
+            stored = await self._calls.save(enriched)
+        except BaseException:
+            # Keep the batch, but don't overwrite newer versions that arrived meanwhile.
+            self._dirty = {**batch, **self._dirty}
+            raise
+        self.stats.flushes += 1
+        self.stats.calls_written += len(stored)
+        for call in stored:
+            self._settle(call)
+
+    def _settle(self, stored: Call) -> None:
+        newer = self._dirty.get(stored.linkedid)
+        if newer is not None:
+            self._dirty[stored.linkedid] = with_enrichment(newer, stored)
+        if not stored.finished:
+            self._tracker.enrich(stored)
+            return
+        self._tracker.settle_finished(stored.linkedid)
+        self._tried_refs.pop(stored.linkedid, None)
+        self.stats.finished[stored.outcome or ""] = self.stats.finished.get(stored.outcome or "", 0) + 1
+        log.info("call %s from %s finished: %s, wait %s s", stored.id, mask(stored.caller),
+                 stored.outcome, _seconds(stored.wait_seconds))
+        for listener in self._listeners:
+            try:
+                listener(stored)
+            except Exception:
+                self.stats.listener_errors += 1
+                log.exception("a finished-call listener failed")
+
+    async def _enrich(self, call: Call) -> Call:
+        if call.id is None and call.repeat_of is None and call.caller:
+            since = call.arrived_at - self._repeat_window
+            previous = await self._calls.previous_from(call.caller, since, call.arrived_at,
+                                                       call.linkedid)
+            if previous is not None:
+                call = replace(call, repeat_of=previous)
+        if call.case_link in (CaseLink.AGENT, CaseLink.KEYED):
+            return call
+        return await self._link_case(call)
+
+    async def _link_case(self, call: Call) -> Call:
+        keyed = call.keyed_case_ref
+        if keyed and self._tried_refs.get(call.linkedid) != keyed:
+            self._tried_refs[call.linkedid] = keyed
+            try:
+                case = await self._cases.get(keyed)
+                return replace(call, case_ref=case.ref, case_link=CaseLink.KEYED)
+            except NoSuchCase:
+                log.info("call %s keyed unknown case reference", call.linkedid)
+        if call.case_link is None and call.caller and call.id is None:
+            latest = await self._cases.latest_open_for(call.caller)
+            if latest is not None:
+                return replace(call, case_ref=latest.ref, case_link=CaseLink.NUMBER)
+        return call
+
+    # --- start-up and resync -------------------------------------------------------------
+    async def recover(self) -> int:
+        """Take back the calls that were in progress when the service last stopped."""
+        calls = await self._calls.unfinished()
+        self._tracker.restore(calls)
+        self.stats.recovered_on_start = len(calls)
+        return len(calls)
+
+    def reconcile(self, open_before: Iterable[str], live: Iterable[str],
+                  adopt: Iterable[Call] = ()) -> list[Call]:
+        """After a (re)connect: close calls that ended while we could not see them.
+
+        ``open_before`` are the calls in progress when the resync started, ``live``
+        the linkedids Asterisk still has channels for; ``adopt`` are calls found live
+        that we never saw start. Returns the calls closed.
+        """
+        live_set = set(live)
+        closed = self._tracker.close_lost(lid for lid in open_before if lid not in live_set)
+        for call in closed:
+            self._mark(call)
+        for call in adopt:
+            if self._tracker.adopt(call):
+                self.stats.adopted += 1
+                self._mark(call)
+        self.stats.reconciled += len(closed)
+        return closed
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

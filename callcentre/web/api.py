@@ -1,0 +1,149 @@
+"""JSON API for calls and cases: parse -> service -> serialise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcentre.domain.calls import Outcome
+from callcentre.domain.cases import CaseStatus
+from callcentre.errors import InvalidInput
+from callcentre.ports import CallQuery, CallRepository
+from callcentre.services.cases import CaseService
+from callcentre.web.auth import requires
+from callcentre.web.serialise import call_json, case_json, parse_int, parse_time
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    calls: CallRepository
+    cases: CaseService
+    tz: ZoneInfo
+
+
+API: web.AppKey[ApiDeps] = web.AppKey("api")
+routes = web.RouteTableDef()
+
+
+def _next(request: web.Request, cursor: object) -> str | None:
+    if cursor is None:
+        return None
+    query = {k: v for k, v in request.query.items() if k != "cursor"}
+    query["cursor"] = str(cursor)
+    return f"{request.path}?{urlencode(query)}"
+
+
+def _enum(kind: type[Outcome] | type[CaseStatus], name: str, value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidInput(f"{name} must be one of: {allowed}", field=name) from None
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string", field=name)
+    return value
+
+
+@routes.get("/api/calls")
+@requires("agent")
+async def list_calls(request: web.Request) -> web.Response:
+    deps, q = request.app[API], request.query
+    query = CallQuery(
+        since=parse_time("since", q.get("since"), deps.tz),
+        until=parse_time("until", q.get("until"), deps.tz),
+        queue=q.get("queue") or None,
+        outcome=_enum(Outcome, "outcome", q.get("outcome")),
+        case_ref=q.get("case") or None,
+        limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
+        cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62),
+    )
+    page = await deps.calls.find(query)
+    return web.json_response({"items": [call_json(c, deps.tz) for c in page.items],
+                              "next": _next(request, page.next_cursor)})
+
+
+def _call_id(request: web.Request) -> int:
+    value = parse_int("id", request.match_info["id"], None, 1, 2**62)
+    assert value is not None
+    return value
+
+
+@routes.get("/api/calls/{id}")
+@requires("agent")
+async def get_call(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    call = await deps.calls.get(_call_id(request))
+    return web.json_response(call_json(call, deps.tz))
+
+
+@routes.patch("/api/calls/{id}")
+@requires("agent")
+async def link_call(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    call_id = _call_id(request)
+    body = await _json_object(request)
+    if "case_ref" not in body:
+        raise InvalidInput("send {\"case_ref\": \"<ref>\"} to link, or null to unlink",
+                           field="case_ref")
+    call = await deps.cases.link_call(call_id, _text(body, "case_ref", required=False))
+    return web.json_response(call_json(call, deps.tz))
+
+
+@routes.post("/api/cases")
+@requires("agent")
+async def create_case(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    body = await _json_object(request)
+    case = await deps.cases.create(_text(body, "ref") or "", _text(body, "subject") or "",
+                                   _text(body, "phone", required=False))
+    return web.json_response(case_json(case, deps.tz), status=201,
+                             headers={"Location": f"/api/cases/{case.ref}"})
+
+
+@routes.get("/api/cases")
+@requires("agent")
+async def list_cases(request: web.Request) -> web.Response:
+    deps, q = request.app[API], request.query
+    items, cursor = await deps.cases.find(
+        _enum(CaseStatus, "status", q.get("status")), q.get("phone") or None,
+        parse_int("limit", q.get("limit"), 50, 1, 500) or 50, q.get("cursor") or None)
+    return web.json_response({"items": [case_json(c, deps.tz) for c in items],
+                              "next": _next(request, cursor)})
+
+
+@routes.get("/api/cases/{ref}")
+@requires("agent")
+async def get_case(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    case, calls = await deps.cases.with_calls(request.match_info["ref"])
+    return web.json_response({**case_json(case, deps.tz),
+                              "calls": [call_json(c, deps.tz) for c in calls]})
+
+
+@routes.patch("/api/cases/{ref}")
+@requires("agent")
+async def update_case(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    body = await _json_object(request)
+    status = _enum(CaseStatus, "status", _text(body, "status"))
+    case = await deps.cases.set_status(request.match_info["ref"], status)
+    return web.json_response(case_json(case, deps.tz))

@@ -1,0 +1,23 @@
+"""The aiohttp application factory: routes, middleware and typed state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcentre.ports import TokenRepository
+from callcentre.web import api, pages
+from callcentre.web.auth import TOKENS
+from callcentre.web.errors import error_middleware
+
+MAX_BODY = 64 * 1024  # no legitimate request body is larger
+
+
+def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
+             tokens: TokenRepository) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app[api.API] = api_deps
+    app[pages.PAGES] = page_deps
+    app[TOKENS] = tokens
+    app.add_routes(api.routes)
+    app.add_routes(pages.routes)
+    return app
