@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-__all__ = ["FrameParser", "Message", "ParserStats", "encode_action"]
+__all__ = ["FrameParser", "Message", "ParserStats", "Reply", "ReplyRouter", "encode_action"]
 
 TERMINATOR = b"\r\n\r\n"
 _TAIL = len(TERMINATOR) - 1  # bytes kept so a terminator split across reads is found
@@ -163,6 +163,11 @@ class FrameParser:
         self._skipping = False
         self._skip_tail = b""
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an unfinished frame (never more than max_frame_bytes + 3)."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes read from the stream; return the messages they complete, in order."""
         self.stats.bytes += len(data)
@@ -252,6 +257,89 @@ def _count_malformed(text: str) -> int:
         if stripped and _HEADER.match(stripped) is None:
             count += 1
     return count
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete reply to one action: its response and, for an event list, the
+    events in between and the terminating ``EventList: Complete`` event."""
+
+    action_id: str
+    response: Message
+    events: tuple[Message, ...] = ()
+    complete: Message | None = None
+
+
+@dataclass
+class _OpenList:
+    response: Message
+    events: list[Message]
+
+
+class ReplyRouter:
+    """Sorts incoming frames into replies to awaited actions and ordinary events.
+
+    ``expect`` an ActionID before sending the action; ``route`` each frame.  A
+    response with ``EventList: start`` opens a list that collects the events carrying
+    that ActionID until the one with ``EventList: Complete``.  ``forget`` an action
+    nobody waits for any more (timed out): the rest of its list is then dropped
+    rather than handed on as events.
+    """
+
+    def __init__(self) -> None:
+        self._expected: dict[str, _OpenList | None] = {}
+        self._orphans: set[str] = set()
+
+    def expect(self, action_id: str) -> None:
+        self._expected[action_id] = None
+
+    def forget(self, action_id: str) -> None:
+        if self._expected.pop(action_id, None) is not None:
+            self._orphans.add(action_id)
+
+    def reset(self) -> None:
+        """A new connection: nothing is awaited any more."""
+        self._expected.clear()
+        self._orphans.clear()
+
+    def route(self, message: Message) -> Reply | Message | None:
+        """A complete ``Reply``; the message itself when it is an ordinary event;
+        None when the frame was consumed (part of a reply, a stray response)."""
+        action_id = message.action_id
+        if action_id is not None:
+            if action_id in self._expected:
+                return self._continue(action_id, message)
+            if action_id in self._orphans:
+                if _list_marker(message) == "complete":
+                    self._orphans.discard(action_id)
+                return None
+            if message.response is not None and _list_marker(message) == "start":
+                self._orphans.add(action_id)  # a late list: drop its events
+        # an event with an ActionID nobody awaits is an event (e.g. OriginateResponse)
+        return message if message.event is not None else None
+
+    def _continue(self, action_id: str, message: Message) -> Reply | Message | None:
+        open_list = self._expected[action_id]
+        if open_list is None:
+            if message.response is None:  # an event before the response is not the reply
+                return message if message.event is not None else None
+            if _list_marker(message) == "start" and message.response != "Error":
+                self._expected[action_id] = _OpenList(message, [])
+                return None
+            del self._expected[action_id]
+            return Reply(action_id, message)
+        if message.event is None:
+            return None
+        if _list_marker(message) == "complete":
+            del self._expected[action_id]
+            return Reply(action_id, open_list.response, tuple(open_list.events), message)
+        open_list.events.append(message)
+        return None
+
+
+def _list_marker(message: Message) -> str:
+    """``start``/``complete`` on event-list frames, else ``""``."""
+    return (message.get("EventList") or "").lower()
 
 
 def encode_action(
