@@ -1,0 +1,34 @@
+"""Fixtures for tests against a real Asterisk (tests/asterisk/harness.py).
+
+``asterisk`` is one started AsteriskHarness for the whole test session. Where the machine
+cannot provide one (not root, debootstrap or sipp missing, the chroot build failed) every
+test that uses it is skipped with the reason; any test using it is marked ``asterisk``, so
+``pytest -m "not asterisk"`` leaves them all out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.asterisk.harness import AsteriskHarness, HarnessUnavailable
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "asterisk" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asterisk)
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[AsteriskHarness]:
+    harness = AsteriskHarness()
+    try:
+        harness.start()
+    except HarnessUnavailable as err:
+        pytest.skip(f"no real Asterisk for these tests: {err}")
+    try:
+        yield harness
+    finally:
+        harness.stop()
