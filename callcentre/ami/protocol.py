@@ -202,7 +202,7 @@ class FrameParser:
         end = buffer.rfind(TERMINATOR, max(self._searched - _TAIL, 0))
         messages: list[Message] = []
         if end >= 0:
-            block = bytes(buffer[:end])
+            block = buffer[:end]  # one copy; bytearray splits and decodes like bytes
             del buffer[: end + len(TERMINATOR)]
             self._parse_block(block, messages)
         if len(buffer) > self.max_frame_bytes + _TAIL:
@@ -248,7 +248,7 @@ class FrameParser:
         self._skip_tail = b""
         return window[end + len(TERMINATOR) :]
 
-    def _parse_block(self, block: bytes, out: list[Message]) -> None:
+    def _parse_block(self, block: bytearray, out: list[Message]) -> None:
         """Parse complete frames (``block`` holds no final terminator) into ``out``."""
         limit = self.max_frame_bytes
         stats = self.stats
