@@ -23,8 +23,9 @@ CDR_FIELDS = (
 class QueueLogEntry:
     """One queue_log line: ``time|callid|queue|agent|event|data1|data2|...``.
 
-    ``callid`` is the caller channel's Uniqueid (``NONE`` for member events such as PAUSE);
-    ``agent`` is the member interface (``PJSIP/agent1``) or ``NONE``. ``data`` holds the
+    ``callid`` is the caller channel's Uniqueid (``NONE`` for PAUSE/UNPAUSE, ``CLI`` for
+    members added from the CLI); ``agent`` is the member's name (``Agent 1``; the interface
+    for ADDMEMBER/REMOVEMEMBER) or ``NONE``. ``data`` holds the
     event's own fields, e.g. CONNECT ``[holdtime, agent uniqueid, ringtime]``, ABANDON
     ``[position, original position, holdtime]``, COMPLETEAGENT ``[holdtime, talktime,
     original position]``, RINGNOANSWER ``[ring time in ms]``.

@@ -31,7 +31,8 @@ T = TypeVar("T")
 NEEDED_EVENTS = {
     "call": {"Newchannel", "Hangup", "DialBegin", "DialEnd", "DeviceStateChange"},
     "agent": {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect",
-              "AgentComplete", "QueueMemberStatus"},
+              "AgentComplete", "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause",
+              "QueueMemberRemoved"},
     "user": {"UserEvent"},
     "system": {"FullyBooted"},
     "dialplan": {"VarSet"},
@@ -216,6 +217,24 @@ def test_burst_of_twenty_callers_all_answered(asterisk: AsteriskHarness) -> None
     assert elapsed < 90
 
 
+async def test_queue_max_wait_ends_with_timeout(asterisk: AsteriskHarness,
+                                                 ami: RawAmi) -> None:
+    asterisk.cli("dialplan set global CALLCENTRE_QUEUE_MAX_WAIT 2")
+    asterisk.pause_members(True, "timeout-test")
+    try:
+        caller = Caller(asterisk.next_number(), "TMO-1", hangup_after_s=30)
+        result = await asyncio.to_thread(asterisk.run_calls, [caller], agents=[])
+    finally:
+        asterisk.pause_members(False)
+        asterisk.cli("dialplan set global CALLCENTRE_QUEUE_MAX_WAIT 600")
+
+    assert result.calls[0].ok  # Asterisk hung up on the resident
+    assert [e.event for e in result.queue_log] == ["ENTERQUEUE", "EXITWITHTIMEOUT"]
+    queue_result = await ami.wait_event(lambda e: e.get("UserEvent") == "CallcentreQueueResult",
+                                        5)
+    assert (queue_result["CaseRef"], queue_result["QueueStatus"]) == ("TMO-1", "TIMEOUT")
+
+
 @pytest.mark.parametrize(("caller", "expected"), [
     (Caller("07700900801", keys="4711#", hangup_after_s=30), "case:4711"),
     (Caller("07700900802", hangup_after_s=30), "case:NONE"),  # "#" alone skips
@@ -325,6 +344,7 @@ async def test_each_rights_class_is_needed(asterisk: AsteriskHarness, ami: RawAm
         await session.close()
     try:
         await asyncio.to_thread(asterisk.answered, ring_s=0.5, talk_s=0.5, case_ref="RIGHTS-1")
+        change_members(asterisk)
         await asyncio.sleep(0.5)
         needed = set().union(*NEEDED_EVENTS.values())
         assert needed <= ami.names()
@@ -337,14 +357,12 @@ async def test_each_rights_class_is_needed(asterisk: AsteriskHarness, ami: RawAm
             await session.close()
 
 
-async def test_member_and_pause_events_reach_callcentre(asterisk: AsteriskHarness,
-                                                        ami: RawAmi) -> None:
+def change_members(asterisk: AsteriskHarness) -> None:
+    """Add, pause, unpause and remove a member (as a supervisor would, from the CLI)."""
     asterisk.cli(f"queue add member PJSIP/extra to {asterisk.queue}")
-    asterisk.pause_members(True, "probe", ["agent1"])
-    asterisk.pause_members(False, agents=["agent1"])
+    asterisk.cli(f"queue pause member PJSIP/extra queue {asterisk.queue} reason probe")
+    asterisk.cli(f"queue unpause member PJSIP/extra queue {asterisk.queue}")
     asterisk.cli(f"queue remove member PJSIP/extra from {asterisk.queue}")
-    for name in ("QueueMemberAdded", "QueueMemberPause", "QueueMemberRemoved"):
-        await ami.wait_event(lambda e, n=name: e.get("Event") == n, 5)
 
 
 # ---------------------------------------------------------------------------- the harness
