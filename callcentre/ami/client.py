@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import itertools
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from callcentre.ami.errors import (
     AmiActionFailed,
@@ -75,12 +74,9 @@ class LinkState(enum.Enum):
 
 @dataclass(frozen=True)
 class ActionResult:
-    """The reply to one action.
-
-    ``events`` are the events of an event list (``EventList: start`` in the response),
-    in order, **excluding** the terminating ``...Complete`` event, which is kept
-    in ``complete`` (it carries ``ListItems``).  Plain actions have no events.
-    """
+    """The reply to one action.  ``events``: an event list's events, in order,
+    **excluding** the terminating ``...Complete`` event, which is ``complete`` (it
+    carries ``ListItems``).  Plain actions have no events and no ``complete``."""
 
     response: Message
     events: tuple[Message, ...] = ()
@@ -145,7 +141,7 @@ class AmiClient:
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the counters (parser counters included)."""
-        return dataclasses.replace(self._stats, parser=dataclasses.replace(self._parser.stats))
+        return replace(self._stats, parser=replace(self._parser.stats))
 
     async def run(self) -> None:
         """Keep the link up until ``close()``; never raises except on cancellation."""
@@ -153,10 +149,7 @@ class AmiClient:
         failures = 0
         try:
             while not self._closing:
-                if await self._attempt():
-                    failures = 0
-                else:
-                    failures += 1
+                failures = 0 if await self._attempt() else failures + 1
                 if self._closing:
                     break
                 await self._back_off(failures)
@@ -177,9 +170,8 @@ class AmiClient:
             reason = self._drop_reason or "connection closed by Asterisk"
         except AmiAuthenticationError as err:
             self._stats.auth_failures += 1
-            log.error(
-                "AMI login refused for %r at %s:%d: %s (check the AMI username/secret;"
-                " retrying with back-off)", s.username, s.host, s.port, err)
+            log.error("AMI login refused for %r at %s:%d: %s (check username/secret in"
+                      " manager.conf; retrying with back-off)", s.username, s.host, s.port, err)
             self._set_state(LinkState.AUTH_FAILED, str(err))
             return False
         except (OSError, AmiError, EOFError) as err:
@@ -395,9 +387,7 @@ class AmiClient:
                 log.exception("AMI on_state callback failed")
 
     def _wake_waiters(self, exc: Exception | None) -> None:
-        for waiter in self._waiters:
-            if waiter.done():
-                continue
+        for waiter in (w for w in self._waiters if not w.done()):
             if exc is None:
                 waiter.set_result(None)
             else:

@@ -1,20 +1,12 @@
 """Sans-I/O Asterisk Manager Interface (AMI) framing, parsing and action encoding.
 
 Nothing here touches a socket or a clock: ``FrameParser.feed`` takes the bytes a
-transport read and returns the complete messages they finish.  The client
-(``callcentre.ami.client``), the fake server (``callcentre.ami.fakeserver``) and
-``bench/ami_ingest.py`` all drive this one parser.
-
-Wire format, as sent by Asterisk (see tests/fixtures/ami/*.ami):
-
-* the first line of a session is a banner, ``Asterisk Call Manager/11.0.0\\r\\n``;
-* every frame is ``Key: value`` lines joined by ``\\r\\n`` and ends with an empty
-  line, i.e. ``\\r\\n\\r\\n``;
-* keys repeat (``ChanVariable``, ``Variable``), so order and repeats are kept.
-
-Header names are matched exactly as Asterisk spells them; note that CEL and Cdr
-events say ``UniqueID``/``LinkedID`` where channel events say
-``Uniqueid``/``Linkedid``.
+transport read and returns the messages they complete; ``ReplyRouter`` matches them
+to actions.  Wire format (tests/fixtures/ami/*.ami): a banner line
+``Asterisk Call Manager/11.0.0``, then frames of ``Key: value`` lines joined by CRLF
+and ended by an empty line; keys repeat (``ChanVariable``), so order is kept.
+Header names are matched as Asterisk spells them: CEL and Cdr events say
+``UniqueID``/``LinkedID`` where channel events say ``Uniqueid``/``Linkedid``.
 """
 
 from __future__ import annotations
@@ -32,7 +24,6 @@ _TAIL = len(TERMINATOR) - 1  # bytes kept so a terminator split across reads is 
 # regex walks every character (twice as slow on real frames).  See _parse_frame.
 _SPLIT_HEADER = operator.methodcaller("partition", ": ")
 _SPLIT_ONCE = operator.methodcaller("split", ": ", 1)
-_CHAN_VARIABLE = "ChanVariable"
 
 
 class Message:
@@ -121,12 +112,9 @@ class Message:
     @property
     def timestamp(self) -> float | None:
         """The ``Timestamp`` header (epoch seconds, ``timestampevents = yes``), if valid."""
-        raw = self._first.get("Timestamp")
-        if raw is None:
-            return None
         try:
-            return float(raw)
-        except ValueError:
+            return float(self._first["Timestamp"])
+        except (KeyError, ValueError):
             return None
 
     def chan_variables(self) -> dict[str, str]:
@@ -138,7 +126,7 @@ class Message:
         """
         found: dict[str, str] = {}
         for key, value in self._all():
-            if key == _CHAN_VARIABLE or key.startswith("ChanVariable("):
+            if key == "ChanVariable" or key.startswith("ChanVariable("):
                 name, sep, var_value = value.partition("=")
                 if sep and name not in found:
                     found[name] = var_value
