@@ -71,13 +71,12 @@ class SqliteCallRepository:
         for start in range(0, len(linkedids), 500):  # stay under SQLite's variable limit
             chunk = linkedids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            cur = await conn.execute(f"SELECT * FROM calls WHERE linkedid IN ({marks})", chunk)
-            rows.extend(await cur.fetchall())
+            rows.extend(await conn.execute_fetchall(
+                f"SELECT * FROM calls WHERE linkedid IN ({marks})", chunk))
         return rows
 
     async def get(self, call_id: int) -> Call:
-        cur = await self._db.reader.execute("SELECT * FROM calls WHERE id = ?", (call_id,))
-        row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM calls WHERE id = ?", (call_id,))
         if row is None:
             raise NoSuchCall(call_id)
         return call_from_row(row)
@@ -85,24 +84,21 @@ class SqliteCallRepository:
     async def find(self, query: CallQuery) -> Page[Call]:
         where, args = _where(query)
         sql = f"SELECT * FROM calls {where} ORDER BY id DESC LIMIT ?"
-        cur = await self._db.reader.execute(sql, (*args, query.limit + 1))
-        rows = list(await cur.fetchall())
+        rows = await self._db.fetch_all(sql, (*args, query.limit + 1))
         items = [call_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
         return Page(items, items[-1].id if more and items else None)
 
     async def unfinished(self) -> list[Call]:
-        cur = await self._db.reader.execute(
-            "SELECT * FROM calls WHERE outcome IS NULL ORDER BY id")
-        return [call_from_row(r) for r in await cur.fetchall()]
+        return [call_from_row(r) for r in await self._db.fetch_all(
+            "SELECT * FROM calls WHERE outcome IS NULL ORDER BY id")]
 
     async def previous_from(self, caller: str, since: datetime, before: datetime,
                             exclude_linkedid: str) -> int | None:
-        cur = await self._db.reader.execute(
+        row = await self._db.fetch_one(
             "SELECT id FROM calls WHERE caller = ? AND arrived_at >= ? AND arrived_at < ? "
             "AND linkedid != ? ORDER BY arrived_at DESC LIMIT 1",
             (caller, to_epoch(since), to_epoch(before), exclude_linkedid))
-        row = await cur.fetchone()
         return None if row is None else int(row[0])
 
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:

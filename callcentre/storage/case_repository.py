@@ -37,8 +37,7 @@ class SqliteCaseRepository:
         return case
 
     async def get(self, ref: str) -> Case:
-        cur = await self._db.reader.execute("SELECT * FROM cases WHERE ref = ?", (ref,))
-        row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM cases WHERE ref = ?", (ref,))
         if row is None:
             raise NoSuchCase(ref)
         return _case(row)
@@ -52,17 +51,15 @@ class SqliteCaseRepository:
                 clauses.append(sql)
                 args.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        cur = await self._db.reader.execute(
+        rows = await self._db.fetch_all(
             f"SELECT * FROM cases {where} ORDER BY ref LIMIT ?", (*args, limit + 1))
-        rows = list(await cur.fetchall())
         items = [_case(r) for r in rows[:limit]]
         return items, (items[-1].ref if len(rows) > limit and items else None)
 
     async def latest_open_for(self, phone: str) -> Case | None:
-        cur = await self._db.reader.execute(
+        row = await self._db.fetch_one(
             "SELECT * FROM cases WHERE phone = ? AND status = 'open' "
             "ORDER BY created_at DESC LIMIT 1", (phone,))
-        row = await cur.fetchone()
         return None if row is None else _case(row)
 
     async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
@@ -85,8 +82,7 @@ class SqliteTokenRepository:
                 (token_hash, token.name, token.role, to_epoch(token.created_at)))
 
     async def find(self, token_hash: str) -> Token | None:
-        cur = await self._db.reader.execute("SELECT * FROM tokens WHERE hash = ?", (token_hash,))
-        row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT * FROM tokens WHERE hash = ?", (token_hash,))
         if row is None:
             return None
         created = from_epoch(row["created_at"])

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -57,7 +58,7 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
             self._reader = await self._connect() if self.path != ":memory:" else self._writer
         except (sqlite3.Error, OSError) as err:
             raise StorageError(f"cannot open database {self.path}: {err}") from err
@@ -78,8 +79,8 @@ class Database:
     async def migrate(self) -> int:
         """Apply pending migrations; return the schema version."""
         async with self.write() as conn:
-            row = await (await conn.execute("PRAGMA user_version")).fetchone()
-            current = int(row[0]) if row else 0
+            rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+            current = int(rows[0][0]) if rows else 0
             for version, name, sql in migrations():
                 if version > current:
                     log.info("applying migration %s", name)
@@ -105,16 +106,21 @@ class Database:
                 await _rollback(conn)
                 raise
 
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        return self._require(self._reader)
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read on the reader connection. Rows are fetched whole, so the statement
+        is finished at once and never pins an old WAL snapshot."""
+        try:
+            return list(await self._require(self._reader).execute_fetchall(sql, args))
+        except sqlite3.Error as err:
+            raise StorageError(f"database read failed: {err}") from err
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetch_all(sql, args)
+        return rows[0] if rows else None
 
     async def ping(self) -> None:
         """Raises StorageError when the database does not answer."""
-        try:
-            await (await self.reader.execute("SELECT 1")).fetchone()
-        except sqlite3.Error as err:
-            raise StorageError(str(err)) from err
+        await self.fetch_one("SELECT 1")
 
     def _require(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
         if conn is None:

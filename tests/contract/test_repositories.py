@@ -1,0 +1,141 @@
+"""One suite, two implementations: the in-memory fakes and the SQLite adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
+from callcentre.domain.cases import CaseStatus, new_case
+from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
+from callcentre.ports import CallQuery, Token
+from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
+from callcentre.storage.db import Database
+from callcentre.testing import (InMemoryCallRepository, InMemoryCaseRepository,
+                                InMemoryTokenRepository, utc)
+
+T0 = utc(2026, 11, 23, 9, 0, 0, 250_000)
+
+
+@dataclass
+class Repos:
+    calls: Any
+    cases: Any
+    tokens: Any
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
+    if request.param == "memory":
+        yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository())
+        return
+    db = Database(tmp_path / "cc.sqlite3")
+    await db.open()
+    await db.migrate()
+    try:
+        yield Repos(SqliteCallRepository(db), SqliteCaseRepository(db), SqliteTokenRepository(db))
+    finally:
+        await db.close()
+
+
+def a_call(linkedid: str = "1795379766.0", at: Any = T0, **kw: Any) -> Call:
+    return Call(linkedid=linkedid, channel="PJSIP/resident-1", arrived_at=at,
+                caller=kw.pop("caller", "+447700900123"), **kw)
+
+
+def finished(call: Call, outcome: Outcome = Outcome.ANSWERED) -> Call:
+    return replace(call, queue="council", queued_at=call.arrived_at + timedelta(seconds=1),
+                   answered_at=call.arrived_at + timedelta(seconds=5.5),
+                   ended_at=call.arrived_at + timedelta(seconds=60), outcome=outcome,
+                   end_source=EndSource.HANGUP)
+
+
+async def test_save_assigns_ids_and_round_trips_every_field(repos: Repos) -> None:
+    call = finished(a_call(caller_name="Ann", dialled="1000", join_position=2,
+                           keyed_case_ref="R-1", out_of_hours=True, hangup_cause=16))
+    (stored,) = await repos.calls.save([call])
+    assert stored.id is not None
+    assert replace(stored, id=None) == call
+    assert await repos.calls.get(stored.id) == stored
+    assert stored.wait_seconds == pytest.approx(4.5)
+
+
+async def test_save_updates_in_progress_but_never_a_finished_call(repos: Repos) -> None:
+    (first,) = await repos.calls.save([a_call()])
+    (second,) = await repos.calls.save([replace(a_call(), queue="council")])
+    assert second.id == first.id and second.queue == "council"
+    (done,) = await repos.calls.save([finished(a_call())])
+    (late,) = await repos.calls.save([replace(a_call(), queue="other")])
+    assert late == done and late.outcome is Outcome.ANSWERED
+
+
+async def test_unknown_call_raises(repos: Repos) -> None:
+    with pytest.raises(NoSuchCall):
+        await repos.calls.get(999)
+    with pytest.raises(NoSuchCall):
+        await repos.calls.link_case(999, "R-1", CaseLink.AGENT)
+
+
+async def test_find_filters_and_pages_newest_first(repos: Repos) -> None:
+    calls = [finished(a_call(f"1.{i}", T0 + timedelta(minutes=i)),
+                      Outcome.ANSWERED if i % 2 else Outcome.ABANDONED) for i in range(7)]
+    await repos.calls.save(calls)
+    page = await repos.calls.find(CallQuery(limit=3))
+    assert [c.linkedid for c in page.items] == ["1.6", "1.5", "1.4"]
+    rest = await repos.calls.find(CallQuery(limit=10, cursor=page.next_cursor))
+    assert [c.linkedid for c in rest.items] == ["1.3", "1.2", "1.1", "1.0"] and rest.next_cursor is None
+    answered = await repos.calls.find(CallQuery(outcome=Outcome.ANSWERED,
+                                                since=T0 + timedelta(minutes=2),
+                                                until=T0 + timedelta(minutes=5)))
+    assert [c.linkedid for c in answered.items] == ["1.3"]
+
+
+async def test_unfinished_and_previous_from(repos: Repos) -> None:
+    await repos.calls.save([finished(a_call("1.0", T0)), a_call("1.1", T0 + timedelta(hours=1)),
+                            a_call("1.2", T0 + timedelta(hours=2), caller="+441632960001")])
+    assert [c.linkedid for c in await repos.calls.unfinished()] == ["1.1", "1.2"]
+    prev = await repos.calls.previous_from("+447700900123", T0 - timedelta(days=7),
+                                           T0 + timedelta(hours=3), "1.1")
+    assert (await repos.calls.get(prev)).linkedid == "1.0"
+    assert await repos.calls.previous_from("+447700900123", T0 + timedelta(minutes=1),
+                                           T0 + timedelta(hours=3), "1.1") is None
+
+
+async def test_agent_link_survives_later_saves(repos: Repos) -> None:
+    (call,) = await repos.calls.save([a_call(case_ref="AUTO-1", case_link=CaseLink.NUMBER)])
+    linked = await repos.calls.link_case(call.id, "R-9", CaseLink.AGENT)
+    assert (linked.case_ref, linked.case_link) == ("R-9", CaseLink.AGENT)
+    (again,) = await repos.calls.save([replace(call, case_ref="AUTO-2", case_link=CaseLink.NUMBER)])
+    assert (again.case_ref, again.case_link) == ("R-9", CaseLink.AGENT)
+
+
+async def test_cases(repos: Repos) -> None:
+    older = new_case("R-1", "Bins", "+447700900123", T0)
+    newer = new_case("R-2", "Parking", "+447700900123", T0 + timedelta(days=1))
+    await repos.cases.add(older)
+    await repos.cases.add(newer)
+    with pytest.raises(CaseExists):
+        await repos.cases.add(older)
+    with pytest.raises(NoSuchCase):
+        await repos.cases.get("nope")
+    assert await repos.cases.get("R-1") == older
+    assert (await repos.cases.latest_open_for("+447700900123")) == newer
+    closed = await repos.cases.set_status("R-2", CaseStatus.CLOSED, T0 + timedelta(days=2))
+    assert closed.status is CaseStatus.CLOSED
+    assert (await repos.cases.latest_open_for("+447700900123")) == older
+    items, cursor = await repos.cases.find(None, None, 1, None)
+    assert [c.ref for c in items] == ["R-1"] and cursor == "R-1"
+    items, cursor = await repos.cases.find(CaseStatus.CLOSED, None, 10, None)
+    assert [c.ref for c in items] == ["R-2"] and cursor is None
+
+
+async def test_tokens(repos: Repos) -> None:
+    await repos.tokens.add("abc", Token("ci", "manager", T0))
+    assert await repos.tokens.find("abc") == Token("ci", "manager", T0)
+    assert await repos.tokens.find("nope") is None
