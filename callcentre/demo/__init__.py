@@ -1,0 +1,83 @@
+"""``callcentre demo``: the real service, fed by a replay of recorded real calls.
+
+For a newcomer with no PBX yet. A fake AMI server on 127.0.0.1 replays calls
+recorded from Asterisk 22 (answered and abandoned), with fresh ids and times, in a
+loop; the service connects to it exactly as it would to Asterisk. Everything the
+service shows is labelled DEMO, and the demo uses its own database file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+import signal
+import time
+from importlib import resources
+
+from callcentre.ami.fakeserver import FakeAmiServer
+from callcentre.app import Service
+from callcentre.config import Config
+from callcentre.errors import CaseExists
+
+log = logging.getLogger("callcentre.demo")
+BANNER = "DEMO: these are recorded real calls replayed in a loop, not a live telephone system."
+TRACES = ("answered.ami", "abandoned.ami")
+
+
+def demo_config(config: Config, ami_port: int, secret: str) -> Config:
+    db = config.db if config.db != Config.db else "var/demo.sqlite3"
+    return dataclasses.replace(config, ami_host="127.0.0.1", ami_port=ami_port,
+                               ami_username="demo", ami_secret=secret, db=db,
+                               inbound_contexts=(*config.inbound_contexts, "from-resident"))
+
+
+async def replay_forever(server: FakeAmiServer, speed: float, pause: float = 3.0) -> None:
+    traces = [resources.files("callcentre.demo").joinpath(n).read_bytes() for n in TRACES]
+    round_no = 0
+    while True:
+        for trace in traces:
+            round_no += 1
+            # Fresh ids each round (the epoch part of a Linkedid moves with the new time).
+            await server.replay_trace(trace, speed=speed, rebase_to=time.time(),
+                                      id_offset=round_no * 1000)
+            await asyncio.sleep(pause / speed)
+
+
+# The recorded residents keyed these references; the demo knows them as open cases.
+DEMO_CASES = (("CASE-answered-1", "Missed bin collection"),
+              ("CASE-abandoned-1", "Council tax direct debit"))
+
+
+async def seed_cases(service: Service) -> None:
+    for ref, subject in DEMO_CASES:
+        with contextlib.suppress(CaseExists):
+            await service.case_service.create(ref, subject, None)
+
+
+async def run_demo(config: Config, speed: float = 1.0) -> None:
+    secret = secrets.token_hex(8)
+    server = FakeAmiServer(username="demo", secret=secret)
+    for action in ("CoreShowChannels", "QueueStatus"):
+        server.on_action(action, events=[])
+    port = await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    cfg = demo_config(config, port, secret)
+    log.warning(BANNER)
+    try:
+        async with Service(cfg, banner=BANNER).running() as service:
+        await seed_cases(service)
+            log.warning("DEMO running: open http://%s:%s/ ; database %s", cfg.http_host,
+                        cfg.http_port, cfg.db)
+            replay = loop.create_task(replay_forever(server, speed))
+            await stop.wait()
+            replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replay
+    finally:
+        await server.stop()
