@@ -71,7 +71,7 @@ async def run_demo(config: Config, speed: float = 1.0) -> None:
     log.warning(BANNER)
     try:
         async with Service(cfg, banner=BANNER).running() as service:
-        await seed_cases(service)
+            await seed_cases(service)
             log.warning("DEMO running: open http://%s:%s/ ; database %s", cfg.http_host,
                         cfg.http_port, cfg.db)
             replay = loop.create_task(replay_forever(server, speed))
