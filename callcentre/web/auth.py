@@ -15,7 +15,6 @@ from callcentre.web.errors import error_response
 
 ROLES = ("agent", "manager", "admin")  # each role may do everything the ones before it may
 TOKENS: web.AppKey[TokenRepository] = web.AppKey("tokens")
-ROLE_KEY = "callcentre.token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -44,7 +43,6 @@ def requires(role: str) -> Callable[[Handler], Handler]:
                 return error_response(401, "unauthorised", "send 'Authorization: Bearer <token>'")
             if ROLES.index(token.role) < needed:
                 return error_response(403, "forbidden", f"this needs the {role} role")
-            request[ROLE_KEY] = token
             return await handler(request)
 
         return guarded

@@ -1,0 +1,164 @@
+"""The HTTP API through a real aiohttp server, on the in-memory repositories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outcome
+from callcentre.domain.hours import always_open
+from callcentre.services.calllog import CallLogService
+from callcentre.services.cases import CaseService
+from callcentre.testing import (FakeClock, InMemoryCallRepository, InMemoryCaseRepository,
+                                InMemoryTokenRepository, utc)
+from callcentre.web import api, pages
+from callcentre.web.app import make_app
+from callcentre.web.auth import create_token
+
+TZ = ZoneInfo("Europe/London")
+T0 = utc(2026, 11, 23, 9, 0)
+
+
+@dataclass
+class Api:
+    client: TestClient[Any, Any]
+    calls: InMemoryCallRepository
+    agent: dict[str, str]
+    health: dict[str, Any]
+
+
+@pytest.fixture
+async def api_client() -> AsyncIterator[Api]:
+    calls, cases, tokens = InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository()
+    clock = FakeClock(T0)
+    calllog = CallLogService(CallTracker(always_open(TZ).is_open), calls, cases, timedelta(days=7))
+    case_service = CaseService(cases, calls, calllog, clock, "GB")
+    health: dict[str, Any] = {"status": "degraded", "ami": {"state": "disconnected"}, "db": {"ok": True}}
+
+    async def probe() -> dict[str, Any]:
+        return health
+
+    app = make_app(api.ApiDeps(calls, case_service, TZ), pages.PageDeps(probe, calls, TZ), tokens)
+    token = await create_token(tokens, "agent", "test agent", T0)
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, calls, {"Authorization": f"Bearer {token}"}, health)
+
+
+def answered(i: int) -> Call:
+    at = T0 + timedelta(minutes=i)
+    return Call(linkedid=f"17953.{i}", channel=f"PJSIP/resident-{i}", arrived_at=at,
+                caller="+447700900123", queue="council", queued_at=at,
+                answered_at=at + timedelta(seconds=12.3456), ended_at=at + timedelta(minutes=3),
+                agent_interface="PJSIP/agent1", agent_name="Agent One",
+                outcome=Outcome.ANSWERED, end_source=EndSource.HANGUP)
+
+
+async def test_healthz_needs_no_token_and_reports_ami_state(api_client: Api) -> None:
+    resp = await api_client.client.get("/healthz")
+    assert resp.status == 200
+    assert (await resp.json())["ami"]["state"] == "disconnected"
+    api_client.health["status"] = "down"
+    assert (await api_client.client.get("/healthz")).status == 503
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}])
+async def test_api_needs_a_valid_token(api_client: Api, headers: dict[str, str]) -> None:
+    resp = await api_client.client.get("/api/calls", headers=headers)
+    assert resp.status == 401
+    assert (await resp.json())["error"] == "unauthorised"
+
+
+async def test_calls_list_shape_times_and_pagination(api_client: Api) -> None:
+    await api_client.calls.save([answered(i) for i in range(5)])
+    resp = await api_client.client.get("/api/calls?limit=2&outcome=answered", headers=api_client.agent)
+    body = await resp.json()
+    assert resp.status == 200
+    first = body["items"][0]
+    assert first["linkedid"] == "17953.4"
+    assert first["arrived_at"] == "2026-11-23T09:04:00+00:00"
+    assert first["wait_seconds"] == 12.346 and first["talk_seconds"] is not None
+    assert first["agent"] == {"interface": "PJSIP/agent1", "name": "Agent One"}
+    for key in ("id", "caller", "dialled", "queue", "queued_at", "answered_at", "ended_at",
+                "outcome", "case_ref", "repeat_of"):
+        assert key in first
+    assert body["next"] == "/api/calls?limit=2&outcome=answered&cursor=4"
+    seen = [i["linkedid"] for i in body["items"]]
+    while body["next"]:
+        body = await (await api_client.client.get(body["next"], headers=api_client.agent)).json()
+        seen += [i["linkedid"] for i in body["items"]]
+    assert seen == [f"17953.{i}" for i in range(4, -1, -1)]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("since=yesterday", "since"), ("limit=0", "limit"), ("limit=x", "limit"),
+    ("outcome=lost", "outcome"), ("cursor=-1", "cursor"),
+])
+async def test_bad_filters_say_what_is_wrong(api_client: Api, query: str, field: str) -> None:
+    resp = await api_client.client.get(f"/api/calls?{query}", headers=api_client.agent)
+    body = await resp.json()
+    assert resp.status == 422
+    assert body["error"] == "invalid_input" and body["details"]["field"] == field
+    assert field in body["message"]
+
+
+async def test_case_lifecycle_and_linking_a_call(api_client: Api) -> None:
+    c, h = api_client.client, api_client.agent
+    (call,) = await api_client.calls.save([answered(0)])
+    resp = await c.post("/api/cases", json={"ref": "BIN-42", "subject": "Missed bin",
+                                            "phone": "07700 900123"}, headers=h)
+    assert resp.status == 201 and resp.headers["Location"] == "/api/cases/BIN-42"
+    assert (await resp.json())["phone"] == "+447700900123"
+    assert (await c.post("/api/cases", json={"ref": "BIN-42", "subject": "again"}, headers=h)).status == 409
+    resp = await c.patch(f"/api/calls/{call.id}", json={"case_ref": "BIN-42"}, headers=h)
+    assert resp.status == 200
+    assert (await resp.json())["case_link"] == CaseLink.AGENT.value
+    case = await (await c.get("/api/cases/BIN-42", headers=h)).json()
+    assert [x["id"] for x in case["calls"]] == [call.id]
+    listed = await (await c.get("/api/cases?status=open", headers=h)).json()
+    assert [x["ref"] for x in listed["items"]] == ["BIN-42"] and listed["next"] is None
+    closed = await c.patch("/api/cases/BIN-42", json={"status": "closed"}, headers=h)
+    assert (await closed.json())["status"] == "closed"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "error"), [
+    ("post", "/api/cases", {"ref": "", "subject": "x"}, 422, "invalid_input"),
+    ("post", "/api/cases", {"ref": "A-1", "subject": "  "}, 422, "invalid_input"),
+    ("post", "/api/cases", {"ref": "A-1", "subject": "x", "phone": "call me"}, 422, "invalid_input"),
+    ("post", "/api/cases", {"ref": 7, "subject": "x"}, 422, "invalid_input"),
+    ("post", "/api/cases", ["not", "an", "object"], 422, "invalid_input"),
+    ("patch", "/api/calls/1", {"case_ref": "NOPE"}, 404, "not_found"),
+    ("patch", "/api/calls/999", {"case_ref": None}, 404, "not_found"),
+    ("patch", "/api/calls/abc", {"case_ref": None}, 422, "invalid_input"),
+    ("patch", "/api/calls/1", {}, 422, "invalid_input"),
+    ("get", "/api/cases/NOPE", None, 404, "not_found"),
+    ("get", "/api/calls/42", None, 404, "not_found"),
+    ("get", "/api/nothing-here", None, 404, "not_found"),
+])
+async def test_invalid_requests_get_clear_errors(api_client: Api, method: str, path: str,
+                                                 body: Any, status: int, error: str) -> None:
+    await api_client.calls.save([answered(0)])
+    resp = await getattr(api_client.client, method)(path, json=body, headers=api_client.agent)
+    assert resp.status == status
+    payload = await resp.json()
+    assert payload["error"] == error and payload["message"]
+
+
+async def test_malformed_json_and_oversized_bodies(api_client: Api) -> None:
+    c, h = api_client.client, {**api_client.agent, "Content-Type": "application/json"}
+    resp = await c.post("/api/cases", data=b"{not json", headers=h)
+    assert resp.status == 400 and (await resp.json())["error"] == "bad_json"
+    resp = await c.post("/api/cases", data=b"x" * 200_000, headers=h)
+    assert resp.status == 413
+
+
+async def test_home_page_masks_numbers(api_client: Api) -> None:
+    await api_client.calls.save([replace(answered(0), case_ref="BIN-42")])
+    text = await (await api_client.client.get("/")).text()
+    assert "+447700900123" not in text
+    assert "+447*******23" in text and "BIN-42" in text and "answered" in text
