@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcentre import config
+from callcentre.__main__ import main
+from callcentre.errors import ConfigError
+
+
+def test_layers_defaults_file_env_cli(tmp_path: Path) -> None:
+    file = tmp_path / "cc.toml"
+    file.write_text('ami_host = "pbx.example"\nhttp_port = 9000\ninbound_contexts = ["a", "b"]\n')
+    c = config.load(file, {"CALLCENTRE_HTTP_PORT": "9100", "CALLCENTRE_AMI_SECRET": "s3"},
+                    {"http_port": "9200"})
+    assert (c.ami_host, c.http_port, c.ami_secret, c.inbound_contexts) == (
+        "pbx.example", 9200, "s3", ("a", "b"))
+    assert config.load().ami_port == 5038
+    env = config.load(env={"CALLCENTRE_INBOUND_CONTEXTS": "x, y"})
+    assert env.inbound_contexts == ("x", "y")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"CALLCENTRE_HTTP_PORT": "eighty"}, "CALLCENTRE_HTTP_PORT"),
+    ({"CALLCENTRE_HTTP_PORT": "70000"}, "http_port"),
+    ({"CALLCENTRE_TIMEZONE": "Mars/Olympus"}, "timezone"),
+    ({"CALLCENTRE_REPEAT_WINDOW_DAYS": "0"}, "repeat_window_days"),
+    ({"CALLCENTRE_LOG_LEVEL": "LOUD"}, "log_level"),
+    ({"CALLCENTRE_CONFIG": "/nonexistent/cc.toml"}, "cannot read"),
+])
+def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.load(env=env)
+
+
+def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
+    file = tmp_path / "cc.toml"
+    file.write_text('ami_hots = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'ami_hots'"):
+        config.load(file)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        config.load(overrides={"nope": "1"})
+
+
+def test_cli_reports_config_errors_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--set", "http_port=x", "migrate"]) == 2
+    assert "http_port" in capsys.readouterr().err
+
+
+def test_cli_migrate_and_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "cc.sqlite3"
+    assert main(["--set", f"db={db}", "migrate"]) == 0
+    assert "schema version 1" in capsys.readouterr().out
+    assert main(["--set", f"db={db}", "token", "create", "--role", "agent", "--name", "desk"]) == 0
+    assert capsys.readouterr().out.startswith("cc_")
