@@ -84,7 +84,8 @@ class Service:
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.link = LinkStatus(state.value, detail, self.clock.now())
         if state is LinkState.CONNECTED:
-            log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host, self.config.ami_port)
+            log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
+                     self.config.ami_port)
             self._spawn(self.resync.run())
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)

@@ -21,7 +21,7 @@ from callcentre.errors import ConfigError
 ENV_PREFIX = "CALLCENTRE_"
 
 
-def setting(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the table
+def setting(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 

@@ -64,7 +64,8 @@ def opening_hours(
     if unknown:
         raise InvalidInput(f"unknown weekday(s) in opening hours: {sorted(unknown)}")
     weekly = {
-        WEEKDAYS.index(day): tuple(sorted((parse_interval(s) for s in spans), key=lambda i: i.start))
+        WEEKDAYS.index(day): tuple(sorted((parse_interval(s) for s in spans),
+                                          key=lambda i: i.start))
         for day, spans in by_day.items()
     }
     return OpeningHours(tz, weekly, is_closed_day)

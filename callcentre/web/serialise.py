@@ -68,8 +68,9 @@ def parse_time(name: str, value: str | None, tz: ZoneInfo) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-23T09:00:00+00:00",
-                           field=name) from None
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 date or time, e.g. 2026-11-23T09:00:00+00:00",
+            field=name) from None
     if len(value) == 10:  # a bare date
         parsed = datetime.combine(parsed.date(), time(0))
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed

@@ -15,8 +15,13 @@ from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outc
 from callcentre.domain.hours import always_open
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
-from callcentre.testing import (FakeClock, InMemoryCallRepository, InMemoryCaseRepository,
-                                InMemoryTokenRepository, utc)
+from callcentre.testing import (
+    FakeClock,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    InMemoryTokenRepository,
+    utc,
+)
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.auth import create_token

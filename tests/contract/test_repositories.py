@@ -17,8 +17,12 @@ from callcentre.ports import CallQuery, Token
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
 from callcentre.storage.db import Database
-from callcentre.testing import (InMemoryCallRepository, InMemoryCaseRepository,
-                                InMemoryTokenRepository, utc)
+from callcentre.testing import (
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    InMemoryTokenRepository,
+    utc,
+)
 
 T0 = utc(2026, 11, 23, 9, 0, 0, 250_000)
 

@@ -40,7 +40,7 @@ def test_closed_days_and_unlisted_days() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
-        hours().is_open(datetime(2026, 11, 23, 10, 0))  # noqa: DTZ001
+        hours().is_open(datetime(2026, 11, 23, 10, 0))
 
 
 @pytest.mark.parametrize("spec", ["8-5", "17:00-08:30", "09:00", "nine-five"])

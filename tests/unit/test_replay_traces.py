@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from callcentre.domain.calls import Outcome
-from tests.support import FIXTURES, TRACES, expected_from_queue_log, fold, parse_all, queue_log, trace_bytes
+from tests.support import (
+    FIXTURES,
+    TRACES,
+    expected_from_queue_log,
+    fold,
+    parse_all,
+    queue_log,
+    trace_bytes,
+)
 
 
 @pytest.mark.parametrize("name", ["answered", "abandoned"])
