@@ -14,26 +14,33 @@
 #                               dialplans/manager.conf ships. Never publish port 5038.
 #   ASTERISK_RTP_PORTS          START-END of the RTP range (rtp.conf); it must be the range the
 #                               container publishes (compose.yml), so phones' audio gets in.
+#   ASTERISK_SIP_BIND           address:port the PJSIP UDP/TCP transports bind to instead of
+#                               dialplans/pjsip.conf's loopback example (compose: 0.0.0.0:5060).
 #   ASTERISK_EXTERNAL_ADDRESS   the address phones reach the host at; Asterisk puts it in SIP
 #                               and SDP instead of the container's own (NAT), on every PJSIP
 #                               transport in pjsip.conf.
+#
+# The site's own settings (phones, trunk, queue members, passwords: what dialplans/ leaves as
+# examples) come from /etc/asterisk-site/NAME.conf, mounted by the deployer (docker/site/):
+# each is copied into /etc/asterisk/site/, readable by Asterisk only, and #included at the end
+# of /etc/asterisk/NAME.conf, so "[section](+)" there adds to or overrides dialplans/.
 #
 # Any arguments are passed to asterisk (default: -f, foreground, verbose 3).
 set -euo pipefail
 
 pristine=/usr/share/callcentre/asterisk
 conf=/etc/asterisk
+site_in=/etc/asterisk-site
 
 log() { echo "asterisk-entrypoint: $*" >&2; }
 die() { log "$*"; exit 64; }
 
-# Fresh copies of the files this script changes, so that a restart does not change them twice.
+# /etc/asterisk as the image has it, so that a restart does not apply the changes twice and a
+# site file that was removed leaves no #include behind.
 reset_config() {
-  local f
-  for f in manager.conf rtp.conf pjsip.conf; do
-    [ -f "$pristine/$f" ] && cp "$pristine/$f" "$conf/$f"
-  done
-  return 0
+  find "$conf" -maxdepth 1 -type f -name '*.conf' -delete
+  rm -rf "$conf/site"
+  cp "$pristine"/*.conf "$conf/"
 }
 
 write_ami_secret() {
@@ -92,13 +99,33 @@ set_rtp_ports() {
     "$conf/rtp.conf"
 }
 
+# PJSIP transports (not templates) of a protocol (udp, tcp, tls, ...; "" for all); a transport
+# that names no protocol is udp.
+transports() {
+  local want="$1"
+  awk -v want="$want" '
+    function flush() { if (name != "" && !tmpl && type == "transport" && (want == "" || proto == want)) print name }
+    /^[[:space:]]*\[/ { flush(); tmpl = ($0 ~ /\(!/); name = $0; sub(/^[[:space:]]*\[/, "", name)
+                          sub(/\].*/, "", name); type = ""; proto = "udp"; next }
+    /^[[:space:]]*type[[:space:]]*=/ { type = $0; sub(/^[^=]*=[[:space:]]*/, "", type); sub(/[[:space:]]*(;.*)?$/, "", type) }
+    /^[[:space:]]*protocol[[:space:]]*=/ { proto = $0; sub(/^[^=]*=[[:space:]]*/, "", proto); sub(/[[:space:]]*(;.*)?$/, "", proto) }
+    END { flush() }' "$conf/pjsip.conf"
+}
+
+set_sip_bind() {
+  local bind="${ASTERISK_SIP_BIND:-}" t
+  [ -n "$bind" ] || return 0
+  for t in $(transports udp) $(transports tcp); do
+    printf '\n; added by asterisk-entrypoint (ASTERISK_SIP_BIND)\n[%s](+)\nbind = %s\n' "$t" "$bind"
+    log "PJSIP transport $t binds $bind"
+  done >>"$conf/pjsip.conf"
+}
+
 set_external_address() {
   local address="${ASTERISK_EXTERNAL_ADDRESS:-}" transports t nets net
   [ -n "$address" ] || return 0
   [ -f "$conf/pjsip.conf" ] || die "ASTERISK_EXTERNAL_ADDRESS set but there is no pjsip.conf"
-  # sections with "type = transport"
-  transports=$(awk '/^\[/ { s = $0; sub(/^\[/, "", s); sub(/\].*/, "", s) }
-                    /^[[:space:]]*type[[:space:]]*=[[:space:]]*transport/ { print s }' "$conf/pjsip.conf")
+  transports=$(transports "")
   [ -n "$transports" ] || die "ASTERISK_EXTERNAL_ADDRESS set but pjsip.conf has no transport"
   nets=$(attached_networks)
   for t in $transports; do
@@ -109,11 +136,28 @@ set_external_address() {
   log "PJSIP transports $transports advertise $address"
 }
 
+# Last, so that the site has the final word.
+include_site() {
+  local f name
+  [ -d "$site_in" ] || return 0
+  install -d -o root -g asterisk -m 0750 "$conf/site"
+  for f in "$site_in"/*.conf; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f")
+    install -o root -g asterisk -m 0640 "$f" "$conf/site/$name"
+    printf '\n; the site'"'"'s own settings (%s/%s)\n#include "site/%s"\n' "$site_in" "$name" "$name" \
+      >>"$conf/$name"
+    log "site settings $name included"
+  done
+}
+
 reset_config
 write_ami_secret
 open_ami
 set_rtp_ports
+set_sip_bind
 set_external_address
+include_site
 
 [ $# -gt 0 ] || set -- -f -vvv
 exec /usr/sbin/asterisk "$@"

@@ -1,0 +1,282 @@
+"""Driving docker/compose.yml with Podman for tests/docker/test_stack.py.
+
+``Stack`` builds the images (after the local base images, docker/base-images.sh), brings the
+services up under a compose project of its own (``cctest-<pid>``, with free host ports and
+secrets in a temporary folder, so a developer's own stack is left alone), and tears it all
+down again: containers, named volumes, network. ``reap_stale()`` removes the projects of test
+runs whose process died before it could.
+
+Podman here needs tests/docker/containers.conf (runc, ulimits within this machine's hard
+limits, no pulls) and BUILDAH_FORMAT=docker, without which the HEALTHCHECKs are dropped from
+the images. Nothing here needs systemd: healthchecks are run on demand (``healthy``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+COMPOSE_FILE = DOCKER / "compose.yml"
+CONTAINERS_CONF = Path(__file__).resolve().with_name("containers.conf")
+# Where tests/docker/install-podman.sh puts podman-compose: change both together.
+PODMAN_COMPOSE_VENV = Path(
+    os.environ.get("CALLCENTRE_PODMAN_COMPOSE_VENV", "/var/cache/callcentre/podman-compose"))
+PODMAN_COMPOSE = PODMAN_COMPOSE_VENV / "bin" / "podman-compose"
+PROJECT_PREFIX = "cctest-"
+# Grafana's image is not in any registry this machine reaches: the proof runs the rest.
+SERVICES = ("asterisk", "callcentre", "prometheus")
+
+T = TypeVar("T")
+
+
+class StackUnavailable(RuntimeError):
+    """This machine cannot build or run the stack (the test skips with this message)."""
+
+
+class StackError(RuntimeError):
+    """A step of building, starting or checking the stack failed."""
+
+
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks for the stack test, in words; empty when it has everything."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("not root (rootful Podman and debootstrap need it)")
+    for tool, package in (("podman", "podman"), ("runc", "runc"), ("debootstrap", "debootstrap"),
+                          ("sipp", "sip-tester")):
+        if shutil.which(tool) is None:
+            missing.append(f"no {tool} (Debian package {package})")
+    if not PODMAN_COMPOSE.exists():
+        missing.append(f"no podman-compose at {PODMAN_COMPOSE}")
+    if missing:
+        missing.append("tests/docker/install-podman.sh installs them as root")
+    return missing
+
+
+def podman_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
+    env["BUILDAH_FORMAT"] = "docker"
+    return env
+
+
+def run(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,
+        check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise StackError with the tail of its output."""
+    try:
+        done = subprocess.run(list(args), env=dict(env or podman_env()), cwd=cwd, timeout=timeout,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    except subprocess.TimeoutExpired as err:
+        raise StackError(f"{' '.join(args)}: no end after {timeout:.0f} s") from err
+    if check and done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        raise StackError(f"{' '.join(args)} exited {done.returncode}:\n{tail}")
+    return done
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float,
+             every: float = 1.0, explain: Callable[[], str] = lambda: "") -> T:
+    """Call ``probe`` until it returns something other than None (or falsy); raise on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise StackError(f"{what}: not within {timeout:.0f} s. {explain()}")
+        time.sleep(every)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_udp_range(length: int, start: int = 31000, stop: int = 32000) -> tuple[int, int]:
+    """A run of ``length`` UDP ports that are all free right now."""
+    for first in range(start, stop - length, length):
+        socks = []
+        try:
+            for port in range(first, first + length):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return first, first + length - 1
+    raise StackUnavailable(f"no {length} free UDP ports in {start}-{stop}")
+
+
+def http_json(url: str, token: str | None = None, timeout: float = 5) -> tuple[int, Any]:
+    """GET ``url``: (status, decoded JSON body or None). Status 0: nothing answered."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as err:
+        with contextlib.suppress(ValueError):
+            return err.code, json.load(err)
+        return err.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+@dataclass(frozen=True)
+class Ports:
+    sip: int
+    rtp: tuple[int, int]
+    callcentre: int
+    prometheus: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        return cls(sip=free_port(socket.SOCK_DGRAM), rtp=free_udp_range(10),
+                   callcentre=free_port(), prometheus=free_port())
+
+
+class Stack:
+    """One compose project of docker/compose.yml, run by podman-compose."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.project = f"{PROJECT_PREFIX}{os.getpid()}"
+        self.ports = Ports.pick()
+        self.secrets = workdir / "secrets"
+        self.site = workdir / "site"
+        self.timings: dict[str, float] = {}
+        self.site.mkdir(parents=True, exist_ok=True)
+        self.env = podman_env() | {
+            "CALLCENTRE_SECRETS": str(self.secrets),
+            "ASTERISK_SITE": str(self.site),
+            "SIP_PORT": str(self.ports.sip),
+            "ASTERISK_RTP_PORTS": "{}-{}".format(*self.ports.rtp),
+            "CALLCENTRE_HTTP_PORT": str(self.ports.callcentre),
+            "PROMETHEUS_PORT": str(self.ports.prometheus),
+        }
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def _timed(self, step: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            return fn()
+        finally:
+            self.timings[step] = round(time.monotonic() - started, 1)
+
+    def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run([str(PODMAN_COMPOSE), "-p", self.project, "-f", str(COMPOSE_FILE), *args],
+                   env=self.env, timeout=timeout, cwd=DOCKER)
+
+    def build(self) -> None:
+        """Base images (kept when they exist), then the three images of SERVICES."""
+        self._timed("base images", lambda: run(
+            ["bash", str(DOCKER / "base-images.sh")], env=self.env, timeout=1200))
+        self._timed("build", lambda: self.compose("build", *SERVICES, timeout=1200))
+
+    def create_network(self) -> str:
+        """The project's network, made before podman-compose would (it uses an existing one)
+        so that the host's address on it is known to the site's settings: Asterisk's PJSIP
+        resolves contacts through DNS only, where host.containers.internal does not exist.
+        Returns that address (the network's gateway)."""
+        run(["podman", "network", "create",
+             "--label", f"io.podman.compose.project={self.project}",
+             "--label", f"com.docker.compose.project={self.project}",
+             f"{self.project}_default"], env=self.env)
+        return self.gateway()
+
+    def write_site(self, files: Mapping[str, str]) -> None:
+        """The site's own Asterisk settings (docker/site/README.md), mounted at start."""
+        for name, text in files.items():
+            (self.site / name).write_text(text)
+
+    def up(self) -> None:
+        run(["sh", str(DOCKER / "init-secrets.sh")], env=self.env, timeout=30)
+        self._timed("up", lambda: self.compose("up", "-d", *SERVICES, timeout=300))
+
+    def down(self) -> None:
+        """Remove everything of this project; safe to call more than once."""
+        self._timed("down", lambda: remove_project(self.project, self.env))
+
+    # --- looking inside -------------------------------------------------------------------------
+
+    def container(self, service: str) -> str:
+        return f"{self.project}_{service}_1"
+
+    def exec(self, service: str, *args: str, timeout: float = 60) -> str:
+        return run(["podman", "exec", self.container(service), *args],
+                   env=self.env, timeout=timeout).stdout
+
+    def healthy(self, service: str) -> bool:
+        """Run the image's HEALTHCHECK now (no systemd here to run it on a timer)."""
+        done = run(["podman", "healthcheck", "run", self.container(service)],
+                   env=self.env, timeout=60, check=False)
+        return done.returncode == 0
+
+    def gateway(self) -> str:
+        """The host's address on the project's network, as containers see it."""
+        out = run(["podman", "network", "inspect", f"{self.project}_default"], env=self.env).stdout
+        subnets = json.loads(out)[0]["subnets"]
+        return str(subnets[0]["gateway"])
+
+    def logs(self, lines: int = 40) -> str:
+        parts = []
+        for service in SERVICES:
+            done = run(["podman", "logs", "--tail", str(lines), self.container(service)],
+                       env=self.env, timeout=30, check=False)
+            text = _strip_ansi(done.stdout + done.stderr)
+            parts.append(f"--- {service} (last {lines} lines)\n{text.strip()}")
+        return "\n".join(parts)
+
+    def url(self, service: str, path: str) -> str:
+        port = {"callcentre": self.ports.callcentre, "prometheus": self.ports.prometheus}[service]
+        return f"http://127.0.0.1:{port}{path}"
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def remove_project(project: str, env: Mapping[str, str] | None = None) -> None:
+    """Containers, volumes and network of one compose project, by podman-compose's labels."""
+    env = env or podman_env()
+    label = f"label=io.podman.compose.project={project}"
+    ids = run(["podman", "ps", "-a", "-q", "--filter", label], env=env).stdout.split()
+    if ids:
+        run(["podman", "rm", "-f", "-v", "-t", "20", *ids], env=env, timeout=120, check=False)
+    vols = run(["podman", "volume", "ls", "-q", "--filter", label], env=env).stdout.split()
+    if vols:
+        run(["podman", "volume", "rm", "-f", *vols], env=env, check=False)
+    run(["podman", "network", "rm", "-f", f"{project}_default"], env=env, check=False)
+
+
+def reap_stale() -> list[str]:
+    """Remove the projects of earlier test runs whose pytest process no longer exists."""
+    out = run(["podman", "ps", "-a", "--format", '{{index .Labels "io.podman.compose.project"}}'],
+              check=False).stdout
+    reaped = []
+    for project in sorted(set(out.split())):
+        match = re.fullmatch(re.escape(PROJECT_PREFIX) + r"(\d+)", project)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            remove_project(project)
+            reaped.append(project)
+    return reaped
