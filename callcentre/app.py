@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from callcentre.ami.client import AmiClient, AmiSettings, LinkState
 from callcentre.ami.protocol import Message
@@ -24,6 +26,8 @@ from callcentre.ami.translate import Translator
 from callcentre.config import Config
 from callcentre.domain.calls import CallTracker
 from callcentre.errors import StorageError
+from callcentre.observability.live import live_snapshot
+from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
 from callcentre.phones import normalise
 from callcentre.scheduling.policy import load_opening_hours, read_policy
 from callcentre.services.calllog import CallLogService
@@ -75,6 +79,10 @@ class Service:
         self.resync = Resync(self.ami.send_action, self.calllog, self.translator,
                              frozenset(config.inbound_contexts), self.clock)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.registry = CollectorRegistry()
+        self.metrics = CallMetrics(self.registry, config.service_level_thresholds)
+        self.calllog.on_finished(self.metrics.call_finished)
+        self.registry.register(LiveCollector(self.live))
 
     # --- AMI ------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
@@ -110,7 +118,7 @@ class Service:
         connected = self.link.state == LinkState.CONNECTED.value
         status = "down" if not db_ok else ("ok" if connected else "degraded")
         last = self.ami.stats.last_frame_monotonic
-        age = None if not last else round(asyncio.get_running_loop().time() - last, 1)
+        age = None if not last else round(time.monotonic() - last, 1)
         return {
             "status": status,
             "ami": {"state": self.link.state, "detail": self.link.detail,
@@ -121,10 +129,16 @@ class Service:
             "calls_in_progress": len(self.tracker.active()),
         }
 
+    def live(self) -> LiveSnapshot:
+        return live_snapshot(self.link.state == LinkState.CONNECTED.value, self.ami.stats,
+                             self.translator, self.calllog.stats, self.tracker.active(),
+                             self.clock.now(), time.monotonic())
+
     def web_app(self) -> web.Application:
         tz = self.config.tz
         return make_app(api.ApiDeps(self.calls, self.case_service, tz),
-                        pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens)
+                        pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens,
+                        self.registry)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -43,6 +43,7 @@ class Config:
     inbound_contexts: tuple[str, ...] = setting(("council-inbound",), "Dialplan contexts where residents' calls arrive (comma-separated).")
     repeat_window_days: float = setting(7.0, "A call from a number that called within this many days is a repeat contact.")
     policy_file: str = setting("scheduler/policy.toml", "Opening hours, holidays and callback policy (TOML). The packaged default is used if the file is missing.")
+    service_level_thresholds: tuple[float, ...] = setting((20.0, 60.0), "Answer-time thresholds in seconds that service levels are measured against (comma-separated); each is a histogram bucket edge.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
 
     @property
@@ -94,9 +95,10 @@ def _from_file(path: Path) -> dict[str, Any]:
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
-        if kind == "tuple[str, ...]":
+        if kind.startswith("tuple["):
             items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(i).strip() for i in items if str(i).strip())
+            texts = [str(i).strip() for i in items if str(i).strip()]
+            return tuple(float(t) for t in texts) if "float" in kind else tuple(texts)
         if kind == "int":
             return int(value)
         if kind == "float":
@@ -119,5 +121,7 @@ def _validate(c: Config) -> None:
             raise ConfigError(f"{name}: must be greater than 0")
     if c.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
+    if not c.service_level_thresholds or min(c.service_level_thresholds) <= 0:
+        raise ConfigError("service_level_thresholds: give one or more positive numbers of seconds")
     if not c.inbound_contexts:
         raise ConfigError("inbound_contexts: name at least one dialplan context")

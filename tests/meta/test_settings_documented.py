@@ -17,7 +17,7 @@ def _documented() -> dict[str, tuple[str, str, str]]:
 
 
 def _default(value: object) -> str:
-    return ",".join(value) if isinstance(value, tuple) else str(value)
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def test_every_setting_is_in_the_readme_and_nothing_else_is() -> None:

@@ -1,0 +1,83 @@
+"""The metric catalogue: every metric callcentre exports, declared once.
+
+``observability/prometheus.py`` binds it to an injected registry; metrics/README.md
+documents it and tests/meta/test_metrics_documented.py keeps the two in step.
+Labels stay low-cardinality: queue, outcome, state, event — never a phone number,
+a case or an agent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class Source(enum.StrEnum):
+    EVENT = "event"  # updated as things happen
+    SCRAPE = "scrape"  # computed when Prometheus scrapes
+
+
+# Answer-time buckets in seconds; the configured service-level thresholds are added.
+WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    source: Source = Source.EVENT
+    buckets: tuple[float, ...] = ()
+
+
+def _event(name: str, kind: Kind, help_text: str, *labels: str,
+           buckets: tuple[float, ...] = ()) -> MetricSpec:
+    return MetricSpec(name, kind, help_text, labels, Source.EVENT, buckets)
+
+
+def _scrape(name: str, kind: Kind, help_text: str, *labels: str) -> MetricSpec:
+    return MetricSpec(name, kind, help_text, labels, Source.SCRAPE)
+
+
+CATALOGUE: tuple[MetricSpec, ...] = (
+    # --- calls (counted when a call finishes) -------------------------------------------
+    _event("callcentre_calls_total", Kind.COUNTER,
+           "Finished inbound calls by queue and outcome.", "queue", "outcome"),
+    _event("callcentre_answer_wait_seconds", Kind.HISTOGRAM,
+           "Queue wait of answered calls (seconds).", "queue", buckets=WAIT_BUCKETS),
+    _event("callcentre_abandon_wait_seconds", Kind.HISTOGRAM,
+           "Queue wait of abandoned calls (seconds).", "queue", buckets=WAIT_BUCKETS),
+    _event("callcentre_repeat_contacts_total", Kind.COUNTER,
+           "Finished calls from a number that had called within the repeat window.", "queue"),
+    _event("callcentre_out_of_hours_calls_total", Kind.COUNTER,
+           "Finished calls that arrived outside opening hours.", "queue"),
+    # --- live queue state ------------------------------------------------------------------
+    _scrape("callcentre_queue_callers_waiting", Kind.GAUGE,
+            "Callers in the queue right now.", "queue"),
+    _scrape("callcentre_queue_longest_wait_seconds", Kind.GAUGE,
+            "How long the longest-waiting caller has waited so far.", "queue"),
+    _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
+    # --- health ----------------------------------------------------------------------------
+    _scrape("callcentre_ami_connected", Kind.GAUGE, "1 while logged in to Asterisk AMI, else 0."),
+    _scrape("callcentre_ami_reconnects_total", Kind.COUNTER,
+            "AMI connection attempts after the first."),
+    _scrape("callcentre_ami_last_event_age_seconds", Kind.GAUGE,
+            "Seconds since the last AMI frame arrived (NaN before the first)."),
+    _scrape("callcentre_ami_events_total", Kind.COUNTER,
+            "AMI events by type and whether the call log used them.", "event", "result"),
+    _scrape("callcentre_ami_parse_errors_total", Kind.COUNTER,
+            "AMI input skipped: oversized frames, malformed lines, malformed events.", "kind"),
+    _scrape("callcentre_ami_handler_errors_total", Kind.COUNTER,
+            "Exceptions raised while handling an AMI event (isolated, counted)."),
+    _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,
+            "Failed batch writes of calls (kept and retried)."),
+)
+
+BY_NAME = {spec.name: spec for spec in CATALOGUE}

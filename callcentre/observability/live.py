@@ -1,0 +1,44 @@
+"""Builds the scrape-time snapshot from the running service's parts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from callcentre.ami.client import ClientStats
+from callcentre.ami.translate import Translator
+from callcentre.domain.calls import Call
+from callcentre.observability.prometheus import LiveSnapshot
+from callcentre.services.calllog import CallLogStats
+
+
+def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:
+    """Per queue: callers still waiting (joined, not answered, not left) and the longest wait."""
+    out: dict[str, tuple[int, float]] = {}
+    for call in active:
+        if call.queued_at is None or call.answered_at or call.left_queue_at or not call.queue:
+            continue
+        count, longest = out.get(call.queue, (0, 0.0))
+        out[call.queue] = (count + 1, max(longest, (now - call.queued_at).total_seconds()))
+    return out
+
+
+def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
+                  calllog: CallLogStats, active: list[Call], now: datetime,
+                  monotonic_now: float) -> LiveSnapshot:
+    events = {(name, "handled"): n for name, n in translator.handled.items()}
+    events.update({(name, "ignored"): n for name, n in translator.ignored.items()})
+    last = client.last_frame_monotonic
+    return LiveSnapshot(
+        ami_connected=connected,
+        reconnects=client.reconnect_attempts,
+        last_event_age=None if last is None else max(0.0, monotonic_now - last),
+        events=events,
+        parse_errors={"oversized_frame": client.parser.oversized_frames,
+                      "malformed_line": client.parser.malformed_lines,
+                      "malformed_event": translator.malformed},
+        handler_errors=client.handler_errors,
+        write_failures=calllog.write_failures,
+        waiting=queue_waiting(active, now),
+        in_progress=len(active),
+    )

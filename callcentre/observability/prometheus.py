@@ -1,0 +1,121 @@
+"""Binds the metric catalogue to an injected prometheus-client registry.
+
+Event metrics are instruments updated by listeners (``call_finished``); scrape-time
+metrics come from ``LiveCollector``, which reads a snapshot the web handler refreshes
+just before each scrape (the database is async; collectors are not).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from callcentre.domain.calls import Call, Outcome
+from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
+
+MAX_EVENT_NAMES = 150  # Asterisk's event vocabulary is bounded; this guards the label anyway
+
+
+def buckets_with(thresholds: Iterable[float], base: Sequence[float]) -> list[float]:
+    return sorted({*base, *(float(t) for t in thresholds)})
+
+
+class CallMetrics:
+    """The event-driven instruments, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry, sl_thresholds: Sequence[float]) -> None:
+        self._m: dict[str, Any] = {}
+        for spec in CATALOGUE:
+            if spec.source is Source.EVENT:
+                self._m[spec.name] = _instrument(spec, registry, sl_thresholds)
+
+    def call_finished(self, call: Call) -> None:
+        queue = call.queue or "none"
+        self._m["callcentre_calls_total"].labels(queue, call.outcome or "unknown").inc()
+        wait = call.wait_seconds
+        if wait is not None and call.outcome is Outcome.ANSWERED:
+            self._m["callcentre_answer_wait_seconds"].labels(queue).observe(wait)
+        elif wait is not None and call.outcome is Outcome.ABANDONED:
+            self._m["callcentre_abandon_wait_seconds"].labels(queue).observe(wait)
+        if call.repeat_of is not None:
+            self._m["callcentre_repeat_contacts_total"].labels(queue).inc()
+        if call.out_of_hours:
+            self._m["callcentre_out_of_hours_calls_total"].labels(queue).inc()
+
+
+def _instrument(spec: MetricSpec, registry: CollectorRegistry,
+                thresholds: Sequence[float]) -> Counter | Histogram:
+    name = spec.name.removesuffix("_total") if spec.kind is Kind.COUNTER else spec.name
+    if spec.kind is Kind.HISTOGRAM:
+        return Histogram(name, spec.help, spec.labels, registry=registry,
+                         buckets=buckets_with(thresholds, spec.buckets))
+    return Counter(name, spec.help, spec.labels, registry=registry)
+
+
+@dataclass
+class LiveSnapshot:
+    """What the scrape-time metrics report; filled by a refresh function before a scrape."""
+
+    ami_connected: bool = False
+    reconnects: int = 0
+    last_event_age: float | None = None
+    events: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    parse_errors: Mapping[str, int] = field(default_factory=dict)
+    handler_errors: int = 0
+    write_failures: int = 0
+    waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # queue -> (n, longest)
+    in_progress: int = 0
+
+
+class LiveCollector(Collector):
+    def __init__(self, snapshot: Callable[[], LiveSnapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[Metric]:
+        s = self._snapshot()
+        yield _gauge("callcentre_ami_connected", [((), 1.0 if s.ami_connected else 0.0)])
+        yield _counter("callcentre_ami_reconnects_total", [((), s.reconnects)])
+        age = math.nan if s.last_event_age is None else s.last_event_age
+        yield _gauge("callcentre_ami_last_event_age_seconds", [((), age)])
+        yield _counter("callcentre_ami_events_total", _bounded_events(s.events))
+        yield _counter("callcentre_ami_parse_errors_total",
+                       [((k,), v) for k, v in sorted(s.parse_errors.items())])
+        yield _counter("callcentre_ami_handler_errors_total", [((), s.handler_errors)])
+        yield _counter("callcentre_storage_write_failures_total", [((), s.write_failures)])
+        yield _gauge("callcentre_queue_callers_waiting",
+                     [((q,), n) for q, (n, _) in sorted(s.waiting.items())])
+        yield _gauge("callcentre_queue_longest_wait_seconds",
+                     [((q,), w) for q, (_, w) in sorted(s.waiting.items())])
+        yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
+
+
+def _bounded_events(events: Mapping[tuple[str, str], int]) -> list[tuple[tuple[str, ...], float]]:
+    out: dict[tuple[str, str], int] = {}
+    names: set[str] = set()
+    for (event, result), n in sorted(events.items()):
+        name = event if event in names or len(names) < MAX_EVENT_NAMES else "other"
+        names.add(name)
+        out[(name, result)] = out.get((name, result), 0) + n
+    return [(k, v) for k, v in out.items()]
+
+
+def _gauge(name: str, samples: list[tuple[tuple[str, ...], float]]) -> GaugeMetricFamily:
+    spec = BY_NAME[name]
+    family = GaugeMetricFamily(name, spec.help, labels=spec.labels)
+    for labels, value in samples:
+        family.add_metric(list(labels), value)
+    return family
+
+
+def _counter(name: str, samples: list[tuple[tuple[str, ...], float]]) -> CounterMetricFamily:
+    spec = BY_NAME[name]
+    family = CounterMetricFamily(name.removesuffix("_total"), spec.help, labels=spec.labels)
+    for labels, value in samples:
+        family.add_metric(list(labels), value)
+    return family

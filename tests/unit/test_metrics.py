@@ -1,0 +1,78 @@
+"""Metrics on a fresh, injected registry; values read back with get_sample_value."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from callcentre.domain.calls import Call, EndSource, Outcome
+from callcentre.observability.live import queue_waiting
+from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
+from callcentre.testing import utc
+
+T0 = utc(2026, 11, 23, 10, 0)
+
+
+def call(outcome: Outcome, wait: float, **kw: object) -> Call:
+    base = Call(linkedid="1", channel="c", arrived_at=T0, caller="+447700900123", queue="council",
+                queued_at=T0, ended_at=T0 + timedelta(minutes=5), outcome=outcome,
+                end_source=EndSource.HANGUP)
+    if outcome is Outcome.ANSWERED:
+        base = replace(base, answered_at=T0 + timedelta(seconds=wait))
+    else:
+        base = replace(base, left_queue_at=T0 + timedelta(seconds=wait), abandoned=True)
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_finished_calls_are_counted_and_waits_bucketed_at_thresholds() -> None:
+    registry = CollectorRegistry()
+    metrics = CallMetrics(registry, [20, 45.5])
+    metrics.call_finished(call(Outcome.ANSWERED, 19.9))
+    metrics.call_finished(call(Outcome.ANSWERED, 45.0, repeat_of=7))
+    metrics.call_finished(call(Outcome.ABANDONED, 3.0, out_of_hours=True))
+    get = registry.get_sample_value
+    assert get("callcentre_calls_total", {"queue": "council", "outcome": "answered"}) == 2
+    assert get("callcentre_calls_total", {"queue": "council", "outcome": "abandoned"}) == 1
+    assert get("callcentre_answer_wait_seconds_bucket", {"queue": "council", "le": "20.0"}) == 1
+    assert get("callcentre_answer_wait_seconds_bucket", {"queue": "council", "le": "45.5"}) == 2
+    assert get("callcentre_abandon_wait_seconds_count", {"queue": "council"}) == 1
+    assert get("callcentre_repeat_contacts_total", {"queue": "council"}) == 1
+    assert get("callcentre_out_of_hours_calls_total", {"queue": "council"}) == 1
+    assert b"+447700900123" not in generate_latest(registry)
+
+
+def test_live_collector_reports_the_snapshot() -> None:
+    registry = CollectorRegistry()
+    snap = LiveSnapshot(ami_connected=True, reconnects=2, last_event_age=1.5,
+                        events={("QueueCallerJoin", "handled"): 3, ("TestEvent", "ignored"): 9},
+                        parse_errors={"oversized_frame": 1}, waiting={"council": (2, 31.0)},
+                        in_progress=3)
+    registry.register(LiveCollector(lambda: snap))
+    get = registry.get_sample_value
+    assert get("callcentre_ami_connected") == 1
+    assert get("callcentre_ami_reconnects_total") == 2
+    assert get("callcentre_ami_events_total", {"event": "TestEvent", "result": "ignored"}) == 9
+    assert get("callcentre_ami_parse_errors_total", {"kind": "oversized_frame"}) == 1
+    assert get("callcentre_queue_callers_waiting", {"queue": "council"}) == 2
+    assert get("callcentre_queue_longest_wait_seconds", {"queue": "council"}) == 31.0
+    assert get("callcentre_calls_in_progress") == 3
+
+
+def test_event_label_is_bounded() -> None:
+    registry = CollectorRegistry()
+    events = {(f"Ev{i}", "ignored"): 1 for i in range(400)}
+    registry.register(LiveCollector(lambda: LiveSnapshot(events=events)))
+    text = generate_latest(registry).decode()
+    assert text.count("callcentre_ami_events_total{") <= 151
+    assert registry.get_sample_value("callcentre_ami_events_total",
+                                     {"event": "other", "result": "ignored"}) == 250
+
+
+def test_queue_waiting_counts_only_callers_still_queued() -> None:
+    waiting = Call(linkedid="1", channel="c", arrived_at=T0, queue="council", queued_at=T0)
+    answered = replace(waiting, linkedid="2", answered_at=T0 + timedelta(seconds=3))
+    newer = replace(waiting, linkedid="3", queued_at=T0 + timedelta(seconds=50))
+    assert queue_waiting([waiting, answered, newer], T0 + timedelta(seconds=60)) == {
+        "council": (2, 60.0)}
