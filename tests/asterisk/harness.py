@@ -273,7 +273,8 @@ class AsteriskHarness:
             raise HarnessUnavailable(
                 f"not root (uid {os.geteuid()}): building the chroot and running Asterisk in "
                 "it need root (debootstrap, chroot, mount)")
-        missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+        path = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"  # debootstrap, chroot live there
+        missing = [t for t in REQUIRED_TOOLS if shutil.which(t, path=path) is None]
         if missing:
             raise HarnessUnavailable(
                 f"missing {', '.join(missing)}: run tests/system-deps.sh as root "
@@ -296,20 +297,22 @@ class AsteriskHarness:
 
     def stop(self) -> None:
         """Stop sipps and Asterisk, free the ports; safe to call more than once."""
-        for sipp in self._sipps:
-            sipp.stop()
-        self._sipps.clear()
-        if self._proc is not None:
-            self._stop_asterisk(self._proc)
-            self._proc = None
-        if self._ports is not None:
-            self._ports.release()
-            self._ports = None
-        if not self.keep and self.session_dir.exists():
-            shutil.rmtree(self.session_dir, ignore_errors=True)
-        if self._root_lock is not None:
-            os.close(self._root_lock)
-            self._root_lock = None
+        try:
+            for sipp in self._sipps:
+                sipp.stop()
+            self._sipps.clear()
+            if self._proc is not None:
+                proc, self._proc = self._proc, None
+                self._stop_asterisk(proc)
+        finally:
+            if self._ports is not None:
+                self._ports.release()
+                self._ports = None
+            if not self.keep and self.session_dir.exists():
+                shutil.rmtree(self.session_dir, ignore_errors=True)
+            if self._root_lock is not None:
+                os.close(self._root_lock)
+                self._root_lock = None
 
     def _hold_root(self) -> None:
         # Shared lock on the chroot for the session: provision.sh rebuilds only under an

@@ -71,7 +71,7 @@ remove_tree() {
 
 build_into() {
   local dir="$1" mirror="$2"
-  log "debootstrap --variant=minbase --include=$INCLUDE $SUITE $dir <mirror from apt sources>"
+  log "debootstrap --variant=minbase --include=$INCLUDE $SUITE $dir $mirror"
   if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$dir" "$mirror" >>"$LOG" 2>&1; then
     # debootstrap's resolver sometimes trips over sid's alternatives/virtual packages; apt does not
     log "debootstrap --include failed; retrying as plain minbase + apt-get install in the chroot"
