@@ -146,8 +146,9 @@ async def test_answered_call_queue_log_cdr_and_ami(asterisk: AsteriskHarness,
     enter, connect, complete = result.queue_log
     callid = result.uniqueid_of(result.numbers[0])
     assert {enter.callid, connect.callid, complete.callid} == {callid}
-    assert connect.data[2] == "1"  # ring time (s) of the agent who answered
-    assert complete.data[1] == "2"  # talk time; the agent hung up
+    # whole seconds, as differences of time(): 1 s of ringing may show as 1 or 2
+    assert connect.data[2] in ("1", "2")  # ring time of the agent who answered
+    assert complete.data[1] in ("2", "3")  # talk time; the agent hung up
     assert result.calls[0].ok
     cdr = next(c for c in asterisk.cdrs_since(result.mark) if c["uniqueid"] == callid)
     assert (cdr["userfield"], cdr["src"], cdr["dcontext"]) == (
