@@ -80,7 +80,8 @@ class Service:
                              frozenset(config.inbound_contexts), self.clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.registry = CollectorRegistry()
-        self.metrics = CallMetrics(self.registry, config.service_level_thresholds)
+        self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
+                                   config.short_abandon_seconds)
         self.calllog.on_finished(self.metrics.call_finished)
         self.registry.register(LiveCollector(self.live))
 
@@ -132,7 +133,8 @@ class Service:
     def live(self) -> LiveSnapshot:
         return live_snapshot(self.link.state == LinkState.CONNECTED.value, self.ami.stats,
                              self.translator, self.calllog.stats, self.tracker.active(),
-                             self.clock.now(), time.monotonic())
+                             self.clock.now(), time.monotonic(),
+                             self.hours.is_open(self.clock.now()))
 
     def web_app(self) -> web.Application:
         tz = self.config.tz

@@ -44,6 +44,7 @@ class Config:
     repeat_window_days: float = setting(7.0, "A call from a number that called within this many days is a repeat contact.")
     policy_file: str = setting("scheduler/policy.toml", "Opening hours, holidays and callback policy (TOML). The packaged default is used if the file is missing.")
     service_level_thresholds: tuple[float, ...] = setting((20.0, 60.0), "Answer-time thresholds in seconds that service levels are measured against (comma-separated); each is a histogram bucket edge.")
+    short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; metrics/rules.yml uses the same number).")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
 
     @property
@@ -123,5 +124,7 @@ def _validate(c: Config) -> None:
         raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
     if not c.service_level_thresholds or min(c.service_level_thresholds) <= 0:
         raise ConfigError("service_level_thresholds: give one or more positive numbers of seconds")
+    if c.short_abandon_seconds < 0:
+        raise ConfigError("short_abandon_seconds: must not be negative")
     if not c.inbound_contexts:
         raise ConfigError("inbound_contexts: name at least one dialplan context")

@@ -64,6 +64,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_queue_longest_wait_seconds", Kind.GAUGE,
             "How long the longest-waiting caller has waited so far.", "queue"),
     _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
+    _scrape("callcentre_open", Kind.GAUGE,
+            "1 while the contact centre is open (scheduler/policy.toml), else 0."),
     # --- health ----------------------------------------------------------------------------
     _scrape("callcentre_ami_connected", Kind.GAUGE, "1 while logged in to Asterisk AMI, else 0."),
     _scrape("callcentre_ami_reconnects_total", Kind.COUNTER,

@@ -25,7 +25,7 @@ def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int,
 
 def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
                   calllog: CallLogStats, active: list[Call], now: datetime,
-                  monotonic_now: float) -> LiveSnapshot:
+                  monotonic_now: float, is_open: bool) -> LiveSnapshot:
     events = {(name, "handled"): n for name, n in translator.handled.items()}
     events.update({(name, "ignored"): n for name, n in translator.ignored.items()})
     last = client.last_frame_monotonic
@@ -41,4 +41,5 @@ def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
         write_failures=calllog.write_failures,
         waiting=queue_waiting(active, now),
         in_progress=len(active),
+        open=is_open,
     )

@@ -29,11 +29,13 @@ def buckets_with(thresholds: Iterable[float], base: Sequence[float]) -> list[flo
 class CallMetrics:
     """The event-driven instruments, registered on ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry, sl_thresholds: Sequence[float]) -> None:
+    def __init__(self, registry: CollectorRegistry, sl_thresholds: Sequence[float],
+                 short_abandon: float = 5.0) -> None:
         self._m: dict[str, Any] = {}
+        edges = [*sl_thresholds, short_abandon]
         for spec in CATALOGUE:
             if spec.source is Source.EVENT:
-                self._m[spec.name] = _instrument(spec, registry, sl_thresholds)
+                self._m[spec.name] = _instrument(spec, registry, edges)
 
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"
@@ -71,6 +73,7 @@ class LiveSnapshot:
     write_failures: int = 0
     waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # queue -> (n, longest)
     in_progress: int = 0
+    open: bool = False
 
 
 class LiveCollector(Collector):
@@ -93,6 +96,7 @@ class LiveCollector(Collector):
         yield _gauge("callcentre_queue_longest_wait_seconds",
                      [((q,), w) for q, (_, w) in sorted(s.waiting.items())])
         yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
+        yield _gauge("callcentre_open", [((), 1.0 if s.open else 0.0)])
 
 
 def _bounded_events(events: Mapping[tuple[str, str], int]) -> list[tuple[tuple[str, ...], float]]:
