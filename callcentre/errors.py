@@ -50,3 +50,27 @@ class StorageError(CallcentreError, OSError):
 
 class ConfigError(CallcentreError, ValueError):
     """The configuration is invalid; the message says which setting and why."""
+
+
+class NoSuchCallback(NotFound):
+    kind = "callback"
+
+
+class IllegalTransition(Conflict):
+    """A callback cannot make this change from the state it is in (e.g. cancel a kept one)."""
+
+
+class StaleCallback(Conflict):
+    """The callback changed since it was read; read it again and retry."""
+
+
+class DuplicateCallback(Conflict):
+    """A callback for this source call already exists."""
+
+
+class PbxUnavailable(CallcentreError, ConnectionError):
+    """The PBX could not be asked (link down, no reply): nothing was done there."""
+
+
+class PbxRefused(CallcentreError, RuntimeError):
+    """The PBX answered and refused the request."""

@@ -1,0 +1,70 @@
+"""The council's callback promise policy, as domain values (scheduler/policy.toml ``[callbacks]``).
+
+callcentre/scheduling/callback_policy.py reads the TOML into this; everything here is
+pure and takes the moment as an argument.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from callcentre.domain.deadlines import PromiseRule, add_working_time, next_open
+from callcentre.domain.hours import OpeningHours
+
+
+class Source(enum.StrEnum):
+    """Where a promise came from. The same names are used in the API, metrics and policy."""
+
+    AGENT = "agent"  # an agent promised it (API or agent page)
+    QUEUE_KEYPRESS = "queue_keypress"  # the resident pressed the callback key in the queue
+    ABANDONED = "abandoned"  # the resident gave up waiting (with a presentable number)
+    OUT_OF_HOURS = "out_of_hours"  # the resident called while the council was closed
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    opening: OpeningHours  # working time: deadlines are counted in it
+    calling: OpeningHours  # when residents may be called
+    promise: Mapping[Source, PromiseRule]
+    latest: PromiseRule  # no deadline may be set beyond this from the moment it is set
+    retry_spacing: tuple[timedelta, ...]  # wait after the n-th failed attempt; the last repeats
+    max_attempts: int
+    give_up_after: timedelta  # working time after the deadline when an unreached one is missed
+    owner_hold_back: timedelta  # a named owner keeps a due callback until due_by - this
+    min_talk: timedelta  # an answered call shorter than this did not reach the resident
+    require_confirmation: bool  # only a keypress by the resident counts as reached
+    abandon_after: timedelta | None  # abandoned calls that waited this long; None: off
+    out_of_hours: bool  # calls while closed become callbacks
+    cancel_on_call_in: bool  # the resident phoned in and was answered: cancel pending ones
+    team_name: str  # who promised automatic callbacks (residents are given a contact name)
+    horizon: timedelta  # how far ahead the scheduler holds due moments in memory
+
+    def due_for(self, source: Source, at: datetime) -> datetime:
+        """The deadline the council promises for a request from ``source`` made at ``at``."""
+        return self.promise[source].due(self.opening, at)
+
+    def latest_due(self, at: datetime) -> datetime:
+        return self.latest.due(self.opening, at)
+
+    def callable_from(self, at: datetime) -> datetime:
+        """The first moment at or after ``at`` when the resident may be called."""
+        return next_open(self.calling, at)
+
+    def retry_at(self, failed_attempts: int, at: datetime) -> datetime:
+        """When to try again after ``failed_attempts`` (>= 1) attempts, the last ending ``at``."""
+        spacing = self.retry_spacing[min(failed_attempts, len(self.retry_spacing)) - 1]
+        return self.callable_from(at + spacing)
+
+    def give_up_at(self, due_by: datetime) -> datetime:
+        return add_working_time(self.calling, due_by, self.give_up_after)
+
+    def reached(self, answered: timedelta | None, confirmed: bool) -> bool:
+        """Whether an answered call counts as reaching the resident (voicemail must not)."""
+        if confirmed:
+            return True
+        if self.require_confirmation or answered is None:
+            return False
+        return answered >= self.min_talk

@@ -1,0 +1,175 @@
+"""All SQL about callbacks (migration 002_callbacks.sql)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from callcentre.domain.callback_policy import Source
+from callcentre.domain.callbacks import (
+    Attempt,
+    AttemptOutcome,
+    Callback,
+    HistoryEntry,
+    Result,
+    Status,
+    Told,
+)
+from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
+from callcentre.ports_callbacks import CallbackQuery, DueEntry
+from callcentre.storage.db import Database, from_epoch, to_epoch
+
+_TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
+_PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
+          "extensions", "status", "result", "source_linkedid")
+_DERIVED = ("attempt_count", "first_attempt_in_time", "attempts", "history")
+_COLUMNS = _PLAIN + _TIMES + _DERIVED
+_INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
+           f"VALUES (1, {', '.join('?' * len(_COLUMNS))})")
+_UPDATE = (f"UPDATE callbacks SET version = version + 1, {', '.join(f'{c} = ?' for c in _COLUMNS)}"
+           " WHERE id = ? AND version = ?")
+
+
+def _t(value: datetime | None) -> float | None:
+    return to_epoch(value)
+
+
+def _attempt_json(a: Attempt) -> dict[str, Any]:
+    return {"n": a.number, "start": _t(a.started_at), "channel": a.channel_id, "agent": a.agent,
+            "end": _t(a.ended_at), "outcome": a.outcome.value if a.outcome else None,
+            "answered": _t(a.answered_at), "confirmed": a.confirmed, "manual": a.manual,
+            "note": a.note}
+
+
+def _attempt(d: dict[str, Any]) -> Attempt:
+    start = from_epoch(d["start"])
+    assert start is not None
+    return Attempt(d["n"], start, d["channel"], d["agent"], from_epoch(d["end"]),
+                   AttemptOutcome(d["outcome"]) if d["outcome"] else None,
+                   from_epoch(d["answered"]), d["confirmed"], d["manual"], d["note"])
+
+
+def _entry_json(h: HistoryEntry) -> dict[str, Any]:
+    return {"at": _t(h.at), "by": h.by, "action": h.action, "old": h.old, "new": h.new,
+            "reason": h.reason, "told": h.told.value if h.told else None}
+
+
+def _entry(d: dict[str, Any]) -> HistoryEntry:
+    at = from_epoch(d["at"])
+    assert at is not None
+    return HistoryEntry(at, d["by"], d["action"], d["old"], d["new"], d["reason"],
+                        Told(d["told"]) if d["told"] else None)
+
+
+def _values(cb: Callback) -> tuple[Any, ...]:
+    plain = (cb.case_ref, cb.phone, cb.reason, cb.language, cb.source.value, cb.promised_by,
+             cb.owner, cb.extensions, cb.status.value, cb.result.value if cb.result else None,
+             cb.source_linkedid)
+    times = tuple(_t(getattr(cb, c)) for c in _TIMES)
+    first = cb.first_attempt_in_time
+    derived = (cb.counted_attempts, None if first is None else int(first),
+               json.dumps([_attempt_json(a) for a in cb.attempts]),
+               json.dumps([_entry_json(h) for h in cb.history]))
+    return plain + times + derived
+
+
+def callback_from_row(row: sqlite3.Row) -> Callback:
+    times = {c: from_epoch(row[c]) for c in _TIMES}
+    not_before, due_by = times.pop("not_before"), times.pop("due_by")
+    created = times.pop("created_at")
+    assert not_before is not None and due_by is not None and created is not None
+    return Callback(
+        case_ref=row["case_ref"], phone=row["phone"], reason=row["reason"],
+        source=Source(row["source"]), promised_by=row["promised_by"], not_before=not_before,
+        due_by=due_by, created_at=created, language=row["language"], owner=row["owner"],
+        status=Status(row["status"]), result=Result(row["result"]) if row["result"] else None,
+        attempts=tuple(_attempt(d) for d in json.loads(row["attempts"])),
+        history=tuple(_entry(d) for d in json.loads(row["history"])),
+        extensions=row["extensions"], source_linkedid=row["source_linkedid"],
+        id=row["id"], version=row["version"], **times)
+
+
+class SqliteCallbackRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, callback: Callback) -> Callback:
+        try:
+            async with self._db.write() as conn:
+                cur = await conn.execute(_INSERT, _values(callback))
+                new_id = cur.lastrowid
+        except StorageError as err:
+            if isinstance(err.__cause__, sqlite3.IntegrityError):
+                raise DuplicateCallback(
+                    f"a callback for call {callback.source_linkedid} already exists") from err
+            raise
+        return replace(callback, id=new_id, version=1)
+
+    async def update(self, callback: Callback) -> Callback:
+        async with self._db.write() as conn:
+            cur = await conn.execute(_UPDATE, (*_values(callback), callback.id, callback.version))
+            if cur.rowcount == 0:
+                rows = list(await conn.execute_fetchall(
+                    "SELECT 1 FROM callbacks WHERE id = ?", (callback.id,)))
+                if not rows:
+                    raise NoSuchCallback(callback.id)
+                raise StaleCallback(f"callback {callback.id} changed meanwhile")
+        return replace(callback, version=callback.version + 1)
+
+    async def get(self, callback_id: int) -> Callback:
+        row = await self._db.fetch_one("SELECT * FROM callbacks WHERE id = ?", (callback_id,))
+        if row is None:
+            raise NoSuchCallback(callback_id)
+        return callback_from_row(row)
+
+    async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
+        where, args = _where(query)
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM callbacks {where} ORDER BY id DESC LIMIT ?", (*args, query.limit + 1))
+        items = [callback_from_row(r) for r in rows[: query.limit]]
+        return items, (items[-1].id if len(rows) > query.limit and items else None)
+
+    async def open_for_phone(self, phone: str) -> list[Callback]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM callbacks WHERE phone = ? AND status != 'closed' ORDER BY id", (phone,))
+        return [callback_from_row(r) for r in rows]
+
+    async def due_before(self, until: datetime) -> list[DueEntry]:
+        rows = await self._db.fetch_all(
+            "SELECT id, next_attempt_at, due_by FROM callbacks WHERE status = 'pending' "
+            "AND next_attempt_at < ? ORDER BY next_attempt_at, id", (_t(until),))
+        return [DueEntry(r[0], _aware(r[1]), _aware(r[2])) for r in rows]
+
+    async def with_status(self, *statuses: Status) -> list[Callback]:
+        marks = ",".join("?" * len(statuses))
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM callbacks WHERE status IN ({marks}) ORDER BY due_by, id",
+            [s.value for s in statuses])
+        return [callback_from_row(r) for r in rows]
+
+
+def _aware(value: float) -> datetime:
+    moment = from_epoch(value)
+    assert moment is not None
+    return moment
+
+
+def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for sql, value in (
+        ("status = ?", q.status.value if q.status else None),
+        ("owner = ?", q.owner),
+        ("due_by >= ?", _t(q.due_from)),
+        ("due_by < ?", _t(q.due_until)),
+        ("case_ref = ?", q.case_ref),
+        ("phone = ?", q.phone),
+        ("id < ?", q.cursor),
+    ):
+        if value is not None:
+            clauses.append(sql)
+            args.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
