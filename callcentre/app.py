@@ -25,6 +25,7 @@ from callcentre.ami.resync import Resync
 from callcentre.ami.translate import Translator
 from callcentre.config import Config
 from callcentre.domain.calls import CallTracker
+from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
 from callcentre.observability.live import live_snapshot
 from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
@@ -32,11 +33,15 @@ from callcentre.phones import normalise
 from callcentre.scheduling.policy import load_opening_hours, read_policy
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
+from callcentre.services.standards import StandardsService
+from callcentre.services.wallboard import wallboard
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
 from callcentre.storage.db import Database
+from callcentre.storage.standards_repository import SqliteStandardsRepository
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
+from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
 
@@ -84,6 +89,7 @@ class Service:
                                    config.short_abandon_seconds)
         self.calllog.on_finished(self.metrics.call_finished)
         self.registry.register(LiveCollector(self.live))
+        self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock)
 
     # --- AMI ------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
@@ -136,11 +142,15 @@ class Service:
                              self.clock.now(), time.monotonic(),
                              self.hours.is_open(self.clock.now()))
 
+    async def wallboard(self) -> dict[str, Any]:
+        return await wallboard(self.live(), self.standards, self.clock.now(), self.config.tz)
+
     def web_app(self) -> web.Application:
         tz = self.config.tz
         return make_app(api.ApiDeps(self.calls, self.case_service, tz),
                         pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens,
-                        self.registry)
+                        self.registry,
+                        StandardsDeps(self.standards, self.wallboard, self.config.council_name))
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -169,6 +179,14 @@ async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def standards_service(c: Config, repo: SqliteStandardsRepository,
+                      clock: SystemClock) -> StandardsService:
+    thresholds = [int(t) for t in c.service_level_thresholds]
+    targets = Targets(dict(zip(thresholds, c.service_level_targets, strict=True)),
+                      c.abandon_rate_target, c.callback_kept_target)
+    return StandardsService(repo, clock, c.tz, thresholds, int(c.short_abandon_seconds), targets)
 
 
 def _ami_settings(c: Config) -> AmiSettings:

@@ -44,6 +44,10 @@ class Config:
     repeat_window_days: float = setting(7.0, "A call from a number that called within this many days is a repeat contact.")
     policy_file: str = setting("scheduler/policy.toml", "Opening hours, holidays and callback policy (TOML). The packaged default is used if the file is missing.")
     service_level_thresholds: tuple[float, ...] = setting((20.0, 60.0), "Answer-time thresholds in seconds that service levels are measured against (comma-separated); each is a histogram bucket edge.")
+    service_level_targets: tuple[float, ...] = setting((0.8, 0.95), "Share of offered calls to answer within each threshold, in the same order (e.g. 0.8 = 80 %).")
+    abandon_rate_target: float = setting(0.05, "Highest acceptable share of offered calls abandoned after the short-abandon time.")
+    callback_kept_target: float = setting(0.9, "Share of callbacks to keep (resident reached by the promised time).")
+    council_name: str = setting("the council", "Shown on the published standards page.")
     short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; metrics/rules.yml uses the same number).")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
 
@@ -124,6 +128,13 @@ def _validate(c: Config) -> None:
         raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
     if not c.service_level_thresholds or min(c.service_level_thresholds) <= 0:
         raise ConfigError("service_level_thresholds: give one or more positive numbers of seconds")
+    if len(c.service_level_targets) != len(c.service_level_thresholds):
+        raise ConfigError("service_level_targets: give one target per service-level threshold")
+    if any(not 0 <= t <= 1 for t in (*c.service_level_targets, c.abandon_rate_target,
+                                     c.callback_kept_target)):
+        raise ConfigError("targets are shares between 0 and 1 (0.8 = 80 %)")
+    if any(t != int(t) for t in (*c.service_level_thresholds, c.short_abandon_seconds)):
+        raise ConfigError("service_level_thresholds and short_abandon_seconds are whole seconds")
     if c.short_abandon_seconds < 0:
         raise ConfigError("short_abandon_seconds: must not be negative")
     if not c.inbound_contexts:

@@ -1,0 +1,36 @@
+"""One accessible page layout: plain HTML, high contrast, readable at 200 % zoom, no JS needed."""
+
+from __future__ import annotations
+
+import html
+
+STYLE = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1rem;
+       max-width: 70rem; color: #0b0c0c; background: #fff; line-height: 1.5; font-size: 1.1rem; }
+a { color: #1d4f91; } a:focus, button:focus, select:focus, input:focus { outline: 3px solid #fd0; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+caption { text-align: left; font-weight: bold; padding: .3rem 0; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #505a5f; vertical-align: top; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.met { color: #00703c; font-weight: bold; } .missed { color: #a4120d; font-weight: bold; }
+.formula { color: #383f43; font-size: .95rem; }
+.banner { background: #fd0; color: #0b0c0c; padding: .6rem; font-weight: bold; }
+.tiles { display: flex; flex-wrap: wrap; gap: 1rem; }
+.tile { border: 2px solid #0b0c0c; padding: .8rem 1rem; min-width: 12rem; flex: 1 1 12rem; }
+.tile .value { font-size: 2.2rem; font-weight: bold; display: block; }
+form.period { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; }
+form.period label { display: flex; flex-direction: column; }
+svg text { font-size: 12px; fill: #0b0c0c; }
+"""
+
+
+def page(title: str, body: str, head_extra: str = "") -> str:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style>{head_extra}</head>"
+            f"<body><main>{body}</main></body></html>")
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value))

@@ -1,0 +1,88 @@
+"""Turns a standards report into rows (figure, value, target, formula) for HTML, JSON and CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from callcentre.domain.standards import Standards, Targets
+from callcentre.services.standards import Report
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    figure: str
+    value: float | int | None
+    shown: str
+    target: str
+    met: bool | None
+    formula: str
+
+
+def _pct(x: float | None) -> str:
+    return "no calls" if x is None else f"{x:.1%}"
+
+
+def _secs(x: float | None) -> str:
+    return "no calls" if x is None else f"{x:.1f} s"
+
+
+def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Row]:
+    short = s.short_abandon_seconds
+    out = [
+        Row("calls", "All calls received", s.calls, str(s.calls), "", None,
+            "every call that reached the contact centre, whatever happened"),
+        Row("offered", "Calls offered", s.offered, str(s.offered), "", None,
+            f"answered + abandoned + timed out + left the queue, minus {s.short_abandoned} "
+            f"short abandons (caller hung up within {short} s)"),
+        Row("answered", "Calls answered", s.answered, str(s.answered), "", None,
+            "answered by an agent while the caller was queued"),
+    ]
+    for t in thresholds:
+        share, target = s.service_level.get(t), targets.service_level.get(t)
+        out.append(Row(
+            f"answered_within_{t}s", f"Answered within {t} seconds", share, _pct(share),
+            f"at least {target:.0%}" if target is not None else "",
+            None if share is None or target is None else share >= target,
+            f"{s.answered_within[t]} answered within {t} s ÷ {s.offered} offered"))
+    out += [
+        Row("mean_answer_seconds", "Average time to answer", s.mean_answer_seconds,
+            _secs(s.mean_answer_seconds), "", None,
+            "total time answered callers waited in the queue ÷ calls answered"),
+        Row("p90_answer_seconds", "90 % of answered calls waited no longer than",
+            s.p90_answer_seconds, "no calls" if s.p90_answer_seconds is None
+            else f"{s.p90_answer_seconds} s", "", None,
+            "the wait that 90 % of answered calls did not exceed, to the second"),
+        Row("abandon_rate", "Callers who hung up while waiting", s.abandon_rate,
+            _pct(s.abandon_rate), f"at most {targets.abandon_rate:.0%}",
+            None if s.abandon_rate is None else s.abandon_rate <= targets.abandon_rate,
+            f"{s.abandoned} abandoned after {short} s ÷ {s.offered} offered"),
+        Row("repeat_contacts", "Repeat calls", s.repeat_rate,
+            f"{s.repeat_contacts} ({_pct(s.repeat_rate)})", "", None,
+            f"{s.repeat_contacts} calls from a number that had already called in the "
+            f"previous days ÷ {s.calls} calls"),
+        Row("out_of_hours", "Calls outside opening hours", s.out_of_hours, str(s.out_of_hours),
+            "", None, "calls that arrived while the contact centre was closed"),
+    ]
+    return out
+
+
+def report_json(r: Report) -> dict[str, Any]:
+    return {
+        "period": {"kind": r.period.kind.value, "from": r.period.first_day.isoformat(),
+                   "to": r.period.end_day.isoformat(), "label": r.period.label()},
+        "queue": r.queue,
+        "figures": [row_json(x) for x in rows(r.standards, r.thresholds, r.targets)],
+        "trend": [{"from": p.first_day.isoformat(), "to": p.end_day.isoformat(),
+                   "label": p.label(), "offered": s.offered,
+                   "service_level": {str(t): s.service_level.get(t) for t in r.thresholds}}
+                  for p, s in r.trend],
+        "definitions": {"to": "exclusive: the period ends before this day",
+                        "short_abandon_seconds": r.standards.short_abandon_seconds},
+    }
+
+
+def row_json(row: Row) -> dict[str, Any]:
+    return {"key": row.key, "figure": row.figure, "value": row.value, "shown": row.shown,
+            "target": row.target or None, "met": row.met, "formula": row.formula}
