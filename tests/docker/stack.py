@@ -232,6 +232,17 @@ class Stack:
                    env=self.env, timeout=60, check=False)
         return done.returncode == 0
 
+    def stop(self, service: str, grace_s: int = 30) -> tuple[int, float]:
+        """``podman stop``: the image's STOPSIGNAL, SIGKILL after ``grace_s``.
+        Returns the container's exit code (137 when it had to be killed) and the seconds taken."""
+        started = time.monotonic()
+        run(["podman", "stop", "-t", str(grace_s), self.container(service)],
+            env=self.env, timeout=grace_s + 30)
+        took = time.monotonic() - started
+        out = run(["podman", "inspect", "--format", "{{.State.ExitCode}}",
+                   self.container(service)], env=self.env).stdout
+        return int(out.strip()), took
+
     def gateway(self) -> str:
         """The host's address on the project's network, as containers see it."""
         out = run(["podman", "network", "inspect", f"{self.project}_default"], env=self.env).stdout
@@ -270,11 +281,15 @@ def remove_project(project: str, env: Mapping[str, str] | None = None) -> None:
 
 
 def reap_stale() -> list[str]:
-    """Remove the projects of earlier test runs whose pytest process no longer exists."""
-    out = run(["podman", "ps", "-a", "--format", '{{index .Labels "io.podman.compose.project"}}'],
-              check=False).stdout
+    """Remove the projects of earlier test runs whose pytest process no longer exists
+    (a run that was killed before its teardown): containers, volumes, networks."""
+    label = '{{index .Labels "io.podman.compose.project"}}'
+    names = run(["podman", "ps", "-a", "--format", label]).stdout.split()
+    names += run(["podman", "volume", "ls", "--format", label]).stdout.split()
+    names += [n.removesuffix("_default") for n in
+              run(["podman", "network", "ls", "--format", "{{.Name}}"]).stdout.split()]
     reaped = []
-    for project in sorted(set(out.split())):
+    for project in sorted(set(names)):
         match = re.fullmatch(re.escape(PROJECT_PREFIX) + r"(\d+)", project)
         if match and not Path(f"/proc/{match.group(1)}").exists():
             remove_project(project)

@@ -119,9 +119,19 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
                     60, explain=lambda: f"/api/calls says "
                     f"{http_json(stack.url('callcentre', '/api/calls'), token)}\n{stack.logs()}")
     assert call["queue"] == "council"
+    assert call["linkedid"]
     counted = wait_for("the call counted in Prometheus", lambda: _prometheus_answered(stack),
                        90, every=3, explain=lambda: f"targets: {_prometheus_targets(stack)}")
     assert counted >= 1
+    assert _prometheus_rule_groups(stack), "Prometheus loaded no rules from metrics/rules.yml"
+
+
+def test_callcentre_and_asterisk_stop_cleanly_on_sigterm(deployed: Deployed) -> None:
+    """``podman stop`` sends SIGTERM: both drain and exit 0, well before the SIGKILL."""
+    for service in ("callcentre", "asterisk"):
+        code, took = deployed.stack.stop(service, grace_s=30)
+        assert (code, took < 30) == (0, True), (
+            f"{service} exited {code} after {took:.1f} s\n{deployed.stack.logs()}")
 
 
 # --- the call ------------------------------------------------------------------------------
@@ -214,6 +224,12 @@ def _prometheus_answered(stack: Stack) -> float | None:
         return None
     result = body["data"]["result"]
     return float(result[0]["value"][1]) if result and float(result[0]["value"][1]) else None
+
+
+def _prometheus_rule_groups(stack: Stack) -> list[str]:
+    _, body = http_json(stack.url("prometheus", "/api/v1/rules"))
+    groups = body["data"]["groups"] if body else []
+    return [g["name"] for g in groups if g["file"].startswith("/etc/prometheus/rules/")]
 
 
 def _prometheus_targets(stack: Stack) -> list[tuple[str, str, str]]:
