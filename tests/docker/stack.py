@@ -107,8 +107,10 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def free_udp_range(length: int, start: int = 31000, stop: int = 32000) -> tuple[int, int]:
-    """A run of ``length`` UDP ports that are all free right now."""
+def free_udp_range(length: int, start: int = 11000, stop: int = 12000) -> tuple[int, int]:
+    """A run of ``length`` UDP ports that are all free right now. The default span is below
+    the port blocks of tests/asterisk/harness.py (12000-31999) and the kernel's ephemeral
+    ports (32768-), so a harness session running at the same time cannot collide with it."""
     for first in range(start, stop - length, length):
         socks = []
         try:
