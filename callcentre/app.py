@@ -25,6 +25,7 @@ from callcentre.ami.resync import Resync
 from callcentre.ami.translate import Translator
 from callcentre.config import Config
 from callcentre.domain.calls import CallTracker
+from callcentre.domain.events import QueueJoined
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
 from callcentre.observability.live import live_snapshot
@@ -94,7 +95,10 @@ class Service:
     # --- AMI ------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
         self.resync.on_message(msg)
-        self.calllog.handle(self.translator(msg))
+        event = self.translator(msg)
+        if isinstance(event, QueueJoined):
+            self.metrics.touch_queue(event.queue)
+        self.calllog.handle(event)
 
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.link = LinkStatus(state.value, detail, self.clock.now())
@@ -159,6 +163,8 @@ class Service:
             await self.db.open()
             stack.push_async_callback(self.db.close)
             await self.db.migrate()
+            for queue in await self.standards.queues():
+                self.metrics.touch_queue(queue)
             recovered = await self.calllog.recover()
             if recovered:
                 log.info("took back %d calls that were in progress at the last stop", recovered)

@@ -81,3 +81,43 @@ def expected_from_queue_log(entries: list[QueueLogEntry]) -> dict[str, tuple[str
         elif e.event in ("EXITEMPTY", "EXITWITHKEY"):
             result.setdefault(e.callid, ("left_queue", int(e.data[-1]) if e.data else 0))
     return result
+
+
+def ami_frame(event: str, **headers: object) -> bytes:
+    lines = [f"Event: {event}"] + [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def synthetic_call(linkedid: str, start: float, wait: float, outcome: str,
+                   queue: str = "council", number: str = "07700900123",
+                   context: str = "from-resident") -> list[bytes]:
+    """The AMI events of one queued call, as Asterisk sends them (fields that matter only):
+    Newchannel and QueueCallerJoin first, then how it ended.
+
+    ``outcome`` is answered, abandoned or timeout; ``wait`` is the time in queue.
+    """
+    chan = {"Channel": f"PJSIP/resident-{linkedid}", "Uniqueid": linkedid, "Linkedid": linkedid,
+            "CallerIDNum": number, "CallerIDName": "Resident", "Context": context, "Exten": "1000"}
+    joined, left = start + 0.5, start + 0.5 + wait
+    frames = [ami_frame("Newchannel", Timestamp=f"{start:.6f}", **chan),
+              ami_frame("QueueCallerJoin", Timestamp=f"{joined:.6f}", Queue=queue, Position=1,
+                        Count=1, **chan)]
+    if outcome == "answered":
+        frames += [ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan),
+                   ami_frame("AgentConnect", Timestamp=f"{left:.6f}", Queue=queue,
+                             Interface="PJSIP/agent1", MemberName="Agent One", **chan),
+                   ami_frame("AgentComplete", Timestamp=f"{left + 30:.6f}", Queue=queue,
+                             Interface="PJSIP/agent1", Reason="agent", **chan)]
+        end = left + 30
+    elif outcome == "abandoned":
+        frames += [ami_frame("QueueCallerAbandon", Timestamp=f"{left:.6f}", Queue=queue,
+                             Position=1, OriginalPosition=1, **chan),
+                   ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan)]
+        end = left
+    else:
+        frames += [ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan),
+                   ami_frame("VarSet", Timestamp=f"{left:.6f}", Variable="QUEUESTATUS",
+                             Value="TIMEOUT", **chan)]
+        end = left + 1
+    frames.append(ami_frame("Hangup", Timestamp=f"{end + 0.1:.6f}", Cause=16, **chan))
+    return frames

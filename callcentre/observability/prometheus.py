@@ -32,10 +32,26 @@ class CallMetrics:
     def __init__(self, registry: CollectorRegistry, sl_thresholds: Sequence[float],
                  short_abandon: float = 5.0) -> None:
         self._m: dict[str, Any] = {}
+        self._queues: set[str] = set()
         edges = [*sl_thresholds, short_abandon]
         for spec in CATALOGUE:
             if spec.source is Source.EVENT:
                 self._m[spec.name] = _instrument(spec, registry, edges)
+
+    def touch_queue(self, queue: str) -> None:
+        """Create a queue's series at zero before its first call finishes.
+
+        Prometheus's increase() cannot see the first increment of a series it has never
+        seen at zero; touching every series when a caller joins the queue avoids that.
+        """
+        if queue in self._queues:
+            return
+        self._queues.add(queue)
+        for outcome in Outcome:
+            self._m["callcentre_calls_total"].labels(queue, outcome.value)
+        for name in ("callcentre_answer_wait_seconds", "callcentre_abandon_wait_seconds",
+                     "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total"):
+            self._m[name].labels(queue)
 
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"

@@ -76,3 +76,13 @@ def test_queue_waiting_counts_only_callers_still_queued() -> None:
     newer = replace(waiting, linkedid="3", queued_at=T0 + timedelta(seconds=50))
     assert queue_waiting([waiting, answered, newer], T0 + timedelta(seconds=60)) == {
         "council": (2, 60.0)}
+
+
+def test_touching_a_queue_creates_its_series_at_zero() -> None:
+    registry = CollectorRegistry()
+    metrics = CallMetrics(registry, [20])
+    metrics.touch_queue("council")
+    get = registry.get_sample_value
+    assert get("callcentre_calls_total", {"queue": "council", "outcome": "answered"}) == 0
+    assert get("callcentre_answer_wait_seconds_bucket", {"queue": "council", "le": "20.0"}) == 0
+    assert get("callcentre_abandon_wait_seconds_bucket", {"queue": "council", "le": "5.0"}) == 0
