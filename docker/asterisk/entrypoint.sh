@@ -25,7 +25,8 @@
 # each is copied into /etc/asterisk/site/, readable by Asterisk only, and #included at the end
 # of /etc/asterisk/NAME.conf, so "[section](+)" there adds to or overrides dialplans/.
 #
-# Any arguments are passed to asterisk (default: -f, foreground, verbose 3).
+# Any arguments are passed to asterisk (default: -f -n -v: foreground, no colours, the call
+# flow at verbose level 3 and up in the container log; "-f -n" logs notices and errors only).
 set -euo pipefail
 
 pristine=/usr/share/callcentre/asterisk
@@ -159,5 +160,5 @@ set_sip_bind
 set_external_address
 include_site
 
-[ $# -gt 0 ] || set -- -f -vvv
+[ $# -gt 0 ] || set -- -f -n -v
 exec /usr/sbin/asterisk "$@"
