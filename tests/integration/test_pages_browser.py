@@ -1,0 +1,97 @@
+"""The standards pages and the wallboard in a real browser (Debian's headless Chromium).
+
+Screenshots are kept in artifacts/ (normal size and at 200 % zoom) as test artefacts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from callcentre.ami.fakeserver import FakeAmiServer
+from callcentre.app import Service
+from callcentre.config import Config
+from tests.adapters.test_service_end_to_end import free_port
+from tests.support import synthetic_call
+
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (Debian package 'chromium'; "
+    "tests/system-deps.sh installs it when run as root)")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+
+def chromium(tmp: Path, *args: str) -> str:
+    profile = tmp / f"profile-{time.monotonic_ns()}"
+    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],  # type: ignore[list-item]
+                         capture_output=True, text=True, timeout=90, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+@pytest.fixture
+async def site(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = FakeAmiServer(username="callcentre", secret="s")
+    for action in ("CoreShowChannels", "QueueStatus"):
+        server.on_action(action, events=[])
+    cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 http_port=free_port(), inbound_contexts=("from-resident",),
+                 council_name="Exampleshire Council")
+    async with Service(cfg).running() as svc:
+        await svc.ami.wait_connected(5)
+        await server.wait_logged_in()
+        now = time.time()
+        calls = [(8.0, "answered"), (14.0, "answered"), (35.0, "answered"), (70.0, "abandoned")]
+        for i, (wait, outcome) in enumerate(calls):
+            await server.push(b"".join(synthetic_call(f"{int(now)}.{i}", now - 300, wait, outcome)))
+        # and one caller still waiting, for the wallboard
+        await server.push(b"".join(synthetic_call(f"{int(now)}.9", now - 40, 1, "answered")[:2]))
+        for _ in range(50):
+            await svc.calllog.flush()
+            if svc.calllog.stats.finished.get("abandoned"):
+                break
+            await asyncio.sleep(0.1)
+        yield f"http://127.0.0.1:{cfg.http_port}"
+    await server.stop()
+
+
+async def test_public_standards_page_renders_the_figures(site: str, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    url = f"{site}/public/standards?period=day"
+    dom = await asyncio.to_thread(chromium, tmp_path, "--dump-dom", url)
+    assert "Answered within 20 seconds" in dom
+    assert "50.0%" in dom  # 2 of 4 offered answered within 20 s
+    assert "Exampleshire Council" in dom
+    assert "+447700900123" not in dom and "07700900123" not in dom
+    # Without JavaScript: the figures are in the HTML as served (the page has no script).
+    served = await asyncio.to_thread(fetch, url)
+    assert "<script" not in served and "Answered within 20 seconds" in served and "50.0%" in served
+    await asyncio.to_thread(chromium, tmp_path, f"--screenshot={ARTIFACTS / 'standards.png'}",
+                            "--window-size=1280,1800", url)
+    await asyncio.to_thread(chromium, tmp_path, f"--screenshot={ARTIFACTS / 'standards-200.png'}",
+                            "--force-device-scale-factor=2", "--window-size=800,1800", url)
+    assert (ARTIFACTS / "standards.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "standards-200.png").stat().st_size > 10_000
+
+
+async def test_wallboard_updates_itself(site: str, tmp_path: Path) -> None:
+    dom = await asyncio.to_thread(chromium, tmp_path, "--virtual-time-budget=7000", "--dump-dom",
+                                  f"{site}/wallboard")
+    assert 'data-key="waiting">1<' in dom
+    assert "Answered within 20 s today" in dom
+    await asyncio.to_thread(chromium, tmp_path, f"--screenshot={ARTIFACTS / 'wallboard.png'}",
+                            "--window-size=1280,800", f"{site}/wallboard")
