@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from callcentre.domain.callback_events import MemberChanged
 from callcentre.domain.callbacks import Callback, Status
 
 
@@ -116,6 +117,9 @@ class Pbx(Protocol):
 
     async def live_channels(self) -> set[str]:
         """Uniqueids and Linkedids of every channel up now. Raises PbxUnavailable."""
+
+    async def queue_members(self) -> list[MemberChanged]:
+        """Every queue member's state now (seeds the agent board). Raises PbxUnavailable."""
 
     async def stored_result(self, channel_id: str) -> tuple[str, float] | None:
         """What the dialplan stored for a finished callback leg: (DIALSTATUS, seconds the

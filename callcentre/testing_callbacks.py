@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from callcentre.domain.callback_events import MemberChanged
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import OPEN, Callback, Status
 from callcentre.errors import (
@@ -102,6 +103,7 @@ class FakePbx:
         self.refuse = False
         self.live: set[str] = set()
         self.results: dict[str, tuple[str, float]] = {}
+        self.members: list[MemberChanged] = []
 
     def _check(self) -> None:
         if self.down:
@@ -121,6 +123,10 @@ class FakePbx:
     async def live_channels(self) -> set[str]:
         self._check()
         return set(self.live)
+
+    async def queue_members(self) -> list[MemberChanged]:
+        self._check()
+        return list(self.members)
 
     async def stored_result(self, channel_id: str) -> tuple[str, float] | None:
         self._check()

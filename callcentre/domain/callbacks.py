@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from callcentre.domain.callback_policy import CallbackPolicy, Source
 from callcentre.errors import IllegalTransition, InvalidInput
@@ -60,6 +60,9 @@ class Told(enum.StrEnum):
 
 
 OPEN = frozenset({Status.PENDING, Status.DIALLING, Status.NEEDS_OUTCOME})
+# Attempts that never rang the resident: not counted, retried soon (AGENT_RETRY later).
+UNCOUNTED = frozenset({AttemptOutcome.NOT_PLACED, AttemptOutcome.AGENT_NO_ANSWER})
+AGENT_RETRY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,8 @@ class Attempt:
 
     @property
     def counted(self) -> bool:
-        return self.outcome is not AttemptOutcome.NOT_PLACED
+        """Whether it counts against max_attempts: the resident's phone may have rung."""
+        return self.outcome not in UNCOUNTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,7 @@ class Callback:
 
     @property
     def first_attempt_in_time(self) -> bool | None:
-        first = next((a for a in self.attempts if a.counted), None)
+        first = next((a for a in self.attempts if a.counted and a.outcome), None)
         return None if first is None else first.started_at <= self.due_by
 
     @property
@@ -239,10 +243,15 @@ def after_attempt(cb: Callback, outcome: AttemptOutcome, at: datetime,
         return _close(cb, Result.KEPT if reached <= cb.due_by else Result.LATE, at, "system")
     if outcome is AttemptOutcome.NOT_PLACED:
         return replace(cb, status=Status.PENDING, next_attempt_at=policy.callable_from(at))
+    if outcome in UNCOUNTED:
+        return _retry(cb, policy.callable_from(at + AGENT_RETRY), at, policy)
     failed = cb.counted_attempts
     if failed >= policy.max_attempts:
         return _close(cb, Result.MISSED, at, "system", "attempts exhausted")
-    retry = policy.retry_at(failed, at)
+    return _retry(cb, policy.retry_at(failed, at), at, policy)
+
+
+def _retry(cb: Callback, retry: datetime, at: datetime, policy: CallbackPolicy) -> Callback:
     if retry > policy.give_up_at(cb.due_by):
         return _close(cb, Result.MISSED, at, "system", "gave up after the deadline")
     return replace(cb, status=Status.PENDING, next_attempt_at=retry)

@@ -112,10 +112,10 @@ def test_retries_then_missed() -> None:
     cb = finish_attempt(dial(cb, cb.next_attempt_at, 2), AttemptOutcome.BUSY,
                         T0 + timedelta(minutes=32), P)
     assert cb.next_attempt_at == T0 + timedelta(minutes=152)
-    cb = finish_attempt(dial(cb, cb.next_attempt_at, 3), AttemptOutcome.AGENT_NO_ANSWER,
+    cb = finish_attempt(dial(cb, cb.next_attempt_at, 3), AttemptOutcome.FAILED,
                         T0 + timedelta(minutes=153), P)
     assert (cb.status, cb.result, cb.first_attempt_in_time) == (Status.CLOSED, Result.MISSED, True)
-    assert [a.outcome for a in cb.attempts] == ["no_answer", "busy", "agent_no_answer"]
+    assert [a.outcome for a in cb.attempts] == ["no_answer", "busy", "failed"]
 
 
 def test_a_retry_after_calling_hours_waits_for_the_morning() -> None:
@@ -180,3 +180,9 @@ def test_tally_and_kept_ratio() -> None:
     assert (t.kept, t.late, t.missed, t.cancelled) == (2, 0, 1, 1)
     assert t.kept_ratio == pytest.approx(2 / 3)
     assert tally([cancelled]).kept_ratio is None
+
+
+def test_an_agent_who_does_not_answer_costs_the_resident_no_attempt() -> None:
+    cb = finish_attempt(dial(promise(), T0), AttemptOutcome.AGENT_NO_ANSWER, T0 + timedelta(seconds=30), P)
+    assert cb.status is Status.PENDING and cb.counted_attempts == 0
+    assert cb.next_attempt_at == T0 + timedelta(minutes=1, seconds=30)

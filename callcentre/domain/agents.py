@@ -1,0 +1,73 @@
+"""Who can take a callback now: agents' availability from queue member and device events.
+
+Pure: folds MemberChanged/MemberRemoved/DeviceChanged into a board. An agent is
+available when they are a member of a queue, not paused, not in a call, and their phone
+is idle (device state when known, else the member status).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from callcentre.domain.callback_events import DeviceChanged, MemberChanged, MemberRemoved
+
+NOT_INUSE = 1  # Asterisk's AST_DEVICE_NOT_INUSE, as QueueMember Status reports it
+IDLE_DEVICE = "NOT_INUSE"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    interface: str
+    name: str | None
+    queues: frozenset[str]
+    paused: bool = False
+    status: int = NOT_INUSE
+    in_call: bool = False
+    device: str | None = None  # DeviceStateChange state, when seen
+
+    @property
+    def available(self) -> bool:
+        if not self.queues or self.paused or self.in_call:
+            return False
+        return self.device == IDLE_DEVICE if self.device is not None else self.status == NOT_INUSE
+
+    def known_as(self, who: str) -> bool:
+        key = who.strip().lower()
+        return key in (self.interface.lower(), (self.name or "").lower())
+
+
+class AgentBoard:
+    def __init__(self) -> None:
+        self._agents: dict[str, Agent] = {}
+        self.version = 0  # bumped on every change that may free an agent
+
+    def apply(self, event: MemberChanged | MemberRemoved | DeviceChanged) -> bool:
+        """Fold one event in; True when someone's availability may have changed."""
+        if isinstance(event, MemberChanged):
+            old = self._agents.get(event.interface)
+            queues = (old.queues if old else frozenset()) | {event.queue}
+            self._agents[event.interface] = Agent(
+                event.interface, event.name or (old.name if old else None), queues,
+                event.paused, event.status, event.in_call, old.device if old else None)
+        elif isinstance(event, MemberRemoved):
+            old = self._agents.get(event.interface)
+            if old is None:
+                return False
+            self._agents[event.interface] = replace(old, queues=old.queues - {event.queue})
+        else:
+            old = self._agents.get(event.device)
+            if old is None or old.device == event.state:
+                return False
+            self._agents[event.device] = replace(old, device=event.state)
+        self.version += 1
+        return True
+
+    def available(self) -> list[Agent]:
+        return sorted((a for a in self._agents.values() if a.available),
+                      key=lambda a: a.interface)
+
+    def find(self, who: str) -> Agent | None:
+        return next((a for a in self._agents.values() if a.known_as(who)), None)
+
+    def all(self) -> list[Agent]:
+        return sorted(self._agents.values(), key=lambda a: a.interface)

@@ -1,0 +1,121 @@
+"""Domain events for callbacks and agents' availability, as the PBX reports them.
+
+callcentre/ami/callback_translate.py makes these from AMI events (one table); the
+agent board (agents.py) and the callback dialler (services/callback_dialler.py) consume
+them. A callback attempt's legs are named by ``channel_id``: the ChannelId given to
+Originate, which is the agent leg's Uniqueid and the Linkedid of both legs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChanged:
+    """A queue member's state (QueueMember, QueueMemberStatus/Pause/Added)."""
+
+    queue: str
+    interface: str
+    name: str | None
+    paused: bool
+    status: int  # Asterisk device state: 1 not in use, 2 in use, 6 ringing, 5 unavailable ...
+    in_call: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved:
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChanged:
+    device: str  # e.g. PJSIP/agent1
+    state: str  # NOT_INUSE, INUSE, BUSY, RINGING, UNAVAILABLE, ONHOLD ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """The resident pressed the callback key while queued (UserEvent CallcentreCallbackRequest)."""
+
+    linkedid: str
+    channel: str
+    at: datetime
+    caller_raw: str | None
+    case_ref: str | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseTold:
+    """The dialplan told the resident the promised time (CallcentreCallbackPromiseTold)."""
+
+    at: datetime
+    callback_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegAnswered:
+    """OriginateResponse Success: the agent answered; the dialplan now rings the resident."""
+
+    action_id: str | None
+    channel_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegFailed:
+    """OriginateResponse Failure: the agent's phone was not answered (or could not ring)."""
+
+    action_id: str | None
+    channel_id: str | None
+    at: datetime
+    reason: int | None  # 0 failed, 1 hung up, 3 no answer, 5 busy, 8 congestion
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentDialEnded:
+    """DialEnd of the resident's leg: ANSWER, NOANSWER, BUSY, CONGESTION, CHANUNAVAIL, CANCEL."""
+
+    channel_id: str
+    at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentConfirmed:
+    """The resident pressed the confirmation key (UserEvent CallcentreCallbackConfirmed)."""
+
+    channel_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLegResult:
+    """UserEvent CallcentreCallbackResult from the callback's h extension."""
+
+    channel_id: str
+    at: datetime
+    dial_status: str
+    answered_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLegEnded:
+    """Hangup of the agent leg (Uniqueid = channel_id): the attempt is over."""
+
+    channel_id: str
+    at: datetime
+
+
+LegEvent = (
+    AgentLegAnswered | AgentLegFailed | ResidentDialEnded | ResidentConfirmed
+    | CallbackLegResult | CallbackLegEnded
+)
+CallbackEvent = (
+    MemberChanged | MemberRemoved | DeviceChanged | CallbackRequested | PromiseTold
+    | AgentLegAnswered | AgentLegFailed | ResidentDialEnded | ResidentConfirmed
+    | CallbackLegResult | CallbackLegEnded
+)

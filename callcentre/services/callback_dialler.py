@@ -1,0 +1,300 @@
+"""Serves due callbacks: prompts agents, dials agent-first through the PBX, judges attempts.
+
+* **Due**: the HeapScheduler holds the next ``horizon`` of due moments, rebuilt from the
+  table at start (and every horizon/2) and told of every change; ``fire_due`` moves what
+  has come due into ``ready`` (that moment is the *prompt*, shown on the agent page).
+* **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
+  for them until ``due_by - owner_hold_back``, then goes to anyone available.
+* **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
+  dials twice; a failed request is stored as ``not_placed``.
+* **Judge**: legs.py folds OriginateResponse, DialEnd, the h-extension UserEvent and the
+  agent leg's Hangup into the attempt's outcome.
+* **Resolve**: at start and after every reconnect, attempts still ``dialling`` are checked
+  against the PBX: live ones are followed, finished ones are read from what the dialplan
+  stored (AstDB), and the rest become ``link_lost`` (or ``needs_outcome`` if answered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from callcentre.domain import callback_events as cev
+from callcentre.domain import callbacks as cbd
+from callcentre.domain.agents import Agent, AgentBoard
+from callcentre.domain.callbacks import Callback, Status
+from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
+from callcentre.ports import Clock
+from callcentre.ports_callbacks import DueEntry, OriginateRequest, Pbx
+from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.services.callback_legs import Leg, LegTracker
+from callcentre.services.callbacks import CallbackService
+
+log = logging.getLogger("callcentre.callbacks")
+JUST_SENT = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class DiallerSettings:
+    agent_ring_seconds: int = 20
+    caller_id: str = '"Council callback" <callback>'
+    idle_tick: float = 5.0  # re-dispatch this often while callbacks wait for an agent
+    stuck_after: timedelta = timedelta(minutes=2)  # legs silent this long are checked
+
+
+@dataclass
+class DiallerStats:
+    prompted: int = 0
+    originated: int = 0
+    not_placed: int = 0
+    resolved_on_resync: int = 0
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
+class CallbackDialler:
+    def __init__(self, service: CallbackService, scheduler: HeapScheduler, board: AgentBoard,
+                 pbx: Pbx, clock: Clock, settings: DiallerSettings | None = None) -> None:
+        self._service = service
+        self._repo = service.repo
+        self._policy = service.policy
+        self.scheduler = scheduler
+        self.board = board
+        self._pbx = pbx
+        self._clock = clock
+        self._settings = settings or DiallerSettings()
+        self.ready: dict[int, DueEntry] = {}  # due, waiting for an agent
+        self.prompted_at: dict[int, datetime] = {}
+        self.legs = LegTracker()
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._declined: dict[str, datetime] = {}  # agent -> rest until (did not answer)
+        self.stats = DiallerStats()
+        service.on_change(self.track)
+
+    # --- scheduling ----------------------------------------------------------------------
+    async def rebuild(self) -> int:
+        """Reload the scheduler from the table (start-up, and every horizon/2)."""
+        entries = await self._repo.due_before(self._clock.now() + self._policy.horizon)
+        held = [e for e in entries if e.id not in self.ready]
+        self.scheduler.replace_all(held)
+        self._wake.set()
+        return len(entries)
+
+    def track(self, cb: Callback) -> None:
+        """CallbackService listener: keep the scheduler and ready set in step."""
+        if cb.id is None:
+            return
+        nxt = cb.next_attempt_at
+        if cb.status is Status.PENDING and nxt is not None:
+            self.ready.pop(cb.id, None)
+            if nxt < self._clock.now() + self._policy.horizon:
+                self.scheduler.set(DueEntry(cb.id, nxt, cb.due_by))
+            else:
+                self.scheduler.discard(cb.id)
+        else:
+            self.scheduler.discard(cb.id)
+            self.ready.pop(cb.id, None)
+            self.prompted_at.pop(cb.id, None)
+        self._wake.set()
+
+    def fire_due(self, now: datetime) -> list[DueEntry]:
+        """Move what has come due into ``ready``: the prompt moment."""
+        due = self.scheduler.pop_due(now)
+        for entry in due:
+            self.ready[entry.id] = entry
+            self.prompted_at[entry.id] = now
+            self.stats.lateness.append((now - entry.next_attempt_at).total_seconds())
+        self.stats.prompted += len(due)
+        return due
+
+    async def tick(self) -> None:
+        """One round: fire what is due, then dispatch (the run loop, and tests, call it)."""
+        self.fire_due(self._clock.now())
+        await self.dispatch()
+
+    async def run(self) -> None:
+        """Until cancelled: wake at the next due moment, on a change, or every idle_tick."""
+        await self.rebuild()
+        next_rebuild = self._clock.now() + self._policy.horizon / 2
+        while True:
+            self._wake.clear()
+            try:
+                await self.tick()
+                await self.sweep_stuck()
+                if self._clock.now() >= next_rebuild:
+                    await self.rebuild()
+                    next_rebuild = self._clock.now() + self._policy.horizon / 2
+            except Exception:
+                log.exception("callback dispatch failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleep_for())
+
+    def _sleep_for(self) -> float:
+        nxt = self.scheduler.next_at()
+        wait = self._settings.idle_tick if (self.ready or self.legs.active()) else 3600.0
+        if nxt is not None:
+            wait = min(wait, (nxt - self._clock.now()).total_seconds())
+        return max(0.0, wait)
+
+    # --- dispatch ------------------------------------------------------------------------
+    async def dispatch(self) -> int:
+        """Offer ready callbacks to available agents, earliest deadline first."""
+        placed = 0
+        async with self._lock:
+            for entry in sorted(self.ready.values(), key=lambda e: (e.due_by, e.id)):
+                if not self._free_agents():
+                    break
+                placed += await self._offer(entry)
+        return placed
+
+    def _free_agents(self) -> list[Agent]:
+        now = self._clock.now()
+        busy = self.legs.busy_agents()
+        return [a for a in self.board.available()
+                if a.interface not in busy and self._declined.get(a.interface, now) <= now]
+
+    async def _offer(self, entry: DueEntry) -> int:
+        try:
+            cb = await self._repo.get(entry.id)
+        except NoSuchCallback:
+            self.ready.pop(entry.id, None)
+            return 0
+        if cb.status is not Status.PENDING:
+            self.ready.pop(entry.id, None)
+            return 0
+        now = self._clock.now()
+        if now > self._policy.give_up_at(cb.due_by):
+            await self._store(cbd.expire(cb, now))
+            return 0
+        agent = self.choose_agent(cb, now)
+        if agent is None:
+            return 0
+        return await self._dial(cb, agent, now)
+
+    def choose_agent(self, cb: Callback, now: datetime) -> Agent | None:
+        free = self._free_agents()
+        if cb.owner:
+            owner = next((a for a in free if a.known_as(cb.owner)), None)
+            if owner is not None:
+                return owner
+            if now < cb.due_by - self._policy.owner_hold_back:
+                return None  # still theirs
+        return free[0] if free else None
+
+    async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
+        channel_id = f"callback-{cb.id}-{len(cb.attempts) + 1}"
+        dialling = await self._store(cbd.start_attempt(cb, agent.interface, channel_id, now))
+        if dialling is None:
+            return 0
+        leg = self.legs.add(Leg(cb.id or 0, channel_id, agent.interface, now))
+        request = OriginateRequest(channel_id, agent.interface, cb.phone, cb.case_ref,
+                                   cb.id or 0, cb.due_by, self._settings.agent_ring_seconds,
+                                   self._settings.caller_id)
+        try:
+            leg.action_id = await self._pbx.originate(request)
+        except (PbxUnavailable, PbxRefused) as err:
+            log.warning("callback %s not placed: %s", cb.id, err)
+            self.stats.not_placed += 1
+            self.legs.pop(channel_id)
+            await self._store(cbd.finish_attempt(dialling, cbd.AttemptOutcome.NOT_PLACED,
+                                                 self._clock.now(), self._policy, note=str(err)))
+            return 0
+        self.stats.originated += 1
+        self.legs.match_early(leg)
+        return 1
+
+    async def _store(self, cb: Callback) -> Callback | None:
+        try:
+            return await self._service.save(cb)
+        except StaleCallback:
+            log.info("callback %s changed meanwhile; looking again", cb.id)
+            self._wake.set()
+            return None
+
+    # --- events from the PBX ---------------------------------------------------------------
+    def handle(self, event: cev.CallbackEvent | None) -> None:
+        """Apply one translated AMI event (synchronously; storage work is spawned)."""
+        if event is None:
+            return
+        if isinstance(event, cev.MemberChanged | cev.MemberRemoved | cev.DeviceChanged):
+            if self.board.apply(event):
+                self._wake.set()
+        elif isinstance(event, cev.CallbackRequested):
+            self._service.spawn(self._promise_in_queue(event))
+        elif isinstance(event, cev.PromiseTold):
+            self._service.spawn(self._service.promise_told(event))
+        else:
+            finished = self.legs.apply(event)
+            if finished is not None:
+                self._service.spawn(self._finish(finished, event.at))
+
+    async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
+        cb = await self._service.requested_in_queue(event)
+        if cb is None:
+            await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED", "0")
+            return
+        await self._pbx.set_variable(event.channel, "CALLBACK_ID", str(cb.id))
+        await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED",
+                                     str(int(cb.due_by.timestamp())))
+
+    async def _finish(self, leg: Leg, at: datetime) -> None:
+        self.legs.pop(leg.channel_id)
+        if leg.agent_declined:
+            self._declined[leg.agent] = at + cbd.AGENT_RETRY * 5
+        try:
+            cb = await self._repo.get(leg.callback_id)
+        except NoSuchCallback:
+            return
+        current = cb.current
+        if (cb.status is not Status.DIALLING or current is None
+                or current.channel_id != leg.channel_id):
+            return  # already resolved (a late or duplicate event)
+        cb, outcome, end = leg.judge(cb, at, self._policy)
+        await self._store(cbd.finish_attempt(cb, outcome, end, self._policy))
+        self._wake.set()
+
+    # --- start-up and reconnect ------------------------------------------------------------
+    async def resync(self) -> int:
+        """Seed the agent board and resolve attempts left dialling. Returns those resolved."""
+        for member in await self._pbx.queue_members():
+            self.board.apply(member)
+        live = await self._pbx.live_channels()
+        resolved = 0
+        for cb in await self._repo.with_status(Status.DIALLING):
+            current = cb.current
+            if current is None:
+                continue
+            if current.channel_id in live:
+                self.legs.adopt(cb, current).last_event_at = self._clock.now()
+                continue
+            mine = self.legs.get(current.channel_id)
+            if mine is not None and self._clock.now() - mine.started_at < JUST_SENT:
+                continue  # Originate on its way: its channel may not exist yet
+            resolved += await self._resolve_lost(cb, current)
+        self.stats.resolved_on_resync += resolved
+        self._wake.set()
+        return resolved
+
+    async def _resolve_lost(self, cb: Callback, current: cbd.Attempt) -> int:
+        leg = self.legs.pop(current.channel_id) or self.legs.adopted(cb, current)
+        stored = await self._pbx.stored_result(current.channel_id)
+        now = self._clock.now()
+        if stored is not None:
+            leg.from_stored(*stored, current)
+            cb, outcome, end = leg.judge(cb, now, self._policy)
+            await self._store(cbd.finish_attempt(cb, outcome, end, self._policy))
+        else:
+            if leg.answered_at is not None:
+                cb = cbd.resident_answered(cb, leg.answered_at)
+            await self._store(cbd.link_lost(cb, now, self._policy))
+        return 1
+
+    async def sweep_stuck(self) -> None:
+        """Legs silent for ``stuck_after``: ask the PBX whether they are still up."""
+        cutoff = self._clock.now() - self._settings.stuck_after
+        if any(leg.last_event_at < cutoff for leg in self.legs.active()):
+            await self.resync()

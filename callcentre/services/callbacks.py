@@ -1,0 +1,261 @@
+"""Promised callbacks: what agents and the PBX can do with them, in plain calls.
+
+Every change is read -> pure domain function -> ``update`` (optimistic, retried when
+another change won the race) -> listeners told (the dialler re-schedules, the agent page
+refreshes). Automatic promises come from finished calls (``on_call_finished``, registered
+with CallLogService.on_finished) and from the queue's callback key (``requested_in_queue``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from callcentre.domain import callbacks as cbd
+from callcentre.domain.callback_events import CallbackRequested, PromiseTold
+from callcentre.domain.callback_policy import CallbackPolicy, Source
+from callcentre.domain.callbacks import AttemptOutcome, Callback, Told
+from callcentre.domain.calls import Call, Outcome
+from callcentre.domain.cases import check_ref
+from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
+from callcentre.phones import mask, normalise, require
+from callcentre.ports import CallQuery, CallRepository, CaseRepository, Clock
+from callcentre.ports_callbacks import CallbackQuery, CallbackRepository
+
+log = logging.getLogger("callcentre.callbacks")
+
+Listener = Callable[[Callback], None]
+RETRIES = 5  # optimistic-update retries before giving up with StaleCallback
+
+
+@dataclass
+class CallbackStats:
+    created: dict[str, int] = field(default_factory=dict)
+    cancelled_on_call_in: int = 0
+    listener_errors: int = 0
+    background_errors: int = 0
+
+
+@dataclass(frozen=True)
+class NewCallback:
+    """What an agent (or the system) asks for; ``due_by`` None means the policy's promise."""
+
+    phone: str
+    reason: str
+    promised_by: str
+    case_ref: str | None = None
+    owner: str | None = None
+    language: str = "en"
+    due_by: datetime | None = None
+    not_before: datetime | None = None
+    source: Source = Source.AGENT
+    source_linkedid: str | None = None
+
+
+class CallbackService:
+    def __init__(self, repo: CallbackRepository, cases: CaseRepository, calls: CallRepository,
+                 policy: CallbackPolicy, clock: Clock, region: str) -> None:
+        self._repo = repo
+        self._cases = cases
+        self._calls = calls
+        self.policy = policy
+        self._clock = clock
+        self._region = region
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stats = CallbackStats()
+
+    @property
+    def repo(self) -> CallbackRepository:
+        return self._repo
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener(callback)`` after every stored change (and creation)."""
+        self._listeners.append(listener)
+
+    def _changed(self, cb: Callback) -> Callback:
+        for listener in self._listeners:
+            try:
+                listener(cb)
+            except Exception:
+                self.stats.listener_errors += 1
+                log.exception("a callback listener failed")
+        return cb
+
+    # --- use cases ---------------------------------------------------------------------
+    async def create(self, req: NewCallback) -> Callback:
+        """Raises InvalidInput (number, reason, deadline), NoSuchCase, DuplicateCallback."""
+        at = self._clock.now()
+        phone = require(req.phone, self._region)
+        case_ref = (await self._cases.get(check_ref(req.case_ref))).ref if req.case_ref else None
+        due = req.due_by or self.policy.due_for(req.source, at)
+        cb = cbd.new_callback(Callback(
+            case_ref=case_ref, phone=phone, reason=req.reason, source=req.source,
+            promised_by=_name(req.promised_by, "promised_by"), not_before=req.not_before or at,
+            due_by=due, created_at=at, language=req.language or "en",
+            owner=_name(req.owner, "owner") if req.owner else None,
+            source_linkedid=req.source_linkedid), self.policy)
+        stored = await self._repo.add(cb)
+        self.stats.created[req.source] = self.stats.created.get(req.source, 0) + 1
+        log.info("callback %s promised to %s by %s, due %s (%s)", stored.id, mask(phone),
+                 stored.promised_by, stored.due_by.isoformat(), req.source)
+        return self._changed(stored)
+
+    async def get(self, callback_id: int) -> Callback:
+        return await self._repo.get(callback_id)
+
+    async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
+        return await self._repo.find(query)
+
+    async def calls_of(self, cb: Callback, limit: int = 20) -> list[Call]:
+        """The case's call history (or the number's, when there is no case)."""
+        if cb.case_ref is None:
+            return []
+        return (await self._calls.find(CallQuery(case_ref=cb.case_ref, limit=limit))).items
+
+    async def change(self, callback_id: int, fn: Callable[[Callback, datetime], Callback],
+                     ) -> Callback:
+        """Apply ``fn(callback, now)`` and store it, re-reading when someone else won."""
+        for _ in range(RETRIES):
+            cb = await self._repo.get(callback_id)
+            try:
+                stored = await self._repo.update(fn(cb, self._clock.now()))
+            except StaleCallback:
+                continue
+            return self._changed(stored)
+        raise StaleCallback(f"callback {callback_id} keeps changing; try again")
+
+    async def save(self, cb: Callback) -> Callback:
+        """Store a callback changed by the caller (the dialler); raises StaleCallback."""
+        return self._changed(await self._repo.update(cb))
+
+    async def reschedule(self, callback_id: int, due_by: datetime, reason: str, told: Told,
+                         by: str) -> Callback:
+        return await self.change(callback_id, lambda cb, now: cbd.reschedule(
+            cb, due_by, reason, told, _name(by, "by"), now, self.policy))
+
+    async def cancel(self, callback_id: int, reason: str, by: str) -> Callback:
+        return await self.change(callback_id, lambda cb, now: cbd.cancel(
+            cb, reason, _name(by, "by"), now))
+
+    async def record_outcome(self, callback_id: int, outcome: AttemptOutcome, by: str,
+                             note: str | None = None) -> Callback:
+        return await self.change(callback_id, lambda cb, now: cbd.record_outcome(
+            cb, outcome, _name(by, "by"), now, self.policy, note))
+
+    async def snooze(self, callback_id: int, until: datetime, by: str) -> Callback:
+        return await self.change(callback_id, lambda cb, now: cbd.snooze(
+            cb, until, _name(by, "by"), now, self.policy))
+
+    async def accept(self, callback_id: int, agent: str) -> Callback:
+        return await self.change(callback_id, lambda cb, now: cbd.accept(
+            cb, _name(agent, "agent"), now))
+
+    # --- automatic promises --------------------------------------------------------------
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run background work from a synchronous handler; errors are logged and counted."""
+        task = asyncio.get_running_loop().create_task(self._guard(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Awaitable[Any]) -> None:
+        try:
+            await coro
+        except Exception:
+            self.stats.background_errors += 1
+            log.exception("callback background work failed")
+
+    async def drain(self) -> None:
+        """Wait for background work (shutdown and tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def on_call_finished(self, call: Call) -> None:
+        """CallLogService listener: a finished call may create or cancel a promise."""
+        self.spawn(self.handle_finished(call))
+
+    async def handle_finished(self, call: Call) -> Callback | None:
+        if call.caller is None:
+            return None  # withheld: nobody to call back
+        if call.outcome is Outcome.ANSWERED:
+            await self._resident_called_in(call)
+            return None
+        source = self._automatic_source(call)
+        if source is None or await self._repo.open_for_phone(call.caller):
+            return None  # one open promise per resident is enough
+        wait = call.wait_seconds or 0
+        reason = (f"called while closed ({call.outcome})" if source is Source.OUT_OF_HOURS
+                  else f"gave up after {wait:.0f} s waiting in queue {call.queue}")
+        return await self._create_quietly(NewCallback(
+            call.caller, reason, self.policy.team_name, call.case_ref, source=source,
+            source_linkedid=call.linkedid))
+
+    def _automatic_source(self, call: Call) -> Source | None:
+        if call.out_of_hours and self.policy.out_of_hours:
+            return Source.OUT_OF_HOURS
+        limit = self.policy.abandon_after
+        if (call.outcome is Outcome.ABANDONED and limit is not None
+                and timedelta(seconds=call.wait_seconds or 0) >= limit):
+            return Source.ABANDONED
+        return None
+
+    async def _create_quietly(self, req: NewCallback) -> Callback | None:
+        try:
+            return await self.create(req)
+        except DuplicateCallback:
+            return None
+        except InvalidInput as err:
+            log.warning("no automatic callback for %s: %s", mask(req.phone), err)
+            return None
+
+    async def _resident_called_in(self, call: Call) -> None:
+        if not self.policy.cancel_on_call_in or call.caller is None:
+            return
+        answered = call.answered_at or call.arrived_at
+        for cb in await self._repo.open_for_phone(call.caller):
+            if cb.status is cbd.Status.PENDING and cb.created_at < answered:
+                await self.change(cb.id or 0, lambda c, now: cbd.cancel(
+                    c, "the resident phoned in and was answered", "system", now))
+                self.stats.cancelled_on_call_in += 1
+
+    async def requested_in_queue(self, event: CallbackRequested) -> Callback | None:
+        """The resident pressed the callback key: promise (or reuse the open promise)."""
+        phone = normalise(event.caller_raw, self._region)
+        if phone is None:
+            return None
+        existing = await self._repo.open_for_phone(phone)
+        if existing:
+            return existing[0]
+        case_ref = event.case_ref
+        if case_ref is not None and not await self._case_exists(case_ref):
+            case_ref = None
+        req = NewCallback(phone, "asked for a call back while waiting in the queue",
+                          self.policy.team_name, case_ref, language=event.language or "en",
+                          source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid)
+        return await self._create_quietly(req)
+
+    async def _case_exists(self, ref: str) -> bool:
+        try:
+            await self._cases.get(ref)
+        except LookupError:
+            return False
+        return True
+
+    async def promise_told(self, event: PromiseTold) -> Callback:
+        """The dialplan told the resident the promised time: the record says so."""
+        def told(cb: Callback, now: datetime) -> Callback:
+            entry = cbd.HistoryEntry(event.at, "dialplan", "told", new=cb.due_by.isoformat(),
+                                     reason="promised time said in the call", told=Told.PHONE)
+            return replace(cb, history=(*cb.history, entry))
+        return await self.change(event.callback_id, told)
+
+
+def _name(value: str | None, field_name: str) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > 100:
+        raise InvalidInput(f"{field_name} must be a name of 1-100 characters", field=field_name)
+    return text

@@ -1,0 +1,262 @@
+"""CallbackService and CallbackDialler on fakes, with an injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from callcentre.domain import callback_events as cev
+from callcentre.domain.agents import AgentBoard
+from callcentre.domain.callback_policy import Source
+from callcentre.domain.callbacks import AttemptOutcome, Result, Status
+from callcentre.domain.calls import Call, Outcome
+from callcentre.domain.cases import new_case
+from callcentre.errors import IllegalTransition, InvalidInput, NoSuchCase
+from callcentre.ports_callbacks import CallbackQuery
+from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.services.callback_dialler import CallbackDialler
+from callcentre.services.callbacks import CallbackService, NewCallback
+from callcentre.testing import FakeClock, InMemoryCallRepository, InMemoryCaseRepository, utc
+from callcentre.testing_callbacks import FakePbx, InMemoryCallbackRepository, default_policy
+
+T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT: open, within calling hours
+PHONE = "+447700900123"
+
+
+class World:
+    def __init__(self, **policy: Any) -> None:
+        self.clock = FakeClock(T0)
+        self.repo = InMemoryCallbackRepository()
+        self.cases = InMemoryCaseRepository()
+        self.pbx = FakePbx()
+        self.service = CallbackService(self.repo, self.cases, InMemoryCallRepository(),
+                                       default_policy(**policy), self.clock, "GB")
+        self.dialler = CallbackDialler(self.service, HeapScheduler(), AgentBoard(), self.pbx,
+                                       self.clock)
+
+    def agent(self, n: int, paused: bool = False) -> None:
+        self.dialler.handle(cev.MemberChanged("council", f"PJSIP/agent{n}", f"Agent {n}",
+                                              paused, 1, False))
+
+    async def promise(self, **kw: Any) -> Any:
+        ref = kw.get("case_ref", "HOU-1")
+        if not (await self.cases.find(None, None, 500, None))[0]:
+            await self.cases.add(new_case(ref, "Repairs", None, T0))
+        return await self.service.create(NewCallback(
+            kw.pop("phone", PHONE), kw.pop("reason", "Boiler"), "Sam",
+            kw.pop("case_ref", "HOU-1"), **kw))
+
+    def event(self, e: Any) -> None:
+        self.dialler.handle(e)
+
+    async def settle(self) -> None:
+        await self.service.drain()
+
+
+async def test_validation_says_what_is_wrong() -> None:
+    w = World()
+    with pytest.raises(NoSuchCase):
+        await w.service.create(NewCallback(PHONE, "x", "Sam", "NOPE-1"))
+    with pytest.raises(InvalidInput, match="not a phone number"):
+        await w.promise(phone="12")
+    with pytest.raises(InvalidInput, match="in the past"):
+        await w.promise(due_by=T0 - timedelta(hours=1))
+    with pytest.raises(InvalidInput, match="beyond policy"):
+        await w.promise(due_by=T0 + timedelta(days=60))
+    cb = await w.promise()
+    assert cb.due_by == utc(2026, 11, 23, 14) and cb.phone == PHONE
+    await w.service.cancel(cb.id, "resident asked", "Sam")
+    with pytest.raises(IllegalTransition, match="cancelled"):
+        await w.service.cancel(cb.id, "again", "Sam")
+
+
+async def test_earliest_deadline_first_to_the_one_free_agent() -> None:
+    w = World()
+    late = await w.promise(due_by=T0 + timedelta(hours=3))
+    early = await w.promise(phone="+447700900124", due_by=T0 + timedelta(hours=1))
+    w.agent(1)
+    await w.dialler.tick()
+    assert [r.callback_id for r in w.pbx.originated] == [early.id]
+    assert (await w.repo.get(early.id)).status is Status.DIALLING
+    assert late.id in w.dialler.ready  # prompted, waiting for an agent
+
+
+async def test_owner_hold_back() -> None:
+    w = World()
+    cb = await w.promise(owner="Agent 2", due_by=T0 + timedelta(hours=2))
+    w.agent(1)
+    await w.dialler.tick()
+    assert w.pbx.originated == []  # waits for Agent 2
+    w.clock.advance(hours=1, minutes=1)  # within the hold-back (60 min) of the deadline
+    await w.dialler.tick()
+    assert [(r.callback_id, r.agent) for r in w.pbx.originated] == [(cb.id, "PJSIP/agent1")]
+
+
+def kept_events(channel: str, at: Any, talk: float) -> list[Any]:
+    answered = at + timedelta(seconds=3)
+    return [cev.AgentLegAnswered("fake-1", channel, at + timedelta(seconds=1)),
+            cev.ResidentDialEnded(channel, answered, "ANSWER"),
+            cev.CallbackLegEnded(channel, answered + timedelta(seconds=talk))]
+
+
+async def test_agent_first_callback_reaches_the_resident() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    req = w.pbx.originated[0]
+    assert (req.agent, req.phone, req.case_ref) == ("PJSIP/agent1", PHONE, "HOU-1")
+    for e in kept_events(req.channel_id, T0, talk=30):
+        w.event(e)
+    await w.settle()
+    done = await w.repo.get(cb.id)
+    assert (done.status, done.result) == (Status.CLOSED, Result.KEPT)
+    assert done.attempts[0].outcome is AttemptOutcome.REACHED
+    assert w.dialler.legs.active() == []
+
+
+async def test_voicemail_is_not_kept_and_is_retried() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    for e in kept_events(w.pbx.originated[0].channel_id, T0, talk=4):
+        w.event(e)
+    await w.settle()
+    got = await w.repo.get(cb.id)
+    assert got.attempts[0].outcome is AttemptOutcome.NOT_REACHED and got.status is Status.PENDING
+
+
+async def test_no_answer_retried_then_missed() -> None:
+    w = World(max_attempts=2, retry_spacing=(timedelta(minutes=5),))
+    cb = await w.promise()
+    w.agent(1)
+    for n in range(2):
+        await w.dialler.tick()
+        channel = w.pbx.originated[n].channel_id
+        w.event(cev.AgentLegAnswered(None, channel, w.clock.now()))
+        w.event(cev.ResidentDialEnded(channel, w.clock.now(), "NOANSWER"))
+        w.event(cev.CallbackLegEnded(channel, w.clock.now() + timedelta(seconds=30)))
+        await w.settle()
+        w.clock.advance(minutes=6)
+    got = await w.repo.get(cb.id)
+    assert (got.status, got.result) == (Status.CLOSED, Result.MISSED)
+    assert [a.outcome for a in got.attempts] == ["no_answer", "no_answer"]
+
+
+async def test_agent_does_not_answer() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    w.event(cev.AgentLegFailed("fake-1", None, T0 + timedelta(seconds=20), 3))
+    await w.settle()
+    got = await w.repo.get(cb.id)
+    assert got.attempts[0].outcome is AttemptOutcome.AGENT_NO_ANSWER
+    assert got.status is Status.PENDING and got.counted_attempts == 0
+    w.agent(2)
+    w.clock.advance(minutes=2)
+    await w.dialler.tick()
+    assert w.pbx.originated[-1].agent == "PJSIP/agent2"  # agent1 rests a while
+
+
+async def test_pbx_down_is_not_an_attempt() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    w.pbx.down = True
+    await w.dialler.tick()
+    got = await w.repo.get(cb.id)
+    assert got.status is Status.PENDING and got.attempts[0].outcome is AttemptOutcome.NOT_PLACED
+
+
+async def test_restart_never_dials_twice_and_resolves_what_was_left() -> None:
+    w = World()
+    live = await w.promise(phone="+447700900121")
+    finished = await w.promise(phone="+447700900122")
+    lost = await w.promise(phone="+447700900125")
+    for n in (1, 2, 3):
+        w.agent(n)
+    await w.dialler.tick()
+    channels = {r.callback_id: r.channel_id for r in w.pbx.originated}
+    # "kill -9": a new dialler over the same database and PBX
+    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    w.pbx.live = {channels[live.id]}
+    w.pbx.results = {channels[finished.id]: ("ANSWER", 42.0)}
+    w.clock.advance(minutes=1)
+    assert await w2.resync() == 2
+    assert (await w.repo.get(live.id)).status is Status.DIALLING
+    assert (await w.repo.get(finished.id)).result is Result.KEPT
+    got = await w.repo.get(lost.id)
+    assert got.attempts[0].outcome is AttemptOutcome.LINK_LOST and got.status is Status.PENDING
+    await w2.rebuild()
+    await w2.tick()
+    assert len(w.pbx.originated) == 3  # nothing dialled again: no agents known to w2 yet
+    assert w2.legs.get(channels[live.id]) is not None
+
+
+async def test_link_lost_after_answer_needs_an_agent() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    channel = w.pbx.originated[0].channel_id
+    w.event(cev.ResidentDialEnded(channel, T0, "ANSWER"))
+    w.clock.advance(minutes=1)
+    await w.dialler.resync()
+    got = await w.repo.get(cb.id)
+    assert got.status is Status.NEEDS_OUTCOME
+    done = await w.service.record_outcome(cb.id, AttemptOutcome.REACHED, "Agent 1", "spoke")
+    assert done.result is Result.KEPT
+
+
+def a_call(**kw: Any) -> Call:
+    base = Call(linkedid="1.1", channel="PJSIP/resident-1", arrived_at=T0, caller=PHONE,
+                queue="council", queued_at=T0, ended_at=T0 + timedelta(seconds=45))
+    return replace(base, **kw)
+
+
+async def test_abandoned_and_out_of_hours_calls_become_callbacks_once() -> None:
+    w = World()
+    short = a_call(outcome=Outcome.ABANDONED, left_queue_at=T0 + timedelta(seconds=10), abandoned=True)
+    assert await w.service.handle_finished(short) is None
+    long = a_call(linkedid="1.2", outcome=Outcome.ABANDONED, abandoned=True,
+                  left_queue_at=T0 + timedelta(seconds=40))
+    cb = await w.service.handle_finished(long)
+    assert cb is not None and cb.source is Source.ABANDONED and cb.promised_by == "Customer Services"
+    assert cb.due_by == utc(2026, 11, 24, 17)
+    assert await w.service.handle_finished(replace(long, linkedid="1.3")) is None  # one open
+    night = a_call(linkedid="2.1", caller="+447700900999", out_of_hours=True,
+                   outcome=Outcome.HUNG_UP_BEFORE_QUEUE, queued_at=None)
+    assert (await w.service.handle_finished(night)).source is Source.OUT_OF_HOURS
+    assert await w.service.handle_finished(replace(long, linkedid="3.1", caller=None)) is None
+
+
+async def test_resident_phoning_in_cancels_the_pending_callback() -> None:
+    w = World()
+    cb = await w.promise()
+    w.clock.advance(minutes=10)
+    answered = a_call(linkedid="9.9", arrived_at=w.clock.now(), answered_at=w.clock.now(),
+                      outcome=Outcome.ANSWERED)
+    await w.service.handle_finished(answered)
+    got = await w.repo.get(cb.id)
+    assert got.result is Result.CANCELLED and "phoned in" in (got.history[-1].reason or "")
+
+
+async def test_queue_keypress_promises_and_tells_the_dialplan_when() -> None:
+    w = World()
+    w.event(cev.CallbackRequested("5.5", "PJSIP/resident-0001", T0, "07700900123", "NONE", None))
+    await w.settle()
+    (cb,), _ = await w.repo.find(CallbackQuery())
+    assert cb.source is Source.QUEUE_KEYPRESS and cb.phone == PHONE and cb.case_ref is None
+    assert w.pbx.variables == [("PJSIP/resident-0001", "CALLBACK_ID", str(cb.id)),
+                               ("PJSIP/resident-0001", "CALLBACK_PROMISED", str(int(cb.due_by.timestamp())))]
+    w.event(cev.PromiseTold(T0, cb.id))
+    await w.settle()
+    assert (await w.repo.get(cb.id)).history[-1].told == "phone"
+    w.event(cev.CallbackRequested("6.6", "PJSIP/resident-0002", T0, "anonymous", None, None))
+    await w.settle()
+    assert w.pbx.variables[-1] == ("PJSIP/resident-0002", "CALLBACK_PROMISED", "0")
