@@ -1,0 +1,97 @@
+"""Standards figures: pure arithmetic, periods in council time, caching of settled days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callcentre.domain.periods import PeriodKind, period_containing, recent
+from callcentre.domain.standards import Figures, Targets, merge, percentile, summarise, wait_bucket
+from callcentre.services.standards import StandardsService
+from callcentre.testing import FakeClock, utc
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(("wait", "bucket"), [(0.0, 0), (0.001, 1), (1.0, 1), (19.999, 20),
+                                              (20.0, 20), (20.0001, 21)])
+def test_wait_buckets_hold_waits_up_to_and_including_their_second(wait: float, bucket: int) -> None:
+    assert wait_bucket(wait) == bucket
+
+
+def test_summarise_applies_the_published_definitions() -> None:
+    f = Figures(outcomes={"answered": 6, "abandoned": 3, "timeout": 1, "hung_up_before_queue": 5},
+                answered_waits={3: 2, 20: 1, 21: 1, 60: 1, 90: 1},
+                abandoned_waits={2: 1, 5: 1, 40: 1}, answered_wait_sum=197.0, repeats=3,
+                out_of_hours=2)
+    s = summarise(f, [20, 60], 5)
+    assert s.calls == 15
+    assert s.short_abandoned == 2  # waits of 2 s and exactly 5 s
+    assert s.offered == 6 + 3 + 1 - 2
+    assert s.answered_within == {20: 3, 60: 5}
+    assert s.service_level == {20: 3 / 8, 60: 5 / 8}
+    assert s.abandoned == 1 and s.abandon_rate == 1 / 8
+    assert s.mean_answer_seconds == pytest.approx(197 / 6)
+    assert s.p90_answer_seconds == 90
+    assert s.repeat_rate == 3 / 15
+
+
+def test_no_calls_gives_no_ratios_rather_than_zero() -> None:
+    s = summarise(Figures(), [20], 5)
+    assert s.offered == 0 and s.service_level == {20: None}
+    assert s.mean_answer_seconds is None and s.p90_answer_seconds is None
+
+
+def test_percentile_and_merge() -> None:
+    waits = {1: 5, 2: 4, 10: 1}
+    assert percentile(waits, 0.5) == 1 and percentile(waits, 0.9) == 2
+    assert percentile(waits, 1.0) == 10 and percentile({}, 0.9) is None
+    merged = merge([Figures(outcomes={"answered": 1}, answered_waits={4: 1}, repeats=1),
+                    Figures(outcomes={"answered": 2}, answered_waits={4: 1, 7: 1})])
+    assert merged.outcomes == {"answered": 3} and merged.answered_waits == {4: 2, 7: 1}
+    assert merged.repeats == 1
+
+
+def test_periods_in_council_time() -> None:
+    week = period_containing(PeriodKind.WEEK, date(2026, 11, 25))
+    assert (week.first_day, week.end_day) == (date(2026, 11, 23), date(2026, 11, 30))
+    month = period_containing(PeriodKind.MONTH, date(2026, 12, 31))
+    assert (month.first_day, month.end_day) == (date(2026, 12, 1), date(2027, 1, 1))
+    start, end = period_containing(PeriodKind.DAY, date(2026, 10, 25)).bounds(LONDON)
+    assert end.timestamp() - start.timestamp() == 25 * 3600  # the autumn clock change
+    months = recent(PeriodKind.MONTH, date(2026, 3, 15), 4)
+    assert [p.first_day.month for p in months] == [12, 1, 2, 3]
+
+
+class CountingRepo:
+    def __init__(self) -> None:
+        self.computed: list[datetime] = []
+        self.store_: dict[date, Figures] = {}
+
+    async def figures(self, start: datetime, end: datetime, queue: str | None) -> Figures:
+        self.computed.append(start)
+        return Figures(outcomes={"answered": 1}, answered_waits={5: 1}, answered_wait_sum=5.0)
+
+    async def cached(self, days: list[date], queue: str | None) -> dict[date, Figures]:
+        return {d: f for d, f in self.store_.items() if d in days}
+
+    async def store(self, day: date, queue: str | None, figures: Figures, at: datetime) -> None:
+        self.store_[day] = figures
+
+    async def queues(self) -> list[str]:
+        return []
+
+
+async def test_only_settled_days_are_cached() -> None:
+    repo = CountingRepo()
+    clock = FakeClock(utc(2026, 11, 23, 3, 0))  # 03:00 on Monday: Sunday ended 3 hours ago
+    service = StandardsService(repo, clock, LONDON, [20], 5, Targets({20: 0.8}, 0.05, 0.9))
+    days = [date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)]
+    first = await service.standards(days, None)
+    assert first.answered == 3
+    assert sorted(repo.store_) == [date(2026, 11, 21)]  # Sunday is not settled yet (6 h)
+    repo.computed.clear()
+    await service.standards(days, None)
+    assert len(repo.computed) == 2  # Saturday now comes from the cache
