@@ -3,6 +3,8 @@
 # Each test that needs one of them skips with a reason when it is absent (e.g. not root).
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "[deps] not root: real-adapter tests will skip" >&2; exit 0; }
+# podman, runc and podman-compose for the docker/ stack test (always exits 0)
+bash "$(dirname "${BASH_SOURCE[0]}")/docker/install-podman.sh"
 want=()
 command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
