@@ -92,6 +92,24 @@ class LiveSnapshot:
     open: bool = False
 
 
+class SnapshotCache:
+    """Holds the snapshot scrape-time metrics report, refreshed on the event loop.
+
+    The exposition is rendered in a worker thread (see web/app.py); the service's
+    state may only be read on the loop, so the handler refreshes this first.
+    """
+
+    def __init__(self, build: Callable[[], LiveSnapshot]) -> None:
+        self._build = build
+        self.current = LiveSnapshot()
+
+    def refresh(self) -> None:
+        self.current = self._build()
+
+    def __call__(self) -> LiveSnapshot:
+        return self.current
+
+
 class LiveCollector(Collector):
     def __init__(self, snapshot: Callable[[], LiveSnapshot]) -> None:
         self._snapshot = snapshot
