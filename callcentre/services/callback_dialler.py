@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,6 +74,7 @@ class CallbackDialler:
         self._wake = asyncio.Event()
         self._declined: dict[str, datetime] = {}  # agent -> rest until (did not answer)
         self.stats = DiallerStats()
+        self.on_prompt: Callable[[], None] | None = None  # e.g. the agent page's change feed
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -109,6 +111,8 @@ class CallbackDialler:
             self.prompted_at[entry.id] = now
             self.stats.lateness.append((now - entry.next_attempt_at).total_seconds())
         self.stats.prompted += len(due)
+        if due and self.on_prompt is not None:
+            self.on_prompt()
         return due
 
     async def tick(self) -> None:

@@ -1,0 +1,237 @@
+"""Callbacks over HTTP: the JSON API and the agents' live prompt stream (server-sent events).
+
+Thin handlers: parse -> CallbackService -> serialise (callbacks_view.py). Domain errors
+become HTTP in web/errors.py only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcentre.domain.callbacks import AttemptOutcome, Status, Told
+from callcentre.errors import InvalidInput
+from callcentre.ports_callbacks import CallbackQuery
+from callcentre.services.callbacks import CallbackService, NewCallback
+from callcentre.web.auth import requires
+from callcentre.web.callbacks_view import agent_page, callback_json
+from callcentre.web.serialise import parse_int, parse_time
+
+
+class ChangeFeed:
+    """Wakes every waiter when anything about callbacks changed (SSE pushes a new board)."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.closed = False
+        self._event = asyncio.Event()
+
+    def close(self) -> None:
+        """End every stream (the server is shutting down)."""
+        self.closed = True
+        self.bump()
+
+    def bump(self, *_: object) -> None:
+        self.version += 1
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seen: int, timeout: float) -> None:  # noqa: ASYNC109  # heartbeat
+        if self.version != seen:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
+@dataclass(frozen=True)
+class CallbackWebDeps:
+    service: CallbackService
+    board: Callable[[str | None], Awaitable[dict[str, Any]]]  # agent -> prompts snapshot
+    feed: ChangeFeed
+    tz: ZoneInfo
+    heartbeat: float = 15.0
+
+
+CALLBACKS: web.AppKey[CallbackWebDeps] = web.AppKey("callbacks")
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application, deps: CallbackWebDeps) -> None:
+    """Register the routes and state; open streams end when the server shuts down."""
+    app[CALLBACKS] = deps
+    app.add_routes(routes)
+
+    async def close_streams(_: web.Application) -> None:
+        deps.feed.close()
+
+    app.on_shutdown.append(close_streams)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string", field=name)
+    return value
+
+
+def _choice(kind: Any, name: str, value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidInput(f"{name} must be one of: {allowed}", field=name) from None
+
+
+def _id(request: web.Request) -> int:
+    value = parse_int("id", request.match_info["id"], None, 1, 2**62)
+    assert value is not None
+    return value
+
+
+def _time(deps: CallbackWebDeps, body: dict[str, Any], name: str, required: bool = True) -> Any:
+    value = parse_time(name, _text(body, name, required), deps.tz)
+    if required and value is None:
+        raise InvalidInput(f"{name} is required (ISO 8601 with offset)", field=name)
+    return value
+
+
+async def _one(deps: CallbackWebDeps, cb: Any, status: int = 200) -> web.Response:
+    calls = await deps.service.calls_of(cb)
+    return web.json_response(callback_json(cb, deps.tz, calls), status=status)
+
+
+@routes.post("/api/callbacks")
+@requires("agent")
+async def create(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    cb = await deps.service.create(NewCallback(
+        phone=_text(body, "phone") or "", reason=_text(body, "reason") or "",
+        promised_by=_text(body, "promised_by") or "", case_ref=_text(body, "case_ref"),
+        owner=_text(body, "owner", required=False),
+        language=_text(body, "language", required=False) or "en",
+        due_by=_time(deps, body, "due_by", required=False),
+        not_before=_time(deps, body, "not_before", required=False)))
+    response = await _one(deps, cb, 201)
+    response.headers["Location"] = f"/api/callbacks/{cb.id}"
+    return response
+
+
+@routes.get("/api/callbacks")
+@requires("agent")
+async def find(request: web.Request) -> web.Response:
+    deps, q = request.app[CALLBACKS], request.query
+    items, cursor = await deps.service.find(CallbackQuery(
+        status=_choice(Status, "status", q.get("status")), owner=q.get("owner") or None,
+        due_from=parse_time("due_from", q.get("due_from"), deps.tz),
+        due_until=parse_time("due_until", q.get("due_until"), deps.tz),
+        case_ref=q.get("case") or None,
+        limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
+        cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62)))
+    nxt = None
+    if cursor is not None:
+        nxt = f"{request.path}?{urlencode({**dict(q), 'cursor': str(cursor)})}"
+    return web.json_response({"items": [callback_json(c, deps.tz) for c in items], "next": nxt})
+
+
+@routes.get("/api/callbacks/stream")
+@requires("agent")
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``event: prompts`` with the agent's board on every change."""
+    deps = request.app[CALLBACKS]
+    agent = request.query.get("agent") or None
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    seen = -1
+    while not deps.feed.closed:
+        if seen != deps.feed.version:
+            seen = deps.feed.version
+            board = await deps.board(agent)
+            await response.write(f"event: prompts\ndata: {json.dumps(board)}\n\n".encode())
+        else:
+            await response.write(b": keep-alive\n\n")
+        await deps.feed.wait(seen, deps.heartbeat)
+    return response
+
+
+@routes.get("/api/callbacks/{id:[0-9]+}")
+@requires("agent")
+async def get(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    return await _one(deps, await deps.service.get(_id(request)))
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/reschedule")
+@requires("agent")
+async def reschedule(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    told = _choice(Told, "told", _text(body, "told"))
+    cb = await deps.service.reschedule(_id(request), _time(deps, body, "due_by"),
+                                       _text(body, "reason") or "", told, _text(body, "by") or "")
+    return await _one(deps, cb)
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/cancel")
+@requires("agent")
+async def cancel(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    cb = await deps.service.cancel(_id(request), _text(body, "reason") or "",
+                                   _text(body, "by") or "")
+    return await _one(deps, cb)
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/outcome")
+@requires("agent")
+async def outcome(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    result = _choice(AttemptOutcome, "outcome", _text(body, "outcome"))
+    cb = await deps.service.record_outcome(_id(request), result, _text(body, "by") or "",
+                                           _text(body, "note", required=False))
+    return await _one(deps, cb)
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/snooze")
+@requires("agent")
+async def snooze(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    cb = await deps.service.snooze(_id(request), _time(deps, body, "until"),
+                                   _text(body, "by") or "")
+    return await _one(deps, cb)
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/accept")
+@requires("agent")
+async def accept(request: web.Request) -> web.Response:
+    deps = request.app[CALLBACKS]
+    body = await _body(request)
+    return await _one(deps, await deps.service.accept(_id(request), _text(body, "agent") or ""))
+
+
+@routes.get("/agent")
+async def page(request: web.Request) -> web.Response:
+    """The agents' page: the token is typed in and kept in the tab (never in the URL)."""
+    return web.Response(text=agent_page(), content_type="text/html")

@@ -1,0 +1,150 @@
+"""The callbacks API, agent page and prompt stream through a real aiohttp server, on fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcentre.domain.cases import new_case
+from callcentre.ports_callbacks import CallbackQuery
+from callcentre.services.callbacks import CallbackService
+from callcentre.testing import (
+    FakeClock,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    InMemoryTokenRepository,
+    utc,
+)
+from callcentre.testing_callbacks import InMemoryCallbackRepository, default_policy
+from callcentre.web import callbacks
+from callcentre.web.auth import TOKENS, create_token
+from callcentre.web.callbacks_view import callback_json
+from callcentre.web.errors import error_middleware
+
+TZ = ZoneInfo("Europe/London")
+T0 = utc(2026, 11, 23, 10)
+
+
+@dataclass
+class Api:
+    client: TestClient[Any, Any]
+    headers: dict[str, str]
+    feed: callbacks.ChangeFeed
+
+    async def post(self, path: str, body: Any) -> tuple[int, Any]:
+        resp = await self.client.post(path, json=body, headers=self.headers)
+        return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    cases, tokens = InMemoryCaseRepository(), InMemoryTokenRepository()
+    await cases.add(new_case("HOU-1", "Repairs", None, T0))
+    service = CallbackService(InMemoryCallbackRepository(), cases, InMemoryCallRepository(),
+                              default_policy(), FakeClock(T0), "GB")
+    feed = callbacks.ChangeFeed()
+    service.on_change(feed.bump)
+
+    async def board(agent: str | None) -> dict[str, Any]:
+        items, _ = await service.find(CallbackQuery())
+        return {"due": [callback_json(c, TZ) for c in items], "agent": agent}
+
+    app = web.Application(middlewares=[error_middleware])
+    app[TOKENS] = tokens
+    callbacks.setup(app, callbacks.CallbackWebDeps(service, board, feed, TZ, heartbeat=0.2))
+    token = await create_token(tokens, "agent", "desk", T0)
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, {"Authorization": f"Bearer {token}"}, feed)
+
+
+PROMISE = {"case_ref": "HOU-1", "phone": "07700 900123", "reason": "Boiler repair date",
+           "promised_by": "Sam", "owner": "Agent 1"}
+
+
+async def test_create_get_and_list(api: Api) -> None:
+    status, cb = await api.post("/api/callbacks", PROMISE)
+    assert status == 201
+    for key in ("id", "case_ref", "phone", "reason", "source", "promised_by", "owner",
+                "not_before", "due_by", "status", "result", "attempts", "history"):
+        assert key in cb
+    assert (cb["phone"], cb["source"], cb["status"]) == ("+447700900123", "agent", "pending")
+    assert cb["due_by"] == "2026-11-23T14:00:00+00:00" and cb["history"][0]["action"] == "created"
+    resp = await api.client.get(f"/api/callbacks/{cb['id']}", headers=api.headers)
+    assert (await resp.json())["calls"] == []
+    resp = await api.client.get("/api/callbacks?owner=Agent 1&status=pending", headers=api.headers)
+    assert [c["id"] for c in (await resp.json())["items"]] == [cb["id"]]
+    resp = await api.client.get("/api/callbacks?case=HOU-2", headers=api.headers)
+    assert (await resp.json())["items"] == []
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    ({"case_ref": "NOPE"}, None, "no case"),
+    ({"phone": "12"}, "phone", "not a phone number"),
+    ({"due_by": "2026-11-23T09:00:00+00:00"}, "due_by", "in the past"),
+    ({"due_by": "2027-03-01T09:00:00+00:00"}, "due_by", "beyond policy"),
+    ({"reason": " "}, "reason", "must not be empty"),
+])
+async def test_validation_errors_say_what_is_wrong(api: Api, change: dict[str, str],
+                                                   field: str | None, message: str) -> None:
+    status, body = await api.post("/api/callbacks", {**PROMISE, **change})
+    assert status in (404, 422) and message in body["message"]
+    assert body["details"].get("field") == field
+
+
+async def test_reschedule_cancel_and_illegal_changes(api: Api) -> None:
+    _, cb = await api.post("/api/callbacks", PROMISE)
+    path = f"/api/callbacks/{cb['id']}"
+    status, body = await api.post(f"{path}/reschedule", {"due_by": "2026-11-24T12:00:00Z",
+                                                         "reason": "surveyor", "told": "sms", "by": "Sam"})
+    assert status == 200 and body["history"][-1]["told"] == "sms" and body["extensions"] == 1
+    status, body = await api.post(f"{path}/reschedule", {"due_by": "2026-11-24T12:00:00Z",
+                                                         "reason": "x", "told": "pigeon", "by": "Sam"})
+    assert status == 422 and body["details"]["field"] == "told"
+    status, body = await api.post(f"{path}/outcome", {"outcome": "reached", "by": "Agent 1"})
+    assert status == 200 and body["result"] == "kept"
+    status, body = await api.post(f"{path}/cancel", {"reason": "dup", "by": "Sam"})
+    assert status == 409 and "kept" in body["message"]
+    assert (await api.client.get("/api/callbacks/999", headers=api.headers)).status == 404
+
+
+async def test_snooze_and_accept(api: Api) -> None:
+    _, cb = await api.post("/api/callbacks", PROMISE)
+    status, body = await api.post(f"/api/callbacks/{cb['id']}/snooze",
+                                  {"until": "2026-11-23T10:30:00Z", "by": "Agent 1"})
+    assert status == 200 and body["next_attempt_at"] == "2026-11-23T10:30:00+00:00"
+    status, body = await api.post(f"/api/callbacks/{cb['id']}/accept", {"agent": "Agent 2"})
+    assert status == 200 and body["owner"] == "Agent 2"
+
+
+async def test_needs_a_token(api: Api) -> None:
+    assert (await api.client.get("/api/callbacks")).status == 401
+    assert (await api.client.get("/api/callbacks/stream")).status == 401
+
+
+async def test_agent_page_and_prompt_stream(api: Api) -> None:
+    page = await api.client.get("/agent")
+    assert page.status == 200 and "/api/callbacks/stream" in await page.text()
+    resp = await api.client.get("/api/callbacks/stream?agent=Agent 1", headers=api.headers)
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+
+    async def next_board() -> dict[str, Any]:
+        while True:
+            line = (await resp.content.readline()).decode()
+            if line.startswith("data: "):
+                return json.loads(line[6:])  # type: ignore[no-any-return]
+
+    first = await asyncio.wait_for(next_board(), 5)
+    assert first == {"due": [], "agent": "Agent 1"}
+    await api.post("/api/callbacks", PROMISE)
+    second = await asyncio.wait_for(next_board(), 5)
+    assert [c["reason"] for c in second["due"]] == ["Boiler repair date"]
+    api.feed.close()
+    resp.close()
