@@ -23,13 +23,15 @@ from callcentre.ami.client import AmiClient, AmiSettings, LinkState
 from callcentre.ami.protocol import Message
 from callcentre.ami.resync import Resync
 from callcentre.ami.translate import Translator
+from callcentre.callback_app import CallbackFeature
 from callcentre.config import Config
 from callcentre.domain.calls import CallTracker
 from callcentre.domain.events import QueueJoined
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
 from callcentre.observability.live import live_snapshot
-from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
+from callcentre.observability.prometheus import (CallMetrics, LiveCollector, LiveSnapshot,
+                                                 SnapshotCache)
 from callcentre.phones import normalise
 from callcentre.scheduling.policy import load_opening_hours, read_policy
 from callcentre.services.calllog import CallLogService
@@ -89,8 +91,11 @@ class Service:
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
         self.calllog.on_finished(self.metrics.call_finished)
-        self.registry.register(LiveCollector(self.live))
+        self.snapshot = SnapshotCache(self.live)
+        self.registry.register(LiveCollector(self.snapshot))
         self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock)
+        self.callbacks = CallbackFeature(config, doc, where, self.db, self.cases, self.calls,
+                                         self.calllog, self.clock, self.ami.send_action)
 
     # --- AMI ------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
@@ -99,6 +104,7 @@ class Service:
         if isinstance(event, QueueJoined):
             self.metrics.touch_queue(event.queue)
         self.calllog.handle(event)
+        self.callbacks.on_message(msg)
 
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.link = LinkStatus(state.value, detail, self.clock.now())
@@ -106,6 +112,7 @@ class Service:
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
             self._spawn(self.resync.run())
+            self.callbacks.on_connected()
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
@@ -154,7 +161,8 @@ class Service:
         return make_app(api.ApiDeps(self.calls, self.case_service, tz),
                         pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens,
                         self.registry,
-                        StandardsDeps(self.standards, self.wallboard, self.config.council_name))
+                        StandardsDeps(self.standards, self.wallboard, self.config.council_name),
+                        self.callbacks.web_deps(), self.snapshot.refresh)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -169,6 +177,7 @@ class Service:
             if recovered:
                 log.info("took back %d calls that were in progress at the last stop", recovered)
             stack.push_async_callback(self.calllog.flush)
+            await self.callbacks.start(stack)
             runner = web.AppRunner(self.web_app(), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from callcentre.ports import TokenRepository
-from callcentre.web import api, pages, standards
+from callcentre.web import api, callbacks, pages, standards
 from callcentre.web.auth import TOKENS
 from callcentre.web.errors import error_middleware
 
 MAX_BODY = 64 * 1024  # no legitimate request body is larger
 
 
+def metrics_handler(registry: CollectorRegistry,
+                    refresh: Callable[[], None]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/metrics``: prometheus-client renders the registry, in a worker thread.
+
+    Not prometheus-client's own aiohttp handler: that renders on the event loop, and
+    for a large council (50 queues of histograms) rendering takes tens of
+    milliseconds, during which AMI events would wait. Scrape-time values are taken on
+    the loop first (``refresh``), so the thread only formats.
+    """
+
+    async def handle(request: web.Request) -> web.Response:
+        refresh()
+        body = await asyncio.to_thread(generate_latest, registry)
+        response = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        response.enable_compression()
+        return response
+
+    return handle
+
+
 def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              tokens: TokenRepository, registry: CollectorRegistry | None = None,
-             standards_deps: standards.StandardsDeps | None = None) -> web.Application:
+             standards_deps: standards.StandardsDeps | None = None,
+             callback_deps: callbacks.CallbackWebDeps | None = None,
+             refresh: Callable[[], None] = lambda: None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     if registry is not None:
-        app.router.add_get("/metrics", make_aiohttp_handler(registry))
+        app.router.add_get("/metrics", metrics_handler(registry, refresh))
     app[api.API] = api_deps
     app[pages.PAGES] = page_deps
     app[TOKENS] = tokens
@@ -28,4 +52,6 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     if standards_deps is not None:
         app[standards.STANDARDS] = standards_deps
         app.add_routes(standards.routes)
+    if callback_deps is not None:
+        callbacks.setup(app, callback_deps)
     return app
