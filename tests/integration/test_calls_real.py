@@ -124,47 +124,49 @@ async def test_twenty_callers_on_three_agents(service: Service, asterisk: Asteri
     assert max(c.wait_seconds or 0 for c in calls.values()) > 5  # later callers really queued
 
 
-async def test_link_dropped_mid_call_then_restored(asterisk: AsteriskHarness, tmp_path: Path) -> None:
+@pytest.fixture
+async def proxied(asterisk: AsteriskHarness,
+                  tmp_path: Path) -> AsyncIterator[tuple[Service, CuttableProxy]]:
+    """The service, reaching AMI through a proxy the test can cut."""
     proxy = CuttableProxy(asterisk.ami_host, asterisk.ami_port)
     await proxy.start()
     cfg = config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port)
     try:
         async with Service(cfg).running() as svc:
-            await started(svc)
-            job = asyncio.create_task(scenario(asterisk.abandoned, wait_s=8))
-            await wait_for_in_progress(svc)
-            runs = svc.resync.runs
-            proxy.cut()  # the caller is still queued
-            await wait_until(lambda: svc.resync.runs > runs, 20)
-            result = await job
-            (call,) = (await check(svc, result)).values()
-            assert call.outcome is Outcome.ABANDONED and call.end_source is EndSource.HANGUP
-            assert svc.ami.stats.disconnects >= 1
+            yield await started(svc), proxy
     finally:
         await proxy.stop()
 
 
-async def test_call_ends_while_the_link_is_down(asterisk: AsteriskHarness, tmp_path: Path) -> None:
-    proxy = CuttableProxy(asterisk.ami_host, asterisk.ami_port)
-    await proxy.start()
-    cfg = config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port)
-    try:
-        async with Service(cfg).running() as svc:
-            await started(svc)
-            job = asyncio.create_task(scenario(asterisk.abandoned, wait_s=5))
-            await wait_for_in_progress(svc)
-            proxy.refusing = True
-            proxy.cut()
-            result = await job  # the call ends while we cannot see it
-            runs = svc.resync.runs
-            proxy.refusing = False
-            await wait_until(lambda: svc.resync.runs > runs, 20)
-            linkedid = result.events("ENTERQUEUE")[0].callid
-            call = (await finished_calls(svc, {linkedid}))[linkedid]
-            assert call.end_source is EndSource.RECONCILED  # closed with its last known facts
-            assert call.queued_at is not None and call.outcome is Outcome.UNKNOWN
-    finally:
-        await proxy.stop()
+async def test_link_dropped_mid_call_then_restored(
+        asterisk: AsteriskHarness, proxied: tuple[Service, CuttableProxy]) -> None:
+    svc, proxy = proxied
+    job = asyncio.create_task(scenario(asterisk.abandoned, wait_s=8))
+    await wait_for_in_progress(svc)
+    runs = svc.resync.runs
+    proxy.cut()  # the caller is still queued
+    await wait_until(lambda: svc.resync.runs > runs, 20)
+    result = await job
+    (call,) = (await check(svc, result)).values()
+    assert call.outcome is Outcome.ABANDONED and call.end_source is EndSource.HANGUP
+    assert svc.ami.stats.disconnects >= 1
+
+
+async def test_call_ends_while_the_link_is_down(
+        asterisk: AsteriskHarness, proxied: tuple[Service, CuttableProxy]) -> None:
+    svc, proxy = proxied
+    job = asyncio.create_task(scenario(asterisk.abandoned, wait_s=5))
+    await wait_for_in_progress(svc)
+    proxy.refusing = True
+    proxy.cut()
+    result = await job  # the call ends while we cannot see it
+    runs = svc.resync.runs
+    proxy.refusing = False
+    await wait_until(lambda: svc.resync.runs > runs, 20)
+    linkedid = result.events("ENTERQUEUE")[0].callid
+    call = (await finished_calls(svc, {linkedid}))[linkedid]
+    assert call.end_source is EndSource.RECONCILED  # closed with its last known facts
+    assert call.queued_at is not None and call.outcome is Outcome.UNKNOWN
 
 
 async def wait_for_in_progress(svc: Service, timeout: float = 20) -> None:
