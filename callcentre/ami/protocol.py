@@ -11,126 +11,22 @@ Header names are matched as Asterisk spells them: CEL and Cdr events say
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from callcentre.ami.message import Message
 
 __all__ = ["FrameParser", "Message", "ParserStats", "Reply", "ReplyRouter", "encode_action"]
 
 TERMINATOR = b"\r\n\r\n"
 _TAIL = len(TERMINATOR) - 1  # bytes kept so a terminator split across reads is found
 
-# A header line is "Key: value", split at the first ": "; str methods search in C, a
-# regex walks every character (twice as slow on real frames).  See _parse_frame.
-_SPLIT_HEADER = operator.methodcaller("partition", ": ")
-_SPLIT_ONCE = operator.methodcaller("split", ": ", 1)
-
-
-class Message:
-    """One AMI frame: its headers in order, repeated keys kept.
-
-    Lookups (``get``, ``[]``, ``in``) see the first value of a key and cost one
-    dict lookup; ``get_all`` and ``items`` see every header.  Frames from the
-    parser keep their raw lines and build the header list only when asked: a dict
-    of strings is invisible to the garbage collector, twenty tuples per event are not.
-    """
-
-    __slots__ = ("_first", "_headers", "_lines")
-
-    def __init__(self, headers: list[tuple[str, str]]) -> None:
-        self._headers: list[tuple[str, str]] | None = headers
-        self._lines: list[str] = []
-        first = dict(headers)
-        if len(first) != len(headers):  # a key repeats: the first value must win
-            first = dict(reversed(headers))
-        self._first = first
-
-    @classmethod
-    def _from_lines(cls, first: dict[str, str], lines: list[str]) -> Message:
-        """A parsed frame: ``lines`` are all ``Key: value``; ``first`` maps key -> first value."""
-        message = cls.__new__(cls)
-        message._first = first
-        message._lines = lines
-        message._headers = None
-        return message
-
-    def _all(self) -> list[tuple[str, str]]:
-        headers = self._headers
-        if headers is None:
-            pairs = map(_SPLIT_HEADER, self._lines)
-            headers = self._headers = [(key, value) for key, _, value in pairs]
-        return headers
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        """The first value of ``key``, or ``default``."""
-        return self._first.get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        return self._first[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._first
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __iter__(self) -> Iterator[str]:
-        """Distinct header names in order of first appearance."""
-        return iter(dict.fromkeys(name for name, _ in self._all()))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Message):
-            return NotImplemented
-        return self._all() == other._all()
-
-    __hash__ = None  # type: ignore[assignment]  # equality by content; not hashable
-
-    def __repr__(self) -> str:
-        kind = self.event or self.response or "?"
-        return f"<Message {kind} {len(self)} headers>"
-
-    def get_all(self, key: str) -> list[str]:
-        """Every value of ``key``, in order (``[]`` when absent)."""
-        return [value for name, value in self._all() if name == key]
-
-    def items(self) -> list[tuple[str, str]]:
-        """A copy of all headers, in order, repeated keys kept."""
-        return list(self._all())
-
-    @property
-    def event(self) -> str | None:
-        return self._first.get("Event")
-
-    @property
-    def response(self) -> str | None:
-        return self._first.get("Response")
-
-    @property
-    def action_id(self) -> str | None:
-        return self._first.get("ActionID")
-
-    @property
-    def timestamp(self) -> float | None:
-        """The ``Timestamp`` header (epoch seconds, ``timestampevents = yes``), if valid."""
-        try:
-            return float(self._first["Timestamp"])
-        except (KeyError, ValueError):
-            return None
-
-    def chan_variables(self) -> dict[str, str]:
-        """Channel variables from ``ChanVariable: NAME=value`` headers.
-
-        Also reads OriginateResponse's ``ChanVariable(PJSIP/agent1-00000003): NAME=value``
-        form; ``DestChanVariable`` (the other leg) is not included.  The first value of a
-        repeated name wins, as in ``get``.
-        """
-        found: dict[str, str] = {}
-        for key, value in self._all():
-            if key == "ChanVariable" or key.startswith("ChanVariable("):
-                name, sep, var_value = value.partition("=")
-                if sep and name not in found:
-                    found[name] = var_value
-        return found
+# Per-line work runs inside C (map over a str method), never as a Python loop: it is
+# most of the cost of parsing.  See FrameParser._parse_block.
+_CONTAINS = operator.contains
+_SEPARATOR = itertools.repeat(": ")
 
 
 @dataclass
@@ -236,41 +132,53 @@ class FrameParser:
         self._skip_tail = b""
         return window[end + len(TERMINATOR) :]
 
+
     def _parse_block(self, block: bytearray, out: list[Message]) -> None:
-        """Parse complete frames (``block`` holds no final terminator) into ``out``."""
-        limit = self.max_frame_bytes
+        """Parse complete frames (``block`` holds no final terminator) into ``out``.
+
+        A block within the frame limit holds no oversized frame and is decoded at
+        once.  That gives each frame the text decoding it alone would: CR and LF are
+        ASCII, never inside a UTF-8 sequence, so every invalid sequence is replaced
+        before the terminator that follows it.
+        """
+        if len(block) <= self.max_frame_bytes:
+            texts = block.decode("utf-8", "replace").split("\r\n\r\n")
+        else:
+            texts = self._decode_frames(block)
         stats = self.stats
+        well_formed = Message._well_formed
+        found = len(out)
+        for text in texts:
+            text = text.lstrip("\r\n")  # noqa: PLW2901  # stray empty lines between frames
+            lines = text.split("\r\n")
+            # Well formed: ": " on every line, never first (an empty key), no bare LF.
+            if (all(map(_CONTAINS, lines, _SEPARATOR)) and "\n: " not in text
+                    and not text.startswith(": ") and text.count("\n") == len(lines) - 1):
+                out.append(well_formed(text))
+            elif text:
+                message = _parse_lines(text, stats)
+                if message is not None:
+                    out.append(message)
+        stats.frames += len(out) - found
+
+    def _decode_frames(self, block: bytearray) -> list[str]:
+        """Each frame's text, counting and leaving out the oversized ones."""
+        texts = []
         for raw in block.split(TERMINATOR):
-            if len(raw) > limit:
-                stats.oversized_frames += 1
-                continue
-            text = raw.decode("utf-8", "replace").lstrip("\r\n")
-            if not text:
-                continue  # stray empty lines between frames
-            message = _parse_frame(text, stats)
-            if message is not None:
-                stats.frames += 1
-                out.append(message)
+            if len(raw) > self.max_frame_bytes:
+                self.stats.oversized_frames += 1
+            else:
+                texts.append(raw.decode("utf-8", "replace"))
+        return texts
 
 
-def _parse_frame(text: str, stats: ParserStats) -> Message | None:
-    """One frame's text as a Message (None if it holds no header at all).
+def _parse_lines(text: str, stats: ParserStats) -> Message | None:
+    """A frame that is not well formed, line by line (None if no line is a header).
 
-    Fast path: every line is ``Key: value`` and ends with CRLF, as Asterisk sends
-    them; ``dict()`` refuses a line without ``: `` by itself.  Anything else (a bare
-    LF, ``Key:value``, an empty key, ``Response: Follows`` command output) takes the
-    careful path, which also counts the lines it cannot read.
+    Asterisk ends every line with CRLF and puts ": " after the key; this reads a bare
+    LF, ``Key:value`` and ``Response: Follows`` command output too, and counts the
+    lines it cannot read (no ':', or an empty key).
     """
-    lines = text.split("\r\n")
-    first: dict[str, str] | None
-    try:
-        first = dict(map(_SPLIT_ONCE, lines))
-    except ValueError:
-        first = None
-    if first is not None and "" not in first and text.count("\n") == len(lines) - 1:
-        if len(first) != len(lines):  # a key repeats: the first value must win
-            first = dict(map(_SPLIT_ONCE, reversed(lines)))
-        return Message._from_lines(first, lines)
     headers = []
     for line in text.split("\n"):
         line = line.removesuffix("\r")  # noqa: PLW2901  # the same line, CR dropped

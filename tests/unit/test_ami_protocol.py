@@ -437,3 +437,101 @@ def test_nothing_comes_out_of_an_oversized_frame(
     messages = feed_all(parser, chunked(data, size))
     assert [m.items() for m in messages] == before + after
     assert parser.stats.oversized_frames == 1
+
+
+# -- a read's complete frames are decoded at once and checked as a whole ------------
+
+
+def test_invalid_utf8_at_a_frame_boundary_is_replaced_per_frame() -> None:
+    data = b"Event: A\r\nName: ok\xe2\x82\r\n\r\nEvent: B\r\nName: \xa9fine\r\n\r\n"
+    messages = FrameParser().feed(data)
+    assert [m["Name"] for m in messages] == ["ok\ufffd", "\ufffdfine"]
+    assert feed_all(FrameParser(), chunked(data, 1)) == messages
+
+
+def test_stray_cr_before_a_frame_is_dropped() -> None:
+    parser = FrameParser()
+    first, second = parser.feed(b"Event: A\r\n\r\n\rEvent: B\r\nKey: v\r\n\r\n")
+    assert first.event == "A"
+    assert second.event == "B"
+    assert second.items() == [("Event", "B"), ("Key", "v")]
+    assert parser.stats.malformed_lines == 0
+
+
+def test_lookups_in_a_parsed_frame() -> None:
+    (message,) = FrameParser().feed(
+        b"Privilege: call,all\r\nEvent: Hangup\r\nUniqueid: 1.0\r\nid: short\r\n"
+        b"AppData: a: b\r\nVariable: X\r\nVariable: Y\r\nLast: end\r\n\r\n"
+    )
+    assert message.event == "Hangup"  # not on the first line
+    assert message.get("id") == "short"  # not the tail of "Uniqueid"
+    assert message.get("AppData") == "a: b"
+    assert message.get("AppData: a") is None  # no header name holds ": "
+    assert "AppData: a" not in message
+    assert message.get("Variable") == "X"
+    assert message["Last"] == "end"
+    assert message.get("") is None
+    assert message.get("Missing", "d") == "d"
+    assert 3 not in message  # type: ignore[operator]
+
+
+PIECES = [b"\r\n", b"\r\n", b"\n", b"\r", b": ", b": ", b":", b" ", b"Event", b"Key", b"Value",
+          b"x", b"\xff", b"\xe2\x82", b"\xac", b"\xc3\xa9"]
+
+
+def reference_parse(data: bytes) -> tuple[list[list[tuple[str, str]]], int]:
+    """Every frame of one read decoded on its own and read line by line.
+
+    Asterisk's own form (CRLF lines, each ``Key: value``) is split at CRLF, so a CR
+    ending the last value stays; anything else is read leniently, line by line.
+    """
+    frames, malformed = [], 0
+    body = data[: data.rfind(b"\r\n\r\n")]  # frames end where one read's do
+    for raw in body.split(b"\r\n\r\n"):
+        text = raw.decode("utf-8", "replace").lstrip("\r\n")
+        lines = text.split("\r\n")
+        if all(line.find(": ") > 0 and "\n" not in line for line in lines):
+            headers = [(key, value) for key, _, value in (ln.partition(": ") for ln in lines)]
+        else:
+            headers, bad = lenient_parse(text)
+            malformed += bad
+        if headers:
+            frames.append(headers)
+    return frames, malformed
+
+
+def lenient_parse(text: str) -> tuple[list[tuple[str, str]], int]:
+    headers, malformed = [], 0
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")  # noqa: PLW2901
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")
+        if sep and key:
+            headers.append((key, value))
+        elif line:
+            malformed += 1
+    return headers, malformed
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=st.lists(st.lists(st.sampled_from(PIECES), max_size=14).map(b"".join), max_size=6))
+def test_parsed_frames_match_the_plain_definition(frames: list[bytes]) -> None:
+    data = b"Event: Start\r\n\r\n" + b"".join(frame + b"\r\n\r\n" for frame in frames)
+    expected, malformed = reference_parse(data)
+    # With a limit below the read's size (but no frame over it) each frame is decoded alone.
+    limit = max(map(len, data.split(b"\r\n\r\n"))) + 2  # a stray CRLF may join the last
+    for parser in (FrameParser(), FrameParser(limit)):
+        assert_same_headers(parser.feed(data), expected)
+        assert parser.stats.malformed_lines == malformed
+        assert parser.stats.oversized_frames == 0
+
+
+def assert_same_headers(messages: list[Message], expected: list[list[tuple[str, str]]]) -> None:
+    assert [m.items() for m in messages] == expected
+    for message, headers in zip(messages, expected, strict=True):
+        first = dict(reversed(headers))
+        assert message.event == first.get("Event")
+        for key in {*first, "Event", "Key", "Key: x", "Nope", ""}:
+            assert message.get(key) == first.get(key), key
+            assert (key in message) == (key in first)
