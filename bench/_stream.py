@@ -24,6 +24,7 @@ from callcentre.ami.protocol import FrameParser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
 TRACE_NAMES = ("answered", "abandoned", "callback")
+INBOUND = frozenset({"answered", "abandoned"})  # a resident's call each; "callback" is outbound
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 START = 1_800_000_000.0  # epoch of the first event (2027-01-15)
 GAP = 2.0  # seconds between one replayed call's last event and the next one's first
@@ -35,13 +36,14 @@ class Stream:
     data: bytes
     events: int
     calls: int
+    inbound_calls: int  # the calls the call log should record, all finished
 
 
 def build_stream(min_events: int = 200_000) -> Stream:
     """Whole recorded calls, concatenated until at least ``min_events`` events."""
     traces = [(FIXTURES / f"{name}.ami").read_bytes() for name in TRACE_NAMES]
     parts = [BANNER]
-    events = calls = 0
+    events = calls = inbound = 0
     at = START
     while events < min_events:
         frames = rewrite_trace(
@@ -49,9 +51,10 @@ def build_stream(min_events: int = 200_000) -> Stream:
         )
         parts.extend(frame.data for frame in frames)
         events += len(frames)
+        inbound += TRACE_NAMES[calls % len(traces)] in INBOUND
         calls += 1
         at += frames[-1].offset + GAP
-    return Stream(b"".join(parts), events, calls)
+    return Stream(b"".join(parts), events, calls, inbound)
 
 
 def event_mix(data: bytes) -> collections.Counter[str]:

@@ -1,15 +1,26 @@
 """AMI ingest: how fast each AMI reader turns a large real-mix stream into events.
 
 The stream (bench/_stream.py: >= 200,000 events of recorded calls) is served once
-per stage over a local TCP socket (127.0.0.1 only) by this process; each stage runs
-in a fresh Python subprocess, so its peak RSS (ru_maxrss) is its own.  Printed per
-stage: events, seconds, events/s, peak RSS; then the ratio ours / panoramisk.
+per run of a stage over a local TCP socket (127.0.0.1 only) by this process; each
+run is a fresh Python subprocess, so its peak RSS (VmHWM) is its own.  A stage's
+clock starts when it connects and stops when it has handled the last event (for the
+whole path: when everything is written to SQLite).  Stages run in turn, ``--runs``
+rounds (default 3), so a busy machine slows every stage alike; printed are the
+best and median events/s, the peak RSS, the ratio ours / panoramisk and the whole
+path against its target.
 
-    .venv/bin/python bench/ami_ingest.py [--events N] [--stages name,name]
+    .venv/bin/python bench/ami_ingest.py [--events N] [--runs N] [--stages name,name]
 
-To add a stage (e.g. "parser + call tracking", "whole path with SQLite"), write a
-function ``(port) -> events`` that connects to 127.0.0.1:port, reads until EOF
-and returns how many events it handled, and add it to STAGES.
+The stages:
+  callcentre FrameParser   our parser, reading ``Event`` of every message (what the
+                           service does first; most events go no further)
+  FrameParser + all headers the same, building every message's header list too
+  parser + call tracking   FrameParser -> Translator -> CallTracker, no storage
+  whole path with SQLite   FrameParser -> Translator -> CallLogService with the SQLite
+                           repositories on a temporary file, flushed at the end; the
+                           finished calls in the database must equal the stream's
+  panoramisk 1.4           its AMIProtocol, as panoramisk.Manager drives it
+  asterisk-ami 0.1.7       its AMIClient with its own reader thread
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import asyncio
 import json
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,42 +38,151 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from _stream import build_stream
 
 HOST = "127.0.0.1"
+INBOUND_CONTEXTS = ("from-resident",)  # the context of the residents' calls in the recordings
+REGION = "GB"
+TARGET_EVENTS_PER_S = 50_000  # whole path: replay and catch-up headroom over a few hundred/s
+TARGET_RSS_MIB = 100
+TARGET_RATIO = 2.5  # our parser / panoramisk
+
+Result = dict[str, Any]
 
 
-def callcentre_parser(port: int) -> int:
+async def receive(port: int, on_data: Callable[[bytes], None]) -> None:
+    """Connect to 127.0.0.1:port and hand every read to ``on_data`` until EOF."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    class Reader(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            try:
+                on_data(data)
+            except Exception as err:  # a failing stage must fail, not stop early
+                if not done.done():
+                    done.set_exception(err)
+                raise
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not done.done():
+                done.set_result(None)
+
+    await loop.create_connection(Reader, HOST, port)
+    await done
+
+
+def callcentre_parser(port: int) -> Result:
     """Our FrameParser fed by an asyncio Protocol (the same transport as panoramisk)."""
+    return _parse_only(port, all_headers=False)
+
+
+def callcentre_parser_all_headers(port: int) -> Result:
+    return _parse_only(port, all_headers=True)
+
+
+def _parse_only(port: int, all_headers: bool) -> Result:
     from callcentre.ami.protocol import FrameParser
 
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[int] = loop.create_future()
+    parser = FrameParser()
+    events = 0
 
-        class Reader(asyncio.Protocol):
-            def __init__(self) -> None:
-                self.parser = FrameParser()
-                self.events = 0
+    def on_data(data: bytes) -> None:
+        nonlocal events
+        for message in parser.feed(data):
+            if all_headers:
+                message.items()
+            if message.event is not None:
+                events += 1
 
-            def data_received(self, data: bytes) -> None:
-                for message in self.parser.feed(data):
-                    if message.event is not None:
-                        self.events += 1
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                done.set_result(self.events)
-
-        await loop.create_connection(Reader, HOST, port)
-        return await done
-
-    return asyncio.run(main())
+    started = time.perf_counter()
+    asyncio.run(receive(port, on_data))
+    return {"events": events, "seconds": time.perf_counter() - started}
 
 
-def panoramisk_parser(port: int) -> int:
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _translator() -> Any:
+    from callcentre.ami.translate import Translator
+    from callcentre.phones import normalise
+
+    return Translator(INBOUND_CONTEXTS, lambda raw: normalise(raw, REGION), SystemClock())
+
+
+def _tracker() -> Any:
+    from callcentre.domain.calls import CallTracker
+    from callcentre.scheduling.policy import load_opening_hours, read_policy
+
+    hours = load_opening_hours(*read_policy(Path("/nonexistent")))  # the packaged default
+    return CallTracker(hours.is_open)
+
+
+def call_tracking(port: int) -> Result:
+    """FrameParser -> Translator -> CallTracker, as the service folds events, no storage."""
+    from callcentre.ami.protocol import FrameParser
+
+    parser, translate, tracker = FrameParser(), _translator(), _tracker()
+    events = finished = 0
+
+    def on_data(data: bytes) -> None:
+        nonlocal events, finished
+        for message in parser.feed(data):
+            events += message.event is not None
+            event = translate(message)
+            if event is not None:
+                call = tracker.apply(event)
+                finished += call is not None and call.finished
+
+    started = time.perf_counter()
+    asyncio.run(receive(port, on_data))
+    return {"events": events, "seconds": time.perf_counter() - started, "calls": finished}
+
+
+def whole_path(port: int) -> Result:
+    """FrameParser -> Translator -> CallLogService -> SQLite (a temporary file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(_whole_path(port, Path(tmp) / "bench.sqlite3"))
+
+
+async def _whole_path(port: int, path: Path) -> Result:
+    from callcentre.ami.protocol import FrameParser
+    from callcentre.services.calllog import CallLogService
+    from callcentre.storage.call_repository import SqliteCallRepository
+    from callcentre.storage.case_repository import SqliteCaseRepository
+    from callcentre.storage.db import Database
+
+    db = Database(path)
+    await db.open()
+    await db.migrate()
+    service = CallLogService(_tracker(), SqliteCallRepository(db), SqliteCaseRepository(db),
+                             timedelta(days=7))
+    parser, translate = FrameParser(), _translator()
+    events = 0
+
+    def on_data(data: bytes) -> None:
+        nonlocal events
+        for message in parser.feed(data):
+            events += message.event is not None
+            service.handle(translate(message))
+
+    started = time.perf_counter()
+    await receive(port, on_data)
+    await service.flush()
+    seconds = time.perf_counter() - started
+    rows = await db.fetch_all("SELECT count(*) FROM calls WHERE outcome IS NOT NULL")
+    await db.close()
+    return {"events": events, "seconds": seconds, "calls": int(rows[0][0]),
+            "flushes": service.stats.flushes}
+
+
+def panoramisk_parser(port: int) -> Result:
     """panoramisk 1.4's AMIProtocol: data_received -> Message.from_line -> dispatch.
 
     A stand-in for panoramisk.Manager supplies only what AMIProtocol calls on it;
@@ -96,10 +217,12 @@ def panoramisk_parser(port: int) -> int:
         await loop.create_connection(Protocol, HOST, port)
         return await done
 
-    return asyncio.run(main())
+    started = time.perf_counter()
+    events = asyncio.run(main())
+    return {"events": events, "seconds": time.perf_counter() - started}
 
 
-def asterisk_ami_parser(port: int) -> int:
+def asterisk_ami_parser(port: int) -> Result:
     """asterisk-ami 0.1.7's AMIClient: its own reader thread, default 1 KiB recv."""
     from asterisk.ami import AMIClient
 
@@ -112,18 +235,24 @@ def asterisk_ami_parser(port: int) -> int:
 
     client = AMIClient(address=HOST, port=port, timeout=30)
     client.add_listener(on_event=on_event, on_disconnect=lambda source, error: finished.set())
+    started = time.perf_counter()
     client.connect()
     finished.wait()
-    return count
+    return {"events": count, "seconds": time.perf_counter() - started}
 
 
-# stage name -> (port) -> events seen; each runs in a fresh subprocess.
-STAGES: dict[str, Callable[[int], int]] = {
-    "callcentre FrameParser": callcentre_parser,
-    "panoramisk 1.4": panoramisk_parser,
+OURS, ALL_HEADERS = "callcentre FrameParser", "FrameParser + all headers"
+TRACKING, WHOLE, REFERENCE = "parser + call tracking", "whole path with SQLite", "panoramisk 1.4"
+# stage name -> (port) -> {"events", "seconds", ["calls", ...]}; each run in a fresh subprocess.
+STAGES: dict[str, Callable[[int], Result]] = {
+    OURS: callcentre_parser,
+    ALL_HEADERS: callcentre_parser_all_headers,
+    TRACKING: call_tracking,
+    WHOLE: whole_path,
+    REFERENCE: panoramisk_parser,
     "asterisk-ami 0.1.7": asterisk_ami_parser,
 }
-OURS, REFERENCE = "callcentre FrameParser", "panoramisk 1.4"
+CHECKS_CALLS = (TRACKING, WHOLE)
 
 
 def peak_rss_kib() -> int:
@@ -140,12 +269,9 @@ def peak_rss_kib() -> int:
 
 def run_stage_here(name: str, port: int) -> None:
     """Child side: run one stage, print its figures as JSON."""
-    baseline = peak_rss_kib()
-    started = time.perf_counter()
-    events = STAGES[name](port)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"events": events, "seconds": seconds, "rss_kib": peak_rss_kib(),
-                      "baseline_kib": baseline}))
+    result = STAGES[name](port)
+    result["rss_kib"] = peak_rss_kib()
+    print(json.dumps(result))
 
 
 def serve_once(path: Path) -> tuple[int, threading.Thread]:
@@ -164,7 +290,7 @@ def serve_once(path: Path) -> tuple[int, threading.Thread]:
     return port, thread
 
 
-def run_stage(name: str, path: Path) -> dict[str, Any]:
+def run_stage(name: str, path: Path) -> Result:
     port, server = serve_once(path)
     child = subprocess.run(
         [sys.executable, __file__, "--child", name, "--port", str(port)],
@@ -173,7 +299,8 @@ def run_stage(name: str, path: Path) -> dict[str, Any]:
     server.join(timeout=5)
     if child.returncode != 0:
         raise SystemExit(f"stage {name!r} failed:\n{child.stderr}")
-    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    result: Result = json.loads(child.stdout.strip().splitlines()[-1])
+    result["rate"] = result["events"] / result["seconds"]
     return result
 
 
@@ -184,31 +311,60 @@ def main() -> None:
         return
     names = args.stages.split(",") if args.stages else list(STAGES)
     stream = build_stream(args.events)
-    print(f"stream: {stream.events} events ({stream.calls} recorded calls replayed),"
-          f" {len(stream.data) / 2**20:.1f} MiB, over TCP {HOST}, one subprocess per stage")
-    results: dict[str, dict[str, Any]] = {}
+    print(f"stream: {stream.events} events ({stream.calls} recorded calls replayed,"
+          f" {stream.inbound_calls} of them residents' calls), {len(stream.data) / 2**20:.1f} MiB,"
+          f" over TCP {HOST}; {args.runs} rounds, one subprocess per run")
+    runs: dict[str, list[Result]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stream.ami"
         path.write_bytes(stream.data)
+        events, inbound_calls = stream.events, stream.inbound_calls
         del stream
-        for name in names:
-            results[name] = result = run_stage(name, path)
-            rate = result["events"] / result["seconds"]
-            print(f"{name:<26}{result['events']:>9} events {result['seconds']:8.2f} s"
-                  f" {rate:>11,.0f} events/s   peak RSS {result['rss_kib'] / 1024:6.1f} MiB"
-                  f" (at start {result['baseline_kib'] / 1024:.1f})")
-    counts = {r["events"] for r in results.values()}
-    if len(counts) > 1:
-        print(f"WARNING: stages saw different event counts: {sorted(counts)}")
-    if OURS in results and REFERENCE in results:
-        ours, ref = results[OURS], results[REFERENCE]
-        ratio = (ours["events"] / ours["seconds"]) / (ref["events"] / ref["seconds"])
-        print(f"ratio {OURS} / {REFERENCE}: {ratio:.2f}x events/s")
+        for round_no in range(1, args.runs + 1):
+            for name in names:
+                runs[name].append(result := run_stage(name, path))
+                print(f"  round {round_no}  {name:<26}{result['rate']:>11,.0f} events/s"
+                      f"  {result['seconds']:6.2f} s  peak RSS {result['rss_kib'] / 1024:6.1f} MiB",
+                      flush=True)
+    report(runs, events, inbound_calls)
+
+
+def report(runs: dict[str, list[Result]], events: int, inbound_calls: int) -> None:
+    print(f"\n{'stage':<26}{'best events/s':>15}{'median':>11}{'peak RSS MiB (max)':>20}")
+    for name, results in runs.items():
+        rates = [r["rate"] for r in results]
+        print(f"{name:<26}{max(rates):>15,.0f}{statistics.median(rates):>11,.0f}"
+              f"{max(r['rss_kib'] for r in results) / 1024:>20.1f}")
+        if any(r["events"] != events for r in results):
+            print(f"  WARNING: {name} saw {sorted({r['events'] for r in results})} events,"
+                  f" the stream has {events}")
+        if name in CHECKS_CALLS and any(r["calls"] != inbound_calls for r in results):
+            print(f"  WARNING: {name} finished {sorted({r['calls'] for r in results})} calls,"
+                  f" the stream has {inbound_calls}")
+    for mine in (OURS, ALL_HEADERS):
+        if mine in runs and REFERENCE in runs:
+            best, median = (_rates(runs[mine], f) / _rates(runs[REFERENCE], f)
+                            for f in (max, statistics.median))
+            print(f"ratio {mine} / {REFERENCE}: best {best:.2f}x, median {median:.2f}x"
+                  f" (target >= {TARGET_RATIO}x)")
+    if WHOLE in runs:
+        results = runs[WHOLE]
+        rss = max(r["rss_kib"] for r in results) / 1024
+        print(f"{WHOLE}: best {_rates(results, max):,.0f}, median"
+              f" {_rates(results, statistics.median):,.0f} events/s"
+              f" (target >= {TARGET_EVENTS_PER_S:,}); peak RSS {rss:.1f} MiB"
+              f" (target < {TARGET_RSS_MIB}); finished calls in SQLite"
+              f" {sorted({r['calls'] for r in results})} of {inbound_calls}")
+
+
+def _rates(results: list[Result], pick: Callable[[list[float]], float]) -> float:
+    return pick([r["rate"] for r in results])
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="minimum stream size")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of every stage")
     parser.add_argument("--stages", help=f"comma-separated subset of: {', '.join(STAGES)}")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
