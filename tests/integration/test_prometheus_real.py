@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -45,7 +46,10 @@ def query(port: int, expr: str) -> list[dict[str, Any]]:
 async def wait_for(port: int, expr: str, timeout: float = 40) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        result = await asyncio.to_thread(query, port, expr)
+        try:
+            result = await asyncio.to_thread(query, port, expr)
+        except (urllib.error.URLError, ConnectionError):
+            result = []  # Prometheus is still starting
         if result:
             return float(result[0]["value"][1])
         await asyncio.sleep(0.5)
