@@ -75,6 +75,7 @@ class CallbackDialler:
         self._declined: dict[str, datetime] = {}  # agent -> rest until (did not answer)
         self.stats = DiallerStats()
         self.on_prompt: Callable[[], None] | None = None  # e.g. the agent page's change feed
+        self.holding = False  # True: prompt, but place no calls (maintenance, tests)
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -148,6 +149,8 @@ class CallbackDialler:
     async def dispatch(self) -> int:
         """Offer ready callbacks to available agents, earliest deadline first."""
         placed = 0
+        if self.holding:
+            return 0
         async with self._lock:
             for entry in sorted(self.ready.values(), key=lambda e: (e.due_by, e.id)):
                 if not self._free_agents():
@@ -288,13 +291,14 @@ class CallbackDialler:
         stored = await self._pbx.stored_result(current.channel_id)
         now = self._clock.now()
         if stored is not None:
-            leg.from_stored(*stored, current)
+            leg.from_stored(stored[0], current)
+        if stored is not None and stored[0] != "ANSWER":
             cb, outcome, end = leg.judge(cb, now, self._policy)
             await self._store(cbd.finish_attempt(cb, outcome, end, self._policy))
-        else:
-            if leg.answered_at is not None:
-                cb = cbd.resident_answered(cb, leg.answered_at)
-            await self._store(cbd.link_lost(cb, now, self._policy))
+            return 1
+        if leg.answered_at is not None:
+            cb = cbd.resident_answered(cb, leg.answered_at)
+        await self._store(cbd.link_lost(cb, now, self._policy))
         return 1
 
     async def sweep_stuck(self) -> None:

@@ -57,12 +57,13 @@ class Leg:
     def agent_declined(self) -> bool:
         return self.agent_failed in AGENT_DECLINED
 
-    def from_stored(self, dial_status: str, answered_seconds: float, attempt: Attempt) -> None:
-        """What the dialplan stored in AstDB (the PBX finished it while we were away)."""
+    def from_stored(self, dial_status: str, attempt: Attempt) -> None:
+        """What the dialplan stored in AstDB (the PBX finished it while we were away). Its
+        ANSWEREDTIME counts from the agent's answer, so for ANSWER the talk time is unknown:
+        the caller asks an agent for the outcome rather than guess (voicemail answers too)."""
         self.agent_answered = True
         self.dial_status = dial_status
         if dial_status == "ANSWER":
-            self.answered_seconds = answered_seconds
             self.answered_at = self.answered_at or attempt.answered_at or attempt.started_at
 
     def judge(self, cb: Callback, at: datetime,
@@ -171,9 +172,10 @@ def _fold(leg: Leg, event: cev.LegEvent) -> bool:  # noqa: PLR0911  # one return
         leg.confirmed = True
         return False
     if isinstance(event, cev.CallbackLegResult):
+        # Its AnsweredTime counts from the *agent's* answer (measured on Asterisk 22), so
+        # talk time comes from the resident's DialEnd and the Hangup timestamps instead.
         leg.agent_answered = True
         leg.dial_status = event.dial_status or leg.dial_status
-        leg.answered_seconds = event.answered_seconds
         return False
     if isinstance(event, cev.CallbackLegEnded):
         leg.ended_at = event.at

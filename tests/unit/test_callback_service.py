@@ -185,17 +185,28 @@ async def test_restart_never_dials_twice_and_resolves_what_was_left() -> None:
     # "kill -9": a new dialler over the same database and PBX
     w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
     w.pbx.live = {channels[live.id]}
-    w.pbx.results = {channels[finished.id]: ("ANSWER", 42.0)}
+    w.pbx.results = {channels[finished.id]: ("BUSY", 0.0)}
     w.clock.advance(minutes=1)
     assert await w2.resync() == 2
     assert (await w.repo.get(live.id)).status is Status.DIALLING
-    assert (await w.repo.get(finished.id)).result is Result.KEPT
+    assert (await w.repo.get(finished.id)).attempts[0].outcome is AttemptOutcome.BUSY
     got = await w.repo.get(lost.id)
     assert got.attempts[0].outcome is AttemptOutcome.LINK_LOST and got.status is Status.PENDING
     await w2.rebuild()
     await w2.tick()
     assert len(w.pbx.originated) == 3  # nothing dialled again: no agents known to w2 yet
     assert w2.legs.get(channels[live.id]) is not None
+
+
+async def test_answered_while_we_were_away_needs_an_agent() -> None:
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    w.pbx.results = {w.pbx.originated[0].channel_id: ("ANSWER", 40.0)}  # maybe voicemail
+    w.clock.advance(minutes=1)
+    await CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock).resync()
+    assert (await w.repo.get(cb.id)).status is Status.NEEDS_OUTCOME
 
 
 async def test_link_lost_after_answer_needs_an_agent() -> None:
