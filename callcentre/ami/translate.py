@@ -7,6 +7,7 @@ with missing or unparsable fields is counted and skipped, never raised.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -21,13 +22,19 @@ log = logging.getLogger("callcentre.ami")
 
 Normaliser = Callable[[str | None], str | None]
 CASE_REF_VARIABLES = frozenset({"CASE_REF", "__CASE_REF", "_CASE_REF"})
+_VARSETS_READ = CASE_REF_VARIABLES | {"QUEUESTATUS"}  # half of all events are VarSets
+# Each call's number is normalised on Newchannel and again on QueueCallerJoin; a few
+# calls' worth of numbers (personal data, so few) saves phonenumbers the second parse.
+_NUMBERS_CACHED = 64
 
 
 class Translator:
+    """``normalise`` must depend on the raw number alone: its results are cached."""
+
     def __init__(self, inbound_contexts: Collection[str], normalise: Normaliser,
                  clock: Clock) -> None:
         self._inbound = frozenset(inbound_contexts)
-        self._normalise = normalise
+        self._normalise = functools.lru_cache(maxsize=_NUMBERS_CACHED)(normalise)
         self._clock = clock
         self.handled: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
@@ -84,15 +91,13 @@ class Translator:
         return ev.CallArrived(msg["Linkedid"], at, self.details(msg))
 
     def _varset(self, msg: Message, at: datetime) -> ev.CallEvent | None:
-        if not _is_caller_leg(msg):
-            return None
         variable = msg.get("Variable")
-        if variable in CASE_REF_VARIABLES:
-            ref = usable_keyed_ref(msg.get("Value"))
-            return ev.CaseRefKeyed(msg["Linkedid"], at, ref) if ref else None
+        if variable not in _VARSETS_READ or not _is_caller_leg(msg):
+            return None
         if variable == "QUEUESTATUS":
             return ev.QueueResultSet(msg["Linkedid"], at, msg.get("Value") or "")
-        return None
+        ref = usable_keyed_ref(msg.get("Value"))  # one of CASE_REF_VARIABLES
+        return ev.CaseRefKeyed(msg["Linkedid"], at, ref) if ref else None
 
     def _join(self, msg: Message, at: datetime) -> ev.CallEvent:
         return ev.QueueJoined(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
