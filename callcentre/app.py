@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from callcentre.ami.client import AmiClient, AmiSettings, LinkState
 from callcentre.ami.protocol import Message
@@ -87,6 +87,8 @@ class Service:
         self.resync = Resync(self.ami.send_action, self.calllog, self.translator,
                              frozenset(config.inbound_contexts), self.clock)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # no *_created series: a fifth fewer lines to render per scrape
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
@@ -121,10 +123,11 @@ class Service:
                 log.warning("no Asterisk AMI link to %s:%s (%s); retrying",
                             self.config.ami_host, self.config.ami_port, detail)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- health ---------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:
@@ -186,7 +189,25 @@ class Service:
             log.info("HTTP on http://%s:%s/", self.config.http_host, self.config.http_port)
             ami_task = asyncio.get_running_loop().create_task(self.ami.run())
             stack.push_async_callback(_stop_ami, self.ami, ami_task)
+            stack.push_async_callback(self._cancel_tasks)
+            self.warming = self._spawn(self._warm_standards())
             yield self
+
+    async def _warm_standards(self) -> None:
+        started = time.monotonic()
+        try:
+            days = await self.standards.warm()
+        except StorageError:
+            log.warning("could not pre-compute the standards of past days", exc_info=True)
+            return
+        if days:
+            log.info("standards: %d past days aggregated in %.1f s", days,
+                     time.monotonic() - started)
+
+    async def _cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:

@@ -81,3 +81,13 @@ class StandardsService:
 
     async def queues(self) -> list[str]:
         return await self._repo.queues()
+
+    async def warm(self, days_back: int = 400) -> int:
+        """Aggregate and cache the settled days not cached yet (run in the background at
+        start, so the first month or year asked for is served from the cache)."""
+        today = self.today()
+        days = [today - timedelta(days=i) for i in range(1, days_back + 1)]
+        cached = await self._repo.cached(days, None)
+        missing = [d for d in days if d not in cached]
+        await self.figures(missing, None)
+        return len(missing)

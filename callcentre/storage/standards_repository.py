@@ -82,6 +82,10 @@ class SqliteStandardsRepository:
                 (day.isoformat(), queue or ALL_QUEUES, to_json(figures), to_epoch(at)))
 
     async def queues(self) -> list[str]:
+        # A loose index scan: one index lookup per queue, not a pass over every call.
         rows = await self._db.fetch_all(
-            "SELECT DISTINCT queue FROM calls WHERE queue IS NOT NULL ORDER BY queue")
+            "WITH RECURSIVE q(name) AS ("
+            " SELECT MIN(queue) FROM calls"
+            " UNION ALL SELECT (SELECT MIN(queue) FROM calls WHERE queue > q.name) FROM q"
+            " WHERE q.name IS NOT NULL) SELECT name FROM q WHERE name IS NOT NULL")
         return [r[0] for r in rows]

@@ -86,3 +86,8 @@ async def test_cache_round_trip(db: Database) -> None:
     await repo.store(date(2026, 11, 1), None, f, T0)
     await repo.store(date(2026, 11, 1), "a", Figures(), T0)
     assert await repo.cached([date(2026, 11, 1), date(2026, 11, 2)], None) == {date(2026, 11, 1): f}
+
+
+async def test_queues_are_listed_once_each_in_order(db: Database) -> None:
+    await SqliteCallRepository(db).save(random_calls(50, 4))
+    assert await SqliteStandardsRepository(db).queues() == ["a", "b"]

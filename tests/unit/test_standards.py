@@ -95,3 +95,12 @@ async def test_only_settled_days_are_cached() -> None:
     repo.computed.clear()
     await service.standards(days, None)
     assert len(repo.computed) == 2  # Saturday now comes from the cache
+
+
+async def test_warm_caches_every_settled_day_once() -> None:
+    repo = CountingRepo()
+    clock = FakeClock(utc(2026, 11, 23, 12, 0))
+    service = StandardsService(repo, clock, LONDON, [20], 5, Targets({20: 0.8}, 0.05, 0.9))
+    assert await service.warm(days_back=10) == 10
+    assert len(repo.store_) == 10 and max(repo.store_) == date(2026, 11, 22)
+    assert await service.warm(days_back=10) == 0
