@@ -72,7 +72,7 @@ class AmiPbx:
         except PbxRefused:
             return None  # "Database entry not found"
         for m in result.events:
-            status, _, seconds = (m.get("Val") or "").partition(",")
+            status, _, seconds = (m.get("Val") or "").partition(":")
             if status:
                 return status, float(seconds or 0)
         return None
