@@ -18,8 +18,8 @@ and agent state are not in this build's metrics).
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import random
 import socket
 import sqlite3
@@ -34,11 +34,11 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from callcentre.app import Service  # noqa: E402
-from callcentre.config import Config  # noqa: E402
-from callcentre.domain.calls import Call, EndSource, Outcome  # noqa: E402
-from callcentre.storage.call_repository import _COLUMNS, _row_values  # noqa: E402
-from callcentre.storage.db import Database  # noqa: E402
+from callcentre.app import Service
+from callcentre.config import Config
+from callcentre.domain.calls import Call, EndSource, Outcome
+from callcentre.storage.call_repository import _COLUMNS, _row_values
+from callcentre.storage.db import Database
 
 OUTCOMES = [(Outcome.ANSWERED, 0.82), (Outcome.ABANDONED, 0.12), (Outcome.TIMEOUT, 0.02),
             (Outcome.HUNG_UP_BEFORE_QUEUE, 0.04)]

@@ -30,8 +30,12 @@ from callcentre.domain.events import QueueJoined
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
 from callcentre.observability.live import live_snapshot
-from callcentre.observability.prometheus import (CallMetrics, LiveCollector, LiveSnapshot,
-                                                 SnapshotCache)
+from callcentre.observability.prometheus import (
+    CallMetrics,
+    LiveCollector,
+    LiveSnapshot,
+    SnapshotCache,
+)
 from callcentre.phones import normalise
 from callcentre.scheduling.policy import load_opening_hours, read_policy
 from callcentre.services.calllog import CallLogService

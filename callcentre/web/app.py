@@ -16,8 +16,10 @@ from callcentre.web.errors import error_middleware
 MAX_BODY = 64 * 1024  # no legitimate request body is larger
 
 
-def metrics_handler(registry: CollectorRegistry,
-                    refresh: Callable[[], None]) -> Callable[[web.Request], Awaitable[web.Response]]:
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def metrics_handler(registry: CollectorRegistry, refresh: Callable[[], None]) -> Handler:
     """``/metrics``: prometheus-client renders the registry, in a worker thread.
 
     Not prometheus-client's own aiohttp handler: that renders on the event loop, and
