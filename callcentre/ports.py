@@ -6,7 +6,7 @@ for in-memory fakes); tests/contract runs one suite against both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -40,6 +40,17 @@ class CallQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class RepeatQuery:
+    """Is the call ``exclude_linkedid`` a repeat?  Asks for the latest other call from
+    ``caller`` that arrived in [since, before), as ``CallRepository.previous_from``."""
+
+    caller: str
+    since: datetime
+    before: datetime
+    exclude_linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
 class Token:
     name: str
     role: str
@@ -67,6 +78,9 @@ class CallRepository(Protocol):
                             exclude_linkedid: str) -> int | None:
         """Id of the latest other call from ``caller`` that arrived in [since, before)."""
 
+    async def previous_from_each(self, queries: Sequence[RepeatQuery]) -> list[int | None]:
+        """``previous_from`` for every query, read together; the answers in query order."""
+
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         """Set (or clear) the call's case link. Raises NoSuchCall."""
 
@@ -84,6 +98,12 @@ class CaseRepository(Protocol):
 
     async def latest_open_for(self, phone: str) -> Case | None:
         """The most recently created open case of this resident, if any."""
+
+    async def latest_open_for_each(self, phones: Collection[str]) -> dict[str, Case]:
+        """``latest_open_for`` every number, read together; numbers without one left out."""
+
+    async def get_each(self, refs: Collection[str]) -> dict[str, Case]:
+        """The cases with these references, by reference, read together; unknown ones left out."""
 
     async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
         """Raises NoSuchCase."""

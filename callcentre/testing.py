@@ -6,14 +6,14 @@ suite against both), so unit tests of services can use them without a database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
-from callcentre.ports import CallQuery, Page, Token
+from callcentre.ports import CallQuery, Page, RepeatQuery, Token
 
 
 class FakeClock:
@@ -82,6 +82,10 @@ class InMemoryCallRepository:
                  and c.linkedid != exclude_linkedid]
         return max(found, key=lambda c: c.arrived_at).id if found else None
 
+    async def previous_from_each(self, queries: Sequence[RepeatQuery]) -> list[int | None]:
+        return [await self.previous_from(q.caller, q.since, q.before, q.exclude_linkedid)
+                for q in queries]
+
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         call = await self.get(call_id)
         self._by_id[call_id] = replace(call, case_ref=case_ref, case_link=link)
@@ -122,8 +126,16 @@ class InMemoryCaseRepository:
         return items, (items[-1].ref if len(found) > limit and items else None)
 
     async def latest_open_for(self, phone: str) -> Case | None:
-        found = [c for c in self._cases.values() if c.phone == phone and c.status is CaseStatus.OPEN]
+        found = [c for c in self._cases.values()
+                 if c.phone == phone and c.status is CaseStatus.OPEN]
         return max(found, key=lambda c: c.created_at) if found else None
+
+    async def latest_open_for_each(self, phones: Collection[str]) -> dict[str, Case]:
+        found = {phone: await self.latest_open_for(phone) for phone in phones}
+        return {phone: case for phone, case in found.items() if case is not None}
+
+    async def get_each(self, refs: Collection[str]) -> dict[str, Case]:
+        return {ref: self._cases[ref] for ref in refs if ref in self._cases}
 
     async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
         case = await self.get(ref)

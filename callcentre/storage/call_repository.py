@@ -9,7 +9,7 @@ from typing import Any
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.errors import NoSuchCall, StorageError
-from callcentre.ports import CallQuery, Page
+from callcentre.ports import CallQuery, Page, RepeatQuery
 from callcentre.storage.db import Database, from_epoch, to_epoch
 
 _TIMES = ("arrived_at", "queued_at", "answered_at", "left_queue_at", "talk_ended_at",
@@ -22,7 +22,8 @@ _DERIVED = ("wait_seconds", "talk_seconds")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
 # An agent's link (PATCH /api/calls/{id}) wins over what the tracker later saves.
 _KEEP_AGENT_LINK = {
-    "case_ref": "CASE WHEN calls.case_link = 'agent' THEN calls.case_ref ELSE excluded.case_ref END",
+    "case_ref": "CASE WHEN calls.case_link = 'agent' THEN calls.case_ref "
+                "ELSE excluded.case_ref END",
     "case_link": "CASE WHEN calls.case_link = 'agent' THEN 'agent' ELSE excluded.case_link END",
     "repeat_of": "COALESCE(calls.repeat_of, excluded.repeat_of)",
 }
@@ -32,6 +33,16 @@ _UPSERT = (
     + ", ".join(f"{c} = {_KEEP_AGENT_LINK.get(c, f'excluded.{c}')}" for c in _COLUMNS[1:])
     + " WHERE calls.outcome IS NULL"  # a finished call is never reopened or rewritten
 )
+
+
+# One correlated lookup per row of q: the same query as previous_from, for many calls.
+_PREVIOUS_FROM_EACH = (
+    "WITH q(n, q_caller, q_since, q_before, q_linkedid) AS (VALUES {rows}) "
+    "SELECT (SELECT id FROM calls WHERE caller = q_caller AND arrived_at >= q_since "
+    "AND arrived_at < q_before AND linkedid != q_linkedid ORDER BY arrived_at DESC LIMIT 1) "
+    "FROM q ORDER BY n"
+)
+_QUERIES_PER_READ = 100  # 5 variables each: stay under SQLite's variable limit
 
 
 def _row_values(call: Call) -> tuple[Any, ...]:
@@ -100,6 +111,17 @@ class SqliteCallRepository:
             "AND linkedid != ? ORDER BY arrived_at DESC LIMIT 1",
             (caller, to_epoch(since), to_epoch(before), exclude_linkedid))
         return None if row is None else int(row[0])
+
+    async def previous_from_each(self, queries: Sequence[RepeatQuery]) -> list[int | None]:
+        answers: list[int | None] = []
+        for start in range(0, len(queries), _QUERIES_PER_READ):
+            chunk = queries[start:start + _QUERIES_PER_READ]
+            args = [value for n, q in enumerate(chunk) for value in
+                    (n, q.caller, to_epoch(q.since), to_epoch(q.before), q.exclude_linkedid)]
+            sql = _PREVIOUS_FROM_EACH.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)))
+            rows = await self._db.fetch_all(sql, args)
+            answers.extend(None if row[0] is None else int(row[0]) for row in rows)
+        return answers
 
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         async with self._db.write() as conn:

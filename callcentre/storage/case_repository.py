@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.errors import CaseExists, NoSuchCase, StorageError
 from callcentre.ports import Token
 from callcentre.storage.db import Database, from_epoch, to_epoch
+
+_PER_READ = 500  # values in one IN (...) or VALUES list: under SQLite's variable limit
+# The same query as latest_open_for, once per number in p.
+_LATEST_OPEN_FOR_EACH = (
+    "WITH p(phone) AS (VALUES {rows}) SELECT * FROM cases WHERE ref IN (SELECT "
+    "(SELECT ref FROM cases WHERE phone = p.phone AND status = 'open' "
+    "ORDER BY created_at DESC LIMIT 1) FROM p)"
+)
 
 
 def _case(row: sqlite3.Row) -> Case:
@@ -61,6 +70,23 @@ class SqliteCaseRepository:
             "SELECT * FROM cases WHERE phone = ? AND status = 'open' "
             "ORDER BY created_at DESC LIMIT 1", (phone,))
         return None if row is None else _case(row)
+
+    async def latest_open_for_each(self, phones: Collection[str]) -> dict[str, Case]:
+        return await self._by_chunks(_LATEST_OPEN_FOR_EACH, "(?)", phones, "phone")
+
+    async def get_each(self, refs: Collection[str]) -> dict[str, Case]:
+        return await self._by_chunks("SELECT * FROM cases WHERE ref IN ({rows})", "?", refs, "ref")
+
+    async def _by_chunks(self, sql: str, mark: str, keys: Collection[str],
+                         column: str) -> dict[str, Case]:
+        """Cases by ``column``, running ``sql`` with ``{rows}`` as one mark per key."""
+        wanted = sorted(keys)
+        found: dict[str, Case] = {}
+        for start in range(0, len(wanted), _PER_READ):
+            chunk = wanted[start:start + _PER_READ]
+            rows = await self._db.fetch_all(sql.format(rows=", ".join([mark] * len(chunk))), chunk)
+            found.update((row[column], _case(row)) for row in rows)
+        return found
 
     async def set_status(self, ref: str, status: CaseStatus, at: datetime) -> Case:
         async with self._db.write() as conn:

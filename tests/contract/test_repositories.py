@@ -13,7 +13,7 @@ import pytest
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
 from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
-from callcentre.ports import CallQuery, Token
+from callcentre.ports import CallQuery, RepeatQuery, Token
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
 from callcentre.storage.db import Database
@@ -111,6 +111,28 @@ async def test_unfinished_and_previous_from(repos: Repos) -> None:
                                            T0 + timedelta(hours=3), "1.1") is None
 
 
+async def test_previous_from_each_answers_as_previous_from_in_order(repos: Repos) -> None:
+    other = "+441632960001"
+    await repos.calls.save([finished(a_call("1.0", T0)), a_call("1.1", T0 + timedelta(hours=1)),
+                            a_call("1.2", T0 + timedelta(hours=2), caller=other)])
+    week = timedelta(days=7)
+    queries = [
+        RepeatQuery("+447700900123", T0 - week, T0 + timedelta(hours=3), "1.9"),  # latest: 1.1
+        RepeatQuery("+447700900123", T0 - week, T0 + timedelta(hours=3), "1.1"),  # 1.1 excluded
+        RepeatQuery("+447700900123", T0 - week, T0, "1.9"),  # before is exclusive
+        RepeatQuery("+447700900123", T0, T0 + timedelta(minutes=1), "1.9"),  # since inclusive
+        RepeatQuery(other, T0 - week, T0 + timedelta(hours=3), "1.9"),
+        RepeatQuery("+449999999999", T0 - week, T0 + week, "1.9"),
+    ]
+    singly = [await repos.calls.previous_from(q.caller, q.since, q.before, q.exclude_linkedid)
+              for q in queries]
+    assert [None if i is None else (await repos.calls.get(i)).linkedid for i in singly] == [
+        "1.1", "1.0", None, "1.0", "1.2", None]
+    assert await repos.calls.previous_from_each(queries) == singly
+    assert await repos.calls.previous_from_each(queries * 70) == singly * 70  # several reads
+    assert await repos.calls.previous_from_each([]) == []
+
+
 async def test_agent_link_survives_later_saves(repos: Repos) -> None:
     (call,) = await repos.calls.save([a_call(case_ref="AUTO-1", case_link=CaseLink.NUMBER)])
     linked = await repos.calls.link_case(call.id, "R-9", CaseLink.AGENT)
@@ -137,6 +159,26 @@ async def test_cases(repos: Repos) -> None:
     assert [c.ref for c in items] == ["R-1"] and cursor == "R-1"
     items, cursor = await repos.cases.find(CaseStatus.CLOSED, None, 10, None)
     assert [c.ref for c in items] == ["R-2"] and cursor is None
+
+
+async def test_cases_read_together(repos: Repos) -> None:
+    number, other = "+447700900123", "+441632960001"
+    cases = [new_case("R-1", "Bins", number, T0),
+             new_case("R-2", "Parking", number, T0 + timedelta(days=1)),
+             new_case("R-3", "Tax", other, T0), new_case("R-4", "Noise", None, T0)]
+    for case in cases:
+        await repos.cases.add(case)
+    await repos.cases.set_status("R-3", CaseStatus.CLOSED, T0 + timedelta(days=2))
+    assert await repos.cases.latest_open_for_each({number, other, "+449999999999"}) == {
+        number: cases[1]}
+    assert await repos.cases.get_each({"R-1", "R-4", "nope"}) == {"R-1": cases[0],
+                                                                  "R-4": cases[3]}
+    assert await repos.cases.latest_open_for_each(set()) == {}
+    assert await repos.cases.get_each(set()) == {}
+    many = {f"+4477009{i:05d}" for i in range(1200)} | {number}  # several reads
+    assert await repos.cases.latest_open_for_each(many) == {number: cases[1]}
+    assert (await repos.cases.get_each({f"X-{i}" for i in range(1200)} | {"R-2"})) == {
+        "R-2": cases[1]}
 
 
 async def test_tokens(repos: Repos) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +12,7 @@ import pytest
 
 from callcentre.domain import events as ev
 from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outcome
-from callcentre.domain.cases import new_case
+from callcentre.domain.cases import Case, new_case
 from callcentre.domain.hours import always_open
 from callcentre.errors import StorageError
 from callcentre.services.calllog import CallLogService
@@ -179,6 +179,61 @@ async def test_burst_is_written_in_few_transactions(n: int) -> None:
     await svc.flush()
     assert svc.stats.finished == {"abandoned": n}
     assert svc.stats.flushes <= 3
+
+
+class CountingCases(InMemoryCaseRepository):
+    """Counts the batch reads; fails the first ``failures`` keyed-reference reads."""
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.failures = failures
+        self.reads: list[str] = []
+
+    async def get_each(self, refs: Collection[str]) -> dict[str, Case]:
+        self.reads.append("get_each")
+        if self.failures:
+            self.failures -= 1
+            raise StorageError("database is locked")
+        return await super().get_each(refs)
+
+    async def latest_open_for_each(self, phones: Collection[str]) -> dict[str, Case]:
+        self.reads.append("latest_open_for_each")
+        return await super().latest_open_for_each(phones)
+
+
+async def test_a_burst_is_enriched_in_a_few_reads_with_the_same_links() -> None:
+    cases = CountingCases()
+    await cases.add(new_case("BIN-42", "Missed bin", None, T0))
+    await cases.add(new_case("TAX-7", "Council tax", NUMBER, T0))
+    calls = InMemoryCallRepository()
+    await calls.save([Call(linkedid="0.0", channel="c", arrived_at=T0, caller=NUMBER)])
+    svc = service(calls, cases)
+    for i in range(1, 41):
+        for e in a_call(f"{i}.0", 60 * i, ref="BIN-42" if i % 2 else "NOPE-1"):
+            svc.handle(e)
+    await svc.flush()
+    stored = [await calls.get(i) for i in range(2, 42)]
+    assert {(c.case_ref, c.case_link) for c in stored[::2]} == {("BIN-42", CaseLink.KEYED)}
+    assert {(c.case_ref, c.case_link) for c in stored[1::2]} == {("TAX-7", CaseLink.NUMBER)}
+    assert {c.repeat_of for c in stored} == {1}  # the calls of one batch are saved together
+    assert len(cases.reads) <= 2 * svc.stats.flushes <= 6
+
+
+async def test_a_failed_case_read_is_tried_again() -> None:
+    cases = CountingCases(failures=1)
+    await cases.add(new_case("BIN-42", "Missed bin", None, T0))
+    calls = InMemoryCallRepository()
+    svc = service(calls, cases)
+    for e in a_call("1.0", 0, ref="BIN-42"):
+        svc.handle(e)
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if svc.stats.calls_written:
+            break
+    await svc.flush()
+    call = await calls.get(1)
+    assert (call.case_ref, call.case_link) == ("BIN-42", CaseLink.KEYED)
+    assert svc.stats.write_failures == 1
 
 
 def test_replace_keeps_frozen_calls_immutable() -> None:
