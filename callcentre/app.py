@@ -25,6 +25,7 @@ from callcentre.ami.resync import Resync
 from callcentre.ami.translate import Translator
 from callcentre.callback_app import CallbackFeature
 from callcentre.config import Config
+from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import CallTracker
 from callcentre.domain.events import QueueJoined
 from callcentre.domain.standards import Targets
@@ -43,6 +44,7 @@ from callcentre.services.cases import CaseService
 from callcentre.services.standards import StandardsService
 from callcentre.services.wallboard import wallboard
 from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
 from callcentre.storage.db import Database
 from callcentre.storage.standards_repository import SqliteStandardsRepository
@@ -97,9 +99,11 @@ class Service:
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
         self.calllog.on_finished(self.metrics.call_finished)
-        self.snapshot = SnapshotCache(self.live)
+        self.callback_figures = SqliteCallbackFigures(self.db)
+        self.snapshot = SnapshotCache(self.live, self._callback_counts)
         self.registry.register(LiveCollector(self.snapshot))
-        self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock)
+        self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
+                                           self.callback_figures)
         self.callbacks = CallbackFeature(config, doc, where, self.db, self.cases, self.calls,
                                          self.calllog, self.clock, self.ami.send_action)
 
@@ -154,14 +158,20 @@ class Service:
             "calls_in_progress": len(self.tracker.active()),
         }
 
-    def live(self) -> LiveSnapshot:
+    def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
         return live_snapshot(self.link.state == LinkState.CONNECTED.value, self.ami.stats,
                              self.translator, self.calllog.stats, self.tracker.active(),
                              self.clock.now(), time.monotonic(),
-                             self.hours.is_open(self.clock.now()))
+                             self.hours.is_open(self.clock.now()), callbacks)
+
+    async def _callback_counts(self) -> CallbackCounts:
+        margin = timedelta(minutes=self.config.callback_at_risk_minutes)
+        return await self.callback_figures.counts(self.clock.now(), margin)
 
     async def wallboard(self) -> dict[str, Any]:
-        return await wallboard(self.live(), self.standards, self.clock.now(), self.config.tz)
+        await self.snapshot.refresh()
+        return await wallboard(self.snapshot.current, self.standards, self.clock.now(),
+                               self.config.tz)
 
     def web_app(self) -> web.Application:
         tz = self.config.tz
@@ -221,12 +231,13 @@ async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
         await task
 
 
-def standards_service(c: Config, repo: SqliteStandardsRepository,
-                      clock: SystemClock) -> StandardsService:
+def standards_service(c: Config, repo: SqliteStandardsRepository, clock: SystemClock,
+                      callbacks: SqliteCallbackFigures) -> StandardsService:
     thresholds = [int(t) for t in c.service_level_thresholds]
     targets = Targets(dict(zip(thresholds, c.service_level_targets, strict=True)),
                       c.abandon_rate_target, c.callback_kept_target)
-    return StandardsService(repo, clock, c.tz, thresholds, int(c.short_abandon_seconds), targets)
+    return StandardsService(repo, clock, c.tz, thresholds, int(c.short_abandon_seconds), targets,
+                            callbacks=callbacks)
 
 
 def _ami_settings(c: Config) -> AmiSettings:

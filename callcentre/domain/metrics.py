@@ -2,8 +2,8 @@
 
 ``observability/prometheus.py`` binds it to an injected registry; metrics/README.md
 documents it and tests/meta/test_metrics_documented.py keeps the two in step.
-Labels stay low-cardinality: queue, outcome, state, event — never a phone number,
-a case or an agent.
+Labels stay low-cardinality: queue, outcome, source, result, state, event — never a
+phone number, a case or an agent.
 """
 
 from __future__ import annotations
@@ -66,6 +66,22 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
     _scrape("callcentre_open", Kind.GAUGE,
             "1 while the contact centre is open (scheduler/policy.toml), else 0."),
+    # --- callbacks (counted from the database when scraped, so exact across restarts) -----
+    _scrape("callcentre_callbacks_promised_total", Kind.COUNTER,
+            "Callbacks promised, by source (agent, queue_keypress, abandoned, out_of_hours).",
+            "source"),
+    _scrape("callcentre_callbacks_closed_total", Kind.COUNTER,
+            "Callbacks closed, by result (kept, late, missed, cancelled).", "result"),
+    _scrape("callcentre_callbacks_extended_total", Kind.COUNTER,
+            "Callbacks whose deadline was moved later at least once."),
+    _scrape("callcentre_callbacks_open", Kind.GAUGE,
+            "Open callbacks by state (pending, dialling, needs_outcome).", "state"),
+    _scrape("callcentre_callbacks_at_risk", Kind.GAUGE,
+            "Open callbacks due within the at-risk margin with no attempt made yet."),
+    _scrape("callcentre_callbacks_overdue", Kind.GAUGE,
+            "Open callbacks past their deadline."),
+    _scrape("callcentre_callbacks_due_next_hour", Kind.GAUGE,
+            "Open callbacks due within the next hour."),
     # --- health ----------------------------------------------------------------------------
     _scrape("callcentre_ami_connected", Kind.GAUGE, "1 while logged in to Asterisk AMI, else 0."),
     _scrape("callcentre_ami_reconnects_total", Kind.COUNTER,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from callcentre.ami.client import ClientStats
 from callcentre.ami.translate import Translator
+from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call
 from callcentre.observability.prometheus import LiveSnapshot
 from callcentre.services.calllog import CallLogStats
@@ -25,7 +26,8 @@ def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int,
 
 def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
                   calllog: CallLogStats, active: list[Call], now: datetime,
-                  monotonic_now: float, is_open: bool) -> LiveSnapshot:
+                  monotonic_now: float, is_open: bool,
+                  callbacks: CallbackCounts | None = None) -> LiveSnapshot:
     events = {(name, "handled"): n for name, n in translator.handled.items()}
     events.update({(name, "ignored"): n for name, n in translator.ignored.items()})
     last = client.last_frame_monotonic
@@ -42,4 +44,5 @@ def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
         waiting=queue_waiting(active, now),
         in_progress=len(active),
         open=is_open,
+        callbacks=callbacks or CallbackCounts(),
     )

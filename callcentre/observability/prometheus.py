@@ -8,7 +8,8 @@ just before each scrape (the database is async; collectors are not).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
 
@@ -90,21 +92,36 @@ class LiveSnapshot:
     waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # queue -> (n, longest)
     in_progress: int = 0
     open: bool = False
+    callbacks: CallbackCounts = field(default_factory=CallbackCounts)
 
 
 class SnapshotCache:
     """Holds the snapshot scrape-time metrics report, refreshed on the event loop.
 
     The exposition is rendered in a worker thread (see web/app.py); the service's
-    state may only be read on the loop, so the handler refreshes this first.
+    state may only be read on the loop, so the handler refreshes this first. Callback
+    counts come from the database, at most once per ``ttl`` seconds however often
+    Prometheus, the wallboard and people scrape.
     """
 
-    def __init__(self, build: Callable[[], LiveSnapshot]) -> None:
+    def __init__(self, build: Callable[[CallbackCounts], LiveSnapshot],
+                 callbacks: Callable[[], Awaitable[CallbackCounts]] | None = None,
+                 ttl: float = 2.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._build = build
+        self._callbacks = callbacks
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._counts = CallbackCounts()
+        self._counted_at: float | None = None
         self.current = LiveSnapshot()
 
-    def refresh(self) -> None:
-        self.current = self._build()
+    async def refresh(self) -> None:
+        now = self._monotonic()
+        stale = self._counted_at is None or now - self._counted_at >= self._ttl
+        if self._callbacks is not None and stale:
+            self._counts = await self._callbacks()
+            self._counted_at = now
+        self.current = self._build(self._counts)
 
     def __call__(self) -> LiveSnapshot:
         return self.current
@@ -131,6 +148,20 @@ class LiveCollector(Collector):
                      [((q,), w) for q, (_, w) in sorted(s.waiting.items())])
         yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
         yield _gauge("callcentre_open", [((), 1.0 if s.open else 0.0)])
+        yield from _callback_families(s.callbacks)
+
+
+def _callback_families(c: CallbackCounts) -> Iterable[Metric]:
+    yield _counter("callcentre_callbacks_promised_total",
+                   [((k,), v) for k, v in sorted(c.promised.items())])
+    yield _counter("callcentre_callbacks_closed_total",
+                   [((k,), v) for k, v in sorted(c.closed.items())])
+    yield _counter("callcentre_callbacks_extended_total", [((), c.extended)])
+    states = {"pending": 0, "dialling": 0, "needs_outcome": 0, **c.open_by_state}
+    yield _gauge("callcentre_callbacks_open", [((k,), v) for k, v in sorted(states.items())])
+    yield _gauge("callcentre_callbacks_at_risk", [((), c.at_risk)])
+    yield _gauge("callcentre_callbacks_overdue", [((), c.overdue)])
+    yield _gauge("callcentre_callbacks_due_next_hour", [((), c.due_next_hour)])
 
 
 def _bounded_events(events: Mapping[tuple[str, str], int]) -> list[tuple[tuple[str, ...], float]]:

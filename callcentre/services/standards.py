@@ -13,9 +13,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind, period_containing, recent
 from callcentre.domain.standards import Figures, Standards, Targets, merge, summarise
 from callcentre.ports import Clock
+
+
+class CallbackFiguresSource(Protocol):
+    async def period(self, start: datetime, end: datetime) -> CallbackPeriod: ...
 
 
 class StandardsRepository(Protocol):
@@ -36,12 +41,14 @@ class Report:
     thresholds: tuple[int, ...]
     targets: Targets
     queue: str | None
+    callbacks: CallbackPeriod | None = None  # council-wide; None when not reported
 
 
 class StandardsService:
     def __init__(self, repo: StandardsRepository, clock: Clock, tz: ZoneInfo,
                  thresholds: Sequence[int], short_abandon: int, targets: Targets,
-                 settle: timedelta = timedelta(hours=6)) -> None:
+                 settle: timedelta = timedelta(hours=6),
+                 callbacks: CallbackFiguresSource | None = None) -> None:
         self._repo = repo
         self._clock = clock
         self._tz = tz
@@ -49,6 +56,7 @@ class StandardsService:
         self._short = short_abandon
         self.targets = targets
         self._settle = settle
+        self._callbacks = callbacks
 
     def today(self) -> date:
         return self._clock.now().astimezone(self._tz).date()
@@ -76,8 +84,14 @@ class StandardsService:
         day = day or self.today()
         periods = recent(kind, day, trend_periods)
         trend = [(p, await self.standards(p.days(), queue)) for p in periods]
-        return Report(period_containing(kind, day), trend[-1][1], trend, self.thresholds,
-                      self.targets, queue)
+        period = period_containing(kind, day)
+        return Report(period, trend[-1][1], trend, self.thresholds, self.targets, queue,
+                      await self.callback_period(period) if queue is None else None)
+
+    async def callback_period(self, period: Period) -> CallbackPeriod | None:
+        if self._callbacks is None:
+            return None
+        return await self._callbacks.period(*period.bounds(self._tz))
 
     async def queues(self) -> list[str]:
         return await self._repo.queues()

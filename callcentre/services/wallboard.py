@@ -28,6 +28,12 @@ async def wallboard(live: LiveSnapshot, standards: StandardsService, now: dateti
         _tile("offered_today", "Calls offered today", str(today.offered), today.offered),
         _tile("service_level_today", f"Answered within {first} s today",
               "no calls yet" if share is None else f"{share:.0%}", share),
+        _tile("callbacks_due_next_hour", "Call-backs due in the next hour",
+              str(live.callbacks.due_next_hour), live.callbacks.due_next_hour),
+        _tile("callbacks_at_risk", "Call-backs at risk (no attempt yet)",
+              str(live.callbacks.at_risk), live.callbacks.at_risk),
+        _tile("callbacks_overdue", "Call-backs overdue", str(live.callbacks.overdue),
+              live.callbacks.overdue),
         _tile("ami", "Link to the phone system", "up" if live.ami_connected else "DOWN",
               1 if live.ami_connected else 0),
     ]

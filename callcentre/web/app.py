@@ -19,7 +19,7 @@ MAX_BODY = 64 * 1024  # no legitimate request body is larger
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def metrics_handler(registry: CollectorRegistry, refresh: Callable[[], None]) -> Handler:
+def metrics_handler(registry: CollectorRegistry, refresh: Callable[[], Awaitable[None]]) -> Handler:
     """``/metrics``: prometheus-client renders the registry, in a worker thread.
 
     Not prometheus-client's own aiohttp handler: that renders on the event loop, and
@@ -29,7 +29,7 @@ def metrics_handler(registry: CollectorRegistry, refresh: Callable[[], None]) ->
     """
 
     async def handle(request: web.Request) -> web.Response:
-        refresh()
+        await refresh()
         body = await asyncio.to_thread(generate_latest, registry)
         response = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
         response.enable_compression()
@@ -38,14 +38,18 @@ def metrics_handler(registry: CollectorRegistry, refresh: Callable[[], None]) ->
     return handle
 
 
+async def _nothing() -> None:
+    return None
+
+
 def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              tokens: TokenRepository, registry: CollectorRegistry | None = None,
              standards_deps: standards.StandardsDeps | None = None,
              callback_deps: callbacks.CallbackWebDeps | None = None,
-             refresh: Callable[[], None] = lambda: None) -> web.Application:
+             refresh: Callable[[], Awaitable[None]] | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     if registry is not None:
-        app.router.add_get("/metrics", metrics_handler(registry, refresh))
+        app.router.add_get("/metrics", metrics_handler(registry, refresh or _nothing))
     app[api.API] = api_deps
     app[pages.PAGES] = page_deps
     app[TOKENS] = tokens

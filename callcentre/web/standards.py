@@ -17,7 +17,7 @@ from callcentre.errors import InvalidInput
 from callcentre.services.standards import Report, StandardsService
 from callcentre.web.charts import trend_chart
 from callcentre.web.layout import esc, page
-from callcentre.web.standards_view import report_json, row_json, rows
+from callcentre.web.standards_view import report_json, report_rows, row_json
 
 Wallboard = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -69,8 +69,9 @@ async def _range_report(service: StandardsService, start: date | None, end: date
                            field="to")
     period = Period(PeriodKind.DAY, start, end + timedelta(days=1))
     standards = await service.standards(period.days(), queue)
+    callbacks = await service.callback_period(period) if queue is None else None
     return Report(period, standards, [(period, standards)], service.thresholds,
-                  service.targets, queue)
+                  service.targets, queue, callbacks)
 
 
 @routes.get("/api/standards")
@@ -85,7 +86,7 @@ async def standards_csv(request: web.Request) -> web.Response:
     writer = csv.writer(out)
     writer.writerow(["period_from", "period_to", "queue", "figure", "value", "target", "met",
                      "formula"])
-    for row in rows(report.standards, report.thresholds, report.targets):
+    for row in report_rows(report):
         data = row_json(row)
         writer.writerow([report.period.first_day, report.period.end_day - timedelta(days=1),
                          report.queue or "all", data["figure"], data["value"],
@@ -114,7 +115,7 @@ def _html(text: str) -> web.Response:
 
 def _figures_table(report: Report) -> str:
     body = []
-    for row in rows(report.standards, report.thresholds, report.targets):
+    for row in report_rows(report):
         met = "" if row.met is None else (
             '<span class="met">met</span>' if row.met else '<span class="missed">not met</span>')
         body.append(f'<tr><th scope="row">{esc(row.figure)}</th><td class="num">{esc(row.shown)}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.standards import Standards, Targets
 from callcentre.services.standards import Report
 
@@ -68,12 +69,45 @@ def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Ro
     return out
 
 
+def callback_rows(c: CallbackPeriod, target: float) -> list[Row]:
+    ratio = c.kept_ratio
+    judged = c.kept + c.late + c.missed
+    return [
+        Row("callbacks_promised", "Call-backs promised", c.promised, str(c.promised), "", None,
+            "call-backs we promised in this period (by an agent, at a resident's request "
+            "while waiting, after an abandoned call, or for a call while we were closed)"),
+        Row("callbacks_kept", "Call-backs made by the time we promised", ratio, _pct_cb(ratio),
+            f"at least {target:.0%}", None if ratio is None else ratio >= target,
+            f"{c.kept} kept ÷ {judged} due in this period and closed as kept, late or missed "
+            f"({c.cancelled} cancelled and {c.still_open} still open are not counted)"),
+        Row("callbacks_late", "Call-backs made late", c.late, str(c.late), "", None,
+            "resident reached, but after the time we promised"),
+        Row("callbacks_missed", "Call-backs missed", c.missed, str(c.missed), "", None,
+            f"resident not reached ({c.missed_first_in_time} of them had a first attempt "
+            "in time)"),
+        Row("callbacks_extended", "Call-back times we moved later", c.extended, str(c.extended),
+            "", None, "call-backs due in this period whose time we moved later, "
+            "telling the resident"),
+    ]
+
+
+def _pct_cb(x: float | None) -> str:
+    return "none due" if x is None else f"{x:.1%}"
+
+
+def report_rows(r: Report) -> list[Row]:
+    out = rows(r.standards, r.thresholds, r.targets)
+    if r.callbacks is not None:
+        out += callback_rows(r.callbacks, r.targets.callback_kept)
+    return out
+
+
 def report_json(r: Report) -> dict[str, Any]:
     return {
         "period": {"kind": r.period.kind.value, "from": r.period.first_day.isoformat(),
                    "to": r.period.end_day.isoformat(), "label": r.period.label()},
         "queue": r.queue,
-        "figures": [row_json(x) for x in rows(r.standards, r.thresholds, r.targets)],
+        "figures": [row_json(x) for x in report_rows(r)],
         "trend": [{"from": p.first_day.isoformat(), "to": p.end_day.isoformat(),
                    "label": p.label(), "offered": s.offered,
                    "service_level": {str(t): s.service_level.get(t) for t in r.thresholds}}

@@ -86,3 +86,31 @@ def test_touching_a_queue_creates_its_series_at_zero() -> None:
     assert get("callcentre_calls_total", {"queue": "council", "outcome": "answered"}) == 0
     assert get("callcentre_answer_wait_seconds_bucket", {"queue": "council", "le": "20.0"}) == 0
     assert get("callcentre_abandon_wait_seconds_bucket", {"queue": "council", "le": "5.0"}) == 0
+
+
+async def test_callback_counts_are_fetched_at_most_once_per_ttl() -> None:
+    from callcentre.domain.callback_figures import CallbackCounts
+    from callcentre.observability.prometheus import SnapshotCache
+
+    fetched: list[int] = []
+    clock = [100.0]
+
+    async def counts() -> CallbackCounts:
+        fetched.append(1)
+        return CallbackCounts(promised={"agent": len(fetched)}, at_risk=2, overdue=1,
+                              open_by_state={"pending": 3})
+
+    cache = SnapshotCache(lambda c: LiveSnapshot(callbacks=c), counts, ttl=2.0,
+                          monotonic=lambda: clock[0])
+    await cache.refresh()
+    await cache.refresh()
+    clock[0] += 2.5
+    await cache.refresh()
+    assert len(fetched) == 2
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(cache))
+    get = registry.get_sample_value
+    assert get("callcentre_callbacks_promised_total", {"source": "agent"}) == 2
+    assert get("callcentre_callbacks_at_risk") == 2 and get("callcentre_callbacks_overdue") == 1
+    assert get("callcentre_callbacks_open", {"state": "pending"}) == 3
+    assert get("callcentre_callbacks_open", {"state": "dialling"}) == 0

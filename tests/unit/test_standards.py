@@ -104,3 +104,17 @@ async def test_warm_caches_every_settled_day_once() -> None:
     assert await service.warm(days_back=10) == 10
     assert len(repo.store_) == 10 and max(repo.store_) == date(2026, 11, 22)
     assert await service.warm(days_back=10) == 0
+
+
+def test_callback_rows_state_the_kept_ratio_and_its_formula() -> None:
+    from callcentre.domain.callback_figures import CallbackPeriod
+    from callcentre.web.standards_view import callback_rows
+
+    rows = {r.key: r for r in callback_rows(
+        CallbackPeriod(promised=9, kept=6, late=1, missed=1, cancelled=2, still_open=1,
+                       extended=2, missed_first_in_time=1), 0.9)}
+    kept = rows["callbacks_kept"]
+    assert kept.value == 0.75 and kept.shown == "75.0%" and kept.met is False
+    assert "6 kept ÷ 8" in kept.formula and "2 cancelled" in kept.formula
+    assert rows["callbacks_extended"].value == 2
+    assert callback_rows(CallbackPeriod(), 0.9)[1].shown == "none due"
