@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from callcentre.errors import InvalidInput
 from callcentre.ports import CallQuery, CallRepository
 from callcentre.services.cases import CaseService
 from callcentre.web.auth import requires
+from callcentre.web.parsing import choice, json_object, required_choice, text
 from callcentre.web.serialise import call_json, case_json, parse_int, parse_time
 
 
@@ -37,32 +37,6 @@ def _next(request: web.Request, cursor: object) -> str | None:
     return f"{request.path}?{urlencode(query)}"
 
 
-def _enum(kind: type[Outcome] | type[CaseStatus], name: str, value: str | None) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        raise InvalidInput(f"{name} must be one of: {allowed}", field=name) from None
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", field=name)
-    return value
-
-
 @routes.get("/api/calls")
 @requires("agent")
 async def list_calls(request: web.Request) -> web.Response:
@@ -71,7 +45,7 @@ async def list_calls(request: web.Request) -> web.Response:
         since=parse_time("since", q.get("since"), deps.tz),
         until=parse_time("until", q.get("until"), deps.tz),
         queue=q.get("queue") or None,
-        outcome=_enum(Outcome, "outcome", q.get("outcome")),
+        outcome=choice(Outcome, "outcome", q.get("outcome")),
         case_ref=q.get("case") or None,
         limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
         cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62),
@@ -100,11 +74,11 @@ async def get_call(request: web.Request) -> web.Response:
 async def link_call(request: web.Request) -> web.Response:
     deps = request.app[API]
     call_id = _call_id(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     if "case_ref" not in body:
         raise InvalidInput("send {\"case_ref\": \"<ref>\"} to link, or null to unlink",
                            field="case_ref")
-    call = await deps.cases.link_call(call_id, _text(body, "case_ref", required=False))
+    call = await deps.cases.link_call(call_id, text(body, "case_ref", required=False))
     return web.json_response(call_json(call, deps.tz))
 
 
@@ -112,9 +86,9 @@ async def link_call(request: web.Request) -> web.Response:
 @requires("agent")
 async def create_case(request: web.Request) -> web.Response:
     deps = request.app[API]
-    body = await _json_object(request)
-    case = await deps.cases.create(_text(body, "ref") or "", _text(body, "subject") or "",
-                                   _text(body, "phone", required=False))
+    body = await json_object(request)
+    case = await deps.cases.create(text(body, "ref") or "", text(body, "subject") or "",
+                                   text(body, "phone", required=False))
     return web.json_response(case_json(case, deps.tz), status=201,
                              headers={"Location": f"/api/cases/{case.ref}"})
 
@@ -124,7 +98,7 @@ async def create_case(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     deps, q = request.app[API], request.query
     items, cursor = await deps.cases.find(
-        _enum(CaseStatus, "status", q.get("status")), q.get("phone") or None,
+        choice(CaseStatus, "status", q.get("status")), q.get("phone") or None,
         parse_int("limit", q.get("limit"), 50, 1, 500) or 50, q.get("cursor") or None)
     return web.json_response({"items": [case_json(c, deps.tz) for c in items],
                               "next": _next(request, cursor)})
@@ -143,7 +117,7 @@ async def get_case(request: web.Request) -> web.Response:
 @requires("agent")
 async def update_case(request: web.Request) -> web.Response:
     deps = request.app[API]
-    body = await _json_object(request)
-    status = _enum(CaseStatus, "status", _text(body, "status"))
+    body = await json_object(request)
+    status = required_choice(CaseStatus, "status", text(body, "status"))
     case = await deps.cases.set_status(request.match_info["ref"], status)
     return web.json_response(case_json(case, deps.tz))

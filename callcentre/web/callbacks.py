@@ -23,6 +23,7 @@ from callcentre.ports_callbacks import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.web.auth import requires
 from callcentre.web.callbacks_view import agent_page, callback_json
+from callcentre.web.parsing import choice, json_object, required_choice, text
 from callcentre.web.serialise import parse_int, parse_time
 
 
@@ -75,32 +76,6 @@ def setup(app: web.Application, deps: CallbackWebDeps) -> None:
     app.on_shutdown.append(close_streams)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", field=name)
-    return value
-
-
-def _choice(kind: Any, name: str, value: str | None) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        raise InvalidInput(f"{name} must be one of: {allowed}", field=name) from None
-
-
 def _id(request: web.Request) -> int:
     value = parse_int("id", request.match_info["id"], None, 1, 2**62)
     assert value is not None
@@ -108,7 +83,7 @@ def _id(request: web.Request) -> int:
 
 
 def _time(deps: CallbackWebDeps, body: dict[str, Any], name: str, required: bool = True) -> Any:
-    value = parse_time(name, _text(body, name, required), deps.tz)
+    value = parse_time(name, text(body, name, required), deps.tz)
     if required and value is None:
         raise InvalidInput(f"{name} is required (ISO 8601 with offset)", field=name)
     return value
@@ -123,12 +98,12 @@ async def _one(deps: CallbackWebDeps, cb: Any, status: int = 200) -> web.Respons
 @requires("agent")
 async def create(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
+    body = await json_object(request)
     cb = await deps.service.create(NewCallback(
-        phone=_text(body, "phone") or "", reason=_text(body, "reason") or "",
-        promised_by=_text(body, "promised_by") or "", case_ref=_text(body, "case_ref"),
-        owner=_text(body, "owner", required=False),
-        language=_text(body, "language", required=False) or "en",
+        phone=text(body, "phone") or "", reason=text(body, "reason") or "",
+        promised_by=text(body, "promised_by") or "", case_ref=text(body, "case_ref"),
+        owner=text(body, "owner", required=False),
+        language=text(body, "language", required=False) or "en",
         due_by=_time(deps, body, "due_by", required=False),
         not_before=_time(deps, body, "not_before", required=False)))
     response = await _one(deps, cb, 201)
@@ -141,7 +116,7 @@ async def create(request: web.Request) -> web.Response:
 async def find(request: web.Request) -> web.Response:
     deps, q = request.app[CALLBACKS], request.query
     items, cursor = await deps.service.find(CallbackQuery(
-        status=_choice(Status, "status", q.get("status")), owner=q.get("owner") or None,
+        status=choice(Status, "status", q.get("status")), owner=q.get("owner") or None,
         due_from=parse_time("due_from", q.get("due_from"), deps.tz),
         due_until=parse_time("due_until", q.get("due_until"), deps.tz),
         case_ref=q.get("case") or None,
@@ -185,10 +160,10 @@ async def get(request: web.Request) -> web.Response:
 @requires("agent")
 async def reschedule(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
-    told = _choice(Told, "told", _text(body, "told"))
+    body = await json_object(request)
+    told = required_choice(Told, "told", text(body, "told"))
     cb = await deps.service.reschedule(_id(request), _time(deps, body, "due_by"),
-                                       _text(body, "reason") or "", told, _text(body, "by") or "")
+                                       text(body, "reason") or "", told, text(body, "by") or "")
     return await _one(deps, cb)
 
 
@@ -196,9 +171,9 @@ async def reschedule(request: web.Request) -> web.Response:
 @requires("agent")
 async def cancel(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
-    cb = await deps.service.cancel(_id(request), _text(body, "reason") or "",
-                                   _text(body, "by") or "")
+    body = await json_object(request)
+    cb = await deps.service.cancel(_id(request), text(body, "reason") or "",
+                                   text(body, "by") or "")
     return await _one(deps, cb)
 
 
@@ -206,10 +181,10 @@ async def cancel(request: web.Request) -> web.Response:
 @requires("agent")
 async def outcome(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
-    result = _choice(AttemptOutcome, "outcome", _text(body, "outcome"))
-    cb = await deps.service.record_outcome(_id(request), result, _text(body, "by") or "",
-                                           _text(body, "note", required=False))
+    body = await json_object(request)
+    result = required_choice(AttemptOutcome, "outcome", text(body, "outcome"))
+    cb = await deps.service.record_outcome(_id(request), result, text(body, "by") or "",
+                                           text(body, "note", required=False))
     return await _one(deps, cb)
 
 
@@ -217,9 +192,9 @@ async def outcome(request: web.Request) -> web.Response:
 @requires("agent")
 async def snooze(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
+    body = await json_object(request)
     cb = await deps.service.snooze(_id(request), _time(deps, body, "until"),
-                                   _text(body, "by") or "")
+                                   text(body, "by") or "")
     return await _one(deps, cb)
 
 
@@ -227,8 +202,8 @@ async def snooze(request: web.Request) -> web.Response:
 @requires("agent")
 async def accept(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await _body(request)
-    return await _one(deps, await deps.service.accept(_id(request), _text(body, "agent") or ""))
+    body = await json_object(request)
+    return await _one(deps, await deps.service.accept(_id(request), text(body, "agent") or ""))
 
 
 @routes.get("/agent")

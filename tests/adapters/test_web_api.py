@@ -167,3 +167,11 @@ async def test_home_page_masks_numbers(api_client: Api) -> None:
     text = await (await api_client.client.get("/")).text()
     assert "+447700900123" not in text
     assert "+447*******23" in text and "BIN-42" in text and "answered" in text
+
+
+async def test_case_status_must_be_given(api_client: Api) -> None:
+    c, h = api_client.client, api_client.agent
+    await c.post("/api/cases", json={"ref": "R-1", "subject": "x"}, headers=h)
+    resp = await c.patch("/api/cases/R-1", json={"status": ""}, headers=h)
+    body = await resp.json()
+    assert resp.status == 422 and body["details"]["field"] == "status"
