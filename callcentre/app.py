@@ -162,7 +162,8 @@ class Service:
         return live_snapshot(self.link.state == LinkState.CONNECTED.value, self.ami.stats,
                              self.translator, self.calllog.stats, self.tracker.active(),
                              self.clock.now(), time.monotonic(),
-                             self.hours.is_open(self.clock.now()), callbacks)
+                             self.hours.is_open(self.clock.now()), callbacks,
+                             self.callbacks.dialler.board.all())
 
     async def _callback_counts(self) -> CallbackCounts:
         margin = timedelta(minutes=self.config.callback_at_risk_minutes)

@@ -63,6 +63,10 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Callers in the queue right now.", "queue"),
     _scrape("callcentre_queue_longest_wait_seconds", Kind.GAUGE,
             "How long the longest-waiting caller has waited so far.", "queue"),
+    _scrape("callcentre_queue_agents", Kind.GAUGE,
+            "Queue members by state: available, busy (on a call or device in use), paused,"
+            " unavailable (device unreachable).",
+            "queue", "state"),
     _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
     _scrape("callcentre_open", Kind.GAUGE,
             "1 while the contact centre is open (scheduler/policy.toml), else 0."),

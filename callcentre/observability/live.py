@@ -7,6 +7,7 @@ from datetime import datetime
 
 from callcentre.ami.client import ClientStats
 from callcentre.ami.translate import Translator
+from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call
 from callcentre.observability.prometheus import LiveSnapshot
@@ -24,10 +25,36 @@ def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int,
     return out
 
 
+AGENT_STATES = ("available", "busy", "paused", "unavailable")
+UNREACHABLE = (4, 5)  # QueueMember Status: AST_DEVICE_INVALID, AST_DEVICE_UNAVAILABLE
+
+
+def agent_state(agent: Agent) -> str:
+    if agent.paused:
+        return "paused"
+    if agent.available:
+        return "available"
+    if agent.status in UNREACHABLE or agent.device in ("UNAVAILABLE", "INVALID"):
+        return "unavailable"
+    return "busy"
+
+
+def agent_states(agents: Iterable[Agent]) -> dict[str, dict[str, int]]:
+    """Per queue: members available, busy (in a call, ringing, in use), paused, unreachable."""
+    out: dict[str, dict[str, int]] = {}
+    for agent in agents:
+        state = agent_state(agent)
+        for queue in agent.queues:
+            counts = out.setdefault(queue, dict.fromkeys(AGENT_STATES, 0))
+            counts[state] += 1
+    return out
+
+
 def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
                   calllog: CallLogStats, active: list[Call], now: datetime,
                   monotonic_now: float, is_open: bool,
-                  callbacks: CallbackCounts | None = None) -> LiveSnapshot:
+                  callbacks: CallbackCounts | None = None,
+                  agents: Iterable[Agent] = ()) -> LiveSnapshot:
     events = {(name, "handled"): n for name, n in translator.handled.items()}
     events.update({(name, "ignored"): n for name, n in translator.ignored.items()})
     last = client.last_frame_monotonic
@@ -45,4 +72,5 @@ def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
         in_progress=len(active),
         open=is_open,
         callbacks=callbacks or CallbackCounts(),
+        agents=agent_states(agents),
     )

@@ -93,6 +93,7 @@ class LiveSnapshot:
     in_progress: int = 0
     open: bool = False
     callbacks: CallbackCounts = field(default_factory=CallbackCounts)
+    agents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # queue -> state -> n
 
 
 class SnapshotCache:
@@ -146,6 +147,9 @@ class LiveCollector(Collector):
                      [((q,), n) for q, (n, _) in sorted(s.waiting.items())])
         yield _gauge("callcentre_queue_longest_wait_seconds",
                      [((q,), w) for q, (_, w) in sorted(s.waiting.items())])
+        yield _gauge("callcentre_queue_agents", [((q, state), n) for q, states in
+                                                 sorted(s.agents.items())
+                                                 for state, n in sorted(states.items())])
         yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
         yield _gauge("callcentre_open", [((), 1.0 if s.open else 0.0)])
         yield from _callback_families(s.callbacks)

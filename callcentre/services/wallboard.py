@@ -17,6 +17,7 @@ def _tile(key: str, label: str, shown: str, value: float | int | None) -> dict[s
 async def wallboard(live: LiveSnapshot, standards: StandardsService, now: datetime,
                     tz: ZoneInfo) -> dict[str, Any]:
     waiting = sum(n for n, _ in live.waiting.values())
+    available = sum(states.get("available", 0) for states in live.agents.values())
     longest = max((w for _, w in live.waiting.values()), default=0.0)
     today = await standards.standards([standards.today()], None)
     first = standards.thresholds[0]
@@ -24,6 +25,8 @@ async def wallboard(live: LiveSnapshot, standards: StandardsService, now: dateti
     tiles = [
         _tile("waiting", "Callers waiting", str(waiting), waiting),
         _tile("longest_wait", "Longest wait now", f"{longest:.0f} s", round(longest, 1)),
+        _tile("agents_available", "Agents available (summed over queues)", str(available),
+              available),
         _tile("in_progress", "Calls in progress", str(live.in_progress), live.in_progress),
         _tile("offered_today", "Calls offered today", str(today.offered), today.offered),
         _tile("service_level_today", f"Answered within {first} s today",

@@ -114,3 +114,20 @@ async def test_callback_counts_are_fetched_at_most_once_per_ttl() -> None:
     assert get("callcentre_callbacks_at_risk") == 2 and get("callcentre_callbacks_overdue") == 1
     assert get("callcentre_callbacks_open", {"state": "pending"}) == 3
     assert get("callcentre_callbacks_open", {"state": "dialling"}) == 0
+
+
+def test_agents_are_counted_per_queue_by_state() -> None:
+    from callcentre.domain.agents import Agent
+    from callcentre.observability.live import agent_states
+
+    both = frozenset({"council", "housing"})
+    agents = [Agent("PJSIP/a1", "A", both), Agent("PJSIP/a2", "B", both, paused=True),
+              Agent("PJSIP/a3", "C", frozenset({"council"}), in_call=True),
+              Agent("PJSIP/a4", "D", frozenset({"council"}), status=5)]
+    states = agent_states(agents)
+    assert states["council"] == {"available": 1, "busy": 1, "paused": 1, "unavailable": 1}
+    assert states["housing"] == {"available": 1, "busy": 0, "paused": 1, "unavailable": 0}
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(lambda: LiveSnapshot(agents=states)))
+    assert registry.get_sample_value("callcentre_queue_agents",
+                                     {"queue": "council", "state": "paused"}) == 1
