@@ -101,7 +101,8 @@ async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
     cb = await deps.service.create(NewCallback(
         phone=text(body, "phone") or "", reason=text(body, "reason") or "",
-        promised_by=text(body, "promised_by") or "", case_ref=text(body, "case_ref"),
+        promised_by=text(body, "promised_by") or "",
+        case_ref=text(body, "case_ref", required=False),
         owner=text(body, "owner", required=False),
         language=text(body, "language", required=False) or "en",
         due_by=_time(deps, body, "due_by", required=False),

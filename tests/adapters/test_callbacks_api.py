@@ -85,6 +85,14 @@ async def test_create_get_and_list(api: Api) -> None:
     assert (await resp.json())["items"] == []
 
 
+async def test_case_ref_is_optional(api: Api) -> None:
+    """README: a callback may be promised without a case (case_ref is optional)."""
+    status, cb = await api.post("/api/callbacks",
+                                {k: v for k, v in PROMISE.items() if k != "case_ref"})
+    assert status == 201, cb
+    assert cb["case_ref"] is None and cb["status"] == "pending"
+
+
 @pytest.mark.parametrize(("change", "field", "message"), [
     ({"case_ref": "NOPE"}, None, "no case"),
     ({"phone": "12"}, "phone", "not a phone number"),
