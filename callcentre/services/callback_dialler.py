@@ -260,8 +260,14 @@ class CallbackDialler:
         if (cb.status is not Status.DIALLING or current is None
                 or current.channel_id != leg.channel_id):
             return  # already resolved (a late or duplicate event)
-        cb, outcome, end = leg.judge(cb, at, self._policy)
-        await self._store(cbd.finish_attempt(cb, outcome, end, self._policy))
+        if leg.dial_status == "ANSWER" and leg.answered_at is None:
+            # Followed since a restart: the resident answered while we were away, so how
+            # long they talked is unknown. Ask an agent, as for a result read from AstDB.
+            cb = cbd.resident_answered(cb, current.answered_at or current.started_at)
+            await self._store(cbd.link_lost(cb, at, self._policy))
+        else:
+            cb, outcome, end = leg.judge(cb, at, self._policy)
+            await self._store(cbd.finish_attempt(cb, outcome, end, self._policy))
         self._wake.set()
 
     # --- start-up and reconnect ------------------------------------------------------------

@@ -209,6 +209,37 @@ async def test_answered_while_we_were_away_needs_an_agent() -> None:
     assert (await w.repo.get(cb.id)).status is Status.NEEDS_OUTCOME
 
 
+async def test_followed_after_restart_answered_while_away_needs_an_agent() -> None:
+    """Killed after the resident answered, call still up at the restart: the new dialler
+    follows it but never saw the resident's DialEnd, so the talk time is unknown. An agent
+    is asked (needs_outcome); it is not judged failed and dialled again."""
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    channel = w.pbx.originated[0].channel_id
+    w.event(cev.AgentLegAnswered("fake-1", channel, T0))
+    w.event(cev.ResidentDialEnded(channel, T0 + timedelta(seconds=3), "ANSWER"))
+    # "kill -9" now; the new dialler finds the call still up and follows it
+    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    w.pbx.live = {channel}
+    w.clock.advance(seconds=5)
+    await w2.resync()
+    assert w2.legs.get(channel) is not None
+    end = T0 + timedelta(seconds=20)
+    w2.handle(cev.CallbackLegResult(channel, end, "ANSWER", 19.0))
+    w2.handle(cev.CallbackLegEnded(channel, end))
+    await w.settle()
+    got = await w.repo.get(cb.id)
+    assert got.status is Status.NEEDS_OUTCOME, got
+    assert got.current is not None and got.current.answered_at is not None
+    w2.handle(cev.MemberChanged("council", "PJSIP/agent2", "Agent 2", False, 1, False))
+    w.clock.advance(minutes=10)
+    await w2.rebuild()
+    await w2.tick()
+    assert len(w.pbx.originated) == 1  # never dialled twice
+
+
 async def test_link_lost_after_answer_needs_an_agent() -> None:
     w = World()
     cb = await w.promise()
