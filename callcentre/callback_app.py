@@ -43,6 +43,7 @@ class CallbackFeature:
                  clock: Clock, send_action: SendAction) -> None:
         self._config = config
         self._clock = clock
+        self._db = db
         self.policy = load_callback_policy(policy_doc, where)
         self.repo = SqliteCallbackRepository(db)
         self.service = CallbackService(self.repo, cases, calls, self.policy, clock,
@@ -77,6 +78,7 @@ class CallbackFeature:
             return
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        self.dialler.set_channel_prefix(f"callback-{await self._db.installation_id()}")
         task = asyncio.get_running_loop().create_task(self.dialler.run())
         stack.push_async_callback(self._stop, task)
 

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from callcentre.domain import callback_events as cev
@@ -42,6 +42,7 @@ JUST_SENT = timedelta(seconds=5)
 @dataclass(frozen=True)
 class DiallerSettings:
     agent_ring_seconds: int = 20
+    channel_prefix: str = "callback"  # + the database's installation id, set at start
     caller_id: str = '"Council callback" <callback>'
     idle_tick: float = 5.0  # re-dispatch this often while callbacks wait for an agent
     stuck_after: timedelta = timedelta(minutes=2)  # legs silent this long are checked
@@ -86,6 +87,10 @@ class CallbackDialler:
         self.scheduler.replace_all(held)
         self._wake.set()
         return len(entries)
+
+    def set_channel_prefix(self, prefix: str) -> None:
+        """Name this installation's calls (see migration 004_installation.sql)."""
+        self._settings = replace(self._settings, channel_prefix=prefix)
 
     def track(self, cb: Callback) -> None:
         """CallbackService listener: keep the scheduler and ready set in step."""
@@ -193,7 +198,7 @@ class CallbackDialler:
         return free[0] if free else None
 
     async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
-        channel_id = f"callback-{cb.id}-{len(cb.attempts) + 1}"
+        channel_id = f"{self._settings.channel_prefix}-{cb.id}-{len(cb.attempts) + 1}"
         dialling = await self._store(cbd.start_attempt(cb, agent.interface, channel_id, now))
         if dialling is None:
             return 0

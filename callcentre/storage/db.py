@@ -118,6 +118,13 @@ class Database:
         rows = await self.fetch_all(sql, args)
         return rows[0] if rows else None
 
+    async def installation_id(self) -> str:
+        """This database's random id (migration 004), stable for its lifetime."""
+        row = await self.fetch_one("SELECT uid FROM installation WHERE id = 1")
+        if row is None:
+            raise StorageError("database has no installation id; run callcentre migrate")
+        return str(row[0])
+
     async def ping(self) -> None:
         """Raises StorageError when the database does not answer."""
         await self.fetch_one("SELECT 1")

@@ -185,3 +185,15 @@ async def test_tokens(repos: Repos) -> None:
     await repos.tokens.add("abc", Token("ci", "manager", T0))
     assert await repos.tokens.find("abc") == Token("ci", "manager", T0)
     assert await repos.tokens.find("nope") is None
+
+
+async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a", "b", "a"):
+        db = Database(tmp_path / f"{name}.sqlite3")
+        await db.open()
+        await db.migrate()
+        ids.append(await db.installation_id())
+        await db.close()
+    assert ids[0] == ids[2] != ids[1]
+    assert len(ids[0]) == 8

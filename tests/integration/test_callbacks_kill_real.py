@@ -190,10 +190,11 @@ async def until(predicate: Callable[[], bool], timeout: float, what: str) -> Non
 
 def originates(asterisk: AsteriskHarness, mark: LogMark) -> list[str]:
     """The callbacks' calls Asterisk placed since ``mark``: the distinct ChannelIds
-    (callback-<id>-<attempt>, the Linkedid of both legs) of their CDRs, by start time."""
+    (callback-<installation>-<id>-<attempt>, the Linkedid of both legs) of their CDRs, by
+    start time, without the installation part: callback-<id>-<attempt>."""
     rows = sorted(asterisk.cdrs_since(mark), key=lambda r: r["start"])
-    return list(dict.fromkeys(r["linkedid"] for r in rows
-                              if r["linkedid"].startswith("callback-")))
+    names = dict.fromkeys(r["linkedid"] for r in rows if r["linkedid"].startswith("callback-"))
+    return ["callback-" + name.split("-", 2)[2] for name in names]
 
 
 # --------------------------------------------------------------------------------------
