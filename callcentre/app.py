@@ -205,6 +205,7 @@ class Service:
             ami_task = asyncio.get_running_loop().create_task(self.ami.run())
             stack.push_async_callback(_stop_ami, self.ami, ami_task)
             stack.push_async_callback(self._cancel_tasks)
+            stack.push_async_callback(self.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
             yield self
 

@@ -7,6 +7,9 @@ just before each scrape (the database is async; collectors are not).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -20,6 +23,9 @@ from prometheus_client.registry import Collector
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
+from callcentre.errors import StorageError
+
+log = logging.getLogger("callcentre.metrics")
 
 MAX_EVENT_NAMES = 150  # Asterisk's event vocabulary is bounded; this guards the label anyway
 
@@ -102,7 +108,8 @@ class SnapshotCache:
     The exposition is rendered in a worker thread (see web/app.py); the service's
     state may only be read on the loop, so the handler refreshes this first. Callback
     counts come from the database, at most once per ``ttl`` seconds however often
-    Prometheus, the wallboard and people scrape.
+    Prometheus, the wallboard and people scrape; after the first, a scrape never waits
+    for them: stale counts are served while a background task fetches new ones.
     """
 
     def __init__(self, build: Callable[[CallbackCounts], LiveSnapshot],
@@ -114,15 +121,32 @@ class SnapshotCache:
         self._monotonic = monotonic
         self._counts = CallbackCounts()
         self._counted_at: float | None = None
+        self._fetching: asyncio.Task[None] | None = None
         self.current = LiveSnapshot()
 
     async def refresh(self) -> None:
         now = self._monotonic()
-        stale = self._counted_at is None or now - self._counted_at >= self._ttl
-        if self._callbacks is not None and stale:
+        if self._callbacks is not None:
+            if self._counted_at is None:
+                await self._fetch(now)
+            elif now - self._counted_at >= self._ttl and (
+                    self._fetching is None or self._fetching.done()):
+                self._fetching = asyncio.get_running_loop().create_task(self._fetch(now))
+        self.current = self._build(self._counts)
+
+    async def _fetch(self, now: float) -> None:
+        assert self._callbacks is not None
+        try:
             self._counts = await self._callbacks()
             self._counted_at = now
-        self.current = self._build(self._counts)
+        except StorageError:
+            log.warning("could not count callbacks for /metrics; keeping the last counts")
+
+    async def close(self) -> None:
+        if self._fetching is not None:
+            self._fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetching
 
     def __call__(self) -> LiveSnapshot:
         return self.current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -102,11 +103,14 @@ async def test_callback_counts_are_fetched_at_most_once_per_ttl() -> None:
 
     cache = SnapshotCache(lambda c: LiveSnapshot(callbacks=c), counts, ttl=2.0,
                           monotonic=lambda: clock[0])
-    await cache.refresh()
+    await cache.refresh()  # the first refresh waits for the counts
     await cache.refresh()
     clock[0] += 2.5
-    await cache.refresh()
+    await cache.refresh()  # stale: served as they are, new ones fetched in the background
+    await cache.refresh()  # (only one fetch at a time)
+    await asyncio.sleep(0)
     assert len(fetched) == 2
+    await cache.refresh()
     registry = CollectorRegistry()
     registry.register(LiveCollector(cache))
     get = registry.get_sample_value
