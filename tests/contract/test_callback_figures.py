@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Result, Status
@@ -15,15 +11,6 @@ from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database
 from tests.contract.test_callback_repository import T0, a_callback
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "cc.sqlite3")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def closed(result: Result, due_in: timedelta, **kw: object):  # type: ignore[no-untyped-def]

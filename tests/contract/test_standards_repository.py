@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +17,6 @@ from callcentre.storage.standards_repository import SqliteStandardsRepository
 from callcentre.testing import utc
 
 T0 = utc(2026, 11, 23, 8, 0)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "cc.sqlite3")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def random_calls(n: int, seed: int) -> list[Call]:
