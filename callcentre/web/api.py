@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -14,7 +13,7 @@ from callcentre.errors import InvalidInput
 from callcentre.ports import CallQuery, CallRepository
 from callcentre.services.cases import CaseService
 from callcentre.web.auth import requires
-from callcentre.web.parsing import choice, json_object, required_choice, text
+from callcentre.web.parsing import choice, json_object, next_page, required_choice, text
 from callcentre.web.serialise import call_json, case_json, parse_int, parse_time
 
 
@@ -27,14 +26,6 @@ class ApiDeps:
 
 API: web.AppKey[ApiDeps] = web.AppKey("api")
 routes = web.RouteTableDef()
-
-
-def _next(request: web.Request, cursor: object) -> str | None:
-    if cursor is None:
-        return None
-    query = {k: v for k, v in request.query.items() if k != "cursor"}
-    query["cursor"] = str(cursor)
-    return f"{request.path}?{urlencode(query)}"
 
 
 @routes.get("/api/calls")
@@ -52,7 +43,7 @@ async def list_calls(request: web.Request) -> web.Response:
     )
     page = await deps.calls.find(query)
     return web.json_response({"items": [call_json(c, deps.tz) for c in page.items],
-                              "next": _next(request, page.next_cursor)})
+                              "next": next_page(request, page.next_cursor)})
 
 
 def _call_id(request: web.Request) -> int:
@@ -101,7 +92,7 @@ async def list_cases(request: web.Request) -> web.Response:
         choice(CaseStatus, "status", q.get("status")), q.get("phone") or None,
         parse_int("limit", q.get("limit"), 50, 1, 500) or 50, q.get("cursor") or None)
     return web.json_response({"items": [case_json(c, deps.tz) for c in items],
-                              "next": _next(request, cursor)})
+                              "next": next_page(request, cursor)})
 
 
 @routes.get("/api/cases/{ref}")

@@ -12,7 +12,6 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -23,7 +22,7 @@ from callcentre.ports_callbacks import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.web.auth import requires
 from callcentre.web.callbacks_view import agent_page, callback_json
-from callcentre.web.parsing import choice, json_object, required_choice, text
+from callcentre.web.parsing import choice, json_object, next_page, required_choice, text
 from callcentre.web.serialise import parse_int, parse_time
 
 
@@ -123,10 +122,8 @@ async def find(request: web.Request) -> web.Response:
         case_ref=q.get("case") or None,
         limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
         cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62)))
-    nxt = None
-    if cursor is not None:
-        nxt = f"{request.path}?{urlencode({**dict(q), 'cursor': str(cursor)})}"
-    return web.json_response({"items": [callback_json(c, deps.tz) for c in items], "next": nxt})
+    return web.json_response({"items": [callback_json(c, deps.tz) for c in items],
+                              "next": next_page(request, cursor)})
 
 
 @routes.get("/api/callbacks/stream")

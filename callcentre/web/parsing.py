@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -47,3 +48,12 @@ def required_choice(kind: type[E], name: str, value: str | None) -> E:
         allowed = ", ".join(str(m.value) for m in kind)
         raise InvalidInput(f"{name} is required: one of {allowed}", field=name)
     return member
+
+
+def next_page(request: web.Request, cursor: object) -> str | None:
+    """The URL path of the next page: this request's query with ``cursor`` replaced."""
+    if cursor is None:
+        return None
+    query = {k: v for k, v in request.query.items() if k != "cursor"}
+    query["cursor"] = str(cursor)
+    return f"{request.path}?{urlencode(query)}"
