@@ -13,8 +13,17 @@ from callcentre.errors import InvalidInput
 from callcentre.ports import CallQuery, CallRepository
 from callcentre.services.cases import CaseService
 from callcentre.web.auth import requires
-from callcentre.web.parsing import choice, json_object, next_page, required_choice, text
-from callcentre.web.serialise import call_json, case_json, parse_int, parse_time
+from callcentre.web.parsing import (
+    choice,
+    id_cursor,
+    json_object,
+    next_page,
+    page_limit,
+    path_id,
+    required_choice,
+    text,
+)
+from callcentre.web.serialise import call_json, case_json, parse_time
 
 
 @dataclass(frozen=True)
@@ -38,25 +47,19 @@ async def list_calls(request: web.Request) -> web.Response:
         queue=q.get("queue") or None,
         outcome=choice(Outcome, "outcome", q.get("outcome")),
         case_ref=q.get("case") or None,
-        limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
-        cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62),
+        limit=page_limit(request),
+        cursor=id_cursor(request),
     )
     page = await deps.calls.find(query)
     return web.json_response({"items": [call_json(c, deps.tz) for c in page.items],
                               "next": next_page(request, page.next_cursor)})
 
 
-def _call_id(request: web.Request) -> int:
-    value = parse_int("id", request.match_info["id"], None, 1, 2**62)
-    assert value is not None
-    return value
-
-
 @routes.get("/api/calls/{id}")
 @requires("agent")
 async def get_call(request: web.Request) -> web.Response:
     deps = request.app[API]
-    call = await deps.calls.get(_call_id(request))
+    call = await deps.calls.get(path_id(request))
     return web.json_response(call_json(call, deps.tz))
 
 
@@ -64,7 +67,7 @@ async def get_call(request: web.Request) -> web.Response:
 @requires("agent")
 async def link_call(request: web.Request) -> web.Response:
     deps = request.app[API]
-    call_id = _call_id(request)
+    call_id = path_id(request)
     body = await json_object(request)
     if "case_ref" not in body:
         raise InvalidInput("send {\"case_ref\": \"<ref>\"} to link, or null to unlink",
@@ -90,7 +93,7 @@ async def list_cases(request: web.Request) -> web.Response:
     deps, q = request.app[API], request.query
     items, cursor = await deps.cases.find(
         choice(CaseStatus, "status", q.get("status")), q.get("phone") or None,
-        parse_int("limit", q.get("limit"), 50, 1, 500) or 50, q.get("cursor") or None)
+        page_limit(request), q.get("cursor") or None)
     return web.json_response({"items": [case_json(c, deps.tz) for c in items],
                               "next": next_page(request, cursor)})
 

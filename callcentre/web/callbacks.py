@@ -22,8 +22,17 @@ from callcentre.ports_callbacks import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.web.auth import requires
 from callcentre.web.callbacks_view import agent_page, callback_json
-from callcentre.web.parsing import choice, json_object, next_page, required_choice, text
-from callcentre.web.serialise import parse_int, parse_time
+from callcentre.web.parsing import (
+    choice,
+    id_cursor,
+    json_object,
+    next_page,
+    page_limit,
+    path_id,
+    required_choice,
+    text,
+)
+from callcentre.web.serialise import parse_time
 
 
 class ChangeFeed:
@@ -75,12 +84,6 @@ def setup(app: web.Application, deps: CallbackWebDeps) -> None:
     app.on_shutdown.append(close_streams)
 
 
-def _id(request: web.Request) -> int:
-    value = parse_int("id", request.match_info["id"], None, 1, 2**62)
-    assert value is not None
-    return value
-
-
 def _time(deps: CallbackWebDeps, body: dict[str, Any], name: str, required: bool = True) -> Any:
     value = parse_time(name, text(body, name, required), deps.tz)
     if required and value is None:
@@ -120,8 +123,7 @@ async def find(request: web.Request) -> web.Response:
         due_from=parse_time("due_from", q.get("due_from"), deps.tz),
         due_until=parse_time("due_until", q.get("due_until"), deps.tz),
         case_ref=q.get("case") or None,
-        limit=parse_int("limit", q.get("limit"), 50, 1, 500) or 50,
-        cursor=parse_int("cursor", q.get("cursor"), None, 1, 2**62)))
+        limit=page_limit(request), cursor=id_cursor(request)))
     return web.json_response({"items": [callback_json(c, deps.tz) for c in items],
                               "next": next_page(request, cursor)})
 
@@ -151,7 +153,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def get(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    return await _one(deps, await deps.service.get(_id(request)))
+    return await _one(deps, await deps.service.get(path_id(request)))
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/reschedule")
@@ -160,7 +162,7 @@ async def reschedule(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     told = required_choice(Told, "told", text(body, "told"))
-    cb = await deps.service.reschedule(_id(request), _time(deps, body, "due_by"),
+    cb = await deps.service.reschedule(path_id(request), _time(deps, body, "due_by"),
                                        text(body, "reason") or "", told, text(body, "by") or "")
     return await _one(deps, cb)
 
@@ -170,7 +172,7 @@ async def reschedule(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
-    cb = await deps.service.cancel(_id(request), text(body, "reason") or "",
+    cb = await deps.service.cancel(path_id(request), text(body, "reason") or "",
                                    text(body, "by") or "")
     return await _one(deps, cb)
 
@@ -181,7 +183,7 @@ async def outcome(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     result = required_choice(AttemptOutcome, "outcome", text(body, "outcome"))
-    cb = await deps.service.record_outcome(_id(request), result, text(body, "by") or "",
+    cb = await deps.service.record_outcome(path_id(request), result, text(body, "by") or "",
                                            text(body, "note", required=False))
     return await _one(deps, cb)
 
@@ -191,7 +193,7 @@ async def outcome(request: web.Request) -> web.Response:
 async def snooze(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
-    cb = await deps.service.snooze(_id(request), _time(deps, body, "until"),
+    cb = await deps.service.snooze(path_id(request), _time(deps, body, "until"),
                                    text(body, "by") or "")
     return await _one(deps, cb)
 
@@ -201,7 +203,7 @@ async def snooze(request: web.Request) -> web.Response:
 async def accept(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
-    return await _one(deps, await deps.service.accept(_id(request), text(body, "agent") or ""))
+    return await _one(deps, await deps.service.accept(path_id(request), text(body, "agent") or ""))
 
 
 @routes.get("/agent")

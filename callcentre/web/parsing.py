@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from callcentre.errors import InvalidInput
+from callcentre.web.serialise import parse_int
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -57,3 +58,23 @@ def next_page(request: web.Request, cursor: object) -> str | None:
     query = {k: v for k, v in request.query.items() if k != "cursor"}
     query["cursor"] = str(cursor)
     return f"{request.path}?{urlencode(query)}"
+
+
+MAX_PAGE = 500
+MAX_ID = 2**62
+
+
+def path_id(request: web.Request) -> int:
+    """The ``{id}`` in the path, a positive whole number (422 otherwise)."""
+    value = parse_int("id", request.match_info["id"], None, 1, MAX_ID)
+    assert value is not None  # no default: parse_int raised or returned a number
+    return value
+
+
+def page_limit(request: web.Request) -> int:
+    return parse_int("limit", request.query.get("limit"), 50, 1, MAX_PAGE) or 50
+
+
+def id_cursor(request: web.Request) -> int | None:
+    """The ``cursor`` of lists paged by id, newest first."""
+    return parse_int("cursor", request.query.get("cursor"), None, 1, MAX_ID)
