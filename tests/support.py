@@ -121,3 +121,27 @@ def synthetic_call(linkedid: str, start: float, wait: float, outcome: str,
         end = left + 1
     frames.append(ami_frame("Hangup", Timestamp=f"{end + 0.1:.6f}", Cause=16, **chan))
     return frames
+
+
+# --- explicit hours for tests that run a whole service -----------------------------------
+# A service under test never reads the packaged opening hours: those make a test's result
+# depend on when it runs (closed evenings turn every call into an automatic callback that
+# rings agent 1). Each such test writes its hours with ``policy_file``.
+WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ALWAYS = "\n".join(f'{day} = ["00:00-24:00"]' for day in WEEK)
+NO_AUTOMATIC_CALLBACKS = "abandoned_after_seconds = 0\nout_of_hours = false"
+
+
+def policy_text(callbacks: str = NO_AUTOMATIC_CALLBACKS, opening: str = ALWAYS,
+                calling: str = ALWAYS) -> str:
+    """A policy that is open (and callable) at every hour of every day, with no public
+    holidays or closures, unless the test says otherwise."""
+    return (f'timezone = "Europe/London"\n[opening_hours]\n{opening}\n'
+            f'[holidays]\ncountry = ""\nclosures = []\n[callbacks]\n{callbacks}\n'
+            f"[callbacks.calling_hours]\n{calling}\n")
+
+
+def policy_file(directory: Path, callbacks: str = NO_AUTOMATIC_CALLBACKS) -> str:
+    path = directory / "policy.toml"
+    path.write_text(policy_text(callbacks), encoding="utf-8")
+    return str(path)

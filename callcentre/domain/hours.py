@@ -26,10 +26,12 @@ class Interval:
 
 
 def parse_interval(text: str) -> Interval:
-    """``"08:30-17:00"`` -> Interval; raises InvalidInput for anything else."""
+    """``"08:30-17:00"`` -> Interval (``24:00`` ends at midnight: ``"00:00-24:00"`` is the
+    whole day); raises InvalidInput for anything else."""
     try:
         a, b = (part.strip() for part in text.split("-"))
-        start, end = time.fromisoformat(a), time.fromisoformat(b)
+        start = time.fromisoformat(a)
+        end = time.max if b == "24:00" else time.fromisoformat(b)
     except ValueError as err:
         raise InvalidInput(f"opening hours {text!r} must look like 08:30-17:00") from err
     if start >= end:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -38,10 +38,12 @@ def read_policy(path: str | Path) -> tuple[dict[str, Any], str]:
 
 
 def closed_days(section: dict[str, Any]) -> Callable[[date], bool]:
-    """Public holidays of the configured country/subdivision plus local closure days."""
+    """Public holidays of the configured country/subdivision plus local closure days.
+    ``country = ""`` keeps no public holidays (only the closure days)."""
     try:
-        public = holidays.country_holidays(section.get("country", "GB"),
-                                           subdiv=section.get("subdivision"))
+        country = section.get("country", "GB")
+        public: Collection[date] = (holidays.country_holidays(
+            country, subdiv=section.get("subdivision")) if country else frozenset())
         closures = frozenset(date.fromisoformat(d) for d in section.get("closures", []))
     except (NotImplementedError, KeyError, ValueError) as err:
         raise ConfigError(f"policy [holidays]: {err}") from err

@@ -13,7 +13,7 @@ import aiohttp
 from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
 from callcentre.config import Config
-from tests.support import trace_bytes
+from tests.support import policy_file, trace_bytes
 
 
 def free_port() -> int:
@@ -29,7 +29,8 @@ async def get_json(url: str, token: str | None = None) -> tuple[int, Any]:
 
 
 async def test_without_asterisk_it_keeps_running_and_says_so(tmp_path: Path) -> None:
-    cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"), http_port=free_port(),
+    cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path), http_port=free_port(),
                  ami_reconnect_max=0.2)
     async with Service(cfg).running() as svc:
         await asyncio.sleep(1.0)
@@ -46,6 +47,7 @@ async def test_bad_credentials_are_reported(tmp_path: Path) -> None:
     server = FakeAmiServer(username="callcentre", secret="right")
     port = await server.start()
     cfg = Config(ami_port=port, ami_secret="wrong", db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path),
                  http_port=free_port(), ami_reconnect_max=0.2)
     try:
         async with Service(cfg).running():
@@ -62,6 +64,7 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
         server.on_action(action, events=[])
     port = await server.start()
     cfg = Config(ami_port=port, ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path),
                  http_port=free_port(), inbound_contexts=("from-resident",))
     base = f"http://127.0.0.1:{cfg.http_port}"
     try:

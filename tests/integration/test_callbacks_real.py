@@ -25,27 +25,15 @@ from callcentre.ports_callbacks import CallbackQuery
 from callcentre.services.callbacks import NewCallback
 from tests.asterisk.harness import AsteriskHarness, Caller
 from tests.integration.test_calls_real import config_for, started
+from tests.support import policy_text
 
 pytestmark = pytest.mark.asterisk
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-ALWAYS = "\n".join(f'{d} = ["00:00-23:59"]' for d in DAYS)
-POLICY = f"""timezone = "Europe/London"
-[opening_hours]
-{ALWAYS}
-[holidays]
-country = "GB"
-subdivision = "ENG"
-closures = []
-[callbacks]
-max_attempts = 2
+POLICY = policy_text(callbacks="""max_attempts = 2
 retry_minutes = [0.1]
 min_talk_seconds = 2
 abandoned_after_seconds = 2
-owner_hold_back_minutes = 0
-[callbacks.calling_hours]
-{ALWAYS}
-"""
+owner_hold_back_minutes = 0""")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.ports import CallQuery
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 from tests.integration.proxy import CuttableProxy
-from tests.support import expected_from_queue_log
+from tests.support import expected_from_queue_log, policy_file
 
 pytestmark = pytest.mark.asterisk
 
@@ -34,9 +34,11 @@ def free_port() -> int:
 
 
 def config_for(asterisk: AsteriskHarness, db: Path, ami_port: int | None = None) -> Config:
+    """The service under test, with explicit hours: open at every hour, no automatic
+    callbacks (a test that wants them replaces ``policy_file``)."""
     return Config(ami_host=asterisk.ami_host, ami_port=ami_port or asterisk.ami_port,
                   ami_username=asterisk.ami_username, ami_secret=asterisk.ami_secret,
-                  db=str(db), http_port=free_port(), ami_ping_interval=2.0,
+                  db=str(db), http_port=free_port(), policy_file=policy_file(db.parent), ami_ping_interval=2.0,
                   ami_ping_timeout=2.0, ami_reconnect_max=1.0)
 
 

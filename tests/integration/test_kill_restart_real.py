@@ -15,7 +15,7 @@ import pytest
 
 from tests.asterisk.harness import AsteriskHarness
 from tests.integration.test_calls_real import free_port
-from tests.support import expected_from_queue_log
+from tests.support import expected_from_queue_log, policy_file
 
 pytestmark = pytest.mark.asterisk
 
@@ -25,7 +25,8 @@ def serve(asterisk: AsteriskHarness, db: Path, log: Path) -> subprocess.Popen[by
            "CALLCENTRE_AMI_HOST": asterisk.ami_host, "CALLCENTRE_AMI_PORT": str(asterisk.ami_port),
            "CALLCENTRE_AMI_USERNAME": asterisk.ami_username,
            "CALLCENTRE_AMI_SECRET": asterisk.ami_secret, "CALLCENTRE_DB": str(db),
-           "CALLCENTRE_HTTP_PORT": str(free_port())}
+           "CALLCENTRE_HTTP_PORT": str(free_port()),
+           "CALLCENTRE_POLICY_FILE": policy_file(db.parent)}
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-m", "callcentre", "serve"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)

@@ -18,7 +18,7 @@ from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
 from callcentre.config import Config
 from tests.adapters.test_service_end_to_end import free_port
-from tests.support import synthetic_call
+from tests.support import policy_file, synthetic_call
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -49,6 +49,7 @@ async def site(tmp_path: Path):  # type: ignore[no-untyped-def]
     for action in ("CoreShowChannels", "QueueStatus"):
         server.on_action(action, events=[])
     cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path),
                  http_port=free_port(), inbound_contexts=("from-resident",),
                  council_name="Exampleshire Council")
     async with Service(cfg).running() as svc:

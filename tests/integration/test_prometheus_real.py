@@ -21,7 +21,7 @@ from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
 from callcentre.config import Config
 from tests.adapters.test_service_end_to_end import free_port
-from tests.support import synthetic_call
+from tests.support import policy_file, synthetic_call
 
 PROMETHEUS = shutil.which("prometheus")
 RULES = Path(__file__).resolve().parents[2] / "metrics" / "rules.yml"
@@ -76,6 +76,7 @@ async def test_prometheus_service_level_equals_the_database(tmp_path: Path) -> N
     for action in ("CoreShowChannels", "QueueStatus"):
         server.on_action(action, events=[])
     cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path),
                  http_port=free_port(), inbound_contexts=("from-resident",))
     prom, prom_port = start_prometheus(tmp_path, cfg.http_port)
     try:

@@ -75,3 +75,21 @@ def test_bad_policy_is_a_config_error(tmp_path: Path) -> None:
     doc, where = read_policy(bad)
     with pytest.raises(ConfigError, match="funday"):
         load_opening_hours(doc, where)
+
+
+def test_24_00_closes_at_midnight_so_a_whole_day_has_no_gap() -> None:
+    h = opening_hours(LONDON, {"monday": ["00:00-24:00"]}, lambda d: False)
+    assert h.is_open(utc(2026, 11, 23, 0, 0))  # Monday 00:00 GMT
+    assert h.is_open(datetime(2026, 11, 23, 23, 59, 59, 999_000, tzinfo=LONDON))
+    assert not h.is_open(utc(2026, 11, 24, 0, 0))  # Tuesday is not listed
+    with pytest.raises(InvalidInput):
+        opening_hours(LONDON, {"monday": ["24:00-24:00"]}, lambda d: False)
+
+
+def test_no_country_means_no_public_holidays(tmp_path: Path) -> None:
+    christmas = utc(2026, 12, 25, 10, 0)  # a Friday, a public holiday in England
+    doc = {"opening_hours": {"friday": ["09:00-17:00"]}}
+    assert not load_opening_hours({**doc, "holidays": {"country": "GB"}}, "t").is_open(christmas)
+    assert load_opening_hours({**doc, "holidays": {"country": ""}}, "t").is_open(christmas)
+    closed = {"country": "", "closures": ["2026-12-25"]}
+    assert not load_opening_hours({**doc, "holidays": closed}, "t").is_open(christmas)
