@@ -15,8 +15,12 @@ from callcentre.phones import normalise
 from callcentre.testing import FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ami"
-TRACES = ("answered", "abandoned", "callback")
-LAB_INBOUND = ("from-resident",)  # the context the recorded lab used for residents
+# answered, abandoned, callback: recorded with the lab of shared/asterisk-lab (context
+# from-resident); timeout, abandoned_long: with tests/asterisk/capture.py from the project's
+# own harness and dialplans/ (context council-inbound). Each has its queue_log beside it.
+TRACES = ("answered", "abandoned", "callback", "timeout", "abandoned_long")
+QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long")
+LAB_INBOUND = ("from-resident", "council-inbound")  # residents' contexts in the recordings
 
 
 def trace_bytes(name: str) -> bytes:
@@ -114,8 +118,10 @@ def synthetic_call(linkedid: str, start: float, wait: float, outcome: str,
                              Position=1, OriginalPosition=1, **chan),
                    ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan)]
         end = left
-    else:
-        frames += [ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan),
+    else:  # as tests/fixtures/ami/timeout.ami: app_queue records a timeout as an abandon too
+        frames += [ami_frame("QueueCallerAbandon", Timestamp=f"{left:.6f}", Queue=queue,
+                             Position=1, OriginalPosition=1, HoldTime=int(wait), **chan),
+                   ami_frame("QueueCallerLeave", Timestamp=f"{left:.6f}", Queue=queue, **chan),
                    ami_frame("VarSet", Timestamp=f"{left:.6f}", Variable="QUEUESTATUS",
                              Value="TIMEOUT", **chan)]
         end = left + 1

@@ -96,6 +96,13 @@ def decide_outcome(call: Call) -> Outcome:
     """The outcome the facts support, whichever way the call ended."""
     if call.answered_at is not None:
         return Outcome.ANSWERED
+    # Queue() sets QUEUESTATUS only when it lets a resident go who is still on the line
+    # (TIMEOUT, LEAVEEMPTY ...); a resident who hangs up while queued leaves it unset.
+    # app_queue raises QueueCallerAbandon on those paths too (record_abandoned() for a
+    # timeout), so the status decides before the abandon flag does. FULL and JOINEMPTY
+    # never queued the resident.
+    if call.queue_status and (call.queued_at is not None or call.abandoned):
+        return Outcome.TIMEOUT if call.queue_status == "TIMEOUT" else Outcome.LEFT_QUEUE
     if call.abandoned:
         return Outcome.ABANDONED
     if call.queued_at is None:
@@ -103,8 +110,6 @@ def decide_outcome(call: Call) -> Outcome:
     if call.left_queue_at is None:
         # Still queued when we last knew, and we never saw it end.
         return Outcome.UNKNOWN if call.end_source is EndSource.RECONCILED else Outcome.ABANDONED
-    if call.queue_status == "TIMEOUT":
-        return Outcome.TIMEOUT
     return Outcome.LEFT_QUEUE
 
 

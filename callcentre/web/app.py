@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
@@ -12,6 +13,7 @@ from callcentre.ports import TokenRepository
 from callcentre.web import api, callbacks, pages, standards
 from callcentre.web.auth import TOKENS
 from callcentre.web.errors import error_middleware
+from callcentre.web.layout import with_banner
 
 MAX_BODY = 64 * 1024  # no legitimate request body is larger
 
@@ -41,12 +43,33 @@ async def _nothing() -> None:
     return None
 
 
+def banner_middleware(banner: str) -> Middleware:
+    """Every HTML page starts with ``banner``; every response says so in a header too
+    (the demo: no one should mistake a replay for the council's live figures)."""
+
+    @web.middleware
+    async def middleware(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                         ) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["X-Callcentre-Banner"] = banner.encode("ascii", "replace").decode()
+        if (isinstance(response, web.Response) and response.content_type == "text/html"
+                and response.text is not None):
+            response.text = with_banner(response.text, banner)
+        return response
+
+    return middleware
+
+
 def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              tokens: TokenRepository, registry: CollectorRegistry | None = None,
              standards_deps: standards.StandardsDeps | None = None,
              callback_deps: callbacks.CallbackWebDeps | None = None,
              refresh: Callable[[], Awaitable[None]] | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    middlewares: list[Middleware] = [error_middleware]
+    if page_deps.banner:
+        middlewares.insert(0, banner_middleware(page_deps.banner))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     if registry is not None:
         app.router.add_get("/metrics", metrics_handler(registry, refresh or _nothing))
     app[api.API] = api_deps

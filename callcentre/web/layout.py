@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 STYLE = """
 :root { color-scheme: light; }
@@ -34,3 +35,18 @@ def page(title: str, body: str, head_extra: str = "") -> str:
 
 def esc(value: object) -> str:
     return html.escape(str(value))
+
+
+_BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def with_banner(document: str, banner: str) -> str:
+    """``document`` with ``banner`` as the first thing in its body (e.g. DEMO on every page)."""
+    tag = f'<p class="banner" role="status" style="{_BANNER_STYLE}">{html.escape(banner)}</p>'
+    found = _BODY.search(document)
+    if found is None:
+        return tag + document
+    return document[:found.end()] + tag + document[found.end():]
+
+
+_BANNER_STYLE = "background:#fd0;color:#0b0c0c;padding:.6rem;margin:0;font-weight:bold"

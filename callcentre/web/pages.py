@@ -49,14 +49,23 @@ async def home(request: web.Request) -> web.Response:
         f"<td>{html.escape(c.case_ref or '-')}</td><td>{'yes' if c.repeat_of else ''}</td></tr>"
         for c in page.items)
     summary = ", ".join(f"{n} {html.escape(k)}" for k, n in sorted(outcomes.items())) or "none yet"
-    banner = f'<p class="banner" role="status">{html.escape(deps.banner)}</p>' if deps.banner else ""
     body = _TEMPLATE.format(
-        banner=banner, status=html.escape(health["status"]),
+        nav=NAV, status=html.escape(health["status"]),
         ami=html.escape(str(health["ami"].get("state"))),
         ami_detail=html.escape(str(health["ami"].get("detail") or "")),
         summary=summary, rows=rows or '<tr><td colspan="8">No calls logged yet.</td></tr>')
     return web.Response(text=body, content_type="text/html")
 
+
+# Every page the service serves to people, so a newcomer finds them from the home page.
+LINKS = (("/standards", "Service standards (day, week, month; per queue)"),
+         ("/public/standards", "Published standards (for residents; no personal data)"),
+         ("/wallboard", "Wallboard (callers waiting now)"),
+         ("/agent", "Agents' callback prompts (token needed)"),
+         ("/api/standards", "Standards as JSON"), ("/api/standards.csv", "Standards as CSV"),
+         ("/healthz", "Health (JSON)"), ("/metrics", "Prometheus metrics"))
+NAV = "<nav aria-label=\"Pages\"><ul>" + "".join(
+    f'<li><a href="{href}">{html.escape(text)}</a></li>' for href, text in LINKS) + "</ul></nav>"
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -64,11 +73,10 @@ _TEMPLATE = """<!doctype html>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #111; background: #fff; line-height: 1.5; }}
 table {{ border-collapse: collapse; width: 100%; }} th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #999; }}
-.banner {{ background: #ffdd00; color: #000; padding: .6rem; font-weight: bold; }}
 </style></head><body>
 <h1>callcentre</h1>
-{banner}
 <p>Service: <strong>{status}</strong>. Asterisk link: <strong>{ami}</strong> {ami_detail}</p>
+{nav}
 <h2>Latest calls</h2>
 <p>Of the latest 25: {summary}. Numbers are masked; the full record is in the API (<code>/api/calls</code>, token needed).</p>
 <table><thead><tr><th scope="col">Call</th><th scope="col">Arrived</th><th scope="col">Caller</th><th scope="col">Queue</th>

@@ -84,6 +84,7 @@ MAX_AGENTS, MAX_RESIDENTS = 20, 150
 MEDIA = 200  # sipp media: 4 ports per sipp (it binds mp and mp+2), by signalling offset
 RTP_START, BLOCK_SIZE = 1000, 2000  # Asterisk's RTP range: RTP_START .. BLOCK_SIZE-1
 PORT_BASES = range(12000, 32000, BLOCK_SIZE)
+DEFAULT_MAX_WAIT = 600  # dialplans/extensions.conf CALLCENTRE_QUEUE_MAX_WAIT: change both together
 
 
 class HarnessUnavailable(RuntimeError):
@@ -283,7 +284,9 @@ class AsteriskHarness:
     def provision(self) -> None:
         """Build the cached chroot unless a complete one exists (provision.sh)."""
         log = Path(f"{self.root}.build.log")
-        env = {**os.environ, "CALLCENTRE_ASTERISK_ROOT": str(self.root)}
+        # Built at the real time even in a shifted-clock run (tests/at.sh): apt checks dates.
+        env = {**{k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")},
+               "CALLCENTRE_ASTERISK_ROOT": str(self.root)}
         try:
             run = subprocess.run(["bash", str(PROVISION), "build"], env=env, check=False,
                                  capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
@@ -640,6 +643,21 @@ class AsteriskHarness:
             caller = Caller(self.next_number(), case_ref, hangup_after_s=wait_s)
             result = self.run_calls([caller], agents=[], mark=mark)
         finally:
+            self.pause_members(False)
+        return self._until_now(result)
+
+    def timeout(self, max_wait_s: int = 3, case_ref: str | None = None) -> ScenarioResult:
+        """Every member paused and the queue's maximum wait set to ``max_wait_s``: the
+        resident stays on the line until Queue() gives up (QUEUESTATUS=TIMEOUT; queue_log
+        EXITWITHTIMEOUT), then the dialplan hangs up. The default wait is put back after."""
+        mark = self.mark()
+        self.pause_members(True, "harness-all-paused")
+        self.cli(f"dialplan set global CALLCENTRE_QUEUE_MAX_WAIT {max_wait_s}")
+        try:
+            caller = Caller(self.next_number(), case_ref, hangup_after_s=max_wait_s + 30)
+            result = self.run_calls([caller], agents=[], mark=mark)
+        finally:
+            self.cli(f"dialplan set global CALLCENTRE_QUEUE_MAX_WAIT {DEFAULT_MAX_WAIT}")
             self.pause_members(False)
         return self._until_now(result)
 

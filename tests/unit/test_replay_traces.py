@@ -7,6 +7,7 @@ import pytest
 from callcentre.domain.calls import Outcome
 from tests.support import (
     FIXTURES,
+    QUEUE_TRACES,
     TRACES,
     expected_from_queue_log,
     fold,
@@ -16,7 +17,7 @@ from tests.support import (
 )
 
 
-@pytest.mark.parametrize("name", ["answered", "abandoned"])
+@pytest.mark.parametrize("name", QUEUE_TRACES)
 def test_outcome_and_wait_match_queue_log(name: str) -> None:
     calls = fold(parse_all(trace_bytes(name)))
     truth = expected_from_queue_log(queue_log((FIXTURES / f"{name}.queue_log").read_text()))
@@ -48,6 +49,18 @@ def test_abandoned_call_record() -> None:
     assert call.outcome is Outcome.ABANDONED
     assert call.abandon_position == 1 and call.join_position == 1
     assert call.answered_at is None and call.talk_seconds is None
+
+
+def test_queue_timeout_recorded_from_real_asterisk() -> None:
+    """app_queue raises QueueCallerAbandon on a timeout too (record_abandoned()), then sets
+    QUEUESTATUS=TIMEOUT: queue_log says EXITWITHTIMEOUT, and so must the record."""
+    messages = parse_all(trace_bytes("timeout"))
+    names = [m.event for m in messages]
+    assert "QueueCallerAbandon" in names  # the event a hand-written timeout left out
+    (call,) = fold(messages)
+    assert call.outcome is Outcome.TIMEOUT
+    assert call.queue_status == "TIMEOUT"
+    assert call.wait_seconds == pytest.approx(4.0, abs=0.6)
 
 
 def test_callback_originate_is_not_an_inbound_call() -> None:

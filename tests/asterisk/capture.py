@@ -1,0 +1,84 @@
+"""Record what the real Asterisk sends for a scenario, as a fixture: ``S.ami`` and ``S.queue_log``.
+
+    python -m tests.asterisk.capture OUTDIR timeout abandoned_long answered
+
+Each scenario runs on a fresh harness session (root, like the real-call tests) while a
+second AMI session of the service's least-rights account records every byte Asterisk
+sends, exactly as received (banner, login response, events). ``S.queue_log`` holds
+Asterisk's own queue_log lines for the same calls: the ground truth a test's expectation
+is written from. Fixtures written by hand encode what we expect, not what Asterisk does;
+these are what it does.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.asterisk.harness import AsteriskHarness, ScenarioResult
+
+SCENARIOS: dict[str, Callable[[AsteriskHarness], ScenarioResult]] = {
+    "answered": lambda a: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
+    # long enough in the queue to count (not a short abandon under 5 s)
+    "abandoned_long": lambda a: a.abandoned(wait_s=9, case_ref="CASE-abandoned-1"),
+    "timeout": lambda a: a.timeout(max_wait_s=4),
+}
+
+
+class Recorder:
+    """A raw AMI session in a thread: logs in, then keeps every byte it receives."""
+
+    def __init__(self, asterisk: AsteriskHarness) -> None:
+        self._sock = socket.create_connection((asterisk.ami_host, asterisk.ami_port), 10)
+        self._sock.settimeout(0.2)
+        login = (f"Action: Login\r\nActionID: capture-1\r\nUsername: {asterisk.ami_username}\r\n"
+                 f"Secret: {asterisk.ami_secret}\r\nEvents: on\r\n\r\n")
+        self._sock.sendall(login.encode())
+        self._chunks: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                return
+            self._chunks.append(data)
+
+    def stop(self) -> bytes:
+        """Log off (the session ends with Goodbye, as a real one does) and return it all."""
+        time.sleep(1.0)  # the last events of the scenario (Hangup, UNPAUSE) are on their way
+        self._sock.sendall(b"Action: Logoff\r\nActionID: capture-2\r\n\r\n")
+        self._thread.join(10)  # until Asterisk closes the connection
+        self._stop.set()
+        self._sock.close()
+        return b"".join(self._chunks)
+
+
+def queue_log_text(result: ScenarioResult) -> str:
+    return "".join("|".join([str(e.time), e.callid, e.queue, e.agent, e.event, *e.data]) + "\n"
+                   for e in result.queue_log)
+
+
+def capture(out: Path, names: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        with AsteriskHarness() as asterisk:
+            recorder = Recorder(asterisk)
+            time.sleep(0.5)  # logged in before the first call
+            result = SCENARIOS[name](asterisk)
+            (out / f"{name}.ami").write_bytes(recorder.stop())
+            (out / f"{name}.queue_log").write_text(queue_log_text(result))
+            print(f"{name}: {len(result.queue_log)} queue_log lines -> {out}/{name}.ami")
+
+
+if __name__ == "__main__":
+    capture(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))
