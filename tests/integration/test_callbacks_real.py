@@ -38,7 +38,7 @@ owner_hold_back_minutes = 0""")
 
 @pytest.fixture
 async def service(asterisk: AsteriskHarness, tmp_path: Path) -> AsyncIterator[Service]:
-    policy = tmp_path / "policy.toml"
+    policy = tmp_path / "callbacks-policy.toml"  # config_for writes policy.toml
     policy.write_text(POLICY)
     cfg = replace(config_for(asterisk, tmp_path / "cc.sqlite3"), policy_file=str(policy),
                   callback_agent_ring_seconds=4)
