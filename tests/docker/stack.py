@@ -36,6 +36,10 @@ CONTAINERS_CONF = Path(__file__).resolve().with_name("containers.conf")
 PODMAN_COMPOSE_VENV = Path(
     os.environ.get("CALLCENTRE_PODMAN_COMPOSE_VENV", "/var/cache/callcentre/podman-compose"))
 PODMAN_COMPOSE = PODMAN_COMPOSE_VENV / "bin" / "podman-compose"
+# Where podman looks for netavark and aardvark-dns (helper_binaries_dir in containers.conf(5));
+# tests/docker/install-podman.sh looks in the same places.
+PODMAN_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman",
+                      "/usr/lib/podman")
 PROJECT_PREFIX = "cctest-"
 # Grafana's image is not in any registry this machine reaches: the proof runs the rest.
 SERVICES = ("asterisk", "callcentre", "prometheus")
@@ -57,9 +61,13 @@ def missing_prerequisites() -> list[str]:
     if os.geteuid() != 0:
         missing.append("not root (rootful Podman and debootstrap need it)")
     for tool, package in (("podman", "podman"), ("runc", "runc"), ("debootstrap", "debootstrap"),
-                          ("sipp", "sip-tester")):
+                          ("sipp", "sip-tester"), ("iptables", "iptables")):
         if shutil.which(tool) is None:
             missing.append(f"no {tool} (Debian package {package})")
+    for helper in ("netavark", "aardvark-dns"):
+        if not any((Path(d) / helper).exists() for d in PODMAN_HELPER_DIRS):
+            missing.append(f"no {helper} (Debian package {helper}): the services could not "
+                           "find each other by name")
     if not PODMAN_COMPOSE.exists():
         missing.append(f"no podman-compose at {PODMAN_COMPOSE}")
     if missing:
@@ -199,12 +207,23 @@ class Stack:
         """The project's network, made before podman-compose would (it uses an existing one)
         so that the host's address on it is known to the site's settings: Asterisk's PJSIP
         resolves contacts through DNS only, where host.containers.internal does not exist.
-        Returns that address (the network's gateway)."""
+        Returns that address (the network's gateway).
+
+        The network must have DNS (aardvark-dns), or callcentre never finds ``asterisk``: that
+        is checked here rather than found out later as a silent AMI login timeout."""
         run(["podman", "network", "create",
              "--label", f"io.podman.compose.project={self.project}",
              "--label", f"com.docker.compose.project={self.project}",
              f"{self.project}_default"], env=self.env)
-        return self.gateway()
+        network = self._network()
+        if not network.get("dns_enabled"):
+            backend = run(["podman", "info", "--format", "{{.Host.NetworkBackend}}"],
+                          env=self.env, check=False).stdout.strip()
+            raise StackError(
+                f"{self.project}_default has no DNS (podman's network backend: {backend}), so "
+                "callcentre could not resolve asterisk: tests/docker/containers.conf selects "
+                "netavark, which needs aardvark-dns (tests/docker/install-podman.sh)")
+        return str(network["subnets"][0]["gateway"])
 
     def write_site(self, files: Mapping[str, str]) -> None:
         """The site's own Asterisk settings (docker/site/README.md), mounted at start."""
@@ -245,11 +264,10 @@ class Stack:
                    self.container(service)], env=self.env).stdout
         return int(out.strip()), took
 
-    def gateway(self) -> str:
-        """The host's address on the project's network, as containers see it."""
+    def _network(self) -> dict[str, Any]:
+        """``podman network inspect`` of the project's network."""
         out = run(["podman", "network", "inspect", f"{self.project}_default"], env=self.env).stdout
-        subnets = json.loads(out)[0]["subnets"]
-        return str(subnets[0]["gateway"])
+        return dict(json.loads(out)[0])
 
     def logs(self, lines: int = 40) -> str:
         parts = []
