@@ -1,10 +1,16 @@
 """Driving docker/compose.yml with Podman for tests/docker/test_stack.py.
 
 ``Stack`` builds the images (after the local base images, docker/base-images.sh), brings the
-services up under a compose project of its own (``cctest-<pid>``, with free host ports and
-secrets in a temporary folder, so a developer's own stack is left alone), and tears it all
-down again: containers, named volumes, network. ``reap_stale()`` removes the projects of test
-runs whose process died before it could.
+services up under a compose project of its own (``cctest-<pid>``, with free host ports, secrets
+in a temporary folder and images tagged ``cctest-<pid>``, so a developer's own stack and a test
+run beside it are left alone), and tears it all down again, also when a step failed:
+containers, podman-compose's pod, named volumes, network, and the run's image tags.
+``reap_stale()`` removes what runs whose process died before their teardown left behind.
+
+What makes the next run fast is kept: the base images, and the newest images built of each
+service, tagged ``cctest-cache`` so that their layers stay as the build cache (``podman rmi``
+of an image's last tag also deletes its untagged parent layers). The cache image a build
+replaced is deleted.
 
 Podman here needs tests/docker/containers.conf (runc, ulimits within this machine's hard
 limits, no pulls) and BUILDAH_FORMAT=docker, without which the HEALTHCHECKs are dropped from
@@ -41,6 +47,7 @@ PODMAN_COMPOSE = PODMAN_COMPOSE_VENV / "bin" / "podman-compose"
 PODMAN_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman",
                       "/usr/lib/podman")
 PROJECT_PREFIX = "cctest-"
+CACHE_TAG = "cctest-cache"
 # Grafana's image is not in any registry this machine reaches: the proof runs the rest.
 SERVICES = ("asterisk", "callcentre", "prometheus")
 
@@ -182,6 +189,7 @@ class Stack:
             "ASTERISK_RTP_PORTS": "{}-{}".format(*self.ports.rtp),
             "CALLCENTRE_HTTP_PORT": str(self.ports.callcentre),
             "PROMETHEUS_PORT": str(self.ports.prometheus),
+            "CALLCENTRE_IMAGE_TAG": self.project,
         }
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -193,15 +201,19 @@ class Stack:
         finally:
             self.timings[step] = round(time.monotonic() - started, 1)
 
-    def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def compose(self, *args: str, timeout: float = 120,
+                check: bool = True) -> subprocess.CompletedProcess[str]:
         return run([str(PODMAN_COMPOSE), "-p", self.project, "-f", str(COMPOSE_FILE), *args],
-                   env=self.env, timeout=timeout, cwd=DOCKER)
+                   env=self.env, timeout=timeout, cwd=DOCKER, check=check)
 
     def build(self) -> None:
         """Base images (kept when they exist), then the three images of SERVICES."""
         self._timed("base images", lambda: run(
             ["bash", str(DOCKER / "base-images.sh")], env=self.env, timeout=1200))
-        self._timed("build", lambda: self.compose("build", *SERVICES, timeout=1200))
+        try:
+            self._timed("build", lambda: self.compose("build", *SERVICES, timeout=1200))
+        finally:
+            keep_as_cache(self.project, self.env)
 
     def create_network(self) -> str:
         """The project's network, made before podman-compose would (it uses an existing one)
@@ -235,8 +247,14 @@ class Stack:
         self._timed("up", lambda: self.compose("up", "-d", *SERVICES, timeout=300))
 
     def down(self) -> None:
-        """Remove everything of this project; safe to call more than once."""
-        self._timed("down", lambda: remove_project(self.project, self.env))
+        """Remove everything of this project, whatever state a failure left it in; safe to
+        call more than once. ``compose down`` first, then a sweep by name and label for
+        whatever it left (it stops at its first error, and never made some of it)."""
+        def everything() -> None:
+            with contextlib.suppress(StackError):
+                self.compose("down", "-v", "-t", "20", timeout=180, check=False)
+            remove_project(self.project, self.env)
+        self._timed("down", everything)
 
     # --- looking inside -------------------------------------------------------------------------
 
@@ -287,31 +305,87 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def built_images() -> dict[str, str]:
+    """Service -> image name (without tag), for each image compose.yml builds; each is tagged
+    ``${CALLCENTRE_IMAGE_TAG:-latest}`` (tests/docker/test_files.py holds compose.yml to that)."""
+    return dict(re.findall(r"^  ([\w-]+):\n    image: ([^:\s]+):\$\{CALLCENTRE_IMAGE_TAG:-latest\}$",
+                           COMPOSE_FILE.read_text(), re.MULTILINE))
+
+
+def pod_name(project: str) -> str:
+    """The pod podman-compose puts a project's containers in (its default, --in-pod)."""
+    return f"pod_{project}"
+
+
+def image_id(ref: str, env: Mapping[str, str]) -> str | None:
+    done = run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], env=env, check=False)
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def keep_as_cache(tag: str, env: Mapping[str, str]) -> None:
+    """Tag the images built as ``tag`` also as CACHE_TAG, so that their layers outlive the run
+    as the next build's cache, and delete the cache image each one replaces (with its layers
+    that the new one does not share). An image still tagged or used elsewhere is left."""
+    for image in built_images().values():
+        new = image_id(f"{image}:{tag}", env)
+        old = image_id(f"{image}:{CACHE_TAG}", env)
+        if new is None or new == old:
+            continue
+        run(["podman", "tag", new, f"{image}:{CACHE_TAG}"], env=env, check=False)
+        if old is not None:
+            tags = run(["podman", "image", "inspect", "--format", "{{len .RepoTags}}", old],
+                       env=env, check=False).stdout.strip()
+            if tags == "0":
+                run(["podman", "rmi", old], env=env, timeout=120, check=False)
+
+
 def remove_project(project: str, env: Mapping[str, str] | None = None) -> None:
-    """Containers, volumes and network of one compose project, by podman-compose's labels."""
+    """Containers, pod, volumes and network of one compose project (by podman-compose's labels
+    and names), then the project's image tags: the images themselves go with their last tag."""
     env = env or podman_env()
     label = f"label=io.podman.compose.project={project}"
     ids = run(["podman", "ps", "-a", "-q", "--filter", label], env=env).stdout.split()
     if ids:
         run(["podman", "rm", "-f", "-v", "-t", "20", *ids], env=env, timeout=120, check=False)
+    run(["podman", "pod", "rm", "-f", "-t", "20", pod_name(project)], env=env, timeout=120,
+        check=False)
     vols = run(["podman", "volume", "ls", "-q", "--filter", label], env=env).stdout.split()
     if vols:
         run(["podman", "volume", "rm", "-f", *vols], env=env, check=False)
     run(["podman", "network", "rm", "-f", f"{project}_default"], env=env, check=False)
+    tagged = [f"{image}:{project}" for image in built_images().values()
+              if image_id(f"{image}:{project}", env)]
+    if tagged:
+        run(["podman", "rmi", *tagged], env=env, timeout=120, check=False)
 
 
 def reap_stale() -> list[str]:
-    """Remove the projects of earlier test runs whose pytest process no longer exists
-    (a run that was killed before its teardown): containers, volumes, networks."""
+    """Remove what earlier test runs left when their pytest process died before its teardown
+    (killed, or the machine went down): containers, pods, volumes, networks and image tags of
+    each ``cctest-<pid>`` whose process no longer exists. Runs still going are left alone."""
     label = '{{index .Labels "io.podman.compose.project"}}'
     names = run(["podman", "ps", "-a", "--format", label]).stdout.split()
+    names += [n.removeprefix("pod_") for n in
+              run(["podman", "pod", "ls", "--format", "{{.Name}}"]).stdout.split()]
     names += run(["podman", "volume", "ls", "--format", label]).stdout.split()
     names += [n.removesuffix("_default") for n in
               run(["podman", "network", "ls", "--format", "{{.Name}}"]).stdout.split()]
+    names += [ref.rpartition(":")[2] for ref in
+              run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split()]
     reaped = []
     for project in sorted(set(names)):
         match = re.fullmatch(re.escape(PROJECT_PREFIX) + r"(\d+)", project)
-        if match and not Path(f"/proc/{match.group(1)}").exists():
+        if match and not _is_test_run(int(match.group(1))):
             remove_project(project)
             reaped.append(project)
     return reaped
+
+
+def _is_test_run(pid: int) -> bool:
+    """Whether ``pid`` is a live pytest (a test run's project is named after its pid)."""
+    try:
+        return b"pytest" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
