@@ -12,6 +12,10 @@ service, tagged ``cctest-cache`` so that their layers stay as the build cache (`
 of an image's last tag also deletes its untagged parent layers). The cache image a build
 replaced is deleted.
 
+A cold build takes minutes (the base images are debootstrapped, then three images are built
+at once): ``Stack`` says what it is doing, each build step and, while a step runs, a line every
+30 s, through the ``say`` it is given, so that a CI log shows a slow run is alive.
+
 Podman here needs tests/docker/containers.conf (runc, ulimits within this machine's hard
 limits, no pulls) and BUILDAH_FORMAT=docker, without which the HEALTHCHECKs are dropped from
 the images. Nothing here needs systemd: healthchecks are run on demand (``healthy``).
@@ -22,13 +26,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +61,7 @@ CACHE_TAG = "cctest-cache"
 SERVICES = ("asterisk", "callcentre", "prometheus")
 
 T = TypeVar("T")
+Say = Callable[[str], None]
 
 
 class StackUnavailable(RuntimeError):
@@ -101,6 +111,99 @@ def run(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: f
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise StackError(f"{' '.join(args)} exited {done.returncode}:\n{tail}")
     return done
+
+
+def say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_together(jobs: Mapping[str, Sequence[str]], *, say: Say, show: Callable[[str], bool],
+                 env: Mapping[str, str], timeout: float, cwd: Path | None = None,
+                 quiet_s: float = 30) -> None:
+    """Run the commands of ``jobs`` (name -> command) at once, saying as it goes: each one's
+    start and end with its place (``n/m``), the lines of its output that ``show`` picks, and
+    which are still running when ``quiet_s`` went by with nothing said. Raises StackError with
+    the tail of the output of each command that failed; after ``timeout`` it stops them all."""
+    count = len(jobs)
+    label = {name: f"{name} ({i}/{count})" if count > 1 else name
+             for i, name in enumerate(jobs, 1)}
+    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    tails: dict[str, deque[str]] = {name: deque(maxlen=30) for name in jobs}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    failed: dict[str, int] = {}
+    started = time.monotonic()
+    try:
+        for name, args in jobs.items():
+            say(f"{label[name]}…")
+            proc = subprocess.Popen(list(args), env=dict(env), cwd=cwd, text=True,
+                                    errors="replace", stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            procs[name] = proc
+            threading.Thread(target=_pump, args=(name, proc.stdout, lines), daemon=True).start()
+        running = list(jobs)
+        said = time.monotonic()
+        while running:
+            now = time.monotonic()
+            if now > started + timeout:
+                raise StackError(f"{', '.join(label[n] for n in running)}: no end after "
+                                 f"{timeout:.0f} s\n" + "\n".join(tails[running[0]]))
+            try:
+                name, line = lines.get(timeout=max(0.1, min(started + timeout, said + quiet_s)
+                                                   - now))
+            except queue.Empty:
+                if time.monotonic() >= said + quiet_s:
+                    say(f"still {', '.join(label[n] for n in running)}…")
+                    said = time.monotonic()
+                continue
+            if line is not None:
+                tails[name].append(line)
+                if show(line):
+                    say(f"{label[name]}: {_shorten(line)}")
+                    said = time.monotonic()
+                continue
+            code = procs[name].wait()
+            running.remove(name)
+            took = time.monotonic() - started
+            if code:
+                failed[name] = code
+                say(f"{label[name]}: failed (exit {code}) after {took:.0f} s")
+            else:
+                say(f"{label[name]}: done in {took:.0f} s")
+            said = time.monotonic()
+    finally:
+        for proc in procs.values():
+            _end(proc)
+    if failed:
+        raise StackError("\n".join(f"{' '.join(jobs[name])} exited {code}:\n"
+                                   + "\n".join(tails[name]) for name, code in failed.items()))
+
+
+def _pump(name: str, stream: Any, lines: queue.Queue[tuple[str, str | None]]) -> None:
+    """Pass the lines of one command's output to run_together(), then None at its end."""
+    with stream:
+        for line in stream:
+            lines.put((name, _strip_ansi(line.rstrip())))
+    lines.put((name, None))
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    """Stop a command that run_together() gave up on, and whatever it started."""
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _shorten(line: str, width: int = 110) -> str:
+    line = " ".join(line.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float,
@@ -174,8 +277,10 @@ class Ports:
 class Stack:
     """One compose project of docker/compose.yml, run by podman-compose."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, say: Say = say_on_stderr) -> None:
         self.workdir = workdir
+        self.say = say
+        self.started = time.monotonic()
         self.project = f"{PROJECT_PREFIX}{os.getpid()}"
         self.ports = Ports.pick()
         self.secrets = workdir / "secrets"
@@ -194,6 +299,10 @@ class Stack:
 
     # --- life cycle ---------------------------------------------------------------------------
 
+    def note(self, text: str) -> None:
+        """Say ``text`` with the seconds since this stack's start: ``[stack] text (12 s)``."""
+        self.say(f"[stack] {text} ({time.monotonic() - self.started:.0f} s)")
+
     def _timed(self, step: str, fn: Callable[[], T]) -> T:
         started = time.monotonic()
         try:
@@ -207,11 +316,18 @@ class Stack:
                    env=self.env, timeout=timeout, cwd=DOCKER, check=check)
 
     def build(self) -> None:
-        """Base images (kept when they exist), then the three images of SERVICES."""
-        self._timed("base images", lambda: run(
-            ["bash", str(DOCKER / "base-images.sh")], env=self.env, timeout=1200))
+        """Base images (made once, then kept), then the images of SERVICES, built at once.
+        Says base-images.sh's steps and each image's build steps (``STEP n/m: ...``)."""
+        self._timed("base images", lambda: run_together(
+            {"making base images": ["bash", str(DOCKER / "base-images.sh")]},
+            say=self.note, show=lambda line: line.startswith("[base-images]"), env=self.env,
+            timeout=1200))
+        compose = [str(PODMAN_COMPOSE), "-p", self.project, "-f", str(COMPOSE_FILE), "build"]
         try:
-            self._timed("build", lambda: self.compose("build", *SERVICES, timeout=1200))
+            self._timed("build", lambda: run_together(
+                {f"building image {service}": [*compose, service] for service in SERVICES},
+                say=self.note, show=lambda line: line.startswith("STEP "), env=self.env,
+                timeout=1200, cwd=DOCKER))
         finally:
             keep_as_cache(self.project, self.env)
 
@@ -244,6 +360,7 @@ class Stack:
 
     def up(self) -> None:
         run(["sh", str(DOCKER / "init-secrets.sh")], env=self.env, timeout=30)
+        self.note(f"starting {', '.join(SERVICES)} (compose up)…")
         self._timed("up", lambda: self.compose("up", "-d", *SERVICES, timeout=300))
 
     def down(self) -> None:
@@ -254,7 +371,9 @@ class Stack:
             with contextlib.suppress(StackError):
                 self.compose("down", "-v", "-t", "20", timeout=180, check=False)
             remove_project(self.project, self.env)
+        self.note(f"removing {self.project}: containers, pod, volumes, network, image tags…")
         self._timed("down", everything)
+        self.note(f"removed; seconds per step: {self.timings}")
 
     # --- looking inside -------------------------------------------------------------------------
 
