@@ -322,7 +322,11 @@ class Stack:
             {"making base images": ["bash", str(DOCKER / "base-images.sh")]},
             say=self.note, show=lambda line: line.startswith("[base-images]"), env=self.env,
             timeout=1200))
-        compose = [str(PODMAN_COMPOSE), "-p", self.project, "-f", str(COMPOSE_FILE), "build"]
+        # The builds' RUN steps (apt-get, pip) use the host's network: on netavark's default
+        # network they have no way out on a machine where CNI's bridge from before the switch
+        # to netavark still holds that network's subnet (10.88.0.0/16), and need none of it.
+        compose = [str(PODMAN_COMPOSE), "--podman-build-args=--network=host", "-p", self.project,
+                   "-f", str(COMPOSE_FILE), "build"]
         try:
             self._timed("build", lambda: run_together(
                 {f"building image {service}": [*compose, service] for service in SERVICES},
