@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker.stack import built_images
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "asterisk" / "Dockerfile",
@@ -28,6 +30,12 @@ def test_the_dockerfiles_default_to_the_base_images_that_base_images_sh_makes() 
         default = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile.read_text(), re.MULTILINE)
         assert default and default.group(1) in made, dockerfile
     assert set(re.findall(r"_BASE_IMAGE:-([^}]+)\}", COMPOSE)) == made
+
+
+def test_every_image_compose_builds_is_tagged_with_callcentre_image_tag() -> None:
+    """tests/docker/stack.py tags each test run's images apart by this, and finds them by it."""
+    built = re.findall(r"^  ([\w-]+):\n    image: .*\n    build:$", COMPOSE, re.MULTILINE)
+    assert built and sorted(built) == sorted(built_images())
 
 
 def test_every_dashboard_uses_the_provisioned_datasource() -> None:

@@ -5,7 +5,12 @@ docker/base-images.sh, since no image registry is reachable), brings up asterisk
 and prometheus (Grafana's image is not to be had here), places a call with sipp through the
 containerised Asterisk's published SIP port to an agent's phone, and then finds that call in
 callcentre's API and counted in Prometheus. Everything is torn down afterwards, also on
-failure. Skips, with the reason, where the machine cannot run Podman as root.
+failure, and what earlier runs left when they were killed is removed first. Skips, with the
+reason, where the machine cannot run Podman as root.
+
+A cold run makes the base images and builds everything, which takes minutes: the progress
+(``[stack] ...`` lines with the seconds since the start) is written to the terminal even while
+pytest captures the test's output.
 
 The phones are sipp processes on the host, from the scenarios tests/asterisk/sipp/ shares
 with the real-Asterisk harness, and send no RTP. The resident calls 127.0.0.1:<published SIP
@@ -15,10 +20,12 @@ site's settings (docker/site/) tell Asterisk where it is.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,15 +84,19 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def deployed(tmp_path_factory: pytest.TempPathFactory,
+             pytestconfig: pytest.Config) -> Iterator[Deployed]:
     missing = missing_prerequisites()
     if missing:
         pytest.skip("cannot build and run docker/ with Podman here: " + "; ".join(missing))
+    say = _on_the_terminal(pytestconfig)
     try:
-        reap_stale()
+        reaped = reap_stale()
     except StackError as err:
         pytest.skip(f"Podman does not work on this machine: {err}")
-    stack = Stack(tmp_path_factory.mktemp("stack"))
+    if reaped:
+        say(f"[stack] removed what killed runs left: {', '.join(reaped)}")
+    stack = Stack(tmp_path_factory.mktemp("stack"), say=say)
     try:
         stack.build()
         host = stack.create_network()
@@ -98,12 +109,28 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         pytest.skip(str(err))
     finally:
         stack.down()
-        print(f"\nstack timings (s): {stack.timings}")
+
+
+def _on_the_terminal(config: pytest.Config) -> Callable[[str], None]:
+    """Writes a line to the terminal at once, also while pytest captures output (as it does
+    by default, and so in CI), so that a long build shows that it is alive."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if reporter is not None:
+                reporter.write_line(line)
+                reporter.flush()
+            else:
+                print(line, file=sys.stderr, flush=True)
+    return say
 
 
 def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
         deployed: Deployed, tmp_path: Path) -> None:
     stack = deployed.stack
+    stack.note(f"waiting for {', '.join(SERVICES)} to be healthy and for the AMI login…")
     for service in SERVICES:
         wait_for(f"{service} healthy", lambda s=service: stack.healthy(s), 180, every=2,
                  explain=stack.logs)
@@ -113,6 +140,7 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
     token = stack.exec("callcentre", "callcentre", "token", "create", "--role", "manager",
                        "--name", "docker-stack-test").strip().splitlines()[-1]
 
+    stack.note("placing a call with sipp…")
     _place_answered_call(deployed, tmp_path)
 
     call = wait_for("the call in GET /api/calls, answered", lambda: _answered_call(stack, token),
