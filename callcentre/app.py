@@ -45,9 +45,10 @@ from callcentre.services.standards import StandardsService
 from callcentre.services.wallboard import wallboard
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
+from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.standards_repository import SqliteStandardsRepository
+from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.standards import StandardsDeps
