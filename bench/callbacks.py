@@ -39,8 +39,12 @@ from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
 from callcentre.storage import callback_repository as sql
 from callcentre.storage.db import Database
-from callcentre.testing import InMemoryCallRepository, InMemoryCaseRepository
-from callcentre.testing_callbacks import FakePbx, default_policy
+from callcentre.testing import (
+    FakePbx,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    default_policy,
+)
 
 MB = 1024 * 1024
 REFERENCE_JOBS = 20_000  # APScheduler's add_job slows as its job store grows: capped

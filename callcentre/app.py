@@ -38,7 +38,7 @@ from callcentre.observability.prometheus import (
     SnapshotCache,
 )
 from callcentre.phones import normalise
-from callcentre.scheduling.policy import load_opening_hours, read_policy
+from callcentre.scheduling.policy import load_policy
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
 from callcentre.services.standards import StandardsService
@@ -80,8 +80,8 @@ class Service:
         self.calls = SqliteCallRepository(self.db)
         self.cases = SqliteCaseRepository(self.db)
         self.tokens = SqliteTokenRepository(self.db)
-        doc, where = read_policy(config.policy_file)
-        self.hours = load_opening_hours(doc, where)
+        policy = load_policy(config.policy_file)
+        self.hours = policy.hours
         self.tracker = CallTracker(self.hours.is_open)
         self.calllog = CallLogService(self.tracker, self.calls, self.cases,
                                       timedelta(days=config.repeat_window_days))
@@ -106,7 +106,7 @@ class Service:
         self.registry.register(LiveCollector(self.snapshot))
         self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
                                            self.callback_figures)
-        self.callbacks = CallbackFeature(config, doc, where, self.db, self.cases, self.calls,
+        self.callbacks = CallbackFeature(config, policy.callbacks, self.db, self.cases, self.calls,
                                          self.calllog, self.clock, self.ami.send_action)
 
     # --- AMI ------------------------------------------------------------------------

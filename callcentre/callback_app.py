@@ -18,11 +18,10 @@ from callcentre.ami.pbx import AmiPbx, SendAction
 from callcentre.ami.protocol import Message
 from callcentre.config import Config
 from callcentre.domain.agents import AgentBoard
+from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.errors import PbxUnavailable
-from callcentre.ports import CallRepository, CaseRepository, Clock
-from callcentre.ports_callbacks import CallbackQuery
-from callcentre.scheduling.callback_policy import load_callback_policy
+from callcentre.ports import CallbackQuery, CallRepository, CaseRepository, Clock
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.services.callbacks import CallbackService
@@ -38,13 +37,13 @@ SHOWN = 25
 
 
 class CallbackFeature:
-    def __init__(self, config: Config, policy_doc: dict[str, Any], where: str, db: Database,
+    def __init__(self, config: Config, policy: CallbackPolicy, db: Database,
                  cases: CaseRepository, calls: CallRepository, calllog: CallLogService,
                  clock: Clock, send_action: SendAction) -> None:
         self._config = config
         self._clock = clock
         self._db = db
-        self.policy = load_callback_policy(policy_doc, where)
+        self.policy = policy
         self.repo = SqliteCallbackRepository(db)
         self.service = CallbackService(self.repo, cases, calls, self.policy, clock,
                                        config.default_region)

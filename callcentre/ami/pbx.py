@@ -15,7 +15,7 @@ from callcentre.ami.client import ActionResult
 from callcentre.ami.errors import AmiActionFailed, AmiError
 from callcentre.domain.callback_events import MemberChanged
 from callcentre.errors import PbxRefused, PbxUnavailable
-from callcentre.ports_callbacks import OriginateRequest
+from callcentre.ports import OriginateRequest
 
 CALLBACK_CONTEXT = "callcentre-callback"
 RESULT_FAMILY = "callcentre-callback"  # AstDB family the h extension writes results to

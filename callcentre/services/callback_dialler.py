@@ -1,8 +1,9 @@
 """Serves due callbacks: prompts agents, dials agent-first through the PBX, judges attempts.
 
-* **Due**: the HeapScheduler holds the next ``horizon`` of due moments, rebuilt from the
-  table at start (and every horizon/2) and told of every change; ``fire_due`` moves what
-  has come due into ``ready`` (that moment is the *prompt*, shown on the agent page).
+* **Due**: the CallbackScheduler (port; scheduling/due_loop.py) holds the next ``horizon``
+  of due moments, rebuilt from the table at start (and every horizon/2) and told of every
+  change; ``fire_due`` moves what has come due into ``ready`` (that moment is the
+  *prompt*, shown on the agent page).
 * **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
   for them until ``due_by - owner_hold_back``, then goes to anyone available.
 * **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
@@ -29,9 +30,7 @@ from callcentre.domain import callbacks as cbd
 from callcentre.domain.agents import Agent, AgentBoard
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
-from callcentre.ports import Clock
-from callcentre.ports_callbacks import DueEntry, OriginateRequest, Pbx
-from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.ports import CallbackScheduler, Clock, DueEntry, OriginateRequest, Pbx
 from callcentre.services.callback_legs import Leg, LegTracker
 from callcentre.services.callbacks import CallbackService
 
@@ -58,7 +57,7 @@ class DiallerStats:
 
 
 class CallbackDialler:
-    def __init__(self, service: CallbackService, scheduler: HeapScheduler, board: AgentBoard,
+    def __init__(self, service: CallbackService, scheduler: CallbackScheduler, board: AgentBoard,
                  pbx: Pbx, clock: Clock, settings: DiallerSettings | None = None) -> None:
         self._service = service
         self._repo = service.repo

@@ -23,8 +23,14 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
 from callcentre.phones import mask, normalise, require
-from callcentre.ports import CallQuery, CallRepository, CaseRepository, Clock
-from callcentre.ports_callbacks import CallbackQuery, CallbackRepository
+from callcentre.ports import (
+    CallbackQuery,
+    CallbackRepository,
+    CallQuery,
+    CallRepository,
+    CaseRepository,
+    Clock,
+)
 
 log = logging.getLogger("callcentre.callbacks")
 

@@ -19,7 +19,7 @@ from callcentre.domain.callbacks import (
     Told,
 )
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
-from callcentre.ports_callbacks import CallbackQuery, DueEntry
+from callcentre.ports import CallbackQuery, DueEntry
 from callcentre.storage.db import Database, from_epoch, to_epoch
 from callcentre.storage.filters import where
 

@@ -14,16 +14,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcentre.domain.cases import new_case
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService
 from callcentre.testing import (
     FakeClock,
+    InMemoryCallbackRepository,
     InMemoryCallRepository,
     InMemoryCaseRepository,
     InMemoryTokenRepository,
+    default_policy,
     utc,
 )
-from callcentre.testing_callbacks import InMemoryCallbackRepository, default_policy
 from callcentre.web import callbacks
 from callcentre.web.auth import TOKENS, create_token
 from callcentre.web.callbacks_view import callback_json

@@ -15,12 +15,19 @@ from callcentre.domain.callbacks import AttemptOutcome, Result, Status
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import new_case
 from callcentre.errors import IllegalTransition, InvalidInput, NoSuchCase
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.ports import CallbackQuery
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService, NewCallback
-from callcentre.testing import FakeClock, InMemoryCallRepository, InMemoryCaseRepository, utc
-from callcentre.testing_callbacks import FakePbx, InMemoryCallbackRepository, default_policy
+from callcentre.testing import (
+    FakeClock,
+    FakePbx,
+    InMemoryCallbackRepository,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    default_policy,
+    utc,
+)
 
 T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT: open, within calling hours
 PHONE = "+447700900123"

@@ -9,7 +9,7 @@ from callcentre.ami.pbx import originate_fields
 from callcentre.ami.protocol import Message
 from callcentre.domain import callback_events as cev
 from callcentre.domain.agents import AgentBoard
-from callcentre.ports_callbacks import DueEntry, OriginateRequest
+from callcentre.ports import DueEntry, OriginateRequest
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.testing import FakeClock, utc
 
