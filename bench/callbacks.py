@@ -34,6 +34,7 @@ import psutil
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Callback, new_callback
+from callcentre.phones import normaliser
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
@@ -83,7 +84,7 @@ async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
 
 def _dialler(db: Database, clock: WallClock, policy: object) -> CallbackDialler:
     service = CallbackService(sql.SqliteCallbackRepository(db), InMemoryCaseRepository(),
-                              InMemoryCallRepository(), policy, clock, "GB")  # type: ignore[arg-type]
+                              InMemoryCallRepository(), policy, clock, normaliser("GB"))  # type: ignore[arg-type]
     return CallbackDialler(service, HeapScheduler(), AgentBoard(), FakePbx(), clock)
 
 

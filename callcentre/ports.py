@@ -7,19 +7,20 @@ them); tests/contract runs one suite against the fakes and the SQLite repositori
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from callcentre.domain.callback_events import MemberChanged
-from callcentre.domain.callback_figures import CallbackPeriod
+from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.domain.standards import Figures
 
 T = TypeVar("T")
+Normaliser = Callable[[str | None], str | None]  # raw number -> E.164, or None (see phones.py)
 
 
 class Clock(Protocol):
@@ -136,6 +137,29 @@ class CallbackFiguresSource(Protocol):
     """Callback figures for the standards report and the scrape-time metrics."""
 
     async def period(self, start: datetime, end: datetime) -> CallbackPeriod: ...
+
+    async def counts(self, now: datetime, at_risk_margin: timedelta) -> CallbackCounts:
+        """Totals and open callbacks now. Raises StorageError."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkReport:
+    """The link to the PBX as its adapter sees it (health page, scrape-time metrics)."""
+
+    state: str  # connected, connecting, disconnected, auth_failed
+    detail: str
+    since: datetime | None
+    host: str
+    port: int
+    reconnects: int = 0
+    last_frame_monotonic: float | None = None  # time.monotonic() of the last frame read
+    events: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (event, result) -> n
+    parse_errors: Mapping[str, int] = field(default_factory=dict)  # kind -> n
+    handler_errors: int = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
 
 
 @dataclass(frozen=True, slots=True)

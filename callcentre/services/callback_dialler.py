@@ -29,6 +29,8 @@ from callcentre.domain import callback_events as cev
 from callcentre.domain import callbacks as cbd
 from callcentre.domain.agents import Agent, AgentBoard
 from callcentre.domain.callbacks import Callback, Status
+from callcentre.domain.events import CallerHungUp
+from callcentre.domain.resync import Resynced
 from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
 from callcentre.ports import CallbackScheduler, Clock, DueEntry, OriginateRequest, Pbx
 from callcentre.services.callback_legs import Leg, LegTracker
@@ -243,6 +245,10 @@ class CallbackDialler:
             if finished is not None:
                 self._service.spawn(self._finish(finished, event.at))
 
+    def caller_hung_up(self, event: CallerHungUp) -> None:
+        """A first leg hung up; if it is one of our agent legs, the attempt is over."""
+        self.handle(cev.CallbackLegEnded(event.linkedid, event.at))
+
     async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
         cb = await self._service.requested_in_queue(event)
         if cb is None:
@@ -275,11 +281,28 @@ class CallbackDialler:
         self._wake.set()
 
     # --- start-up and reconnect ------------------------------------------------------------
-    async def resync(self) -> int:
-        """Seed the agent board and resolve attempts left dialling. Returns those resolved."""
-        for member in await self._pbx.queue_members():
+    def resynced(self, event: Resynced) -> None:
+        """After each (re)connect: use the shared resync's answers."""
+        self._service.spawn(self._after_connect(event))
+
+    async def _after_connect(self, event: Resynced) -> None:
+        try:
+            resolved = await self.resync(event)
+        except PbxUnavailable as err:
+            log.warning("callback resync failed (%s); the stuck-leg check retries", err)
+            return
+        log.info("callbacks: %d agents known, %d attempts resolved after (re)connect",
+                 len(self.board.all()), resolved)
+
+    async def resync(self, found: Resynced | None = None) -> int:
+        """Seed the agent board and resolve attempts left dialling. Returns those resolved.
+
+        ``found``: what the resync after a (re)connect learnt; without it, the PBX is asked.
+        """
+        members = found.members if found else await self._pbx.queue_members()
+        for member in members:
             self.board.apply(member)
-        live = await self._pbx.live_channels()
+        live = found.channel_ids if found else await self._pbx.live_channels()
         resolved = 0
         for cb in await self._repo.with_status(Status.DIALLING):
             current = cb.current

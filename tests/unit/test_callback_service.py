@@ -15,6 +15,7 @@ from callcentre.domain.callbacks import AttemptOutcome, Result, Status
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import new_case
 from callcentre.errors import IllegalTransition, InvalidInput, NoSuchCase
+from callcentre.phones import normaliser
 from callcentre.ports import CallbackQuery
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
@@ -40,7 +41,7 @@ class World:
         self.cases = InMemoryCaseRepository()
         self.pbx = FakePbx()
         self.service = CallbackService(self.repo, self.cases, InMemoryCallRepository(),
-                                       default_policy(**policy), self.clock, "GB")
+                                       default_policy(**policy), self.clock, normaliser("GB"))
         self.dialler = CallbackDialler(self.service, HeapScheduler(), AgentBoard(), self.pbx,
                                        self.clock)
 
