@@ -35,6 +35,7 @@ from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
+from callcentre.ports import Normaliser
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.scheduling.policy import load_policy
 from callcentre.services.bus import EventBus
@@ -97,14 +98,7 @@ class Service:
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
         self.bus = EventBus()
-        self.translator = Translator(config.inbound_contexts, numbers, self.clock)
-        ami_events = AmiEvents(self.translator, self.bus.publish)
-        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state)
-        self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
-                            self.translator, self.clock.now())
-        self.resync = Resync(self.ami.send_action, self.translator,
-                             frozenset(config.inbound_contexts), self.clock, self.bus.publish,
-                             ami_events.booted)
+        self._build_ami(config, numbers)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outage_said = False
         # no *_created series: a fifth fewer lines to render per scrape
@@ -124,6 +118,17 @@ class Service:
             self.clock)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
         self._subscribe()
+
+    def _build_ami(self, config: Config, numbers: Normaliser) -> None:
+        """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
+        self.translator = Translator(config.inbound_contexts, numbers, self.clock)
+        ami_events = AmiEvents(self.translator, self.bus.publish)
+        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state)
+        self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
+                            self.translator, self.clock.now())
+        self.resync = Resync(self.ami.send_action, self.translator,
+                             frozenset(config.inbound_contexts), self.clock, self.bus.publish,
+                             ami_events.booted)
 
     def _subscribe(self) -> None:
         """Who receives what: every domain event and the consumers that want it, in order.
