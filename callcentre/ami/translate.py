@@ -27,7 +27,8 @@ log = logging.getLogger("callcentre.ami")
 
 Normaliser = Callable[[str | None], str | None]
 Event = ev.CallEvent | cev.CallbackEvent
-Handler = Callable[[Message, datetime], Event | None]
+When = Callable[[Message], datetime]
+Handler = Callable[[Message, When], Event | None]
 CASE_REF_VARIABLES = frozenset({"CASE_REF", "__CASE_REF", "_CASE_REF"})
 _VARSETS_READ = CASE_REF_VARIABLES | {"QUEUESTATUS"}  # half of all events are VarSets
 # Each call's number is normalised on Newchannel and again on QueueCallerJoin; a few
@@ -46,7 +47,7 @@ class Translator:
         self.handled: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.malformed = 0
-        self.untimed = 0  # events without a Timestamp header (timestampevents = no?)
+        self.untimed = 0  # events made from messages without a Timestamp (timestampevents = no?)
         self.EVENTS: dict[str, Handler] = {
             # calls
             "Newchannel": self._newchannel,
@@ -82,7 +83,7 @@ class Translator:
             self.ignored[name] += 1
             return None
         try:
-            result = handler(msg, self._when(msg))
+            result = handler(msg, self._when)  # the time is read only for an event
         except (KeyError, ValueError):
             self.malformed += 1
             log.warning("skipped malformed %s event", name, exc_info=True)
@@ -109,46 +110,46 @@ class Translator:
             case_ref=usable_keyed_ref(msg.chan_variables().get("CASE_REF")),
         )
 
-    def _newchannel(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _newchannel(self, msg: Message, when: When) -> ev.CallEvent | None:
         if not _is_caller_leg(msg) or msg.get("Context") not in self._inbound:
             return None
-        return ev.CallArrived(msg["Linkedid"], at, self.details(msg))
+        return ev.CallArrived(msg["Linkedid"], when(msg), self.details(msg))
 
-    def _varset(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _varset(self, msg: Message, when: When) -> ev.CallEvent | None:
         variable = msg.get("Variable")
         if variable not in _VARSETS_READ or not _is_caller_leg(msg):
             return None
         if variable == "QUEUESTATUS":
-            return ev.QueueResultSet(msg["Linkedid"], at, msg.get("Value") or "")
+            return ev.QueueResultSet(msg["Linkedid"], when(msg), msg.get("Value") or "")
         ref = usable_keyed_ref(msg.get("Value"))  # one of CASE_REF_VARIABLES
-        return ev.CaseRefKeyed(msg["Linkedid"], at, ref) if ref else None
+        return ev.CaseRefKeyed(msg["Linkedid"], when(msg), ref) if ref else None
 
-    def _join(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.QueueJoined(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
+    def _join(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.QueueJoined(_linkedid(msg), when(msg), msg["Queue"], _int(msg.get("Position")),
                               self.details(msg))
 
-    def _connect(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.AgentAnswered(_linkedid(msg), at, msg["Queue"], msg["Interface"],
+    def _connect(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.AgentAnswered(_linkedid(msg), when(msg), msg["Queue"], msg["Interface"],
                                 msg.get("MemberName") or None)
 
-    def _abandon(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.CallerAbandoned(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
-                                  _int(msg.get("OriginalPosition")))
+    def _abandon(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.CallerAbandoned(_linkedid(msg), when(msg), msg["Queue"],
+                                  _int(msg.get("Position")), _int(msg.get("OriginalPosition")))
 
-    def _leave(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.QueueLeft(_linkedid(msg), at, msg["Queue"])
+    def _leave(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.QueueLeft(_linkedid(msg), when(msg), msg["Queue"])
 
-    def _complete(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.AgentCompleted(_linkedid(msg), at, msg.get("Reason") or None)
+    def _complete(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.AgentCompleted(_linkedid(msg), when(msg), msg.get("Reason") or None)
 
-    def _hangup(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _hangup(self, msg: Message, when: When) -> ev.CallEvent | None:
         if not _is_caller_leg(msg):
             return None
-        return ev.CallerHungUp(msg["Linkedid"], at, _int(msg.get("Cause")))
+        return ev.CallerHungUp(msg["Linkedid"], when(msg), _int(msg.get("Cause")))
 
-    def _user(self, msg: Message, at: datetime) -> Event | None:
+    def _user(self, msg: Message, when: When) -> Event | None:
         handler = self.USER_EVENTS.get(msg.get("UserEvent") or "")
-        return None if handler is None else handler(msg, at)
+        return None if handler is None else handler(msg, when)
 
 
 def _is_caller_leg(msg: Message) -> bool:
@@ -198,51 +199,51 @@ def queue_members(entries: Iterable[Message]) -> list[cev.MemberChanged]:
     return members
 
 
-def _member(msg: Message, at: datetime) -> Event:
+def _member(msg: Message, when: When) -> Event:
     return member_changed(msg)
 
 
-def _removed(msg: Message, at: datetime) -> Event:
+def _removed(msg: Message, when: When) -> Event:
     return cev.MemberRemoved(msg["Queue"], msg.get("Interface") or msg["Location"])
 
 
-def _device(msg: Message, at: datetime) -> Event:
+def _device(msg: Message, when: When) -> Event:
     return cev.DeviceChanged(msg["Device"], msg["State"])
 
 
-def _originate(msg: Message, at: datetime) -> Event:
+def _originate(msg: Message, when: When) -> Event:
     uniqueid = msg.get("Uniqueid")
     channel_id = None if uniqueid in (None, "", "<null>") else uniqueid
     if msg.get("Response") == "Success":
-        return cev.AgentLegAnswered(msg.action_id, channel_id, at)
-    return cev.AgentLegFailed(msg.action_id, channel_id, at, _int(msg.get("Reason")))
+        return cev.AgentLegAnswered(msg.action_id, channel_id, when(msg))
+    return cev.AgentLegFailed(msg.action_id, channel_id, when(msg), _int(msg.get("Reason")))
 
 
-def _dial_end(msg: Message, at: datetime) -> Event | None:
+def _dial_end(msg: Message, when: When) -> Event | None:
     # The resident's leg: dialled by the agent leg (Uniqueid = Linkedid = channel_id).
     uniqueid = msg.get("Uniqueid")
     if not uniqueid or uniqueid != msg.get("Linkedid") or not _is_callback_leg(msg):
         return None
-    return cev.ResidentDialEnded(uniqueid, at, msg["DialStatus"])
+    return cev.ResidentDialEnded(uniqueid, when(msg), msg["DialStatus"])
 
 
-def _requested(msg: Message, at: datetime) -> Event:
-    return cev.CallbackRequested(msg["Linkedid"], msg["Channel"], at,
+def _requested(msg: Message, when: When) -> Event:
+    return cev.CallbackRequested(msg["Linkedid"], msg["Channel"], when(msg),
                                  msg.get("CallerIDNum") or None,
                                  usable_keyed_ref(msg.get("CaseRef")),
                                  msg.get("Language") or None)
 
 
-def _told(msg: Message, at: datetime) -> Event | None:
+def _told(msg: Message, when: When) -> Event | None:
     callback_id = _int(msg.get("CallbackId"))
-    return None if not callback_id else cev.PromiseTold(at, callback_id)
+    return None if not callback_id else cev.PromiseTold(when(msg), callback_id)
 
 
-def _confirmed(msg: Message, at: datetime) -> Event:
-    return cev.ResidentConfirmed(msg["Linkedid"], at)
+def _confirmed(msg: Message, when: When) -> Event:
+    return cev.ResidentConfirmed(msg["Linkedid"], when(msg))
 
 
-def _result(msg: Message, at: datetime) -> Event:
+def _result(msg: Message, when: When) -> Event:
     seconds = msg.get("AnsweredTime") or ""
-    return cev.CallbackLegResult(msg["Linkedid"], at, msg.get("DialStatus") or "",
+    return cev.CallbackLegResult(msg["Linkedid"], when(msg), msg.get("DialStatus") or "",
                                  float(seconds) if seconds else None)
