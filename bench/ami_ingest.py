@@ -15,9 +15,11 @@ The stages:
   callcentre FrameParser   our parser, reading ``Event`` of every message (what the
                            service does first; most events go no further)
   FrameParser + all headers the same, building every message's header list too
-  parser + call tracking   FrameParser -> Translator -> CallTracker, no storage
-  whole path with SQLite   FrameParser -> Translator -> CallLogService with the SQLite
-                           repositories on a temporary file, flushed at the end; the
+  parser + call tracking   FrameParser -> Translator -> subscription table -> CallTracker,
+                           no storage
+  whole path with SQLite   FrameParser -> AmiEvents (the translator, as the AMI client
+                           calls it) -> subscription table -> CallLogService with the
+                           SQLite repositories on a temporary file, flushed at the end; the
                            finished calls in the database must equal the stream's
   panoramisk 1.4           its AMIProtocol, as panoramisk.Manager drives it
   asterisk-ami 0.1.7       its AMIClient with its own reader thread
@@ -111,17 +113,28 @@ class SystemClock:
 
 def _translator() -> Any:
     from callcentre.ami.translate import Translator
-    from callcentre.phones import normalise
+    from callcentre.phones import normaliser
 
-    return Translator(INBOUND_CONTEXTS, lambda raw: normalise(raw, REGION), SystemClock())
+    return Translator(INBOUND_CONTEXTS, normaliser(REGION), SystemClock())
 
 
 def _tracker() -> Any:
     from callcentre.domain.calls import CallTracker
-    from callcentre.scheduling.policy import load_opening_hours, read_policy
+    from callcentre.scheduling.policy import load_policy
 
-    hours = load_opening_hours(*read_policy(Path("/nonexistent")))  # the packaged default
+    hours = load_policy(Path("/nonexistent")).hours  # the packaged default
     return CallTracker(hours.is_open)
+
+
+def _call_log_bus(consumer: Callable[[Any], None]) -> Any:
+    """The subscription table with the call log's rows only (no callbacks in the bench)."""
+    from callcentre.domain.events import CallEvent
+    from callcentre.services.bus import EventBus
+
+    bus = EventBus()
+    for kind in CallEvent.__args__:  # type: ignore[attr-defined]
+        bus.subscribe(kind, consumer)
+    return bus
 
 
 def call_tracking(port: int) -> Result:
@@ -131,14 +144,20 @@ def call_tracking(port: int) -> Result:
     parser, translate, tracker = FrameParser(), _translator(), _tracker()
     events = finished = 0
 
+    def track(event: Any) -> None:
+        nonlocal finished
+        call = tracker.apply(event)
+        finished += call is not None and call.finished
+
+    publish = _call_log_bus(track).publish
+
     def on_data(data: bytes) -> None:
-        nonlocal events, finished
+        nonlocal events
         for message in parser.feed(data):
             events += message.event is not None
             event = translate(message)
             if event is not None:
-                call = tracker.apply(event)
-                finished += call is not None and call.finished
+                publish(event)
 
     started = time.perf_counter()
     asyncio.run(receive(port, on_data))
@@ -153,6 +172,7 @@ def whole_path(port: int) -> Result:
 
 async def _whole_path(port: int, path: Path) -> Result:
     from callcentre.ami.protocol import FrameParser
+    from callcentre.ami.resync import AmiEvents
     from callcentre.services.calllog import CallLogService
     from callcentre.storage.call_repository import SqliteCallRepository
     from callcentre.storage.case_repository import SqliteCaseRepository
@@ -163,14 +183,15 @@ async def _whole_path(port: int, path: Path) -> Result:
     await db.migrate()
     service = CallLogService(_tracker(), SqliteCallRepository(db), SqliteCaseRepository(db),
                              timedelta(days=7))
-    parser, translate = FrameParser(), _translator()
+    parser = FrameParser()
+    ami_events = AmiEvents(_translator(), _call_log_bus(service.handle).publish)
     events = 0
 
     def on_data(data: bytes) -> None:
         nonlocal events
         for message in parser.feed(data):
             events += message.event is not None
-            service.handle(translate(message))
+            ami_events(message)
 
     started = time.perf_counter()
     await receive(port, on_data)

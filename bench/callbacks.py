@@ -34,13 +34,18 @@ import psutil
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Callback, new_callback
+from callcentre.phones import normaliser
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
 from callcentre.storage import callback_repository as sql
 from callcentre.storage.db import Database
-from callcentre.testing import InMemoryCallRepository, InMemoryCaseRepository
-from callcentre.testing_callbacks import FakePbx, default_policy
+from callcentre.testing import (
+    FakePbx,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    default_policy,
+)
 
 MB = 1024 * 1024
 REFERENCE_JOBS = 20_000  # APScheduler's add_job slows as its job store grows: capped
@@ -79,7 +84,7 @@ async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
 
 def _dialler(db: Database, clock: WallClock, policy: object) -> CallbackDialler:
     service = CallbackService(sql.SqliteCallbackRepository(db), InMemoryCaseRepository(),
-                              InMemoryCallRepository(), policy, clock, "GB")  # type: ignore[arg-type]
+                              InMemoryCallRepository(), policy, clock, normaliser("GB"))  # type: ignore[arg-type]
     return CallbackDialler(service, HeapScheduler(), AgentBoard(), FakePbx(), clock)
 
 

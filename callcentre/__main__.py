@@ -63,8 +63,8 @@ async def _migrate(cfg: config_mod.Config) -> None:
 
 async def _token(cfg: config_mod.Config, role: str, name: str) -> None:
     from callcentre.app import SystemClock
-    from callcentre.storage.case_repository import SqliteTokenRepository
     from callcentre.storage.db import Database
+    from callcentre.storage.token_repository import SqliteTokenRepository
     from callcentre.web.auth import create_token
 
     db = Database(cfg.db)

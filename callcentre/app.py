@@ -20,36 +20,43 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from callcentre.ami.client import AmiClient, AmiSettings, LinkState
-from callcentre.ami.protocol import Message
-from callcentre.ami.resync import Resync
+from callcentre.ami.link import AmiLink
+from callcentre.ami.pbx import AmiPbx, SendAction
+from callcentre.ami.resync import AmiEvents, Resync
 from callcentre.ami.translate import Translator
-from callcentre.callback_app import CallbackFeature
 from callcentre.config import Config
-from callcentre.domain.callback_figures import CallbackCounts
+from callcentre.domain import callback_events as cev
+from callcentre.domain import events as ev
+from callcentre.domain.agents import AgentBoard
+from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import CallTracker
-from callcentre.domain.events import QueueJoined
+from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
-from callcentre.observability.live import live_snapshot
-from callcentre.observability.prometheus import (
-    CallMetrics,
-    LiveCollector,
-    LiveSnapshot,
-    SnapshotCache,
-)
-from callcentre.phones import normalise
-from callcentre.scheduling.policy import load_opening_hours, read_policy
+from callcentre.observability.prometheus import CallMetrics, LiveCollector
+from callcentre.phones import normaliser
+from callcentre.ports import Normaliser
+from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.scheduling.policy import load_policy
+from callcentre.services.bus import EventBus
+from callcentre.services.callback_board import CallbackBoard
+from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
+from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
+from callcentre.services.monitoring import MonitoringService
 from callcentre.services.standards import StandardsService
-from callcentre.services.wallboard import wallboard
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
+from callcentre.storage.callback_repository import SqliteCallbackRepository
+from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.standards_repository import SqliteStandardsRepository
+from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
+from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
+from callcentre.web.callbacks_view import board_json
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
@@ -60,11 +67,15 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-@dataclass
-class LinkStatus:
-    state: str = LinkState.DISCONNECTED.value
-    detail: str = "not connected yet"
-    since: datetime | None = None
+@dataclass(frozen=True)
+class Callbacks:
+    """The callback feature's parts (tests reach them as ``service.callbacks.<part>``)."""
+
+    repo: SqliteCallbackRepository
+    service: CallbackService
+    dialler: CallbackDialler
+    board: CallbackBoard
+    feed: ChangeFeed
 
 
 class Service:
@@ -79,19 +90,15 @@ class Service:
         self.calls = SqliteCallRepository(self.db)
         self.cases = SqliteCaseRepository(self.db)
         self.tokens = SqliteTokenRepository(self.db)
-        doc, where = read_policy(config.policy_file)
-        self.hours = load_opening_hours(doc, where)
+        policy = load_policy(config.policy_file)
+        self.hours = policy.hours
         self.tracker = CallTracker(self.hours.is_open)
         self.calllog = CallLogService(self.tracker, self.calls, self.cases,
                                       timedelta(days=config.repeat_window_days))
-        self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock,
-                                        config.default_region)
-        self.translator = Translator(config.inbound_contexts,
-                                     lambda raw: normalise(raw, config.default_region), self.clock)
-        self.link = LinkStatus(since=self.clock.now())
-        self.ami = AmiClient(_ami_settings(config), self._on_message, on_state=self._on_state)
-        self.resync = Resync(self.ami.send_action, self.calllog, self.translator,
-                             frozenset(config.inbound_contexts), self.clock)
+        numbers = normaliser(config.default_region)
+        self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
+        self.bus = EventBus()
+        self._build_ami(config, numbers)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outage_said = False
         # no *_created series: a fifth fewer lines to render per scrape
@@ -99,32 +106,74 @@ class Service:
         self.registry = CollectorRegistry()
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
-        self.calllog.on_finished(self.metrics.call_finished)
-        self.callback_figures = SqliteCallbackFigures(self.db)
-        self.snapshot = SnapshotCache(self.live, self._callback_counts)
-        self.registry.register(LiveCollector(self.snapshot))
+        self.callbacks = _callbacks(config, policy.callbacks, self.db, self.cases, self.calls,
+                                    self.clock, self.ami.send_action)
+        figures = SqliteCallbackFigures(self.db)
         self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
-                                           self.callback_figures)
-        self.callbacks = CallbackFeature(config, doc, where, self.db, self.cases, self.calls,
-                                         self.calllog, self.clock, self.ami.send_action)
+                                           figures)
+        self.monitoring = MonitoringService(
+            self.link.report, self.db.ping, self.calllog, self.hours.is_open,
+            self.callbacks.dialler.board.all, figures,
+            timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
+            self.clock)
+        self.registry.register(LiveCollector(self.monitoring.snapshot))
+        self._subscribe()
+
+    def _build_ami(self, config: Config, numbers: Normaliser) -> None:
+        """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
+        self.translator = Translator(config.inbound_contexts, numbers, self.clock)
+        ami_events = AmiEvents(self.translator, self.bus.publish)
+        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state)
+        self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
+                            self.translator, self.clock.now())
+        self.resync = Resync(self.ami.send_action, self.translator,
+                             frozenset(config.inbound_contexts), self.clock, self.bus.publish,
+                             ami_events.booted)
+
+    def _subscribe(self) -> None:
+        """Who receives what: every domain event and the consumers that want it, in order.
+
+        The AMI adapter (ami/translate.py, ami/resync.py) publishes on ``self.bus``;
+        services tell their own listeners (finished calls, changed callbacks) below.
+        """
+        on, calls, metrics = self.bus.subscribe, self.calllog, self.metrics
+        dialler = self.callbacks.dialler  # callbacks; it keeps the agent board (live queue state)
+        # domain event              consumers, in order
+        on(ev.CallArrived,          calls.handle)
+        on(ev.CaseRefKeyed,         calls.handle)
+        on(ev.QueueJoined,          metrics.queue_joined, calls.handle)
+        on(ev.AgentAnswered,        calls.handle)
+        on(ev.CallerAbandoned,      calls.handle)
+        on(ev.QueueLeft,            calls.handle)
+        on(ev.AgentCompleted,       calls.handle)
+        on(ev.QueueResultSet,       calls.handle)
+        on(ev.CallerHungUp,         calls.handle, dialler.caller_hung_up)
+        on(cev.MemberChanged,       dialler.handle)
+        on(cev.MemberRemoved,       dialler.handle)
+        on(cev.DeviceChanged,       dialler.handle)
+        on(cev.CallbackRequested,   dialler.handle)
+        on(cev.PromiseTold,         dialler.handle)
+        on(cev.AgentLegAnswered,    dialler.handle)
+        on(cev.AgentLegFailed,      dialler.handle)
+        on(cev.ResidentDialEnded,   dialler.handle)
+        on(cev.ResidentConfirmed,   dialler.handle)
+        on(cev.CallbackLegResult,   dialler.handle)
+        on(ResyncStarted,           calls.resync_started)
+        on(Resynced,                calls.resynced, dialler.resynced)
+        # listeners of services (the dialler follows callback changes itself)
+        self.calllog.on_finished(self.metrics.call_finished)
+        self.calllog.on_finished(self.callbacks.service.on_call_finished)
+        self.callbacks.service.on_change(self.callbacks.feed.bump)
+        dialler.on_prompt = self.callbacks.feed.bump
 
     # --- AMI ------------------------------------------------------------------------
-    def _on_message(self, msg: Message) -> None:
-        self.resync.on_message(msg)
-        event = self.translator(msg)
-        if isinstance(event, QueueJoined):
-            self.metrics.touch_queue(event.queue)
-        self.calllog.handle(event)
-        self.callbacks.on_message(msg)
-
     def _on_state(self, state: LinkState, detail: str) -> None:
-        self.link = LinkStatus(state.value, detail, self.clock.now())
+        self.link.changed(state, detail, self.clock.now())
         if state is LinkState.CONNECTED:
             self._outage_said = False
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
             self._spawn(self.resync.run())
-            self.callbacks.on_connected()
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
@@ -142,50 +191,16 @@ class Service:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # --- health ---------------------------------------------------------------------
-    async def health(self) -> dict[str, Any]:
-        db_ok, db_detail = True, "ok"
-        try:
-            await self.db.ping()
-        except StorageError as err:
-            db_ok, db_detail = False, str(err)
-        connected = self.link.state == LinkState.CONNECTED.value
-        status = "down" if not db_ok else ("ok" if connected else "degraded")
-        last = self.ami.stats.last_frame_monotonic
-        age = None if not last else round(time.monotonic() - last, 1)
-        return {
-            "status": status,
-            "ami": {"state": self.link.state, "detail": self.link.detail,
-                    "since": self.link.since.isoformat() if self.link.since else None,
-                    "host": self.config.ami_host, "port": self.config.ami_port,
-                    "last_frame_age_seconds": age},
-            "db": {"ok": db_ok, "detail": db_detail},
-            "calls_in_progress": len(self.tracker.active()),
-        }
-
-    def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
-        return live_snapshot(self.link.state == LinkState.CONNECTED.value, self.ami.stats,
-                             self.translator, self.calllog.stats, self.tracker.active(),
-                             self.clock.now(), time.monotonic(),
-                             self.hours.is_open(self.clock.now()), callbacks,
-                             self.callbacks.dialler.board.all())
-
-    async def _callback_counts(self) -> CallbackCounts:
-        margin = timedelta(minutes=self.config.callback_at_risk_minutes)
-        return await self.callback_figures.counts(self.clock.now(), margin)
-
-    async def wallboard(self) -> dict[str, Any]:
-        await self.snapshot.refresh()
-        return await wallboard(self.snapshot.current, self.standards, self.clock.now(),
-                               self.config.tz)
-
     def web_app(self) -> web.Application:
         tz = self.config.tz
+        cb = self.callbacks
         return make_app(api.ApiDeps(self.calls, self.case_service, tz),
-                        pages.PageDeps(self.health, self.calls, tz, self.banner), self.tokens,
-                        self.registry,
-                        StandardsDeps(self.standards, self.wallboard, self.config.council_name),
-                        self.callbacks.web_deps(), self.snapshot.refresh)
+                        pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
+                        self.tokens, self.registry,
+                        StandardsDeps(self.standards, self.monitoring.wallboard,
+                                      self.config.council_name),
+                        CallbackWebDeps(cb.service, board_json(cb.board.prompts, tz), cb.feed, tz),
+                        self.monitoring.snapshot.refresh)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -200,7 +215,7 @@ class Service:
             if recovered:
                 log.info("took back %d calls that were in progress at the last stop", recovered)
             stack.push_async_callback(self.calllog.flush)
-            await self.callbacks.start(stack)
+            await self._start_callbacks(stack)
             runner = web.AppRunner(self.web_app(), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
@@ -210,9 +225,21 @@ class Service:
             ami_task = asyncio.get_running_loop().create_task(self.ami.run())
             stack.push_async_callback(_stop_ami, self.ami, ami_task)
             stack.push_async_callback(self._cancel_tasks)
-            stack.push_async_callback(self.snapshot.close)
+            stack.push_async_callback(self.monitoring.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
             yield self
+
+    async def _start_callbacks(self, stack: contextlib.AsyncExitStack) -> None:
+        dialler = self.callbacks.dialler
+        dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
+        task = asyncio.get_running_loop().create_task(dialler.run())
+        stack.push_async_callback(self._stop_callbacks, task)
+
+    async def _stop_callbacks(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await self.callbacks.service.drain()
 
     async def _warm_standards(self) -> None:
         started = time.monotonic()
@@ -236,6 +263,20 @@ async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: SqliteCaseRepository,
+               calls: SqliteCallRepository, clock: SystemClock, send_action: SendAction,
+               ) -> Callbacks:
+    repo = SqliteCallbackRepository(db)
+    service = CallbackService(repo, cases, calls, policy, clock,
+                              normaliser(config.default_region))
+    settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
+                               caller_id=config.callback_caller_id)
+    dialler = CallbackDialler(service, HeapScheduler(), AgentBoard(), AmiPbx(send_action),
+                              clock, settings)
+    return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
+                     ChangeFeed())
 
 
 def standards_service(c: Config, repo: SqliteStandardsRepository, clock: SystemClock,

@@ -1,7 +1,7 @@
-"""Phone numbers: normalised with ``phonenumbers``, masked whenever they are logged.
+"""Phone numbers: the adapter of ``phonenumbers`` (E.164 for the council's default region).
 
-Numbers are personal data: they are stored (the council needs them to call back)
-but never appear in metric labels, and logs only ever show ``mask()``.
+``normaliser(region)`` is the ``Normaliser`` the services and the AMI translator are given;
+masking and "a number we can call" are pure and live in callcentre/domain/numbers.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from __future__ import annotations
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from callcentre.errors import InvalidInput
+from callcentre.domain import numbers
+from callcentre.domain.numbers import mask
+from callcentre.ports import Normaliser
+
+__all__ = ["mask", "normalise", "normaliser", "require"]
 
 # What PBXs and carriers present when the caller withheld their number.
 _WITHHELD = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "private",
@@ -33,17 +37,14 @@ def normalise(raw: str | None, region: str) -> str | None:
     return str(phonenumbers.format_number(parsed, PhoneNumberFormat.E164))
 
 
+def normaliser(region: str) -> Normaliser:
+    """``normalise`` with the region fixed: what services and the translator are given."""
+    def normalise_in_region(raw: str | None) -> str | None:
+        return normalise(raw, region)
+
+    return normalise_in_region
+
+
 def require(raw: str, region: str, field: str = "phone") -> str:
     """Normalise a number given through the API; raises InvalidInput saying why it is unusable."""
-    number = normalise(raw, region)
-    if number is None:
-        raise InvalidInput(f"{raw!r} is not a phone number we can call", field=field)
-    return number
-
-
-def mask(number: str | None) -> str:
-    """``+447700900123`` -> ``+44770*****23``: enough to tell calls apart in a log, no more."""
-    if not number:
-        return "-"
-    keep_head = min(4, max(1, len(number) - 4))
-    return number[:keep_head] + "*" * max(0, len(number) - keep_head - 2) + number[-2:]
+    return numbers.require(raw, normaliser(region), field)

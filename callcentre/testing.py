@@ -1,7 +1,10 @@
-"""Fakes shipped with the code: a settable clock and in-memory repositories.
+"""Fakes shipped with the code, one for every port: a settable clock, in-memory
+repositories, a PBX that records what it was asked, and the packaged policy.
 
-They honour the same contracts as the SQLite adapters (tests/contract runs one
-suite against both), so unit tests of services can use them without a database.
+The repositories honour the same contracts as the SQLite adapters (tests/contract runs
+one suite against both), so unit tests of services can use them without a database.
+``FakePbx`` records Originates and lets a test say what the PBX reports;
+``default_policy()`` is the packaged policy, with changes for a test.
 """
 
 from __future__ import annotations
@@ -9,11 +12,33 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from callcentre.domain.callback_events import MemberChanged
+from callcentre.domain.callback_policy import CallbackPolicy
+from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
-from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
-from callcentre.ports import CallQuery, Page, RepeatQuery, Token
+from callcentre.errors import (
+    CaseExists,
+    DuplicateCallback,
+    NoSuchCall,
+    NoSuchCallback,
+    NoSuchCase,
+    PbxRefused,
+    PbxUnavailable,
+    StaleCallback,
+)
+from callcentre.ports import (
+    CallbackQuery,
+    CallQuery,
+    DueEntry,
+    OriginateRequest,
+    Page,
+    RepeatQuery,
+    Token,
+)
+from callcentre.scheduling.policy import load_callback_policy, read_policy
 
 
 class FakeClock:
@@ -152,6 +177,113 @@ class InMemoryTokenRepository:
 
     async def find(self, token_hash: str) -> Token | None:
         return self._tokens.get(token_hash)
+
+
+def default_policy(**changes: Any) -> CallbackPolicy:
+    """The packaged default policy (callcentre/scheduling/default_policy.toml), changed."""
+    doc, where = read_policy("/nonexistent/use-the-packaged-default.toml")
+    return replace(load_callback_policy(doc, where), **changes)
+
+
+class InMemoryCallbackRepository:
+    def __init__(self) -> None:
+        self._by_id: dict[int, Callback] = {}
+        self._linked: dict[str, int] = {}
+
+    async def add(self, callback: Callback) -> Callback:
+        key = callback.source_linkedid
+        if key is not None and key in self._linked:
+            raise DuplicateCallback(f"a callback for call {key} already exists")
+        stored = replace(callback, id=len(self._by_id) + 1, version=1)
+        self._by_id[stored.id or 0] = stored
+        if key is not None:
+            self._linked[key] = stored.id or 0
+        return stored
+
+    async def update(self, callback: Callback) -> Callback:
+        old = await self.get(callback.id or 0)
+        if old.version != callback.version:
+            raise StaleCallback(f"callback {callback.id} changed meanwhile")
+        stored = replace(callback, version=callback.version + 1)
+        self._by_id[stored.id or 0] = stored
+        return stored
+
+    async def get(self, callback_id: int) -> Callback:
+        try:
+            return self._by_id[callback_id]
+        except KeyError:
+            raise NoSuchCallback(callback_id) from None
+
+    async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
+        found = [c for _, c in sorted(self._by_id.items(), reverse=True)
+                 if _matches_callback(c, query)]
+        items = found[: query.limit]
+        more = len(found) > query.limit
+        return items, (items[-1].id if more and items else None)
+
+    async def open_for_phone(self, phone: str) -> list[Callback]:
+        return [c for _, c in sorted(self._by_id.items()) if c.phone == phone and c.open]
+
+    async def due_before(self, until: datetime) -> list[DueEntry]:
+        due = [DueEntry(c.id or 0, c.next_attempt_at, c.due_by) for c in self._by_id.values()
+               if c.status is Status.PENDING and c.next_attempt_at is not None
+               and c.next_attempt_at < until]
+        return sorted(due, key=lambda e: (e.next_attempt_at, e.id))
+
+    async def with_status(self, *statuses: Status) -> list[Callback]:
+        return sorted((c for c in self._by_id.values() if c.status in statuses),
+                      key=lambda c: (c.due_by, c.id or 0))
+
+
+def _matches_callback(c: Callback, q: CallbackQuery) -> bool:
+    return ((q.status is None or c.status == q.status)
+            and (q.owner is None or c.owner == q.owner)
+            and (q.due_from is None or c.due_by >= q.due_from)
+            and (q.due_until is None or c.due_by < q.due_until)
+            and (q.case_ref is None or c.case_ref == q.case_ref)
+            and (q.phone is None or c.phone == q.phone)
+            and (q.cursor is None or (c.id or 0) < q.cursor))
+
+
+class FakePbx:
+    """A PBX that records what it was asked. Set ``down`` or ``refuse`` to fail requests;
+    ``live`` and ``results`` are what resync will find."""
+
+    def __init__(self) -> None:
+        self.originated: list[OriginateRequest] = []
+        self.variables: list[tuple[str, str, str]] = []
+        self.down = False
+        self.refuse = False
+        self.live: set[str] = set()
+        self.results: dict[str, tuple[str, float]] = {}
+        self.members: list[MemberChanged] = []
+
+    def _check(self) -> None:
+        if self.down:
+            raise PbxUnavailable("fake PBX is down")
+        if self.refuse:
+            raise PbxRefused("fake PBX refused")
+
+    async def originate(self, request: OriginateRequest) -> str:
+        self._check()
+        self.originated.append(request)
+        return f"fake-{len(self.originated)}"
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None:
+        self._check()
+        self.variables.append((channel, name, value))
+
+    async def live_channels(self) -> set[str]:
+        self._check()
+        return set(self.live)
+
+    async def queue_members(self) -> list[MemberChanged]:
+        self._check()
+        return list(self.members)
+
+    async def stored_result(self, channel_id: str) -> tuple[str, float] | None:
+        self._check()
+        return self.results.get(channel_id)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,

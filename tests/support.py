@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.ami.protocol import FrameParser, Message
 from callcentre.ami.translate import Translator
+from callcentre.domain import events as ev
 from callcentre.domain.calls import Call, CallTracker
 from callcentre.domain.hours import always_open
 from callcentre.phones import normalise
@@ -45,7 +46,8 @@ def fold(messages: list[Message], inbound: tuple[str, ...] = LAB_INBOUND) -> lis
     tracker = CallTracker(always_open(ZoneInfo("Europe/London")).is_open)
     finished = []
     for msg in messages:
-        call = tracker.apply(e) if (e := tr(msg)) is not None else None
+        e = tr(msg)
+        call = tracker.apply(e) if isinstance(e, ev.CallEvent) else None  # not callbacks' events
         if call is not None and call.finished:
             finished.append(call)
     return finished + tracker.active()

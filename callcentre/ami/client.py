@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import itertools
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from callcentre.ami.errors import (
     AmiActionFailed,
@@ -25,14 +24,8 @@ from callcentre.ami.errors import (
     AmiError,
     AmiNotConnected,
 )
-from callcentre.ami.protocol import (
-    FrameParser,
-    Message,
-    ParserStats,
-    Reply,
-    ReplyRouter,
-    encode_action,
-)
+from callcentre.ami.link import ActionResult, AmiSettings, ClientStats, LinkState
+from callcentre.ami.protocol import FrameParser, Message, Reply, ReplyRouter, encode_action
 
 __all__ = ["ActionResult", "AmiClient", "AmiSettings", "ClientStats", "LinkState"]
 
@@ -41,59 +34,6 @@ log = logging.getLogger("callcentre.ami")
 READ_SIZE = 1 << 16
 Fields = Mapping[str, str | Sequence[str]]
 _Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-@dataclass(frozen=True)
-class AmiSettings:
-    """Where and how to reach Asterisk's manager interface (times in seconds)."""
-
-    host: str
-    port: int
-    username: str
-    secret: str
-    connect_timeout: float = 5
-    ping_interval: float = 10
-    ping_timeout: float = 5
-    action_timeout: float = 10
-    reconnect_initial: float = 0.5
-    reconnect_max: float = 30
-    max_frame_bytes: int = 1 << 20
-
-    def __post_init__(self) -> None:
-        # A line break would inject AMI headers into the Login: refuse at start-up.
-        if any(c in self.username + self.secret for c in "\r\n"):
-            raise ValueError("AMI username/secret must not contain CR or LF")
-
-
-class LinkState(enum.Enum):
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    AUTH_FAILED = "auth_failed"
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """The reply to one action.  ``events``: an event list's events, in order,
-    **excluding** the terminating ``...Complete`` event, which is ``complete`` (it
-    carries ``ListItems``).  Plain actions have no events and no ``complete``."""
-
-    response: Message
-    events: tuple[Message, ...] = ()
-    complete: Message | None = None
-
-
-@dataclass
-class ClientStats:
-    connects: int = 0
-    disconnects: int = 0
-    reconnect_attempts: int = 0
-    auth_failures: int = 0
-    events: int = 0
-    handler_errors: int = 0
-    ping_timeouts: int = 0
-    last_frame_monotonic: float | None = None
-    parser: ParserStats = field(default_factory=ParserStats)
 
 
 class AmiClient:

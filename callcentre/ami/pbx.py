@@ -1,4 +1,5 @@
-"""The Pbx port over AMI: Originate an agent-first callback, Setvar, and what resync needs.
+"""The Pbx port over AMI: Originate an agent-first callback, Setvar, and what a stuck-leg
+check needs (after a reconnect the dialler is given the shared resync's answers instead).
 
 Context and variables are those of dialplans/extensions_callcentre.conf
 (``callcentre-callback``; see dialplans/README.md "Callbacks"): change them together.
@@ -10,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from callcentre.ami.callback_translate import CallbackTranslator
 from callcentre.ami.client import ActionResult
 from callcentre.ami.errors import AmiActionFailed, AmiError
+from callcentre.ami.resync import channel_ids
+from callcentre.ami.translate import queue_members
 from callcentre.domain.callback_events import MemberChanged
 from callcentre.errors import PbxRefused, PbxUnavailable
-from callcentre.ports_callbacks import OriginateRequest
+from callcentre.ports import OriginateRequest
 
 CALLBACK_CONTEXT = "callcentre-callback"
 RESULT_FAMILY = "callcentre-callback"  # AstDB family the h extension writes results to
@@ -39,9 +41,8 @@ def originate_fields(req: OriginateRequest) -> dict[str, str | Sequence[str]]:
 
 
 class AmiPbx:
-    def __init__(self, send_action: SendAction, translate: CallbackTranslator) -> None:
+    def __init__(self, send_action: SendAction) -> None:
         self._send = send_action
-        self._translate = translate
 
     async def _call(self, action: str, fields: Mapping[str, str | Sequence[str]] | None = None,
                     ) -> ActionResult:
@@ -60,11 +61,7 @@ class AmiPbx:
         await self._call("Setvar", {"Channel": channel, "Variable": name, "Value": value})
 
     async def live_channels(self) -> set[str]:
-        result = await self._call("CoreShowChannels")
-        ids: set[str] = set()
-        for m in result.events:
-            ids.update(v for v in (m.get("Uniqueid"), m.get("Linkedid")) if v)
-        return ids
+        return channel_ids((await self._call("CoreShowChannels")).events)
 
     async def stored_result(self, channel_id: str) -> tuple[str, float] | None:
         try:
@@ -78,6 +75,4 @@ class AmiPbx:
         return None
 
     async def queue_members(self) -> list[MemberChanged]:
-        result = await self._call("QueueStatus")
-        members = (self._translate(m) for m in result.events if m.event == "QueueMember")
-        return [m for m in members if isinstance(m, MemberChanged)]
+        return queue_members((await self._call("QueueStatus")).events)

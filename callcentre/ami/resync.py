@@ -1,30 +1,31 @@
-"""After every (re)connect: learn what Asterisk still has, and reconcile the call log.
+"""After every (re)connect: ask Asterisk once what is live, and tell every consumer.
 
-Waits for ``FullyBooted``, then asks ``CoreShowChannels`` (which contacts still
-have channels) and ``QueueStatus`` (who is still queued, and for how long).
-Calls we were tracking whose channels are gone ended while we could not see them;
-live inbound calls we never saw start are adopted with what Asterisk tells us.
+Waits for ``FullyBooted``, publishes ``ResyncStarted``, then asks ``CoreShowChannels``
+(which contacts still have channels) and ``QueueStatus`` (who is still queued, and for
+how long; every queue member's state) and publishes one ``Resynced`` with the answers.
+Who consumes them (the call log, the callback dialler) is app.py's subscription table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from callcentre.ami.client import ActionResult
 from callcentre.ami.errors import AmiError
 from callcentre.ami.protocol import Message
-from callcentre.ami.translate import Translator
+from callcentre.ami.translate import Translator, queue_members
 from callcentre.domain.calls import Call, new_call
+from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.ports import Clock
-from callcentre.services.calllog import CallLogService
 
 log = logging.getLogger("callcentre.ami")
 
 SendAction = Callable[..., Awaitable[ActionResult]]
+Publish = Callable[[object], None]
 
 
 def _duration(text: str | None) -> timedelta:
@@ -38,6 +39,14 @@ def _duration(text: str | None) -> timedelta:
 
 def live_linkedids(channels: Sequence[Message]) -> set[str]:
     return {m.get("Linkedid") or m.get("Uniqueid") or "" for m in channels} - {""}
+
+
+def channel_ids(channels: Iterable[Message]) -> set[str]:
+    """Every live channel's Uniqueid and Linkedid (callback legs are named by them)."""
+    ids: set[str] = set()
+    for m in channels:
+        ids.update(v for v in (m.get("Uniqueid"), m.get("Linkedid")) if v)
+    return ids
 
 
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,
@@ -61,43 +70,65 @@ def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], transl
 
 
 class Resync:
-    def __init__(self, send_action: SendAction, calllog: CallLogService, translator: Translator,
-                 inbound: frozenset[str], clock: Clock, booted_timeout: float = 10.0) -> None:
+    def __init__(self, send_action: SendAction, translator: Translator, inbound: frozenset[str],
+                 clock: Clock, publish: Publish, booted: asyncio.Event,
+                 booted_timeout: float = 10.0) -> None:
         self._send = send_action
-        self._calllog = calllog
         self._translator = translator
         self._inbound = inbound
         self._clock = clock
+        self._publish = publish
         self._booted_timeout = booted_timeout
-        self.booted = asyncio.Event()
+        self.booted = booted  # set by AmiEvents on FullyBooted
         self.runs = 0
         self.failures = 0
-
-    def on_message(self, msg: Message) -> None:
-        if msg.event == "FullyBooted":
-            self.booted.set()
 
     def link_lost(self) -> None:
         self.booted.clear()
 
-    async def run(self) -> list[Call]:
-        """One reconciliation; returns the calls it closed. Failures are logged, not raised."""
+    async def run(self) -> Resynced | None:
+        """One resync; returns what it published. Failures are logged, not raised."""
         try:
             await asyncio.wait_for(self.booted.wait(), self._booted_timeout)
         except TimeoutError:
             log.warning("no FullyBooted within %.0f s; reconciling anyway", self._booted_timeout)
-        open_before = [c.linkedid for c in self._calllog.tracker.active()]
+        self._publish(ResyncStarted(self._clock.now()))
         try:
             channels = (await self._send("CoreShowChannels")).events
             entries = (await self._send("QueueStatus")).events
         except AmiError as err:
             self.failures += 1
             log.warning("resync failed (%s); will retry on the next connect", err)
-            return []
-        queued = {m.get("Uniqueid") or "": m for m in entries if m.event == "QueueEntry"}
-        adopt = adoptable(channels, queued, self._translator, self._inbound, self._clock.now())
-        closed = self._calllog.reconcile(open_before, live_linkedids(channels), adopt)
+            return None
+        found = self._found(channels, entries)
         self.runs += 1
-        log.info("resync: %d live channels, %d calls closed as ended while unseen, %d adopted",
-                 len(channels), len(closed), len(adopt))
-        return closed
+        log.info("resync: %d live channels, %d live inbound calls, %d queue members",
+                 found.channels, len(found.adoptable), len(found.members))
+        self._publish(found)
+        return found
+
+    def _found(self, channels: Sequence[Message], entries: Sequence[Message]) -> Resynced:
+        queued = {m.get("Uniqueid") or "": m for m in entries if m.event == "QueueEntry"}
+        now = self._clock.now()
+        members = tuple(queue_members(entries))
+        return Resynced(now, len(channels), frozenset(live_linkedids(channels)),
+                        frozenset(channel_ids(channels)),
+                        tuple(adoptable(channels, queued, self._translator, self._inbound, now)),
+                        members)
+
+
+class AmiEvents:
+    """The AMI client's one handler: every event message becomes at most one domain event,
+    handed to ``publish``. It knows no consumer (app.py's subscription table does)."""
+
+    def __init__(self, translator: Translator, publish: Publish) -> None:
+        self._translate = translator
+        self._publish = publish
+        self.booted = asyncio.Event()  # Asterisk said FullyBooted on this link (Resync waits)
+
+    def __call__(self, msg: Message) -> None:
+        if msg.event == "FullyBooted":
+            self.booted.set()
+        event = self._translate(msg)
+        if event is not None:
+            self._publish(event)

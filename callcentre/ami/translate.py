@@ -1,8 +1,12 @@
-"""AMI message -> domain call event, through one table.
+"""AMI message -> domain event, through one table: the AMI adapter's only translation.
 
-``Translator.EVENTS`` lists every Asterisk event the call log reacts to; anything
-else is counted as ignored (Debian's Asterisk sends e.g. ``TestEvent``). A message
-with missing or unparsable fields is counted and skipped, never raised.
+``Translator.EVENTS`` lists every Asterisk event the service reacts to (calls, callbacks,
+agents); UserEvents go through a second table by their ``UserEvent`` name. Anything else is
+counted as ignored (Debian's Asterisk sends e.g. ``TestEvent``). A message with missing or
+unparsable fields is counted and skipped, never raised. Who consumes which domain event is
+declared in app.py's subscription table, not here. A callback's legs are recognised by the
+``CALLBACK_ID`` channel variable (manager.conf ``channelvars``) and named by their
+Linkedid, which is the ChannelId callcentre gave to Originate.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
 from callcentre.ami.protocol import Message
+from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
 from callcentre.domain.cases import usable_keyed_ref
 from callcentre.ports import Clock
@@ -21,6 +26,9 @@ from callcentre.ports import Clock
 log = logging.getLogger("callcentre.ami")
 
 Normaliser = Callable[[str | None], str | None]
+Event = ev.CallEvent | cev.CallbackEvent
+When = Callable[[Message], datetime]
+Handler = Callable[[Message, When], Event | None]
 CASE_REF_VARIABLES = frozenset({"CASE_REF", "__CASE_REF", "_CASE_REF"})
 _VARSETS_READ = CASE_REF_VARIABLES | {"QUEUESTATUS"}  # half of all events are VarSets
 # Each call's number is normalised on Newchannel and again on QueueCallerJoin; a few
@@ -39,8 +47,9 @@ class Translator:
         self.handled: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.malformed = 0
-        self.untimed = 0  # events without a Timestamp header (timestampevents = no?)
-        self.EVENTS: dict[str, Callable[[Message, datetime], ev.CallEvent | None]] = {
+        self.untimed = 0  # events made from messages without a Timestamp (timestampevents = no?)
+        self.EVENTS: dict[str, Handler] = {
+            # calls
             "Newchannel": self._newchannel,
             "VarSet": self._varset,
             "QueueCallerJoin": self._join,
@@ -48,17 +57,33 @@ class Translator:
             "QueueCallerAbandon": self._abandon,
             "QueueCallerLeave": self._leave,
             "AgentComplete": self._complete,
-            "Hangup": self._hangup,
+            "Hangup": self._hangup,  # callers' calls and callbacks' agent legs alike
+            # agents and callbacks
+            "QueueMember": _member,  # in QueueStatus replies
+            "QueueMemberStatus": _member,
+            "QueueMemberPause": _member,
+            "QueueMemberAdded": _member,
+            "QueueMemberRemoved": _removed,
+            "DeviceStateChange": _device,
+            "OriginateResponse": _originate,
+            "DialEnd": _dial_end,
+            "UserEvent": self._user,
+        }
+        self.USER_EVENTS: dict[str, Handler] = {
+            "CallcentreCallbackRequest": _requested,
+            "CallcentreCallbackPromiseTold": _told,
+            "CallcentreCallbackConfirmed": _confirmed,
+            "CallcentreCallbackResult": _result,
         }
 
-    def __call__(self, msg: Message) -> ev.CallEvent | None:
+    def __call__(self, msg: Message) -> Event | None:
         name = msg.event or ""
         handler = self.EVENTS.get(name)
         if handler is None:
             self.ignored[name] += 1
             return None
         try:
-            result = handler(msg, self._when(msg))
+            result = handler(msg, self._when)  # the time is read only for an event
         except (KeyError, ValueError):
             self.malformed += 1
             log.warning("skipped malformed %s event", name, exc_info=True)
@@ -85,42 +110,46 @@ class Translator:
             case_ref=usable_keyed_ref(msg.chan_variables().get("CASE_REF")),
         )
 
-    def _newchannel(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _newchannel(self, msg: Message, when: When) -> ev.CallEvent | None:
         if not _is_caller_leg(msg) or msg.get("Context") not in self._inbound:
             return None
-        return ev.CallArrived(msg["Linkedid"], at, self.details(msg))
+        return ev.CallArrived(msg["Linkedid"], when(msg), self.details(msg))
 
-    def _varset(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _varset(self, msg: Message, when: When) -> ev.CallEvent | None:
         variable = msg.get("Variable")
         if variable not in _VARSETS_READ or not _is_caller_leg(msg):
             return None
         if variable == "QUEUESTATUS":
-            return ev.QueueResultSet(msg["Linkedid"], at, msg.get("Value") or "")
+            return ev.QueueResultSet(msg["Linkedid"], when(msg), msg.get("Value") or "")
         ref = usable_keyed_ref(msg.get("Value"))  # one of CASE_REF_VARIABLES
-        return ev.CaseRefKeyed(msg["Linkedid"], at, ref) if ref else None
+        return ev.CaseRefKeyed(msg["Linkedid"], when(msg), ref) if ref else None
 
-    def _join(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.QueueJoined(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
+    def _join(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.QueueJoined(_linkedid(msg), when(msg), msg["Queue"], _int(msg.get("Position")),
                               self.details(msg))
 
-    def _connect(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.AgentAnswered(_linkedid(msg), at, msg["Queue"], msg["Interface"],
+    def _connect(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.AgentAnswered(_linkedid(msg), when(msg), msg["Queue"], msg["Interface"],
                                 msg.get("MemberName") or None)
 
-    def _abandon(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.CallerAbandoned(_linkedid(msg), at, msg["Queue"], _int(msg.get("Position")),
-                                  _int(msg.get("OriginalPosition")))
+    def _abandon(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.CallerAbandoned(_linkedid(msg), when(msg), msg["Queue"],
+                                  _int(msg.get("Position")), _int(msg.get("OriginalPosition")))
 
-    def _leave(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.QueueLeft(_linkedid(msg), at, msg["Queue"])
+    def _leave(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.QueueLeft(_linkedid(msg), when(msg), msg["Queue"])
 
-    def _complete(self, msg: Message, at: datetime) -> ev.CallEvent:
-        return ev.AgentCompleted(_linkedid(msg), at, msg.get("Reason") or None)
+    def _complete(self, msg: Message, when: When) -> ev.CallEvent:
+        return ev.AgentCompleted(_linkedid(msg), when(msg), msg.get("Reason") or None)
 
-    def _hangup(self, msg: Message, at: datetime) -> ev.CallEvent | None:
+    def _hangup(self, msg: Message, when: When) -> ev.CallEvent | None:
         if not _is_caller_leg(msg):
             return None
-        return ev.CallerHungUp(msg["Linkedid"], at, _int(msg.get("Cause")))
+        return ev.CallerHungUp(msg["Linkedid"], when(msg), _int(msg.get("Cause")))
+
+    def _user(self, msg: Message, when: When) -> Event | None:
+        handler = self.USER_EVENTS.get(msg.get("UserEvent") or "")
+        return None if handler is None else handler(msg, when)
 
 
 def _is_caller_leg(msg: Message) -> bool:
@@ -137,3 +166,84 @@ def _int(value: str | None) -> int | None:
     if value is None or value == "":
         return None
     return int(value)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def _is_callback_leg(msg: Message) -> bool:
+    return bool(msg.chan_variables().get("CALLBACK_ID"))
+
+
+# --- agents and callbacks (their events carry no contact of the call log) ------------------
+def member_changed(msg: Message) -> cev.MemberChanged:
+    """QueueMember (in QueueStatus replies) and QueueMemberStatus/Pause/Added."""
+    interface = msg.get("Interface") or msg["Location"]
+    return cev.MemberChanged(msg["Queue"], interface,
+                             msg.get("MemberName") or msg.get("Name") or None,
+                             _flag(msg.get("Paused")), _int(msg.get("Status")) or 0,
+                             _flag(msg.get("InCall")))
+
+
+def queue_members(entries: Iterable[Message]) -> list[cev.MemberChanged]:
+    """The QueueMember entries of a QueueStatus reply; malformed ones skipped."""
+    members = []
+    for msg in entries:
+        if msg.event != "QueueMember":
+            continue
+        try:
+            members.append(member_changed(msg))
+        except (KeyError, ValueError):
+            log.warning("skipped malformed QueueMember entry", exc_info=True)
+    return members
+
+
+def _member(msg: Message, when: When) -> Event:
+    return member_changed(msg)
+
+
+def _removed(msg: Message, when: When) -> Event:
+    return cev.MemberRemoved(msg["Queue"], msg.get("Interface") or msg["Location"])
+
+
+def _device(msg: Message, when: When) -> Event:
+    return cev.DeviceChanged(msg["Device"], msg["State"])
+
+
+def _originate(msg: Message, when: When) -> Event:
+    uniqueid = msg.get("Uniqueid")
+    channel_id = None if uniqueid in (None, "", "<null>") else uniqueid
+    if msg.get("Response") == "Success":
+        return cev.AgentLegAnswered(msg.action_id, channel_id, when(msg))
+    return cev.AgentLegFailed(msg.action_id, channel_id, when(msg), _int(msg.get("Reason")))
+
+
+def _dial_end(msg: Message, when: When) -> Event | None:
+    # The resident's leg: dialled by the agent leg (Uniqueid = Linkedid = channel_id).
+    uniqueid = msg.get("Uniqueid")
+    if not uniqueid or uniqueid != msg.get("Linkedid") or not _is_callback_leg(msg):
+        return None
+    return cev.ResidentDialEnded(uniqueid, when(msg), msg["DialStatus"])
+
+
+def _requested(msg: Message, when: When) -> Event:
+    return cev.CallbackRequested(msg["Linkedid"], msg["Channel"], when(msg),
+                                 msg.get("CallerIDNum") or None,
+                                 usable_keyed_ref(msg.get("CaseRef")),
+                                 msg.get("Language") or None)
+
+
+def _told(msg: Message, when: When) -> Event | None:
+    callback_id = _int(msg.get("CallbackId"))
+    return None if not callback_id else cev.PromiseTold(when(msg), callback_id)
+
+
+def _confirmed(msg: Message, when: When) -> Event:
+    return cev.ResidentConfirmed(msg["Linkedid"], when(msg))
+
+
+def _result(msg: Message, when: When) -> Event:
+    seconds = msg.get("AnsweredTime") or ""
+    return cev.CallbackLegResult(msg["Linkedid"], when(msg), msg.get("DialStatus") or "",
+                                 float(seconds) if seconds else None)

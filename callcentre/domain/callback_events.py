@@ -1,6 +1,6 @@
 """Domain events for callbacks and agents' availability, as the PBX reports them.
 
-callcentre/ami/callback_translate.py makes these from AMI events (one table); the
+callcentre/ami/translate.py makes these from AMI events (the one table); the
 agent board (agents.py) and the callback dialler (services/callback_dialler.py) consume
 them. A callback attempt's legs are named by ``channel_id``: the ChannelId given to
 Originate, which is the agent leg's Uniqueid and the Linkedid of both legs.

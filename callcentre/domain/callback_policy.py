@@ -1,6 +1,6 @@
 """The council's callback promise policy, as domain values (scheduler/policy.toml ``[callbacks]``).
 
-callcentre/scheduling/callback_policy.py reads the TOML into this; everything here is
+callcentre/scheduling/policy.py reads the TOML into this; everything here is
 pure and takes the moment as an argument.
 """
 

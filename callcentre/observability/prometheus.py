@@ -1,19 +1,15 @@
 """Binds the metric catalogue to an injected prometheus-client registry.
 
-Event metrics are instruments updated by listeners (``call_finished``); scrape-time
-metrics come from ``LiveCollector``, which reads a snapshot the web handler refreshes
-just before each scrape (the database is async; collectors are not).
+Event metrics are instruments updated by subscribers (``call_finished``, ``queue_joined``:
+see app.py's subscription table); scrape-time metrics come from ``LiveCollector``, which
+reads the snapshot (services/monitoring.py) the web handler refreshes just before each
+scrape (the database is async; collectors are not).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import math
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,10 +18,11 @@ from prometheus_client.registry import Collector
 
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, Outcome
+from callcentre.domain.events import QueueJoined
+from callcentre.domain.live import LiveSnapshot
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
-from callcentre.errors import StorageError
 
-log = logging.getLogger("callcentre.metrics")
+__all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
 
 MAX_EVENT_NAMES = 150  # Asterisk's event vocabulary is bounded; this guards the label anyway
 
@@ -61,6 +58,9 @@ class CallMetrics:
                      "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total"):
             self._m[name].labels(queue)
 
+    def queue_joined(self, event: QueueJoined) -> None:
+        self.touch_queue(event.queue)
+
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"
         self._m["callcentre_calls_total"].labels(queue, call.outcome or "unknown").inc()
@@ -82,74 +82,6 @@ def _instrument(spec: MetricSpec, registry: CollectorRegistry,
         return Histogram(name, spec.help, spec.labels, registry=registry,
                          buckets=buckets_with(thresholds, spec.buckets))
     return Counter(name, spec.help, spec.labels, registry=registry)
-
-
-@dataclass
-class LiveSnapshot:
-    """What the scrape-time metrics report; filled by a refresh function before a scrape."""
-
-    ami_connected: bool = False
-    reconnects: int = 0
-    last_event_age: float | None = None
-    events: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    parse_errors: Mapping[str, int] = field(default_factory=dict)
-    handler_errors: int = 0
-    write_failures: int = 0
-    waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # queue -> (n, longest)
-    in_progress: int = 0
-    open: bool = False
-    callbacks: CallbackCounts = field(default_factory=CallbackCounts)
-    agents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # queue -> state -> n
-
-
-class SnapshotCache:
-    """Holds the snapshot scrape-time metrics report, refreshed on the event loop.
-
-    The exposition is rendered in a worker thread (see web/app.py); the service's
-    state may only be read on the loop, so the handler refreshes this first. Callback
-    counts come from the database, at most once per ``ttl`` seconds however often
-    Prometheus, the wallboard and people scrape; after the first, a scrape never waits
-    for them: stale counts are served while a background task fetches new ones.
-    """
-
-    def __init__(self, build: Callable[[CallbackCounts], LiveSnapshot],
-                 callbacks: Callable[[], Awaitable[CallbackCounts]] | None = None,
-                 ttl: float = 2.0, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._build = build
-        self._callbacks = callbacks
-        self._ttl = ttl
-        self._monotonic = monotonic
-        self._counts = CallbackCounts()
-        self._counted_at: float | None = None
-        self._fetching: asyncio.Task[None] | None = None
-        self.current = LiveSnapshot()
-
-    async def refresh(self) -> None:
-        now = self._monotonic()
-        if self._callbacks is not None:
-            if self._counted_at is None:
-                await self._fetch(now)
-            elif now - self._counted_at >= self._ttl and (
-                    self._fetching is None or self._fetching.done()):
-                self._fetching = asyncio.get_running_loop().create_task(self._fetch(now))
-        self.current = self._build(self._counts)
-
-    async def _fetch(self, now: float) -> None:
-        assert self._callbacks is not None
-        try:
-            self._counts = await self._callbacks()
-            self._counted_at = now
-        except StorageError:
-            log.warning("could not count callbacks for /metrics; keeping the last counts")
-
-    async def close(self) -> None:
-        if self._fetching is not None:
-            self._fetching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._fetching
-
-    def __call__(self) -> LiveSnapshot:
-        return self.current
 
 
 class LiveCollector(Collector):

@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Sequence
 from datetime import datetime
 
-from callcentre.ports_callbacks import DueEntry
+from callcentre.ports import DueEntry
 
 
 class HeapScheduler:

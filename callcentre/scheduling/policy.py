@@ -1,7 +1,11 @@
-"""Loads the council's policy (scheduler/policy.toml) into domain objects.
+"""Loads the council's policy (scheduler/policy.toml) into domain objects: the one loader.
 
-This adapter owns the ``holidays`` library: the domain only sees a predicate
-``is_closed_day(date) -> bool``.
+``load_policy(path)`` reads the file once and gives the opening hours and the callback
+policy (``[callbacks]``). This adapter owns the ``holidays`` library: the domain only sees
+a predicate ``is_closed_day(date) -> bool``. Every ``[callbacks]`` key has a default here,
+so a council's older policy file without ``[callbacks]`` still loads; a key with a wrong
+type or an unknown promise rule is a ConfigError naming the key. Keys are documented in
+scheduler/policy.toml itself.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Callable, Collection
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,10 +22,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from callcentre.domain.callback_policy import CallbackPolicy, Source
+from callcentre.domain.deadlines import parse_rule
 from callcentre.domain.hours import OpeningHours, opening_hours
 from callcentre.errors import ConfigError, InvalidInput
 
 log = logging.getLogger("callcentre.policy")
+
+
+@dataclass(frozen=True)
+class Policy:
+    hours: OpeningHours
+    callbacks: CallbackPolicy
+
+
+def load_policy(path: str | Path) -> Policy:
+    """The whole policy file (the packaged default if ``path`` is missing). Raises ConfigError."""
+    doc, where = read_policy(path)
+    return Policy(load_opening_hours(doc, where), load_callback_policy(doc, where))
 
 
 def read_policy(path: str | Path) -> tuple[dict[str, Any], str]:
@@ -60,3 +79,71 @@ def load_opening_hours(doc: dict[str, Any], where: str) -> OpeningHours:
         return opening_hours(tz, doc.get("opening_hours", {}), closed_days(doc.get("holidays", {})))
     except (ZoneInfoNotFoundError, InvalidInput) as err:
         raise ConfigError(f"{where}: {err}") from err
+
+
+# --- [callbacks] -------------------------------------------------------------------------
+DEFAULT_PROMISE = {
+    "agent": "within 4 working hours",
+    "queue_keypress": "within 4 working hours",
+    "abandoned": "end of next working day",
+    "out_of_hours": "end of next working day",
+}
+
+
+def _number(section: dict[str, Any], key: str, default: float, low: float = 0) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise ConfigError(f"policy [callbacks] {key}: must be a number >= {low:g}")
+    return float(value)
+
+
+def _flag(section: dict[str, Any], key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"policy [callbacks] {key}: must be true or false")
+    return value
+
+
+def _calling(section: dict[str, Any], opening: OpeningHours) -> OpeningHours:
+    by_day = section.get("calling_hours")
+    if by_day is None:
+        return opening
+    return opening_hours(opening.tz, by_day, opening.is_closed_day)
+
+
+def _spacing(section: dict[str, Any]) -> tuple[timedelta, ...]:
+    minutes = section.get("retry_minutes", [30, 120])
+    if not isinstance(minutes, list) or not minutes or not all(
+            isinstance(m, int | float) and not isinstance(m, bool) and m > 0 for m in minutes):
+        raise ConfigError("policy [callbacks] retry_minutes: a list of minutes, each > 0")
+    return tuple(timedelta(minutes=m) for m in minutes)
+
+
+def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
+    opening = load_opening_hours(doc, where)
+    section = doc.get("callbacks", {})
+    try:
+        rules = {**DEFAULT_PROMISE, **section.get("promise", {})}
+        unknown = set(rules) - {s.value for s in Source}
+        if unknown:
+            raise ConfigError(f"{where}: [callbacks.promise] unknown source(s) {sorted(unknown)}")
+        abandon = _number(section, "abandoned_after_seconds", 30)
+        return CallbackPolicy(
+            opening=opening,
+            calling=_calling(section, opening),
+            promise={Source(k): parse_rule(str(v)) for k, v in rules.items()},
+            latest=parse_rule(str(section.get("latest", "end of 10 working days"))),
+            retry_spacing=_spacing(section),
+            max_attempts=int(_number(section, "max_attempts", 3, low=1)),
+            give_up_after=timedelta(hours=_number(section, "give_up_after_hours", 8)),
+            owner_hold_back=timedelta(minutes=_number(section, "owner_hold_back_minutes", 60)),
+            min_talk=timedelta(seconds=_number(section, "min_talk_seconds", 10)),
+            require_confirmation=_flag(section, "require_confirmation", False),
+            abandon_after=timedelta(seconds=abandon) if abandon > 0 else None,
+            out_of_hours=_flag(section, "out_of_hours", True),
+            cancel_on_call_in=_flag(section, "cancel_when_resident_calls", True),
+            team_name=str(section.get("team_name", "Customer Services")),
+            horizon=timedelta(minutes=_number(section, "horizon_minutes", 60, low=1)),
+        )
+    except InvalidInput as err:
+        raise ConfigError(f"{where}: [callbacks] {err}") from err

@@ -1,8 +1,9 @@
 """Serves due callbacks: prompts agents, dials agent-first through the PBX, judges attempts.
 
-* **Due**: the HeapScheduler holds the next ``horizon`` of due moments, rebuilt from the
-  table at start (and every horizon/2) and told of every change; ``fire_due`` moves what
-  has come due into ``ready`` (that moment is the *prompt*, shown on the agent page).
+* **Due**: the CallbackScheduler (port; scheduling/due_loop.py) holds the next ``horizon``
+  of due moments, rebuilt from the table at start (and every horizon/2) and told of every
+  change; ``fire_due`` moves what has come due into ``ready`` (that moment is the
+  *prompt*, shown on the agent page).
 * **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
   for them until ``due_by - owner_hold_back``, then goes to anyone available.
 * **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
@@ -28,10 +29,10 @@ from callcentre.domain import callback_events as cev
 from callcentre.domain import callbacks as cbd
 from callcentre.domain.agents import Agent, AgentBoard
 from callcentre.domain.callbacks import Callback, Status
+from callcentre.domain.events import CallerHungUp
+from callcentre.domain.resync import Resynced
 from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
-from callcentre.ports import Clock
-from callcentre.ports_callbacks import DueEntry, OriginateRequest, Pbx
-from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.ports import CallbackScheduler, Clock, DueEntry, OriginateRequest, Pbx
 from callcentre.services.callback_legs import Leg, LegTracker
 from callcentre.services.callbacks import CallbackService
 
@@ -58,7 +59,7 @@ class DiallerStats:
 
 
 class CallbackDialler:
-    def __init__(self, service: CallbackService, scheduler: HeapScheduler, board: AgentBoard,
+    def __init__(self, service: CallbackService, scheduler: CallbackScheduler, board: AgentBoard,
                  pbx: Pbx, clock: Clock, settings: DiallerSettings | None = None) -> None:
         self._service = service
         self._repo = service.repo
@@ -244,6 +245,10 @@ class CallbackDialler:
             if finished is not None:
                 self._service.spawn(self._finish(finished, event.at))
 
+    def caller_hung_up(self, event: CallerHungUp) -> None:
+        """A first leg hung up; if it is one of our agent legs, the attempt is over."""
+        self.handle(cev.CallbackLegEnded(event.linkedid, event.at))
+
     async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
         cb = await self._service.requested_in_queue(event)
         if cb is None:
@@ -276,11 +281,28 @@ class CallbackDialler:
         self._wake.set()
 
     # --- start-up and reconnect ------------------------------------------------------------
-    async def resync(self) -> int:
-        """Seed the agent board and resolve attempts left dialling. Returns those resolved."""
-        for member in await self._pbx.queue_members():
+    def resynced(self, event: Resynced) -> None:
+        """After each (re)connect: use the shared resync's answers."""
+        self._service.spawn(self._after_connect(event))
+
+    async def _after_connect(self, event: Resynced) -> None:
+        try:
+            resolved = await self.resync(event)
+        except PbxUnavailable as err:
+            log.warning("callback resync failed (%s); the stuck-leg check retries", err)
+            return
+        log.info("callbacks: %d agents known, %d attempts resolved after (re)connect",
+                 len(self.board.all()), resolved)
+
+    async def resync(self, found: Resynced | None = None) -> int:
+        """Seed the agent board and resolve attempts left dialling. Returns those resolved.
+
+        ``found``: what the resync after a (re)connect learnt; without it, the PBX is asked.
+        """
+        members = found.members if found else await self._pbx.queue_members()
+        for member in members:
             self.board.apply(member)
-        live = await self._pbx.live_channels()
+        live = found.channel_ids if found else await self._pbx.live_channels()
         resolved = 0
         for cb in await self._repo.with_status(Status.DIALLING):
             current = cb.current

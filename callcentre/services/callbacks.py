@@ -21,10 +21,17 @@ from callcentre.domain.callback_policy import CallbackPolicy, Source
 from callcentre.domain.callbacks import AttemptOutcome, Callback, Told
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
+from callcentre.domain.numbers import mask, require
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
-from callcentre.phones import mask, normalise, require
-from callcentre.ports import CallQuery, CallRepository, CaseRepository, Clock
-from callcentre.ports_callbacks import CallbackQuery, CallbackRepository
+from callcentre.ports import (
+    CallbackQuery,
+    CallbackRepository,
+    CallQuery,
+    CallRepository,
+    CaseRepository,
+    Clock,
+    Normaliser,
+)
 
 log = logging.getLogger("callcentre.callbacks")
 
@@ -58,13 +65,13 @@ class NewCallback:
 
 class CallbackService:
     def __init__(self, repo: CallbackRepository, cases: CaseRepository, calls: CallRepository,
-                 policy: CallbackPolicy, clock: Clock, region: str) -> None:
+                 policy: CallbackPolicy, clock: Clock, normalise: Normaliser) -> None:
         self._repo = repo
         self._cases = cases
         self._calls = calls
         self.policy = policy
         self._clock = clock
-        self._region = region
+        self._normalise = normalise
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats = CallbackStats()
@@ -90,7 +97,7 @@ class CallbackService:
     async def create(self, req: NewCallback) -> Callback:
         """Raises InvalidInput (number, reason, deadline), NoSuchCase, DuplicateCallback."""
         at = self._clock.now()
-        phone = require(req.phone, self._region)
+        phone = require(req.phone, self._normalise)
         case_ref = (await self._cases.get(check_ref(req.case_ref))).ref if req.case_ref else None
         due = req.due_by or self.policy.due_for(req.source, at)
         cb = cbd.new_callback(Callback(
@@ -224,7 +231,7 @@ class CallbackService:
 
     async def requested_in_queue(self, event: CallbackRequested) -> Callback | None:
         """The resident pressed the callback key: promise (or reuse the open promise)."""
-        phone = normalise(event.caller_raw, self._region)
+        phone = self._normalise(event.caller_raw)
         if phone is None:
             return None
         existing = await self._repo.open_for_phone(phone)

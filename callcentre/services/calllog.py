@@ -17,8 +17,9 @@ from datetime import timedelta
 
 from callcentre.domain import events as ev
 from callcentre.domain.calls import Call, CallTracker, CaseLink, with_enrichment
+from callcentre.domain.numbers import mask
+from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.errors import StorageError
-from callcentre.phones import mask
 from callcentre.ports import CallRepository, CaseRepository, RepeatQuery
 
 log = logging.getLogger("callcentre.calls")
@@ -50,6 +51,7 @@ class CallLogService:
         self._tried_refs: dict[str, str] = {}  # linkedid -> keyed ref already looked up
         self._flusher: asyncio.Task[None] | None = None
         self._listeners: list[FinishedListener] = []
+        self._open_at_resync: list[str] = []
         self.stats = CallLogStats()
 
     def on_finished(self, listener: FinishedListener) -> None:
@@ -198,6 +200,17 @@ class CallLogService:
         self._tracker.restore(calls)
         self.stats.recovered_on_start = len(calls)
         return len(calls)
+
+    def resync_started(self, event: ResyncStarted) -> None:
+        """Remember the calls in progress now: a call that starts during the resync is not
+        in its answers, and must not be closed for that."""
+        self._open_at_resync = [c.linkedid for c in self._tracker.active()]
+
+    def resynced(self, event: Resynced) -> None:
+        adopted = self.stats.adopted
+        closed = self.reconcile(self._open_at_resync, event.live_linkedids, event.adoptable)
+        log.info("resync: %d calls closed as ended while unseen, %d adopted", len(closed),
+                 self.stats.adopted - adopted)
 
     def reconcile(self, open_before: Iterable[str], live: Iterable[str],
                   adopt: Iterable[Call] = ()) -> list[Call]:

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus, check_ref, new_case
-from callcentre.phones import require
-from callcentre.ports import CallQuery, CallRepository, CaseRepository, Clock
+from callcentre.domain.numbers import require
+from callcentre.ports import CallQuery, CallRepository, CaseRepository, Clock, Normaliser
 from callcentre.services.calllog import CallLogService
 
 
 class CaseService:
     def __init__(self, cases: CaseRepository, calls: CallRepository, calllog: CallLogService,
-                 clock: Clock, region: str) -> None:
+                 clock: Clock, normalise: Normaliser) -> None:
         self._cases = cases
         self._calls = calls
         self._calllog = calllog
         self._clock = clock
-        self._region = region
+        self._normalise = normalise
 
     async def create(self, ref: str, subject: str, phone: str | None) -> Case:
-        number = require(phone, self._region) if phone else None
+        number = require(phone, self._normalise) if phone else None
         return await self._cases.add(new_case(ref, subject, number, self._clock.now()))
 
     async def get(self, ref: str) -> Case:
@@ -32,7 +32,7 @@ class CaseService:
 
     async def find(self, status: CaseStatus | None, phone: str | None, limit: int,
                    cursor: str | None) -> tuple[list[Case], str | None]:
-        number = require(phone, self._region) if phone else None
+        number = require(phone, self._normalise) if phone else None
         return await self._cases.find(status, number, limit, cursor)
 
     async def set_status(self, ref: str, status: CaseStatus) -> Case:

@@ -10,27 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind, period_containing, recent
 from callcentre.domain.standards import Figures, Standards, Targets, merge, summarise
-from callcentre.ports import Clock
-
-
-class CallbackFiguresSource(Protocol):
-    async def period(self, start: datetime, end: datetime) -> CallbackPeriod: ...
-
-
-class StandardsRepository(Protocol):
-    async def figures(self, start: datetime, end: datetime, queue: str | None) -> Figures: ...
-
-    async def cached(self, days: list[date], queue: str | None) -> dict[date, Figures]: ...
-
-    async def store(self, day: date, queue: str | None, figures: Figures, at: datetime) -> None: ...
-
-    async def queues(self) -> list[str]: ...
+from callcentre.ports import CallbackFiguresSource, Clock, StandardsRepository
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcentre.observability.prometheus import LiveSnapshot
+from callcentre.domain.live import LiveSnapshot
 from callcentre.services.standards import StandardsService
 
 

@@ -11,6 +11,7 @@ from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.errors import NoSuchCall, StorageError
 from callcentre.ports import CallQuery, Page, RepeatQuery
 from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.filters import where
 
 _TIMES = ("arrived_at", "queued_at", "answered_at", "left_queue_at", "talk_ended_at",
           "ended_at", "last_event_at")
@@ -134,20 +135,14 @@ class SqliteCallRepository:
 
 
 def _where(q: CallQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for sql, value in (
+    return where((
         ("arrived_at >= ?", to_epoch(q.since)),
         ("arrived_at < ?", to_epoch(q.until)),
         ("queue = ?", q.queue),
         ("outcome = ?", q.outcome.value if q.outcome else None),
         ("case_ref = ?", q.case_ref),
         ("id < ?", q.cursor),
-    ):
-        if value is not None:
-            clauses.append(sql)
-            args.append(value)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+    ))
 
 
 __all__ = ["SqliteCallRepository", "StorageError", "call_from_row"]

@@ -19,8 +19,9 @@ from callcentre.domain.callbacks import (
     Told,
 )
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
-from callcentre.ports_callbacks import CallbackQuery, DueEntry
+from callcentre.ports import CallbackQuery, DueEntry
 from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.filters import where
 
 _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
@@ -158,9 +159,7 @@ def _aware(value: float) -> datetime:
 
 
 def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for sql, value in (
+    return where((
         ("status = ?", q.status.value if q.status else None),
         ("owner = ?", q.owner),
         ("due_by >= ?", _t(q.due_from)),
@@ -168,8 +167,4 @@ def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
         ("case_ref = ?", q.case_ref),
         ("phone = ?", q.phone),
         ("id < ?", q.cursor),
-    ):
-        if value is not None:
-            clauses.append(sql)
-            args.append(value)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+    ))

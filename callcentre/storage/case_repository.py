@@ -1,4 +1,4 @@
-"""All SQL about cases and API tokens."""
+"""All SQL about cases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import datetime
 
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.errors import CaseExists, NoSuchCase, StorageError
-from callcentre.ports import Token
 from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.filters import where
 
 _PER_READ = 500  # values in one IN (...) or VALUES list: under SQLite's variable limit
 # The same query as latest_open_for, once per number in p.
@@ -53,15 +53,10 @@ class SqliteCaseRepository:
 
     async def find(self, status: CaseStatus | None, phone: str | None, limit: int,
                    cursor: str | None) -> tuple[list[Case], str | None]:
-        clauses, args = [], []
-        for sql, value in (("status = ?", status.value if status else None),
-                           ("phone = ?", phone), ("ref > ?", cursor)):
-            if value is not None:
-                clauses.append(sql)
-                args.append(value)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        clause, args = where((("status = ?", status.value if status else None),
+                              ("phone = ?", phone), ("ref > ?", cursor)))
         rows = await self._db.fetch_all(
-            f"SELECT * FROM cases {where} ORDER BY ref LIMIT ?", (*args, limit + 1))
+            f"SELECT * FROM cases {clause} ORDER BY ref LIMIT ?", (*args, limit + 1))
         items = [_case(r) for r in rows[:limit]]
         return items, (items[-1].ref if len(rows) > limit and items else None)
 
@@ -96,21 +91,3 @@ class SqliteCaseRepository:
                 raise NoSuchCase(ref)
         return await self.get(ref)
 
-
-class SqliteTokenRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def add(self, token_hash: str, token: Token) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(
-                "INSERT INTO tokens (hash, name, role, created_at) VALUES (?, ?, ?, ?)",
-                (token_hash, token.name, token.role, to_epoch(token.created_at)))
-
-    async def find(self, token_hash: str) -> Token | None:
-        row = await self._db.fetch_one("SELECT * FROM tokens WHERE hash = ?", (token_hash,))
-        if row is None:
-            return None
-        created = from_epoch(row["created_at"])
-        assert created is not None
-        return Token(row["name"], row["role"], created)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from callcentre.domain.callbacks import AttemptOutcome, Status, Told
 from callcentre.errors import InvalidInput
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.web.auth import requires
 from callcentre.web.callbacks_view import agent_page, callback_json

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcentre.domain.callbacks import Attempt, Callback, HistoryEntry
 from callcentre.domain.calls import Call
+from callcentre.services.callback_board import Prompts
 from callcentre.web.serialise import call_json, iso
 
 
@@ -40,6 +41,24 @@ def callback_json(cb: Callback, tz: ZoneInfo, calls: Sequence[Call] | None = Non
     if calls is not None:
         body["calls"] = [call_json(c, tz) for c in calls]
     return body
+
+
+def prompts_json(prompts: Prompts, tz: ZoneInfo) -> dict[str, Any]:
+    """The agent page's board (services/callback_board.py), as the stream sends it."""
+    return {
+        "due": [callback_json(c, tz, calls) for c, calls in prompts.due],
+        "needs_outcome": [callback_json(c, tz) for c in prompts.needs_outcome],
+        "upcoming": [callback_json(c, tz) for c in prompts.upcoming],
+        "agents_available": prompts.agents_available,
+    }
+
+
+def board_json(prompts: Callable[[str | None], Awaitable[Prompts]], tz: ZoneInfo,
+               ) -> Callable[[str | None], Awaitable[dict[str, Any]]]:
+    async def board(agent: str | None) -> dict[str, Any]:
+        return prompts_json(await prompts(agent), tz)
+
+    return board
 
 
 def agent_page() -> str:

@@ -14,16 +14,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcentre.domain.cases import new_case
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.phones import normaliser
+from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService
 from callcentre.testing import (
     FakeClock,
+    InMemoryCallbackRepository,
     InMemoryCallRepository,
     InMemoryCaseRepository,
     InMemoryTokenRepository,
+    default_policy,
     utc,
 )
-from callcentre.testing_callbacks import InMemoryCallbackRepository, default_policy
 from callcentre.web import callbacks
 from callcentre.web.auth import TOKENS, create_token
 from callcentre.web.callbacks_view import callback_json
@@ -49,7 +51,7 @@ async def api() -> AsyncIterator[Api]:
     cases, tokens = InMemoryCaseRepository(), InMemoryTokenRepository()
     await cases.add(new_case("HOU-1", "Repairs", None, T0))
     service = CallbackService(InMemoryCallbackRepository(), cases, InMemoryCallRepository(),
-                              default_policy(), FakeClock(T0), "GB")
+                              default_policy(), FakeClock(T0), normaliser("GB"))
     feed = callbacks.ChangeFeed()
     service.on_change(feed.bump)
 

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outcome
 from callcentre.domain.hours import always_open
+from callcentre.phones import normaliser
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
 from callcentre.testing import (
@@ -43,7 +44,7 @@ async def api_client() -> AsyncIterator[Api]:
     calls, cases, tokens = InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository()
     clock = FakeClock(T0)
     calllog = CallLogService(CallTracker(always_open(TZ).is_open), calls, cases, timedelta(days=7))
-    case_service = CaseService(cases, calls, calllog, clock, "GB")
+    case_service = CaseService(cases, calls, calllog, clock, normaliser("GB"))
     health: dict[str, Any] = {"status": "degraded", "ami": {"state": "disconnected"}, "db": {"ok": True}}
 
     async def probe() -> dict[str, Any]:

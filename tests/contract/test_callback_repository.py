@@ -25,11 +25,10 @@ from callcentre.domain.callbacks import (
     start_attempt,
 )
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.ports import CallbackQuery
 from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database
-from callcentre.testing import utc
-from callcentre.testing_callbacks import InMemoryCallbackRepository, default_policy
+from callcentre.testing import InMemoryCallbackRepository, default_policy, utc
 
 T0 = utc(2026, 11, 23, 10, 0, 0, 250_000)  # a Monday, open
 POLICY = default_policy()

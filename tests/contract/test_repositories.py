@@ -15,8 +15,9 @@ from callcentre.domain.cases import CaseStatus, new_case
 from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
 from callcentre.ports import CallQuery, RepeatQuery, Token
 from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.case_repository import SqliteCaseRepository, SqliteTokenRepository
+from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
+from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
     InMemoryCallRepository,
     InMemoryCaseRepository,

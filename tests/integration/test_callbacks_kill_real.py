@@ -29,10 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from callcentre.ami.callback_translate import CallbackTranslator
 from callcentre.ami.client import AmiClient
 from callcentre.ami.pbx import RESULT_FAMILY, AmiPbx
-from callcentre.app import SystemClock
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import AttemptOutcome, Callback, HistoryEntry, Result, Status
 from callcentre.storage.callback_repository import SqliteCallbackRepository, callback_from_row
@@ -44,7 +42,7 @@ from tests.integration.test_calls_real import free_port
 
 pytestmark = pytest.mark.asterisk
 
-RESOLVED = b"attempts resolved after (re)connect"  # callback_app.py, once per login
+RESOLVED = b"attempts resolved after (re)connect"  # services/callback_dialler.py, once per login
 
 
 class Serve:
@@ -206,7 +204,7 @@ async def test_dbget_is_allowed_and_parsed_as_stored_result(asterisk: AsteriskHa
     task = asyncio.create_task(client.run())
     try:
         await client.wait_connected(10)
-        pbx = AmiPbx(client.send_action, CallbackTranslator(SystemClock()))
+        pbx = AmiPbx(client.send_action)
         assert await pbx.stored_result("probe-kill-1") == ("ANSWER", 7.0)
         assert await pbx.stored_result("probe-kill-none") is None
     finally:

@@ -21,7 +21,7 @@ import pytest
 from callcentre.app import Service
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import AttemptOutcome, Callback, Result, Status
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import NewCallback
 from tests.asterisk.harness import AsteriskHarness, Caller
 from tests.integration.test_calls_real import config_for, started

@@ -15,12 +15,20 @@ from callcentre.domain.callbacks import AttemptOutcome, Result, Status
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import new_case
 from callcentre.errors import IllegalTransition, InvalidInput, NoSuchCase
-from callcentre.ports_callbacks import CallbackQuery
+from callcentre.phones import normaliser
+from callcentre.ports import CallbackQuery
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService, NewCallback
-from callcentre.testing import FakeClock, InMemoryCallRepository, InMemoryCaseRepository, utc
-from callcentre.testing_callbacks import FakePbx, InMemoryCallbackRepository, default_policy
+from callcentre.testing import (
+    FakeClock,
+    FakePbx,
+    InMemoryCallbackRepository,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    default_policy,
+    utc,
+)
 
 T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT: open, within calling hours
 PHONE = "+447700900123"
@@ -33,7 +41,7 @@ class World:
         self.cases = InMemoryCaseRepository()
         self.pbx = FakePbx()
         self.service = CallbackService(self.repo, self.cases, InMemoryCallRepository(),
-                                       default_policy(**policy), self.clock, "GB")
+                                       default_policy(**policy), self.clock, normaliser("GB"))
         self.dialler = CallbackDialler(self.service, HeapScheduler(), AgentBoard(), self.pbx,
                                        self.clock)
 
@@ -302,3 +310,40 @@ async def test_queue_keypress_promises_and_tells_the_dialplan_when() -> None:
     w.event(cev.CallbackRequested("6.6", "PJSIP/resident-0002", T0, "anonymous", None, None))
     await w.settle()
     assert w.pbx.variables[-1] == ("PJSIP/resident-0002", "CALLBACK_PROMISED", "0")
+
+
+async def test_the_agent_legs_hangup_is_the_one_callers_hangup_row() -> None:
+    """app.py subscribes the dialler to CallerHungUp: its own agent leg's hangup ends the
+    attempt; anyone else's first leg hanging up changes nothing."""
+    from callcentre.domain.events import CallerHungUp
+
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    channel = w.pbx.originated[0].channel_id
+    w.dialler.caller_hung_up(CallerHungUp("17.0", T0, 16))  # a resident's call, not ours
+    *legs, _ = kept_events(channel, T0, talk=30)
+    for e in legs:
+        w.event(e)
+    w.dialler.caller_hung_up(CallerHungUp(channel, T0 + timedelta(seconds=33), 16))
+    await w.settle()
+    assert (await w.repo.get(cb.id)).result is Result.KEPT
+
+
+async def test_after_a_reconnect_the_dialler_uses_the_shared_resyncs_answers() -> None:
+    from callcentre.domain.resync import Resynced
+
+    w = World()
+    live = await w.promise(phone="+447700900121")
+    w.agent(1)
+    await w.dialler.tick()
+    channel = w.pbx.originated[0].channel_id
+    w.pbx.down = True  # asking the PBX again would fail: the answers come with the event
+    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    member = cev.MemberChanged("council", "PJSIP/agent2", "Agent 2", False, 1, False)
+    w2.resynced(Resynced(T0, 1, frozenset({channel}), frozenset({channel}), (), (member,)))
+    await w.settle()
+    assert [a.interface for a in w2.board.available()] == ["PJSIP/agent2"]
+    assert w2.legs.get(channel) is not None
+    assert (await w.repo.get(live.id)).status is Status.DIALLING

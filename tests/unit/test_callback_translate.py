@@ -1,17 +1,19 @@
-"""AMI -> callback events (one table), the agent board, the Originate fields, the heap."""
+"""AMI -> callback events (the one table in ami/translate.py), the agent board, the Originate
+fields, the heap."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from callcentre.ami.callback_translate import CallbackTranslator
 from callcentre.ami.pbx import originate_fields
 from callcentre.ami.protocol import Message
 from callcentre.domain import callback_events as cev
+from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
-from callcentre.ports_callbacks import DueEntry, OriginateRequest
+from callcentre.ports import DueEntry, OriginateRequest
 from callcentre.scheduling.due_loop import HeapScheduler
-from callcentre.testing import FakeClock, utc
+from callcentre.testing import utc
+from tests.support import translator as make_translator
 
 TS = "1795379797.999849"
 AT = utc(2026, 11, 22, 20, 36, 37, 999849)
@@ -22,7 +24,7 @@ def msg(text: str) -> Message:
 
 
 def tr(text: str) -> object:
-    return CallbackTranslator(FakeClock())(msg(text))
+    return make_translator()(msg(text))
 
 
 def test_member_and_device_events() -> None:
@@ -52,7 +54,9 @@ def test_only_callback_legs_count() -> None:
     assert tr(queue_dial) is None
     hangup = (f"Event: Hangup\nTimestamp: {TS}\nUniqueid: callback-1-1\nLinkedid: callback-1-1\n"
               "ChanVariable: CALLBACK_ID=1\nCause: 16")
-    assert tr(hangup) == cev.CallbackLegEnded("callback-1-1", AT)
+    # One Hangup row: the agent leg's hangup is a first leg's hangup, which the call log and the
+    # dialler (as CallbackLegEnded of its leg) both subscribe to in app.py.
+    assert tr(hangup) == ev.CallerHungUp("callback-1-1", AT, 16)
     assert tr(hangup.replace("Uniqueid: callback-1-1", "Uniqueid: 17.4")) is None  # resident leg
 
 
@@ -66,7 +70,7 @@ def test_user_events() -> None:
     assert tr(f"Event: UserEvent\nTimestamp: {TS}\nUserEvent: CallcentreCallbackPromiseTold\n"
               "CallbackId: 4") == cev.PromiseTold(AT, 4)
     assert tr("Event: UserEvent\nUserEvent: CallcentreCaseRef\nCaseRef: X") is None
-    translator = CallbackTranslator(FakeClock())
+    translator = make_translator()
     assert translator(msg("Event: QueueMemberStatus\nQueue: council")) is None
     assert translator.malformed == 1
 

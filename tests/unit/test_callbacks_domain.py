@@ -31,10 +31,8 @@ from callcentre.domain.callbacks import (
     tally,
 )
 from callcentre.errors import ConfigError, IllegalTransition, InvalidInput
-from callcentre.scheduling.callback_policy import load_callback_policy
-from callcentre.scheduling.policy import read_policy
-from callcentre.testing import utc
-from callcentre.testing_callbacks import default_policy
+from callcentre.scheduling.policy import load_callback_policy, read_policy
+from callcentre.testing import default_policy, utc
 
 T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT
 P = default_policy()

@@ -241,3 +241,17 @@ def test_replace_keeps_frozen_calls_immutable() -> None:
     with pytest.raises(AttributeError):
         call.queue = "x"  # type: ignore[misc]
     assert replace(call, queue="x").queue == "x"
+
+
+async def test_resync_events_close_only_calls_open_when_it_started() -> None:
+    from callcentre.domain.resync import Resynced, ResyncStarted
+
+    calls = InMemoryCallRepository()
+    svc = service(calls)
+    await feed(svc, a_call("1.0", 0, outcome_hangup=False))
+    svc.resync_started(ResyncStarted(T0))
+    await feed(svc, a_call("2.0", 5, outcome_hangup=False))  # arrived while Asterisk was asked
+    svc.resynced(Resynced(T0, 0, frozenset(), frozenset(), (), ()))
+    await svc.flush()
+    assert [c.linkedid for c in svc.tracker.active()] == ["2.0"]
+    assert (await calls.get(1)).end_source is EndSource.RECONCILED

@@ -9,7 +9,7 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 
 from callcentre.domain.calls import Call, EndSource, Outcome
-from callcentre.observability.live import queue_waiting
+from callcentre.domain.live import queue_waiting
 from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
 from callcentre.testing import utc
 
@@ -91,7 +91,7 @@ def test_touching_a_queue_creates_its_series_at_zero() -> None:
 
 async def test_callback_counts_are_fetched_at_most_once_per_ttl() -> None:
     from callcentre.domain.callback_figures import CallbackCounts
-    from callcentre.observability.prometheus import SnapshotCache
+    from callcentre.services.monitoring import SnapshotCache
 
     fetched: list[int] = []
     clock = [100.0]
@@ -122,7 +122,7 @@ async def test_callback_counts_are_fetched_at_most_once_per_ttl() -> None:
 
 def test_agents_are_counted_per_queue_by_state() -> None:
     from callcentre.domain.agents import Agent
-    from callcentre.observability.live import agent_states
+    from callcentre.domain.live import agent_states
 
     both = frozenset({"council", "housing"})
     agents = [Agent("PJSIP/a1", "A", both), Agent("PJSIP/a2", "B", both, paused=True),

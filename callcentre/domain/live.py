@@ -1,17 +1,36 @@
-"""Builds the scrape-time snapshot from the running service's parts."""
+"""What the scrape-time metrics and the wallboard report about now, and how it is counted.
+
+services/monitoring.py fills a ``LiveSnapshot`` from the running service; the Prometheus
+binding (observability/prometheus.py) and the wallboard (services/wallboard.py) read it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from callcentre.ami.client import ClientStats
-from callcentre.ami.translate import Translator
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call
-from callcentre.observability.prometheus import LiveSnapshot
-from callcentre.services.calllog import CallLogStats
+
+
+@dataclass
+class LiveSnapshot:
+    """What the scrape-time metrics report; filled by a refresh function before a scrape."""
+
+    ami_connected: bool = False
+    reconnects: int = 0
+    last_event_age: float | None = None
+    events: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    parse_errors: Mapping[str, int] = field(default_factory=dict)
+    handler_errors: int = 0
+    write_failures: int = 0
+    waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # queue -> (n, longest)
+    in_progress: int = 0
+    open: bool = False
+    callbacks: CallbackCounts = field(default_factory=CallbackCounts)
+    agents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # queue -> state -> n
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:
@@ -48,29 +67,3 @@ def agent_states(agents: Iterable[Agent]) -> dict[str, dict[str, int]]:
             counts = out.setdefault(queue, dict.fromkeys(AGENT_STATES, 0))
             counts[state] += 1
     return out
-
-
-def live_snapshot(connected: bool, client: ClientStats, translator: Translator,
-                  calllog: CallLogStats, active: list[Call], now: datetime,
-                  monotonic_now: float, is_open: bool,
-                  callbacks: CallbackCounts | None = None,
-                  agents: Iterable[Agent] = ()) -> LiveSnapshot:
-    events = {(name, "handled"): n for name, n in translator.handled.items()}
-    events.update({(name, "ignored"): n for name, n in translator.ignored.items()})
-    last = client.last_frame_monotonic
-    return LiveSnapshot(
-        ami_connected=connected,
-        reconnects=client.reconnect_attempts,
-        last_event_age=None if last is None else max(0.0, monotonic_now - last),
-        events=events,
-        parse_errors={"oversized_frame": client.parser.oversized_frames,
-                      "malformed_line": client.parser.malformed_lines,
-                      "malformed_event": translator.malformed},
-        handler_errors=client.handler_errors,
-        write_failures=calllog.write_failures,
-        waiting=queue_waiting(active, now),
-        in_progress=len(active),
-        open=is_open,
-        callbacks=callbacks or CallbackCounts(),
-        agents=agent_states(agents),
-    )

@@ -1,0 +1,57 @@
+"""The agents' prompts: what the agent page and its server-sent events show.
+
+Due now (earliest deadline first, as the dialler serves them), dialling or needing an
+outcome, and upcoming; each agent sees their own and the team's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from callcentre.domain.callbacks import Callback, Status
+from callcentre.domain.calls import Call
+from callcentre.ports import CallbackQuery, CallbackRepository, Clock
+from callcentre.services.callback_dialler import CallbackDialler
+from callcentre.services.callbacks import CallbackService
+
+UPCOMING = timedelta(hours=8)  # the agent page shows deadlines this far ahead
+SHOWN = 25
+
+
+@dataclass(frozen=True)
+class Prompts:
+    due: list[tuple[Callback, list[Call]]]  # with the case's latest calls
+    needs_outcome: list[Callback]
+    upcoming: list[Callback]
+    agents_available: list[str]
+
+
+class CallbackBoard:
+    def __init__(self, repo: CallbackRepository, service: CallbackService,
+                 dialler: CallbackDialler, clock: Clock) -> None:
+        self._repo = repo
+        self._service = service
+        self._dialler = dialler
+        self._clock = clock
+
+    async def prompts(self, agent: str | None) -> Prompts:
+        """The prompts for ``agent`` (None: everyone's)."""
+        now = self._clock.now()
+        ready = sorted(self._dialler.ready.values(), key=lambda e: (e.due_by, e.id))
+        due = [await self._repo.get(e.id) for e in ready[:SHOWN]]
+        due += await self._repo.with_status(Status.DIALLING)
+        upcoming, _ = await self._repo.find(CallbackQuery(
+            status=Status.PENDING, due_until=now + UPCOMING, limit=200))
+        waiting = {e.id for e in ready}
+        upcoming = sorted((c for c in upcoming if c.id not in waiting), key=lambda c: c.due_by)
+
+        def mine(cbs: list[Callback]) -> list[Callback]:
+            return [c for c in cbs if agent is None or c.owner in (None, agent)][:SHOWN]
+
+        return Prompts(
+            due=[(c, await self._service.calls_of(c, 5)) for c in mine(due)],
+            needs_outcome=await self._repo.with_status(Status.NEEDS_OUTCOME),
+            upcoming=mine(upcoming),
+            agents_available=[a.name or a.interface for a in self._dialler.board.available()],
+        )
