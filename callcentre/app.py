@@ -100,7 +100,6 @@ class Service:
         self.bus = EventBus()
         self._build_ami(config, numbers)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outage_said = False
         # no *_created series: a fifth fewer lines to render per scrape
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
@@ -170,20 +169,13 @@ class Service:
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.link.changed(state, detail, self.clock.now())
         if state is LinkState.CONNECTED:
-            self._outage_said = False
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
             self._spawn(self.resync.run())
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
-            self.resync.link_lost()
-            # Said once per outage; the client logs each retry itself.
-            if state is LinkState.DISCONNECTED and not self._outage_said:
-                self._outage_said = True
-                log.warning("no Asterisk AMI link to %s:%s (%s); calls are not being logged "
-                            "until it is back; retrying", self.config.ami_host,
-                            self.config.ami_port, detail)
+            self.resync.link_lost()  # the client says once per outage that the link is gone
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

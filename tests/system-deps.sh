@@ -10,7 +10,6 @@ command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
 command -v promtool >/dev/null || want+=(prometheus)
 command -v chromium >/dev/null || want+=(chromium)
-dpkg -s libfaketime >/dev/null 2>&1 || want+=(libfaketime)  # tests/at.sh (./dev clock-shifts)
 [ ${#want[@]} -eq 0 ] && exit 0
 echo "[deps] apt-get install ${want[*]}" >&2
 apt-get update -qq >/dev/null 2>&1 || true

@@ -68,6 +68,7 @@ class AmiClient:
         self._close_requested = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopped.set()
+        self._outage: tuple[float, int] | None = None  # (monotonic start, failed attempts)
 
     @property
     def state(self) -> LinkState:
@@ -110,8 +111,8 @@ class AmiClient:
             reason = self._drop_reason or "connection closed by Asterisk"
         except AmiAuthenticationError as err:
             self._stats.auth_failures += 1
-            log.error("AMI login refused for %r at %s:%d: %s (check username/secret in"
-                      " manager.conf; retrying with back-off)", s.username, s.host, s.port, err)
+            self._say_down(f"login refused for {s.username!r}: {err} (check username/secret "
+                           "in manager.conf)", logging.ERROR)
             self._set_state(LinkState.AUTH_FAILED, str(err))
             return False
         except (OSError, AmiError, EOFError) as err:
@@ -119,16 +120,37 @@ class AmiClient:
         connected = self._state is LinkState.CONNECTED
         if connected:
             self._stats.disconnects += 1
-        level = logging.INFO if self._closing else logging.WARNING
-        log.log(level, "AMI link to %s:%d down: %s", s.host, s.port, reason)
+        self._say_down(reason)
         self._set_state(LinkState.DISCONNECTED, reason)
         return connected
+
+    def _say_down(self, reason: str, level: int = logging.WARNING) -> None:
+        """One warning when the link goes (or is not there at start), not one per retry."""
+        s = self._settings
+        if self._closing:
+            log.info("AMI link to %s:%d closed: %s", s.host, s.port, reason)
+        elif self._outage is None:
+            self._outage = (time.monotonic(), 1)
+            log.log(level, "no AMI link to %s:%d (%s); calls are not being logged until it is "
+                        "back; retrying with back-off", s.host, s.port, reason)
+        else:
+            started, failures = self._outage
+            self._outage = (started, failures + 1)
+            log.debug("AMI link to %s:%d still down: %s", s.host, s.port, reason)
+
+    def _say_up(self) -> None:
+        s = self._settings
+        if self._outage is not None:
+            started, failures = self._outage
+            log.warning("AMI link to %s:%d back after %.1f s without it (%d failed attempts)",
+                        s.host, s.port, time.monotonic() - started, failures)
+        self._outage = None
 
     async def _back_off(self, failures: int) -> None:
         s = self._settings
         delay = min(s.reconnect_max, s.reconnect_initial * 2 ** min(failures, 32))
         delay *= self._rng.uniform(0.5, 1.0)  # jitter: councils' services restart together
-        log.info("AMI reconnect in %.2fs", delay)
+        log.debug("AMI reconnect in %.2fs", delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._close_requested.wait(), delay)
 
@@ -142,6 +164,7 @@ class AmiClient:
             tasks.append(asyncio.create_task(self._read_loop(reader), name="ami-reader"))
             await self._login()
             self._stats.connects += 1
+            self._say_up()
             self._set_state(LinkState.CONNECTED, f"logged in ({self._parser.banner})")
             tasks.append(asyncio.create_task(self._watchdog(writer), name="ami-ping"))
             await tasks[0]

@@ -38,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tests import clock
 from tests.asterisk.records import (
     LogMark,
     QueueLogEntry,
@@ -284,9 +285,7 @@ class AsteriskHarness:
     def provision(self) -> None:
         """Build the cached chroot unless a complete one exists (provision.sh)."""
         log = Path(f"{self.root}.build.log")
-        # Built at the real time even in a shifted-clock run (tests/at.sh): apt checks dates.
-        env = {**{k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")},
-               "CALLCENTRE_ASTERISK_ROOT": str(self.root)}
+        env = {**os.environ, "CALLCENTRE_ASTERISK_ROOT": str(self.root)}
         try:
             run = subprocess.run(["bash", str(PROVISION), "build"], env=env, check=False,
                                  capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
@@ -420,7 +419,7 @@ class AsteriskHarness:
                 ["unshare", "--mount", "--propagation", "private", "--",
                  "sh", "-c", script, "sh", str(self.root), self._conf],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, env=self._asterisk_env())
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         while not self._ami_banner():
             if self._proc.poll() is not None:
@@ -432,6 +431,19 @@ class AsteriskHarness:
             time.sleep(0.1)
         self.cli("core waitfullybooted")
         self.boot_mark = self.mark()
+
+    def _asterisk_env(self) -> dict[str, str]:
+        """The run's shifted clock (tests/clock.py), for Asterisk too: libfaketime, installed
+        inside the chroot by provision.sh, moves every clock it reads by the same offset."""
+        env = dict(os.environ)
+        offset = round(clock.shift())
+        if offset:
+            lib = next(self.root.glob("usr/lib/*/faketime/libfaketime.so.1"), None)
+            if lib is None:
+                raise HarnessError(f"no libfaketime in {self.root}: run provision.sh rebuild")
+            env["LD_PRELOAD"] = "/" + str(lib.relative_to(self.root))
+            env["FAKETIME"] = f"{offset:+d}"
+        return env
 
     def _ami_banner(self) -> bool:
         try:

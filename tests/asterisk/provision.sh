@@ -22,8 +22,8 @@ ROOT="${CALLCENTRE_ASTERISK_ROOT:-/var/cache/callcentre/asterisk-sid}"
 SUITE=sid
 # asterisk pulls in asterisk-config and asterisk-core-sounds-en; the music-on-hold files are the ones
 # a council installs too (musiconhold.conf plays them while residents queue). The harness
-# needs nothing else inside the chroot (sipp runs on the host) but libfaketime, which
-# tests/at.sh preloads so that Asterisk shares the shifted clock of a `./dev test-at` run.
+# needs nothing else inside the chroot (sipp runs on the host) but libfaketime, which the
+# harness preloads so that Asterisk shares the shifted clock of a `./dev test-at` run.
 INCLUDE="asterisk,asterisk-modules,asterisk-moh-opsound-gsm,libfaketime"
 # Bump when INCLUDE or the build steps change: a chroot with another stamp is rebuilt.
 STAMP="callcentre-asterisk-chroot v1 suite=$SUITE include=$INCLUDE"

@@ -20,7 +20,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +35,7 @@ from callcentre.domain.callbacks import AttemptOutcome, Callback, HistoryEntry, 
 from callcentre.storage.callback_repository import SqliteCallbackRepository, callback_from_row
 from callcentre.storage.db import Database
 from tests.asterisk.harness import AsteriskHarness, LogMark
+from tests.clock import python_command
 from tests.integration.test_ami_client_real import settings_for
 from tests.integration.test_callbacks_real import POLICY, callback_phones
 from tests.integration.test_calls_real import free_port
@@ -69,7 +69,7 @@ class Serve:
         assert self.proc is None or self.proc.poll() is not None
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "callcentre", "serve"],
+            self.proc = subprocess.Popen(python_command("serve"),
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT)
         return offset
 
@@ -100,7 +100,7 @@ class Serve:
 
     def token(self) -> str:
         if self._token is None:
-            run = subprocess.run([sys.executable, "-m", "callcentre", "token", "create",
+            run = subprocess.run([*python_command("token", "create"),
                                   "--role", "agent", "--name", "kill-tests"],
                                  env=self.env, capture_output=True, text=True, check=True)
             self._token = run.stdout.strip().splitlines()[-1]

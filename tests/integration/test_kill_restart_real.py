@@ -7,13 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.asterisk.harness import AsteriskHarness
+from tests.clock import python_command
 from tests.integration.test_calls_real import free_port
 from tests.support import expected_from_queue_log, policy_file
 
@@ -28,7 +28,7 @@ def serve(asterisk: AsteriskHarness, db: Path, log: Path) -> subprocess.Popen[by
            "CALLCENTRE_HTTP_PORT": str(free_port()),
            "CALLCENTRE_POLICY_FILE": policy_file(db.parent)}
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "callcentre", "serve"], env=env,
+        return subprocess.Popen(python_command("serve"), env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
 
 

@@ -375,3 +375,30 @@ async def test_header_injection_is_refused_before_sending(server: FakeAmiServer)
 def test_settings_refuse_line_breaks_in_credentials() -> None:
     with pytest.raises(ValueError):
         AmiSettings("127.0.0.1", 5038, "callcentre", "pw\r\nAction: Originate")
+
+
+async def test_one_warning_when_the_link_goes_and_one_when_it_is_back(caplog: Any) -> None:
+    """Not one per retry (a PBX down for an hour wrote ~120), and nothing alarming when
+    callcentre itself closes the link."""
+    caplog.set_level(logging.DEBUG, logger="callcentre")
+    with socket.socket() as s:  # a port nobody listens on yet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = FakeAmiServer(username="callcentre", secret="s3cret", port=port)
+    client = client_for(port, Recorder())
+    async with running(client):
+        await until(lambda: client.stats.reconnect_attempts >= 5)
+        await fake.start()
+        try:
+            await until(lambda: client.state is LinkState.CONNECTED)
+            await client.close()
+        finally:
+            await fake.stop()
+    ami = [r for r in caplog.records if r.name == "callcentre.ami"]
+    warnings = [r.getMessage() for r in ami if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(f"no AMI link to 127.0.0.1:{port}")
+    assert "back after" in warnings[1] and "failed attempts" in warnings[1]
+    assert any("still down" in r.getMessage() for r in ami if r.levelno == logging.DEBUG)
+    assert any("closed: closed by callcentre" in r.getMessage() for r in ami
+               if r.levelno == logging.INFO)
