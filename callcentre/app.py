@@ -114,7 +114,7 @@ class Service:
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
-            self.clock)
+            self.clock, self.callbacks.dialler.not_placed)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
         self._subscribe()
 

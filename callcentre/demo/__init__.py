@@ -26,6 +26,7 @@ from callcentre.web.auth import create_token
 
 log = logging.getLogger("callcentre.demo")
 BANNER = "DEMO: these are recorded real calls replayed in a loop, not a live telephone system."
+NO_PHONES = "DEMO: there are no telephones to ring"
 # Recorded from the real Asterisk 22 of tests/asterisk (tests/asterisk/capture.py), each with
 # its queue_log in tests/fixtures/ami/: an answered call, a short abandon (under the 5 s
 # short-abandon time), an abandon after about 8.5 s (a real abandon, and an automatic
@@ -79,6 +80,9 @@ async def demo_running(config: Config, speed: float = 1.0) -> AsyncIterator[Demo
     server = FakeAmiServer(username="demo", secret=secret)
     for action in ("CoreShowChannels", "QueueStatus"):
         server.on_action(action, events=[])
+    # No telephones to ring: a callback's call is refused, retried with back-off, and shown
+    # as "cannot be placed" (wallboard, /metrics, /healthz), as with a PBX whose trunk is down.
+    server.on_action("Originate", error=NO_PHONES)
     cfg = demo_config(config, await server.start(), secret)
     try:
         async with Service(cfg, banner=BANNER).running() as service:

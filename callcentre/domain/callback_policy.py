@@ -41,6 +41,11 @@ class CallbackPolicy:
     cancel_on_call_in: bool  # the resident phoned in and was answered: cancel pending ones
     team_name: str  # who promised automatic callbacks (residents are given a contact name)
     horizon: timedelta  # how far ahead the scheduler holds due moments in memory
+    # A call the PBX refused or could not be asked for (trunk down, link lost): retried after
+    # refused_retry[0], doubling per refusal in a row up to refused_retry[1], with jitter;
+    # it counts against max_attempts only when refused_counts.
+    refused_retry: tuple[timedelta, timedelta] = (timedelta(seconds=10), timedelta(minutes=10))
+    refused_counts: bool = False
 
     def due_for(self, source: Source, at: datetime) -> datetime:
         """The deadline the council promises for a request from ``source`` made at ``at``."""
@@ -57,6 +62,15 @@ class CallbackPolicy:
         """When to try again after ``failed_attempts`` (>= 1) attempts, the last ending ``at``."""
         spacing = self.retry_spacing[min(failed_attempts, len(self.retry_spacing)) - 1]
         return self.callable_from(at + spacing)
+
+    def refused_retry_after(self, refusals: int, seed: int) -> timedelta:
+        """The wait after ``refusals`` (>= 1) refused calls in a row: capped exponential,
+        times a jitter in [0.5, 1) drawn from ``seed`` (e.g. the callback's id), so that
+        callbacks refused together do not come back together, and tests can know when."""
+        first, cap = self.refused_retry
+        wait: timedelta = min(cap, first * (2 ** min(refusals - 1, 32)))
+        jitter = 0.5 + ((seed * 2654435761 + refusals * 40503) % 1000) / 2000
+        return wait * jitter
 
     def give_up_at(self, due_by: datetime) -> datetime:
         return add_working_time(self.calling, due_by, self.give_up_after)

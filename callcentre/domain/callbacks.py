@@ -242,13 +242,39 @@ def after_attempt(cb: Callback, outcome: AttemptOutcome, at: datetime,
         reached = cb.reached_at or at
         return _close(cb, Result.KEPT if reached <= cb.due_by else Result.LATE, at, "system")
     if outcome is AttemptOutcome.NOT_PLACED:
-        return replace(cb, status=Status.PENDING, next_attempt_at=policy.callable_from(at))
+        return _refused(cb, at, policy)
     if outcome in UNCOUNTED:
         return _retry(cb, policy.callable_from(at + AGENT_RETRY), at, policy)
-    failed = cb.counted_attempts
+    failed = failed_attempts(cb, policy)
     if failed >= policy.max_attempts:
         return _close(cb, Result.MISSED, at, "system", "attempts exhausted")
     return _retry(cb, policy.retry_at(failed, at), at, policy)
+
+
+def failed_attempts(cb: Callback, policy: CallbackPolicy) -> int:
+    """Finished attempts that count against ``max_attempts`` (refused calls only if the
+    policy says so)."""
+    refused = sum(1 for a in cb.attempts if a.outcome is AttemptOutcome.NOT_PLACED)
+    return cb.counted_attempts + (refused if policy.refused_counts else 0)
+
+
+def refusals_in_a_row(cb: Callback) -> int:
+    """How many of the latest attempts in a row the PBX refused (or could not be asked)."""
+    n = 0
+    for attempt in reversed(cb.attempts):
+        if attempt.outcome is not AttemptOutcome.NOT_PLACED:
+            break
+        n += 1
+    return n
+
+
+def _refused(cb: Callback, at: datetime, policy: CallbackPolicy) -> Callback:
+    """Back off (capped, exponential, jittered): a PBX whose trunk is down must not be
+    asked five times a second, and neither must the agents' phones ring that often."""
+    if policy.refused_counts and failed_attempts(cb, policy) >= policy.max_attempts:
+        return _close(cb, Result.MISSED, at, "system", "attempts exhausted (calls not placed)")
+    wait = policy.refused_retry_after(refusals_in_a_row(cb), cb.id or 0)
+    return _retry(cb, policy.callable_from(at + wait), at, policy)
 
 
 def _retry(cb: Callback, retry: datetime, at: datetime, policy: CallbackPolicy) -> Callback:

@@ -31,6 +31,9 @@ class LiveSnapshot:
     open: bool = False
     callbacks: CallbackCounts = field(default_factory=CallbackCounts)
     agents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # queue -> state -> n
+    callbacks_not_placed: int = 0  # callbacks whose last call the PBX did not place
+    calls_not_placed: int = 0  # callback calls the PBX did not place, since start
+    not_placed_reason: str | None = None  # the latest reason
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:

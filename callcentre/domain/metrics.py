@@ -86,6 +86,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Open callbacks past their deadline."),
     _scrape("callcentre_callbacks_due_next_hour", Kind.GAUGE,
             "Open callbacks due within the next hour."),
+    _scrape("callcentre_callbacks_not_placed", Kind.GAUGE,
+            "Callbacks whose last call the PBX refused or could not be asked for (retried"
+            " with back-off): callbacks cannot be placed."),
+    _scrape("callcentre_callback_calls_not_placed_total", Kind.COUNTER,
+            "Callback calls the PBX refused or could not be asked for, since the service"
+            " started."),
     # --- health ----------------------------------------------------------------------------
     _scrape("callcentre_ami_connected", Kind.GAUGE, "1 while logged in to Asterisk AMI, else 0."),
     _scrape("callcentre_ami_reconnects_total", Kind.COUNTER,

@@ -109,6 +109,8 @@ class LiveCollector(Collector):
         yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
         yield _gauge("callcentre_open", [((), 1.0 if s.open else 0.0)])
         yield from _callback_families(s.callbacks)
+        yield _gauge("callcentre_callbacks_not_placed", [((), s.callbacks_not_placed)])
+        yield _counter("callcentre_callback_calls_not_placed_total", [((), s.calls_not_placed)])
 
 
 def _callback_families(c: CallbackCounts) -> Iterable[Metric]:

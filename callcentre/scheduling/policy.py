@@ -119,6 +119,16 @@ def _spacing(section: dict[str, Any]) -> tuple[timedelta, ...]:
     return tuple(timedelta(minutes=m) for m in minutes)
 
 
+def _refused_retry(section: dict[str, Any]) -> tuple[timedelta, timedelta]:
+    seconds = section.get("refused_retry_seconds", [10, 600])
+    if not (isinstance(seconds, list) and len(seconds) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in seconds)
+            and seconds[0] <= seconds[1]):
+        raise ConfigError("policy [callbacks] refused_retry_seconds: [first, longest] wait in "
+                          "seconds, 0 < first <= longest")
+    return timedelta(seconds=seconds[0]), timedelta(seconds=seconds[1])
+
+
 def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
     opening = load_opening_hours(doc, where)
     section = doc.get("callbacks", {})
@@ -144,6 +154,8 @@ def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
             cancel_on_call_in=_flag(section, "cancel_when_resident_calls", True),
             team_name=str(section.get("team_name", "Customer Services")),
             horizon=timedelta(minutes=_number(section, "horizon_minutes", 60, low=1)),
+            refused_retry=_refused_retry(section),
+            refused_counts=_flag(section, "refused_counts_as_attempt", False),
         )
     except InvalidInput as err:
         raise ConfigError(f"{where}: [callbacks] {err}") from err

@@ -78,6 +78,8 @@ class CallbackDialler:
         self.stats = DiallerStats()
         self.on_prompt: Callable[[], None] | None = None  # e.g. the agent page's change feed
         self.holding = False  # True: prompt, but place no calls (maintenance, tests)
+        # callback id -> why the PBX did not place its last call; until one is placed
+        self.refused: dict[int, str] = {}
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -98,6 +100,8 @@ class CallbackDialler:
         if cb.id is None:
             return
         nxt = cb.next_attempt_at
+        if not cb.open:
+            self.refused.pop(cb.id, None)
         if cb.status is Status.PENDING and nxt is not None:
             self.ready.pop(cb.id, None)
             if nxt < self._clock.now() + self._policy.horizon:
@@ -210,15 +214,30 @@ class CallbackDialler:
         try:
             leg.action_id = await self._pbx.originate(request)
         except (PbxUnavailable, PbxRefused) as err:
-            log.warning("callback %s not placed: %s", cb.id, err)
-            self.stats.not_placed += 1
+            self._say_refused(cb.id or 0, str(err))
             self.legs.pop(channel_id)
             await self._store(cbd.finish_attempt(dialling, cbd.AttemptOutcome.NOT_PLACED,
                                                  self._clock.now(), self._policy, note=str(err)))
             return 0
         self.stats.originated += 1
+        self.refused.pop(cb.id or 0, None)
         self.legs.match_early(leg)
         return 1
+
+    def _say_refused(self, callback_id: int, reason: str) -> None:
+        """Once per callback until a call of it is placed; the retries back off (domain)."""
+        self.stats.not_placed += 1
+        level = logging.DEBUG if callback_id in self.refused else logging.WARNING
+        log.log(level, "callback %s: the PBX did not place the call (%s); trying again later",
+                callback_id, reason)
+        self.refused.pop(callback_id, None)  # to the end: the newest reason is last
+        self.refused[callback_id] = reason
+
+    def not_placed(self) -> tuple[int, int, str | None]:
+        """Callbacks whose last call the PBX did not place, calls not placed since start,
+        and the latest reason: for /healthz, /metrics and the wallboard."""
+        latest = next(reversed(self.refused.values()), None)
+        return len(self.refused), self.stats.not_placed, latest
 
     async def _store(self, cb: Callback) -> Callback | None:
         try:

@@ -33,7 +33,8 @@ class MonitoringService:
                  calllog: CallLogService, is_open: Callable[[datetime], bool],
                  agents: Callable[[], Iterable[Agent]], figures: CallbackFiguresSource,
                  at_risk: timedelta, standards: StandardsService, tz: ZoneInfo,
-                 clock: Clock, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock, not_placed: Callable[[], tuple[int, int, str | None]],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -45,6 +46,7 @@ class MonitoringService:
         self._tz = tz
         self._clock = clock
         self._monotonic = monotonic
+        self._not_placed = not_placed  # the dialler's (callbacks, calls, latest reason)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
 
     async def health(self) -> dict[str, Any]:
@@ -55,7 +57,9 @@ class MonitoringService:
         except StorageError as err:
             db_ok, db_detail = False, str(err)
         link = self._link()
-        status = "down" if not db_ok else ("ok" if link.connected else "degraded")
+        refused, _, reason = self._not_placed()
+        healthy = link.connected and not refused
+        status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
         return {
@@ -65,11 +69,13 @@ class MonitoringService:
                     "host": link.host, "port": link.port, "last_frame_age_seconds": age},
             "db": {"ok": db_ok, "detail": db_detail},
             "calls_in_progress": len(self._calllog.tracker.active()),
+            "callbacks": {"not_placed": refused, "latest_reason": reason},
         }
 
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
         link, now = self._link(), self._clock.now()
         active = self._calllog.tracker.active()
+        refused, calls, reason = self._not_placed()
         last = link.last_frame_monotonic
         return LiveSnapshot(
             ami_connected=link.connected,
@@ -84,6 +90,7 @@ class MonitoringService:
             open=self._is_open(now),
             callbacks=callbacks or CallbackCounts(),
             agents=agent_states(self._agents()),
+            callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
         )
 
     async def callback_counts(self) -> CallbackCounts:

@@ -37,6 +37,8 @@ async def wallboard(live: LiveSnapshot, standards: StandardsService, now: dateti
               str(live.callbacks.at_risk), live.callbacks.at_risk),
         _tile("callbacks_overdue", "Call-backs overdue", str(live.callbacks.overdue),
               live.callbacks.overdue),
+        _tile("callbacks_not_placed", "Call-backs the phone system would not place",
+              str(live.callbacks_not_placed), live.callbacks_not_placed),
         _tile("ami", "Link to the phone system", "up" if live.ami_connected else "DOWN",
               1 if live.ami_connected else 0),
     ]

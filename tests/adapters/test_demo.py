@@ -5,6 +5,7 @@ abandons and timeouts (recorded from the real Asterisk), and callbacks."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from callcentre.config import Config
-from callcentre.demo import BANNER, demo_running
+from callcentre.demo import BANNER, NO_PHONES, demo_running
 from callcentre.domain.calls import Outcome
 from callcentre.ports import CallQuery
 from callcentre.web.pages import LINKS
@@ -64,3 +65,10 @@ async def test_demo_pages_token_and_mix(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.25)
         assert '"reason"' in text, "the long abandon did not become a callback"
+        await asyncio.sleep(3)  # the demo PBX refuses every call: they must back off
+        status, _, (text, _) = await fetch(base + "/healthz")
+        health = json.loads(text)
+        assert health["callbacks"]["not_placed"] >= 1
+        assert health["callbacks"]["latest_reason"].endswith(NO_PHONES)
+        _, attempts = demo.service.callbacks.dialler.not_placed()[:2]
+        assert attempts <= 2 * health["callbacks"]["not_placed"], attempts  # not 5 a second

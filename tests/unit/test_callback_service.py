@@ -181,6 +181,54 @@ async def test_pbx_down_is_not_an_attempt() -> None:
     assert got.status is Status.PENDING and got.attempts[0].outcome is AttemptOutcome.NOT_PLACED
 
 
+async def test_refused_calls_back_off_and_say_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A PBX whose trunk is down was asked about five times a second per callback. Now the
+    waits double from 10 s up to 10 min (jittered in [0.5, 1)), each refusal is counted,
+    the dialler reports the callback as not placed, and it warns once, not per retry."""
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    w.pbx.refuse = True
+    waits = []
+    for _ in range(12):
+        await w.dialler.tick()
+        got = await w.repo.get(cb.id)
+        assert got.status is Status.PENDING and got.next_attempt_at is not None
+        waits.append((got.next_attempt_at - w.clock.now()).total_seconds())
+        await w.dialler.tick()  # not due yet: nothing is asked
+        assert len(got.attempts) == len((await w.repo.get(cb.id)).attempts)
+        w.clock.set(got.next_attempt_at)
+    for n, wait in enumerate(waits, start=1):
+        full = min(600, 10 * 2 ** (n - 1))
+        assert full * 0.5 <= wait < full, (n, wait)
+    assert waits[-1] >= 300  # capped at 10 min (times the jitter)
+    got = await w.repo.get(cb.id)
+    assert got.status is Status.PENDING and got.counted_attempts == 0  # never rang anyone
+    assert [a.outcome for a in got.attempts] == [AttemptOutcome.NOT_PLACED] * 12
+    assert w.dialler.not_placed() == (1, 12, "fake PBX refused")
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "not place" in r.message]
+    assert len(warned) == 1
+    w.pbx.refuse = False  # the trunk is back
+    await w.dialler.tick()
+    assert len(w.pbx.originated) == 1
+    assert w.dialler.not_placed() == (0, 12, None)
+
+
+async def test_refused_calls_count_as_attempts_when_the_policy_says_so() -> None:
+    w = World(refused_counts=True, max_attempts=3)
+    cb = await w.promise()
+    w.agent(1)
+    w.pbx.down = True
+    for _ in range(3):
+        await w.dialler.tick()
+        got = await w.repo.get(cb.id)
+        if got.next_attempt_at is not None:
+            w.clock.set(got.next_attempt_at)
+    got = await w.repo.get(cb.id)
+    assert got.status is Status.CLOSED and got.result is Result.MISSED
+    assert len(got.attempts) == 3
+
+
 async def test_restart_never_dials_twice_and_resolves_what_was_left() -> None:
     w = World()
     live = await w.promise(phone="+447700900121")
