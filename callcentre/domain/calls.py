@@ -283,6 +283,19 @@ class CallTracker:
         self._active[call.linkedid] = call
         return True
 
+    def refresh(self, live: Call) -> Call | None:
+        """A tracked call as a resync found it live and queued: fill in the queue join we
+        missed (the process was killed before the join was stored, or the link was down
+        when it came). ``live.queued_at`` is Asterisk's whole-second ``Wait`` before the
+        resync. Returns the changed call, or None when there was nothing to fill in."""
+        call = self._active.get(live.linkedid)
+        if call is None or call.queued_at is not None or live.queued_at is None:
+            return None
+        call = replace(call, queue=live.queue, queued_at=live.queued_at,
+                       join_position=call.join_position or live.join_position)
+        self._active[call.linkedid] = call
+        return call
+
     def restore(self, calls: Iterable[Call]) -> None:
         """Take back the calls that were in progress when the service stopped."""
         for call in calls:

@@ -228,6 +228,8 @@ class CallLogService:
             if self._tracker.adopt(call):
                 self.stats.adopted += 1
                 self._mark(call)
+            elif (refreshed := self._tracker.refresh(call)) is not None:
+                self._mark(refreshed)
         self.stats.reconciled += len(closed)
         return closed
 

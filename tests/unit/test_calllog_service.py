@@ -146,6 +146,26 @@ async def test_reconcile_closes_lost_and_adopts_live_calls() -> None:
     assert svc.stats.adopted == 1
 
 
+async def test_resync_fills_in_a_queue_join_that_was_never_stored() -> None:
+    """Killed after storing the arrival but before the join: the restarted service learns
+    from QueueStatus that the resident is queued (and since when), so the abandon that
+    follows has its wait, not none."""
+    calls = InMemoryCallRepository()
+    first = service(calls)
+    await feed(first, [ev.CallArrived("1.0", T0, details())])
+    second = service(calls)
+    assert await second.recover() == 1
+    live = Call(linkedid="1.0", channel="PJSIP/resident-1", arrived_at=T0, caller=NUMBER,
+                queue="council", queued_at=T0 + timedelta(seconds=1), join_position=2)
+    assert second.reconcile(["1.0"], ["1.0"], [live]) == []
+    await feed(second, [ev.CallerAbandoned("1.0", T0 + timedelta(seconds=9), "council", 1, 2),
+                        ev.CallerHungUp("1.0", T0 + timedelta(seconds=9), 16)])
+    call = await calls.get(1)
+    assert call.outcome is Outcome.ABANDONED and call.wait_seconds == 8.0
+    assert call.queue == "council" and call.join_position == 2
+    assert second.tracker.refresh(live) is None  # finished: nothing to fill in
+
+
 async def test_a_failing_listener_is_isolated() -> None:
     svc = service()
     seen: list[Call] = []
