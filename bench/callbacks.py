@@ -85,7 +85,7 @@ async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
 def _dialler(db: Database, clock: WallClock, policy: object) -> CallbackDialler:
     service = CallbackService(sql.SqliteCallbackRepository(db), InMemoryCaseRepository(),
                               InMemoryCallRepository(), policy, clock, normaliser("GB"))  # type: ignore[arg-type]
-    return CallbackDialler(service, HeapScheduler(), AgentBoard(), FakePbx(), clock)
+    return CallbackDialler(service, service.repo, HeapScheduler(), AgentBoard(), FakePbx(), clock)
 
 
 async def _rebuild(path: Path, policy: object) -> tuple[float, int, CallbackDialler, Database]:

@@ -265,8 +265,8 @@ def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: Sqli
                               normaliser(config.default_region))
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
                                caller_id=config.callback_caller_id)
-    dialler = CallbackDialler(service, HeapScheduler(), AgentBoard(), AmiPbx(send_action),
-                              clock, settings)
+    dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
+                              AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
                      ChangeFeed())
 

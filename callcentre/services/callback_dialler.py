@@ -32,7 +32,14 @@ from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.events import CallerHungUp
 from callcentre.domain.resync import Resynced
 from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
-from callcentre.ports import CallbackScheduler, Clock, DueEntry, OriginateRequest, Pbx
+from callcentre.ports import (
+    CallbackRepository,
+    CallbackScheduler,
+    Clock,
+    DueEntry,
+    OriginateRequest,
+    Pbx,
+)
 from callcentre.services.callback_legs import Leg, LegTracker
 from callcentre.services.callbacks import CallbackService
 
@@ -59,10 +66,11 @@ class DiallerStats:
 
 
 class CallbackDialler:
-    def __init__(self, service: CallbackService, scheduler: CallbackScheduler, board: AgentBoard,
-                 pbx: Pbx, clock: Clock, settings: DiallerSettings | None = None) -> None:
-        self._service = service
-        self._repo = service.repo
+    def __init__(self, service: CallbackService, repo: CallbackRepository,
+                 scheduler: CallbackScheduler, board: AgentBoard, pbx: Pbx, clock: Clock,
+                 settings: DiallerSettings | None = None) -> None:
+        self._service = service  # changes other than its own come from here (track)
+        self._repo = repo  # reads; writes go through the service, which tells the others
         self._policy = service.policy
         self.scheduler = scheduler
         self.board = board
@@ -241,11 +249,13 @@ class CallbackDialler:
 
     async def _store(self, cb: Callback) -> Callback | None:
         try:
-            return await self._service.save(cb)
+            stored = await self._service.save(cb, origin=self.track)
         except StaleCallback:
             log.info("callback %s changed meanwhile; looking again", cb.id)
             self._wake.set()
             return None
+        self.track(stored)  # its own write: no need to be told
+        return stored
 
     # --- events from the PBX ---------------------------------------------------------------
     def handle(self, event: cev.CallbackEvent | None) -> None:

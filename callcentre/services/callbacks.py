@@ -84,8 +84,10 @@ class CallbackService:
         """Call ``listener(callback)`` after every stored change (and creation)."""
         self._listeners.append(listener)
 
-    def _changed(self, cb: Callback) -> Callback:
+    def _changed(self, cb: Callback, origin: Listener | None = None) -> Callback:
         for listener in self._listeners:
+            if listener == origin:
+                continue
             try:
                 listener(cb)
             except Exception:
@@ -136,9 +138,10 @@ class CallbackService:
             return self._changed(stored)
         raise StaleCallback(f"callback {callback_id} keeps changing; try again")
 
-    async def save(self, cb: Callback) -> Callback:
-        """Store a callback changed by the caller (the dialler); raises StaleCallback."""
-        return self._changed(await self._repo.update(cb))
+    async def save(self, cb: Callback, origin: Listener | None = None) -> Callback:
+        """Store a callback changed by the caller (the dialler) and tell every listener but
+        ``origin`` (the caller knows its own write); raises StaleCallback."""
+        return self._changed(await self._repo.update(cb), origin)
 
     async def reschedule(self, callback_id: int, due_by: datetime, reason: str, told: Told,
                          by: str) -> Callback:

@@ -117,6 +117,15 @@ async def test_agents_do_not_answer_then_the_resident_gives_up(service: Service,
     assert call.outcome is Outcome.ABANDONED and call.answered_at is None
 
 
+async def test_queue_timeout_is_a_timeout(service: Service, asterisk: AsteriskHarness) -> None:
+    """app_queue raises QueueCallerAbandon before QUEUESTATUS=TIMEOUT: queue_log says
+    EXITWITHTIMEOUT, and the record must say timeout, not abandoned."""
+    result = await scenario(asterisk.timeout, max_wait_s=3)
+    assert result.events("EXITWITHTIMEOUT")
+    (call,) = (await check(service, result)).values()
+    assert call.outcome is Outcome.TIMEOUT and call.queue_status == "TIMEOUT"
+
+
 @pytest.mark.slow
 async def test_twenty_callers_on_three_agents(service: Service, asterisk: AsteriskHarness) -> None:
     result = await scenario(asterisk.burst, callers=20, agents=3)

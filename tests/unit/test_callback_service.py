@@ -42,7 +42,7 @@ class World:
         self.pbx = FakePbx()
         self.service = CallbackService(self.repo, self.cases, InMemoryCallRepository(),
                                        default_policy(**policy), self.clock, normaliser("GB"))
-        self.dialler = CallbackDialler(self.service, HeapScheduler(), AgentBoard(), self.pbx,
+        self.dialler = CallbackDialler(self.service, self.repo, HeapScheduler(), AgentBoard(), self.pbx,
                                        self.clock)
 
     def agent(self, n: int, paused: bool = False) -> None:
@@ -239,7 +239,7 @@ async def test_restart_never_dials_twice_and_resolves_what_was_left() -> None:
     await w.dialler.tick()
     channels = {r.callback_id: r.channel_id for r in w.pbx.originated}
     # "kill -9": a new dialler over the same database and PBX
-    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    w2 = CallbackDialler(w.service, w.repo, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
     w.pbx.live = {channels[live.id]}
     w.pbx.results = {channels[finished.id]: ("BUSY", 0.0)}
     w.clock.advance(minutes=1)
@@ -261,7 +261,7 @@ async def test_answered_while_we_were_away_needs_an_agent() -> None:
     await w.dialler.tick()
     w.pbx.results = {w.pbx.originated[0].channel_id: ("ANSWER", 40.0)}  # maybe voicemail
     w.clock.advance(minutes=1)
-    await CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock).resync()
+    await CallbackDialler(w.service, w.repo, HeapScheduler(), AgentBoard(), w.pbx, w.clock).resync()
     assert (await w.repo.get(cb.id)).status is Status.NEEDS_OUTCOME
 
 
@@ -277,7 +277,7 @@ async def test_followed_after_restart_answered_while_away_needs_an_agent() -> No
     w.event(cev.AgentLegAnswered("fake-1", channel, T0))
     w.event(cev.ResidentDialEnded(channel, T0 + timedelta(seconds=3), "ANSWER"))
     # "kill -9" now; the new dialler finds the call still up and follows it
-    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    w2 = CallbackDialler(w.service, w.repo, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
     w.pbx.live = {channel}
     w.clock.advance(seconds=5)
     await w2.resync()
@@ -388,7 +388,7 @@ async def test_after_a_reconnect_the_dialler_uses_the_shared_resyncs_answers() -
     await w.dialler.tick()
     channel = w.pbx.originated[0].channel_id
     w.pbx.down = True  # asking the PBX again would fail: the answers come with the event
-    w2 = CallbackDialler(w.service, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
+    w2 = CallbackDialler(w.service, w.repo, HeapScheduler(), AgentBoard(), w.pbx, w.clock)
     member = cev.MemberChanged("council", "PJSIP/agent2", "Agent 2", False, 1, False)
     w2.resynced(Resynced(T0, 1, frozenset({channel}), frozenset({channel}), (), (member,)))
     await w.settle()
