@@ -51,7 +51,8 @@ def channel_ids(channels: Iterable[Message]) -> set[str]:
 
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,
               inbound: frozenset[str], now: datetime) -> list[Call]:
-    """Inbound caller legs that are live (from CoreShowChannel), as calls to adopt."""
+    """Inbound caller legs that are live (from CoreShowChannel), as calls to adopt (or to
+    fill in what a tracked call missed): queued since ``Wait`` seconds, or answered."""
     found = []
     for m in channels:
         uniqueid = m.get("Uniqueid")
@@ -65,8 +66,33 @@ def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], transl
             wait = timedelta(seconds=int(entry.get("Wait") or 0))
             call = replace(call, queue=entry.get("Queue"), queued_at=now - wait,
                            join_position=int(entry.get("Position") or 0) or None)
+        elif (agent := queue_agent_leg(m, channels)) is not None:
+            # Out of the queue and bridged to the member's leg that Queue() dialled: an agent
+            # answered. That leg was made when it began to ring: the answer came at most its
+            # ring time later (whole seconds: AMI can tell no closer; queue_log can).
+            queue = (m.get("ApplicationData") or "").split(",")[0] or None
+            call = replace(call, queue=queue, answered_at=now - _duration(agent.get("Duration")),
+                           agent_interface=_interface(agent.get("Channel") or ""),
+                           agent_name=m.get("ConnectedLineName") or None)
         found.append(call)
     return found
+
+
+def queue_agent_leg(caller: Message, channels: Sequence[Message]) -> Message | None:
+    """The member's leg (Application ``AppQueue``) bridged with ``caller`` while the caller
+    is in Queue(), if any (tests/fixtures/ami/answered_resync.ami)."""
+    bridge = caller.get("BridgeId")
+    if not bridge or caller.get("Application") != "Queue":
+        return None
+    return next((m for m in channels if m.get("BridgeId") == bridge
+                 and m.get("Application") == "AppQueue"
+                 and m.get("Uniqueid") != caller.get("Uniqueid")), None)
+
+
+def _interface(channel: str) -> str:
+    """``PJSIP/agent1-00000001`` -> ``PJSIP/agent1``: the member's device."""
+    device, sep, _ = channel.rpartition("-")
+    return device if sep else channel
 
 
 class Resync:

@@ -284,17 +284,28 @@ class CallTracker:
         return True
 
     def refresh(self, live: Call) -> Call | None:
-        """A tracked call as a resync found it live and queued: fill in the queue join we
-        missed (the process was killed before the join was stored, or the link was down
-        when it came). ``live.queued_at`` is Asterisk's whole-second ``Wait`` before the
-        resync. Returns the changed call, or None when there was nothing to fill in."""
+        """A tracked call as a resync found it live: fill in what we missed while we could
+        not see (killed before it was stored, or the link was down when it came): the
+        queue join (``live.queued_at``: Asterisk's whole-second ``Wait``), or the answer
+        (``live.answered_at``: when the agent's phone began to ring). Without the answer a
+        caller who is talking to an agent would later read as an abandon. Returns the
+        changed call, or None when there was nothing to fill in."""
         call = self._active.get(live.linkedid)
-        if call is None or call.queued_at is not None or live.queued_at is None:
+        if call is None:
             return None
-        call = replace(call, queue=live.queue, queued_at=live.queued_at,
-                       join_position=call.join_position or live.join_position)
-        self._active[call.linkedid] = call
-        return call
+        changed = call
+        if call.queued_at is None and live.queued_at is not None:
+            changed = replace(changed, queue=live.queue, queued_at=live.queued_at,
+                              join_position=call.join_position or live.join_position)
+        if call.answered_at is None and live.answered_at is not None:
+            answered = max(live.answered_at, changed.queued_at or live.answered_at)
+            changed = replace(changed, answered_at=answered,
+                              left_queue_at=changed.left_queue_at or answered,
+                              agent_interface=live.agent_interface, agent_name=live.agent_name)
+        if changed == call:
+            return None
+        self._active[call.linkedid] = changed
+        return changed
 
     def restore(self, calls: Iterable[Call]) -> None:
         """Take back the calls that were in progress when the service stopped."""

@@ -21,11 +21,15 @@ from pathlib import Path
 
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 
-SCENARIOS: dict[str, Callable[[AsteriskHarness], ScenarioResult]] = {
-    "answered": lambda a: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
+SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
+    "answered": lambda a, r: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
     # long enough in the queue to count (not a short abandon under 5 s)
-    "abandoned_long": lambda a: a.abandoned(wait_s=9, case_ref="CASE-abandoned-1"),
-    "timeout": lambda a: a.timeout(max_wait_s=4),
+    "abandoned_long": lambda a, r: a.abandoned(wait_s=9, case_ref="CASE-abandoned-1"),
+    "timeout": lambda a, r: a.timeout(max_wait_s=4),
+    # what a resync sees of a call answered while the service could not see it
+    "answered_resync": lambda a, r: r.ask_during(
+        lambda: a.answered(ring_s=1, talk_s=8), after_s=5,
+        actions=("CoreShowChannels", "QueueStatus")),
 }
 
 
@@ -53,6 +57,17 @@ class Recorder:
                 return
             self._chunks.append(data)
 
+    def ask_during(self, scenario: Callable[[], ScenarioResult], after_s: float,
+                   actions: tuple[str, ...]) -> ScenarioResult:
+        """Run ``scenario`` and send ``actions`` on the recorded session ``after_s`` in."""
+        timer = threading.Timer(after_s, lambda: self._sock.sendall(b"".join(
+            f"Action: {a}\r\nActionID: capture-{a}\r\n\r\n".encode() for a in actions)))
+        timer.start()
+        try:
+            return scenario()
+        finally:
+            timer.cancel()
+
     def stop(self) -> bytes:
         """Log off (the session ends with Goodbye, as a real one does) and return it all."""
         time.sleep(1.0)  # the last events of the scenario (Hangup, UNPAUSE) are on their way
@@ -74,7 +89,7 @@ def capture(out: Path, names: list[str]) -> None:
         with AsteriskHarness() as asterisk:
             recorder = Recorder(asterisk)
             time.sleep(0.5)  # logged in before the first call
-            result = SCENARIOS[name](asterisk)
+            result = SCENARIOS[name](asterisk, recorder)
             (out / f"{name}.ami").write_bytes(recorder.stop())
             (out / f"{name}.queue_log").write_text(queue_log_text(result))
             print(f"{name}: {len(result.queue_log)} queue_log lines -> {out}/{name}.ami")

@@ -180,6 +180,31 @@ async def test_call_ends_while_the_link_is_down(
     assert call.queued_at is not None and call.outcome is Outcome.UNKNOWN
 
 
+async def test_answered_while_the_link_is_down(
+        asterisk: AsteriskHarness, proxied: tuple[Service, CuttableProxy]) -> None:
+    """The agent answers while the service cannot see Asterisk; the resync after the link
+    is back finds the caller bridged to the member's leg: answered, not (as before) an
+    abandon when the caller later hangs up. AMI alone knows the answer time only to within
+    the agent's ring time, so the wait is checked to that, the outcome exactly."""
+    svc, proxy = proxied
+    ring_s = 2.0
+    job = asyncio.create_task(scenario(asterisk.answered, ring_s=ring_s, talk_s=8))
+    await wait_for_in_progress(svc)
+    proxy.refusing = True
+    proxy.cut()  # the agent's phone rings and is answered while we are away
+    await asyncio.sleep(ring_s + 2)
+    runs = svc.resync.runs
+    proxy.refusing = False
+    await wait_until(lambda: svc.resync.runs > runs, 20)
+    result = await job
+    truth = expected_from_queue_log(result.queue_log)
+    ((linkedid, (outcome, wait)),) = truth.items()
+    call = (await finished_calls(svc, {linkedid}))[linkedid]
+    assert outcome == "answered" and call.outcome is Outcome.ANSWERED
+    assert call.end_source is EndSource.HANGUP and call.agent_interface
+    assert call.wait_seconds is not None and wait - ring_s - 1 <= call.wait_seconds <= wait + 1
+
+
 async def wait_for_in_progress(svc: Service, timeout: float = 20) -> None:
     async def queued() -> bool:
         return any(c.queued_at for c in svc.tracker.active())

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callcentre.ami.client import ActionResult
 from callcentre.ami.protocol import Message
-from callcentre.ami.resync import AmiEvents, Resync
+from callcentre.ami.resync import AmiEvents, Resync, adoptable
 from callcentre.domain import callback_events as cev
+from callcentre.domain.calls import CallTracker, Outcome
+from callcentre.domain.events import CallEvent
+from callcentre.domain.hours import always_open
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.services.bus import EventBus
 from callcentre.testing import FakeClock
-from tests.support import LAB_INBOUND, translator
+from tests.support import (
+    FIXTURES,
+    LAB_INBOUND,
+    expected_from_queue_log,
+    parse_all,
+    queue_log,
+    trace_bytes,
+    translator,
+)
 
 
 def msg(**headers: str) -> Message:
@@ -68,3 +81,38 @@ def test_the_ami_adapter_publishes_domain_events_and_knows_no_consumer() -> None
     events(msg(Event="DeviceStateChange", Device="PJSIP/agent1", State="INUSE"))
     events(msg(Event="TestEvent"))
     assert seen == [cev.DeviceChanged("PJSIP/agent1", "INUSE")]
+
+
+def test_a_call_answered_while_unseen_is_answered_not_abandoned() -> None:
+    """tests/fixtures/ami/answered_resync.ami (captured from the real harness): a resident
+    queued, an agent answered a second later, and 5 s in CoreShowChannels/QueueStatus were
+    asked. The service saw the join, then (link down) nothing until the resync: the caller's
+    leg is out of the queue and bridged to the member's AppQueue leg, so it was answered;
+    the hang-up that follows must not read as an abandon."""
+    messages = parse_all(trace_bytes("answered_resync"))
+    reply = [i for i, m in enumerate(messages) if m.action_id == "capture-CoreShowChannels"]
+    channels = [m for m in messages[reply[0]:] if m.event == "CoreShowChannel"
+                and m.action_id == "capture-CoreShowChannels"]
+    queued = {m.get("Uniqueid") or "": m for m in messages if m.event == "QueueEntry"}
+    before = messages[:reply[0]]
+    now = datetime.fromtimestamp(max(m.timestamp or 0 for m in before), UTC)
+    tr = translator()
+    tracker = CallTracker(always_open(ZoneInfo("Europe/London")).is_open)
+    seen_until_cut = next(i for i, m in enumerate(before) if m.event == "AgentConnect")
+    for m in before[:seen_until_cut]:  # the link goes down as the agent answers
+        if isinstance(event := tr(m), CallEvent):
+            tracker.apply(event)
+    (live,) = adoptable(channels, queued, tr, frozenset(LAB_INBOUND), now)
+    assert live.queue == "council" and live.agent_interface == "PJSIP/agent1"
+    (call,) = tracker.active()
+    assert tracker.refresh(live) is not None and tracker.refresh(live) is None  # once
+    finished = None
+    for m in messages[reply[-1]:]:  # the link is back: the rest of the call
+        if isinstance(event := tr(m), CallEvent):
+            finished = tracker.apply(event) or finished
+    assert finished is not None and finished.outcome is Outcome.ANSWERED
+    truth = expected_from_queue_log(queue_log((FIXTURES / "answered_resync.queue_log").read_text()))
+    outcome, wait = truth[call.linkedid]
+    assert outcome == "answered" and finished.agent_name == "Agent 1"
+    # AMI can tell the answer only to within the ring time (1 s here) and whole seconds
+    assert finished.wait_seconds is not None and wait - 2.0 <= finished.wait_seconds <= wait + 1
