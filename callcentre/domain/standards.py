@@ -66,6 +66,8 @@ class Standards:
     repeat_contacts: int
     repeat_rate: float | None
     out_of_hours: int
+    unsettled: int = 0  # outcome unknown: ended while the PBX could not be seen
+    unsettled_rate: float | None = None  # of all calls; they are not in ``offered``
 
 
 def _within(waits: Mapping[int, int], limit: int) -> int:
@@ -103,7 +105,9 @@ def summarise(f: Figures, thresholds: Sequence[int], short_abandon: int) -> Stan
         p90_answer_seconds=percentile(f.answered_waits, 0.9),
         abandoned=abandoned, short_abandoned=short, short_abandon_seconds=short_abandon,
         abandon_rate=_ratio(abandoned, offered), repeat_contacts=f.repeats,
-        repeat_rate=_ratio(f.repeats, calls), out_of_hours=f.out_of_hours)
+        repeat_rate=_ratio(f.repeats, calls), out_of_hours=f.out_of_hours,
+        unsettled=f.outcomes.get("unknown", 0),
+        unsettled_rate=_ratio(f.outcomes.get("unknown", 0), calls))
 
 
 def wait_bucket(seconds: float) -> int:

@@ -65,6 +65,11 @@ def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Ro
             f"previous days ÷ {s.calls} calls"),
         Row("out_of_hours", "Calls outside opening hours", s.out_of_hours, str(s.out_of_hours),
             "", None, "calls that arrived while the contact centre was closed"),
+        # Nothing hidden: calls whose outcome is unknown leave every rate's denominator.
+        Row("unsettled", "Calls whose outcome we could not establish", s.unsettled_rate,
+            f"{s.unsettled} ({_pct(s.unsettled_rate)})", "", None,
+            f"{s.unsettled} calls that ended while callcentre could not see the telephone "
+            f"system ÷ {s.calls} calls; they are left out of the calls offered above"),
     ]
     return out
 

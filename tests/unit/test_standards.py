@@ -38,6 +38,14 @@ def test_summarise_applies_the_published_definitions() -> None:
     assert s.repeat_rate == 3 / 15
 
 
+def test_calls_with_an_unknown_outcome_are_counted_and_shown_not_hidden() -> None:
+    f = Figures(outcomes={"answered": 7, "abandoned": 1, "unknown": 2})
+    s = summarise(f, [20], 5)
+    assert s.calls == 10 and s.offered == 8  # not offered: we cannot say what happened
+    assert s.unsettled == 2 and s.unsettled_rate == 0.2
+    assert summarise(Figures(), [20], 5).unsettled_rate is None
+
+
 def test_no_calls_gives_no_ratios_rather_than_zero() -> None:
     s = summarise(Figures(), [20], 5)
     assert s.offered == 0 and s.service_level == {20: None}
