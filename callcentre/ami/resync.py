@@ -25,6 +25,9 @@ from callcentre.ports import Clock
 log = logging.getLogger("callcentre.ami")
 
 SendAction = Callable[..., Awaitable[ActionResult]]
+# A failed resync (an action timed out, the link dropped) is asked again after these waits,
+# then left to the next connect: every consumer waits for its one answer.
+RETRY_DELAYS: tuple[float | None, ...] = (0.5, 2.0, None)
 Publish = Callable[[object], None]
 
 
@@ -119,13 +122,19 @@ class Resync:
         except TimeoutError:
             log.warning("no FullyBooted within %.0f s; reconciling anyway", self._booted_timeout)
         self._publish(ResyncStarted(self._clock.now()))
-        try:
-            channels = (await self._send("CoreShowChannels")).events
-            entries = (await self._send("QueueStatus")).events
-        except AmiError as err:
-            self.failures += 1
-            log.warning("resync failed (%s); will retry on the next connect", err)
-            return None
+        for delay in RETRY_DELAYS:
+            try:
+                channels = (await self._send("CoreShowChannels")).events
+                entries = (await self._send("QueueStatus")).events
+                break
+            except AmiError as err:
+                self.failures += 1
+                again = delay is not None and self.booted.is_set()  # still the same link
+                log.warning("resync failed (%s); %s", err, "asking again" if again
+                            else "will try again on the next connect")
+                if delay is None or not again:
+                    return None
+                await asyncio.sleep(delay)
         found = self._found(channels, entries)
         self.runs += 1
         log.info("resync: %d live channels, %d live inbound calls, %d queue members",

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcentre.ami.client import ActionResult
+from callcentre.ami.errors import AmiActionTimeout
 from callcentre.ami.protocol import Message
 from callcentre.ami.resync import AmiEvents, Resync, adoptable
 from callcentre.domain import callback_events as cev
@@ -72,6 +73,33 @@ async def test_resync_asks_once_and_every_consumer_gets_the_same_answers() -> No
     assert found.adoptable[0].queue == "council"
     assert found.members == (cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1,
                                                False),)
+
+
+async def test_a_failed_resync_is_asked_again_while_the_link_stays_up(monkeypatch: Any) -> None:
+    monkeypatch.setattr("callcentre.ami.resync.RETRY_DELAYS", (0.01, 0.01, None))
+    failures = iter([AmiActionTimeout("QueueStatus", "cc-2", 10)])
+
+    async def send(action: str, fields: Any = None) -> ActionResult:
+        if action == "QueueStatus" and (err := next(failures, None)) is not None:
+            raise err
+        return ActionResult(msg(Response="Success"), tuple(REPLIES[action]))
+
+    bus, seen = EventBus(), []
+    bus.subscribe(Resynced, seen.append)
+    tr = translator()
+    events = AmiEvents(tr, bus.publish)
+    resync = Resync(send, tr, frozenset(LAB_INBOUND), FakeClock(), bus.publish, events.booted)
+    events(msg(Event="FullyBooted"))
+    found = await resync.run()
+    assert found is not None and seen == [found] and resync.failures == 1
+
+    async def link_gone(action: str, fields: Any = None) -> ActionResult:
+        events.booted.clear()  # what the root does when the link drops
+        raise AmiActionTimeout(action, "cc-4", 10)
+
+    gone = Resync(link_gone, tr, frozenset(LAB_INBOUND), FakeClock(), bus.publish, events.booted)
+    assert await gone.run() is None and gone.failures == 1  # not asked again on a dead link
+    assert seen == [found]
 
 
 def test_the_ami_adapter_publishes_domain_events_and_knows_no_consumer() -> None:
