@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,7 +73,21 @@ def parse_time(name: str, value: str | None, tz: ZoneInfo) -> datetime | None:
             field=name) from None
     if len(value) == 10:  # a bare date
         parsed = datetime.combine(parsed.date(), time(0))
-    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+    parsed = parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+    try:  # 0001-01-01T00:00+14:00 is before the first moment a datetime can hold in UTC
+        in_range = EARLIEST <= parsed.astimezone(UTC) < LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise InvalidInput(f"{name} must be between {EARLIEST.year} and {LATEST.year - 1}",
+                           field=name)
+    return parsed
+
+
+# Times the service accepts from people: nothing it records is older, and a date that
+# cannot be moved between time zones (year 1, year 9999) would break whatever reads it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_int(name: str, value: str | None, default: int | None, low: int, high: int) -> int | None:

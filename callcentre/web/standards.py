@@ -17,6 +17,7 @@ from callcentre.errors import InvalidInput
 from callcentre.services.standards import Report, StandardsService
 from callcentre.web.charts import trend_chart
 from callcentre.web.layout import esc, page
+from callcentre.web.serialise import EARLIEST, LATEST
 from callcentre.web.standards_view import report_json, report_rows, row_json
 
 Wallboard = Callable[[], Awaitable[dict[str, Any]]]
@@ -38,9 +39,13 @@ def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name} must be a date like 2026-11-23", field=name) from None
+    if not EARLIEST.date() <= day < LATEST.date():  # a period around year 1 or 9999 overflows
+        raise InvalidInput(f"{name} must be between {EARLIEST.year} and {LATEST.year - 1}",
+                           field=name)
+    return day
 
 
 def _kind(value: str | None) -> PeriodKind:

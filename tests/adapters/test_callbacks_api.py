@@ -101,12 +101,17 @@ async def test_case_ref_is_optional(api: Api) -> None:
     ({"due_by": "2026-11-23T09:00:00+00:00"}, "due_by", "in the past"),
     ({"due_by": "2027-03-01T09:00:00+00:00"}, "due_by", "beyond policy"),
     ({"reason": " "}, "reason", "must not be empty"),
+    # before the first moment a datetime holds in UTC: stored once, it broke every reader
+    ({"not_before": "0001-01-01T00:00:00+14:00"}, "not_before", "between 1970 and 8999"),
+    ({"due_by": "9999-12-31T23:59:59-14:00"}, "due_by", "between 1970 and 8999"),
 ])
 async def test_validation_errors_say_what_is_wrong(api: Api, change: dict[str, str],
                                                    field: str | None, message: str) -> None:
     status, body = await api.post("/api/callbacks", {**PROMISE, **change})
     assert status in (404, 422) and message in body["message"]
     assert body["details"].get("field") == field
+    resp = await api.client.get("/api/callbacks", headers=api.headers)
+    assert resp.status == 200 and (await resp.json())["items"] == []  # nothing stored
 
 
 async def test_reschedule_cancel_and_illegal_changes(api: Api) -> None:

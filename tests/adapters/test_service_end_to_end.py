@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
@@ -92,3 +93,16 @@ async def svc_token(svc: Service) -> str:
     from callcentre.web.auth import create_token
 
     return await create_token(svc.tokens, "agent", "test", svc.clock.now())
+
+
+@pytest.mark.parametrize("query", ["date=0001-01-01", "date=9999-12-31",
+                                   "from=0001-01-01&to=0001-01-02"])
+async def test_dates_no_period_can_hold_are_refused_not_a_500(tmp_path: Path, query: str) -> None:
+    cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"), http_port=free_port(),
+                 policy_file=policy_file(tmp_path), ami_reconnect_max=0.2)
+    async with Service(cfg).running():
+        for path in ("/public/standards", "/api/standards", "/api/standards.csv"):
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"http://127.0.0.1:{cfg.http_port}{path}?{query}") as resp:
+                assert resp.status == 422, (path, resp.status)
+                assert "between 1970 and 8999" in await resp.text()
