@@ -92,8 +92,10 @@ class Translator:
         return result
 
     def _when(self, msg: Message) -> datetime:
+        """The event's ``Timestamp``; the clock's time when it has none, or one no call can
+        have (before 1970 or after 8999: year 1 once stopped the call log), counted."""
         stamp = msg.timestamp
-        if stamp is None:
+        if stamp is None or not 0 < stamp < LATEST_STAMP:
             self.untimed += 1
             return self._clock.now()
         return datetime.fromtimestamp(stamp, UTC)
@@ -162,10 +164,19 @@ def _linkedid(msg: Message) -> str:
     return msg.get("Linkedid") or msg["Uniqueid"]
 
 
+LATEST_STAMP = 221_845_392_000.0  # 9000-01-01 UTC
+INT_LIMIT = 2**31  # positions, causes, statuses: larger is no Asterisk value (nor storable)
+
+
 def _int(value: str | None) -> int | None:
+    """An optional whole-number header; ValueError (a malformed event) if not one, or if
+    it is out of any range Asterisk sends (a 30-digit Position once stopped the call log)."""
     if value is None or value == "":
         return None
-    return int(value)
+    number = int(value)
+    if not -INT_LIMIT < number < INT_LIMIT:
+        raise ValueError(f"{value[:20]}... is out of range")
+    return number
 
 
 def _flag(value: str | None) -> bool:

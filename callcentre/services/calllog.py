@@ -36,6 +36,7 @@ class CallLogStats:
     recovered_on_start: int = 0
     reconciled: int = 0
     adopted: int = 0
+    set_aside: int = 0  # calls that could not be stored (a value no table holds), logged
     finished: dict[str, int] = field(default_factory=dict)
 
 
@@ -49,6 +50,7 @@ class CallLogService:
         self._retry_delay = retry_delay
         self._dirty: dict[str, Call] = {}
         self._tried_refs: dict[str, str] = {}  # linkedid -> keyed ref already looked up
+        self._set_aside: set[str] = set()  # linkedids that cannot be stored (see _isolate)
         self._flusher: asyncio.Task[None] | None = None
         self._listeners: list[FinishedListener] = []
         self._open_at_resync: list[str] = []
@@ -71,6 +73,8 @@ class CallLogService:
             self._mark(call)
 
     def _mark(self, call: Call) -> None:
+        if call.linkedid in self._set_aside:
+            return
         self._dirty[call.linkedid] = call
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
@@ -83,17 +87,49 @@ class CallLogService:
                 self.stats.write_failures += 1
                 log.exception("could not save calls; keeping them and retrying")
                 await asyncio.sleep(self._retry_delay)
+            except Exception:
+                # Not the database: one call holds what it cannot store. Store the batch
+                # call by call and set that one aside, so it cannot stop the call log.
+                self.stats.write_failures += 1
+                log.exception("could not save a batch of calls; saving them one by one")
+                await self._isolate()
+
+    async def _isolate(self) -> None:
+        for linkedid in list(self._dirty):
+            call = self._dirty.get(linkedid)
+            if call is None:
+                continue
+            try:
+                await self._flush_once({linkedid: call})
+            except StorageError:
+                raise
+            except Exception:
+                self._dirty.pop(linkedid, None)
+                self._set_aside.add(linkedid)
+                self.stats.set_aside += 1
+                log.exception("call %s cannot be stored; set aside (its later events too)",
+                              linkedid)
 
     async def flush(self) -> None:
         """Write everything pending now (used at shutdown and by tests)."""
         if self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
         if self._dirty:
-            await self._flush_once()
+            try:
+                await self._flush_once()
+            except StorageError:
+                raise
+            except Exception:
+                await self._isolate()
 
-    async def _flush_once(self) -> None:
-        batch = self._dirty
-        self._dirty = {}
+    async def _flush_once(self, only: dict[str, Call] | None = None) -> None:
+        """Store what is pending (or ``only`` those calls); on failure keep it pending."""
+        if only is None:
+            batch, self._dirty = self._dirty, {}
+        else:
+            batch = only
+            for linkedid in only:
+                self._dirty.pop(linkedid, None)
         try:
             enriched = await self._enrich(batch)
             stored = await self._calls.save(enriched)

@@ -15,6 +15,7 @@ from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outc
 from callcentre.domain.cases import Case, new_case
 from callcentre.domain.hours import always_open
 from callcentre.errors import StorageError
+from callcentre.ports import CallQuery
 from callcentre.services.calllog import CallLogService
 from callcentre.testing import InMemoryCallRepository, InMemoryCaseRepository, utc
 
@@ -164,6 +165,29 @@ async def test_resync_fills_in_a_queue_join_that_was_never_stored() -> None:
     assert call.outcome is Outcome.ABANDONED and call.wait_seconds == 8.0
     assert call.queue == "council" and call.join_position == 2
     assert second.tracker.refresh(live) is None  # finished: nothing to fill in
+
+
+class PoisonedCalls(InMemoryCallRepository):
+    """Cannot store one call (as SQLite cannot a 30-digit integer): not a database error."""
+
+    async def save(self, calls: Sequence[Call]) -> list[Call]:
+        if any(c.linkedid == "2.0" for c in calls):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await super().save(calls)
+
+
+async def test_a_call_that_cannot_be_stored_never_stops_the_call_log() -> None:
+    """One bad value ended the writer for good: no call was saved after it, not even
+    after a reconnect. Now that call is set aside (counted, logged) and the rest go on."""
+    calls = PoisonedCalls()
+    svc = service(calls)
+    await feed(svc, a_call("1.0", 0) + a_call("2.0", 1) + a_call("3.0", 2))
+    await feed(svc, a_call("4.0", 20))
+    saved = {c.linkedid for c in (await calls.find(CallQuery(limit=50))).items}
+    assert saved == {"1.0", "3.0", "4.0"}
+    assert svc.stats.set_aside == 1 and svc.stats.write_failures >= 1
+    await feed(svc, [ev.CallerHungUp("2.0", T0 + timedelta(seconds=40), 16)])  # its later events
+    assert svc.stats.set_aside == 1
 
 
 async def test_a_failing_listener_is_isolated() -> None:

@@ -29,6 +29,17 @@ def test_malformed_events_are_skipped_and_counted() -> None:
     assert tr.malformed == 2
 
 
+def test_values_no_call_can_have_are_malformed_or_untimed_not_fatal() -> None:
+    """A 30-digit Position and a Timestamp in year 1 once stopped the call log for good."""
+    tr = translator()
+    huge = msg(Event="QueueCallerJoin", Queue="council", Position="9" * 30, **CALLER)
+    assert tr(huge) is None and tr.malformed == 1
+    year_one = {**CALLER, "Timestamp": "-62135596800.0"}
+    joined = tr(msg(Event="QueueCallerJoin", Queue="council", Position="1", **year_one))
+    assert isinstance(joined, ev.QueueJoined) and joined.at.year >= 2026  # the clock's time
+    assert tr.untimed == 1
+
+
 def test_caller_number_is_normalised_and_agent_legs_are_not_calls() -> None:
     tr = translator()
     arrived = tr(msg(Event="Newchannel", Context="from-resident", **CALLER))
