@@ -66,6 +66,7 @@ class ClientStats:
     events: int = 0
     handler_errors: int = 0
     ping_timeouts: int = 0
+    pings_late: int = 0  # no Pong in time, but other frames came: busy, not dead
     last_frame_monotonic: float | None = None
     parser: ParserStats = field(default_factory=ParserStats)
 

@@ -308,6 +308,22 @@ async def test_silent_server_is_detected_by_the_ping_watchdog(server: FakeAmiSer
         assert client.stats.ping_timeouts == 1
 
 
+async def test_a_busy_link_is_not_dropped_for_a_late_pong(server: FakeAmiServer) -> None:
+    """Events keep coming but the Pong is late (behind a burst): alive, not dead."""
+    client = client_for(server.port, Recorder(), ping_interval=0.1, ping_timeout=0.2,
+                        action_timeout=0.3)
+    async with running(client):
+        await client.wait_connected(2)
+        server.on_action("Ping", silent=True)  # the Pong never comes in time
+        for i in range(15):
+            await server.push(f"Event: TestEvent\r\nN: {i}\r\n\r\n".encode())
+            await asyncio.sleep(0.05)
+        assert client.state is LinkState.CONNECTED and client.stats.disconnects == 0
+        assert client.stats.pings_late >= 1 and client.stats.ping_timeouts == 0
+        await until(lambda: client.state is not LinkState.CONNECTED)  # silence: dropped
+        assert client.stats.ping_timeouts == 1
+
+
 async def test_back_off_is_capped() -> None:
     port = free_port()  # nothing listens: every attempt is refused at once
     rec = Recorder()
