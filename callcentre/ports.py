@@ -156,6 +156,7 @@ class LinkReport:
     events: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (event, result) -> n
     parse_errors: Mapping[str, int] = field(default_factory=dict)  # kind -> n
     handler_errors: int = 0
+    untimed: int = 0  # events without a usable Timestamp header
 
     @property
     def connected(self) -> bool:

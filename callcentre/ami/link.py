@@ -95,4 +95,4 @@ class AmiLink:
             parse_errors={"oversized_frame": client.parser.oversized_frames,
                           "malformed_line": client.parser.malformed_lines,
                           "malformed_event": tr.malformed},
-            handler_errors=client.handler_errors)
+            handler_errors=client.handler_errors, untimed=tr.untimed)

@@ -34,6 +34,7 @@ class LiveSnapshot:
     callbacks_not_placed: int = 0  # callbacks whose last call the PBX did not place
     calls_not_placed: int = 0  # callback calls the PBX did not place, since start
     not_placed_reason: str | None = None  # the latest reason
+    untimed: int = 0  # AMI events without a usable Timestamp
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:
@@ -69,4 +70,25 @@ def agent_states(agents: Iterable[Agent]) -> dict[str, dict[str, int]]:
         for queue in agent.queues:
             counts = out.setdefault(queue, dict.fromkeys(AGENT_STATES, 0))
             counts[state] += 1
+    return out
+
+
+# Below this many inbound calls, none of which reached a queue, nothing is said (a caller
+# may hang up in the welcome message); from here on, queue events are missing.
+CALLS_BEFORE_QUEUE_WARNING = 3
+
+
+def link_warnings(events: Mapping[tuple[str, str], int], untimed: int) -> list[str]:
+    """What silently degrades the call record, said out loud (``/healthz``; the metrics
+    and alert rules say the same): events without timestamps, and inbound calls with no
+    queue event at all (the AMI account lacks the ``agent`` read class)."""
+    out = []
+    if untimed:
+        out.append(f"{untimed} AMI events came without a Timestamp header (manager.conf "
+                   "timestampevents = no?): their times are when callcentre read them")
+    arrived = events.get(("Newchannel", "handled"), 0)
+    if arrived >= CALLS_BEFORE_QUEUE_WARNING and not events.get(("QueueCallerJoin", "handled")):
+        out.append(f"{arrived} calls arrived but no queue event was seen: the AMI account "
+                   "needs the 'agent' read class (dialplans/manager.conf), or calls do not "
+                   "reach a queue")
     return out

@@ -102,6 +102,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "AMI events by type and whether the call log used them.", "event", "result"),
     _scrape("callcentre_ami_parse_errors_total", Kind.COUNTER,
             "AMI input skipped: oversized frames, malformed lines, malformed events.", "kind"),
+    _scrape("callcentre_ami_untimed_events_total", Kind.COUNTER,
+            "AMI events without a usable Timestamp header (timestampevents = no?): timed on"
+            " arrival instead."),
     _scrape("callcentre_ami_handler_errors_total", Kind.COUNTER,
             "Exceptions raised while handling an AMI event (isolated, counted)."),
     _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,

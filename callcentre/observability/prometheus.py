@@ -98,6 +98,7 @@ class LiveCollector(Collector):
         yield _counter("callcentre_ami_parse_errors_total",
                        [((k,), v) for k, v in sorted(s.parse_errors.items())])
         yield _counter("callcentre_ami_handler_errors_total", [((), s.handler_errors)])
+        yield _counter("callcentre_ami_untimed_events_total", [((), s.untimed)])
         yield _counter("callcentre_storage_write_failures_total", [((), s.write_failures)])
         yield _gauge("callcentre_queue_callers_waiting",
                      [((q,), n) for q, (n, _) in sorted(s.waiting.items())])

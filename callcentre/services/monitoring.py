@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
-from callcentre.domain.live import LiveSnapshot, agent_states, queue_waiting
+from callcentre.domain.live import LiveSnapshot, agent_states, link_warnings, queue_waiting
 from callcentre.errors import StorageError
 from callcentre.ports import CallbackFiguresSource, Clock, LinkReport
 from callcentre.services.calllog import CallLogService
@@ -58,7 +58,8 @@ class MonitoringService:
             db_ok, db_detail = False, str(err)
         link = self._link()
         refused, _, reason = self._not_placed()
-        healthy = link.connected and not refused
+        warnings = link_warnings(link.events, link.untimed)
+        healthy = link.connected and not refused and not warnings
         status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
@@ -66,7 +67,8 @@ class MonitoringService:
             "status": status,
             "ami": {"state": link.state, "detail": link.detail,
                     "since": link.since.isoformat() if link.since else None,
-                    "host": link.host, "port": link.port, "last_frame_age_seconds": age},
+                    "host": link.host, "port": link.port, "last_frame_age_seconds": age,
+                    "warnings": warnings},
             "db": {"ok": db_ok, "detail": db_detail},
             "calls_in_progress": len(self._calllog.tracker.active()),
             "callbacks": {"not_placed": refused, "latest_reason": reason},
@@ -91,6 +93,7 @@ class MonitoringService:
             callbacks=callbacks or CallbackCounts(),
             agents=agent_states(self._agents()),
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
+            untimed=link.untimed,
         )
 
     async def callback_counts(self) -> CallbackCounts:

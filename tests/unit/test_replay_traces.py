@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from callcentre.ami.protocol import Message
 from callcentre.domain.calls import Outcome
+from callcentre.domain.live import link_warnings
 from tests.support import (
     FIXTURES,
     QUEUE_TRACES,
@@ -14,6 +16,7 @@ from tests.support import (
     parse_all,
     queue_log,
     trace_bytes,
+    translator,
 )
 
 
@@ -108,3 +111,40 @@ def test_duplicated_and_late_events_change_nothing() -> None:
     hangup_first = [m for m in messages if m.event == "Hangup"] + messages
     (call,) = fold(hangup_first)
     assert call.outcome is Outcome.ANSWERED  # a stray early hangup for an unknown call is ignored
+
+
+def _counts(messages: list[Message]) -> tuple[dict[tuple[str, str], int], int]:
+    tr = translator()
+    for m in messages:
+        tr(m)
+    events = {(n, "handled"): c for n, c in tr.handled.items()}
+    return events, tr.untimed
+
+
+@pytest.mark.parametrize("name", TRACES)
+def test_real_sessions_raise_no_warning(name: str) -> None:
+    events, untimed = _counts(parse_all(trace_bytes(name)))
+    assert untimed == 0 and link_warnings(events, untimed) == []
+
+
+def test_timestampevents_no_is_said_out_loud() -> None:
+    """The same real session as Asterisk sends it with timestampevents = no (the default)."""
+    plain = [Message([(k, v) for k, v in m.items() if k != "Timestamp"])
+             for m in parse_all(trace_bytes("answered"))]
+    events, untimed = _counts(plain)
+    (warning,) = link_warnings(events, untimed)
+    assert untimed > 0 and "timestampevents = no" in warning
+
+
+def test_an_account_without_the_agent_class_is_said_out_loud() -> None:
+    """Three real calls as an account without the 'agent' read class sees them: no
+    QueueCaller*/Agent* events (tests/integration/test_asterisk_harness.py measures which)."""
+    agent_class = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
+                   "AgentComplete", "AgentCalled", "AgentRingNoAnswer", "AgentDump",
+                   "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause",
+                   "QueueMemberRemoved")
+    messages = [m for name in ("answered", "abandoned_long", "timeout")
+                for m in parse_all(trace_bytes(name)) if m.event not in agent_class]
+    events, untimed = _counts(messages)
+    (warning,) = link_warnings(events, untimed)
+    assert "'agent' read class" in warning and warning.startswith("3 calls arrived")
