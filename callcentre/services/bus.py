@@ -2,8 +2,9 @@
 
 Producers (the AMI adapter's translator and resync) only ``publish``; the composition
 root (app.py) declares every subscription in one block, so "where does an event go" has
-one answer. Consumers run synchronously, in the order subscribed; one that raises stops
-the event there and the error reaches the producer (the AMI client counts it).
+one answer. Consumers run synchronously, in the order subscribed; one that raises does not
+keep the event from the others: after all have run, the first error reaches the producer
+(the AMI client counts and logs it).
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ class EventBus:
         self._table[kind] = (*self._table.get(kind, ()), *consumers)
 
     def publish(self, event: object) -> None:
-        """Hand ``event`` to every consumer of its type; an event nobody wants is dropped."""
+        """Hand ``event`` to every consumer of its type; an event nobody wants is dropped.
+        Raises the first consumer's error, once every consumer has had the event."""
+        failure: Exception | None = None
         for consumer in self._table.get(type(event), ()):
-            consumer(event)
+            try:
+                consumer(event)
+            except Exception as err:  # a call-log bug must not stop the dialler, or back
+                failure = failure or err
+        if failure is not None:
+            raise failure
 
     def consumers(self, kind: type[Any]) -> tuple[Consumer, ...]:
         return self._table.get(kind, ())

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from callcentre.ami.client import ActionResult
 from callcentre.ami.errors import AmiActionTimeout
 from callcentre.ami.protocol import Message
@@ -144,3 +146,16 @@ def test_a_call_answered_while_unseen_is_answered_not_abandoned() -> None:
     assert outcome == "answered" and finished.agent_name == "Agent 1"
     # AMI can tell the answer only to within the ring time (1 s here) and whole seconds
     assert finished.wait_seconds is not None and wait - 2.0 <= finished.wait_seconds <= wait + 1
+
+
+def test_a_consumer_that_raises_keeps_the_event_from_no_other() -> None:
+    bus, seen = EventBus(), []
+
+    def broken(event: object) -> None:
+        raise RuntimeError("call log bug")
+
+    bus.subscribe(cev.DeviceChanged, broken, seen.append)
+    event = cev.DeviceChanged("PJSIP/agent1", "INUSE")
+    with pytest.raises(RuntimeError, match="call log bug"):  # the producer counts it
+        bus.publish(event)
+    assert seen == [event]
