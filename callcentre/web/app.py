@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
 from callcentre.ports import TokenRepository
 from callcentre.web import api, callbacks, pages, standards
-from callcentre.web.auth import TOKENS
+from callcentre.web.auth import REFUSED, TOKENS, RefusedTokens
 from callcentre.web.errors import error_middleware
 from callcentre.web.layout import with_banner
 
@@ -75,6 +75,7 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[api.API] = api_deps
     app[pages.PAGES] = page_deps
     app[TOKENS] = tokens
+    app[REFUSED] = RefusedTokens()
     app.add_routes(api.routes)
     app.add_routes(pages.routes)
     if standards_deps is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -25,7 +27,7 @@ from callcentre.testing import (
 )
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
-from callcentre.web.auth import create_token
+from callcentre.web.auth import REFUSED, create_token
 
 TZ = ZoneInfo("Europe/London")
 T0 = utc(2026, 11, 23, 9, 0)
@@ -176,3 +178,31 @@ async def test_case_status_must_be_given(api_client: Api) -> None:
     resp = await c.patch("/api/cases/R-1", json={"status": ""}, headers=h)
     body = await resp.json()
     assert resp.status == 422 and body["details"]["field"] == "status"
+
+
+async def test_unknown_tokens_are_counted_logged_once_and_slowed(
+        api_client: Api, caplog: pytest.LogCaptureFixture) -> None:
+    refused = api_client.client.app[REFUSED]
+    refused.delay = 0.2
+    started = time.monotonic()
+    for _ in range(3):
+        resp = await api_client.client.get("/api/calls", headers={"Authorization": "Bearer x"})
+        assert resp.status == 401
+    assert time.monotonic() - started >= 3 * 0.2  # no thousands a second
+    assert refused.count == 3
+    said = [r.getMessage() for r in caplog.records if "unknown API token" in r.getMessage()]
+    assert len(said) == 1 and "127.0.0.1" in said[0]
+    assert (await api_client.client.get("/api/calls")).status == 401  # none sent: not counted
+    assert refused.count == 3
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_a_500(api_client: Api) -> None:
+    """500 requests of this wrote 432 KB of tracebacks in 0.35 s."""
+    server = api_client.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"GET /api/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"401", status_line
