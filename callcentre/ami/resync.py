@@ -55,30 +55,43 @@ def channel_ids(channels: Iterable[Message]) -> set[str]:
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,
               inbound: frozenset[str], now: datetime) -> list[Call]:
     """Inbound caller legs that are live (from CoreShowChannel), as calls to adopt (or to
-    fill in what a tracked call missed): queued since ``Wait`` seconds, or answered."""
+    fill in what a tracked call missed): queued since ``Wait`` seconds, or answered. A
+    malformed entry is skipped and logged: one bad entry must not cost the whole resync."""
     found = []
     for m in channels:
-        uniqueid = m.get("Uniqueid")
-        if not uniqueid or uniqueid != m.get("Linkedid"):
+        try:
+            call = _live_call(m, queued, channels, translator, inbound, now)
+        except (KeyError, ValueError):
+            log.warning("resync: skipped a malformed live channel", exc_info=True)
             continue
-        entry = queued.get(uniqueid)
-        if m.get("Context") not in inbound and entry is None:
-            continue
-        call = new_call(uniqueid, now - _duration(m.get("Duration")), translator.details(m), False)
-        if entry is not None:
-            wait = timedelta(seconds=int(entry.get("Wait") or 0))
-            call = replace(call, queue=entry.get("Queue"), queued_at=now - wait,
-                           join_position=int(entry.get("Position") or 0) or None)
-        elif (agent := queue_agent_leg(m, channels)) is not None:
-            # Out of the queue and bridged to the member's leg that Queue() dialled: an agent
-            # answered. That leg was made when it began to ring: the answer came at most its
-            # ring time later (whole seconds: AMI can tell no closer; queue_log can).
-            queue = (m.get("ApplicationData") or "").split(",")[0] or None
-            call = replace(call, queue=queue, answered_at=now - _duration(agent.get("Duration")),
-                           agent_interface=_interface(agent.get("Channel") or ""),
-                           agent_name=m.get("ConnectedLineName") or None)
-        found.append(call)
+        if call is not None:
+            found.append(call)
     return found
+
+
+def _live_call(m: Message, queued: Mapping[str, Message], channels: Sequence[Message],
+               translator: Translator, inbound: frozenset[str], now: datetime) -> Call | None:
+    uniqueid = m.get("Uniqueid")
+    if not uniqueid or uniqueid != m.get("Linkedid"):
+        return None
+    entry = queued.get(uniqueid)
+    if m.get("Context") not in inbound and entry is None:
+        return None
+    call = new_call(uniqueid, now - _duration(m.get("Duration")), translator.details(m), False)
+    if entry is not None:
+        wait = timedelta(seconds=int(entry.get("Wait") or 0))
+        return replace(call, queue=entry.get("Queue"), queued_at=now - wait,
+                       join_position=int(entry.get("Position") or 0) or None)
+    agent = queue_agent_leg(m, channels)
+    if agent is None:
+        return call
+    # Out of the queue and bridged to the member's leg that Queue() dialled: an agent
+    # answered. That leg was made when it began to ring: the answer came at most its ring
+    # time later (whole seconds: AMI can tell no closer; queue_log can).
+    queue = (m.get("ApplicationData") or "").split(",")[0] or None
+    return replace(call, queue=queue, answered_at=now - _duration(agent.get("Duration")),
+                   agent_interface=_interface(agent.get("Channel") or ""),
+                   agent_name=m.get("ConnectedLineName") or None)
 
 
 def queue_agent_leg(caller: Message, channels: Sequence[Message]) -> Message | None:

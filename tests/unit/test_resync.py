@@ -30,6 +30,8 @@ from tests.support import (
     translator,
 )
 
+AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
 
 def msg(**headers: str) -> Message:
     return Message(list(headers.items()))
@@ -159,3 +161,13 @@ def test_a_consumer_that_raises_keeps_the_event_from_no_other() -> None:
     with pytest.raises(RuntimeError, match="call log bug"):  # the producer counts it
         bus.publish(event)
     assert seen == [event]
+
+
+def test_a_malformed_live_channel_costs_only_itself() -> None:
+    good = REPLIES["CoreShowChannels"][0]
+    bad = msg(Event="CoreShowChannel", Uniqueid="18.0", Linkedid="18.0", Context="from-resident",
+              Duration="00:00:05")  # no Channel
+    queued = {"17.0": msg(Event="QueueEntry", Queue="council", Uniqueid="17.0", Wait="soon")}
+    calls = adoptable([bad, good], {}, translator(), frozenset(LAB_INBOUND), AT)
+    assert [c.linkedid for c in calls] == ["17.0"]
+    assert adoptable([good], queued, translator(), frozenset(LAB_INBOUND), AT) == []
