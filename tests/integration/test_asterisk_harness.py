@@ -203,6 +203,7 @@ async def test_agents_never_answer_then_resident_gives_up(asterisk: AsteriskHarn
     await ami.wait_event(lambda e: e.get("Event") == "QueueCallerAbandon", 5)
 
 
+@pytest.mark.slow
 def test_burst_of_twenty_callers_all_answered(asterisk: AsteriskHarness) -> None:
     t0 = time.monotonic()
     result = asterisk.burst(callers=20, agents=3)
