@@ -109,6 +109,8 @@ async def test_real_call_events_reach_the_handler(ami: Running, asterisk: Asteri
     result = await asyncio.to_thread(asterisk.answered, ring_s=0.5, talk_s=1, case_ref="AMI-1")
     callid = result.uniqueid_of(result.numbers[0])
     await ami.wait_event(lambda e: e.event == "Hangup" and e.get("Uniqueid") == callid, 10)
+    # AgentComplete is raised when the bridge ends and may follow the caller's Hangup
+    await ami.wait_event(lambda e: e.event == "AgentComplete" and e.get("Linkedid") == callid, 5)
     mine = [e for e in ami.events if e.get("Linkedid") == callid]
     assert {"Newchannel", "QueueCallerJoin", "AgentConnect", "AgentComplete", "Hangup"} <= {
         e.event for e in mine
