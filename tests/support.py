@@ -84,8 +84,10 @@ def expected_from_queue_log(entries: list[QueueLogEntry]) -> dict[str, tuple[str
             result[e.callid] = ("abandoned", int(e.data[2]))
         elif e.event == "EXITWITHTIMEOUT":
             result[e.callid] = ("timeout", int(e.data[2]))
-        elif e.event in ("EXITEMPTY", "EXITWITHKEY"):
-            result.setdefault(e.callid, ("left_queue", int(e.data[-1]) if e.data else 0))
+        elif e.event == "EXITEMPTY":
+            result.setdefault(e.callid, ("exit_empty", int(e.data[2])))
+        elif e.event == "EXITWITHKEY":
+            result.setdefault(e.callid, ("exit_with_key", int(e.data[3])))
     return result
 
 

@@ -22,6 +22,8 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered"  # an agent answered while the caller was queued
     ABANDONED = "abandoned"  # the caller hung up while queued
     TIMEOUT = "timeout"  # the queue's maximum wait ran out
+    EXIT_WITH_KEY = "exit_with_key"  # the resident pressed a key to leave (e.g. for a callback)
+    EXIT_EMPTY = "exit_empty"  # the queue let the resident go: no agent left to answer
     LEFT_QUEUE = "left_queue"  # left the queue without an agent for another reason
     HUNG_UP_BEFORE_QUEUE = "hung_up_before_queue"  # never reached a queue
     UNKNOWN = "unknown"  # ended while the link to Asterisk was down, last facts kept
@@ -30,6 +32,7 @@ class Outcome(enum.StrEnum):
 class EndSource(enum.StrEnum):
     HANGUP = "hangup"  # we saw the caller's channel hang up
     RECONCILED = "reconciled"  # closed on resync: the channel was gone when we looked
+    LEDGER = "ledger"  # closed from Asterisk's queue_log: the call log never saw the hangup
 
 
 class CaseLink(enum.StrEnum):

@@ -13,7 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-OFFERED_OUTCOMES = ("answered", "abandoned", "timeout", "left_queue")
+# a resident who left with a key (e.g. for a callback) was offered and is counted: it does
+# not flatter the answer rate
+OFFERED_OUTCOMES = ("answered", "abandoned", "timeout", "exit_with_key", "exit_empty",
+                    "left_queue")
 
 
 @dataclass(frozen=True)
