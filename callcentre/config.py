@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callcentre.errors import ConfigError
 
 ENV_PREFIX = "CALLCENTRE_"
+AUTO_QUEUE_LOG = "/var/log/asterisk/queue_log"  # Debian's Asterisk writes it here
 
 
 def setting(default: Any, help: str) -> Any:
@@ -52,11 +53,20 @@ class Config:
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
+    queue_log: str = setting("auto", "Asterisk's queue_log file, read as the ledger that settles every queue call (same host, or a shared volume). 'auto': /var/log/asterisk/queue_log if it exists at start; empty: AMI only.")
+    queue_log_grace_seconds: float = setting(30.0, "A call queue_log has ended but the call log never saw is recorded from queue_log after this many seconds.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def queue_log_path(self) -> str:
+        """The queue_log file to read, or "" for AMI only."""
+        if self.queue_log != "auto":
+            return self.queue_log
+        return AUTO_QUEUE_LOG if Path(AUTO_QUEUE_LOG).is_file() else ""
 
 
 def settings() -> list[dataclasses.Field[Any]]:
@@ -124,7 +134,8 @@ def _validate(c: Config) -> None:
     for name in ("ami_port", "http_port"):
         if not 0 <= getattr(c, name) <= 65535:
             raise ConfigError(f"{name}: must be a TCP port (0-65535)")
-    for name in ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days"):
+    for name in ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
+                 "queue_log_grace_seconds"):
         if getattr(c, name) <= 0:
             raise ConfigError(f"{name}: must be greater than 0")
     if c.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -17,6 +17,7 @@ from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.standards import Figures
 
 T = TypeVar("T")
@@ -89,6 +90,55 @@ class CallRepository(Protocol):
 
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         """Set (or clear) the call's case link. Raises NoSuchCall."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPosition:
+    """Where reading a queue_log file stopped: the file (device, inode) and the byte offset."""
+
+    path: str
+    device: int
+    inode: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCounts:
+    calls: int = 0  # calls queue_log has lines for
+    settled: int = 0  # of which held against the call log
+    agreed: int = 0  # of which the call log had right
+    corrected: int = 0  # of which the call log had wrong (or had no record of)
+    unsettled: int = 0  # calls with lines not yet held against the call log
+
+
+class LedgerRepository(Protocol):
+    """queue_log lines about calls, where reading stopped, and what settling found."""
+
+    async def position(self, path: str) -> LedgerPosition | None:
+        """Where reading ``path`` stopped, or None if it was never read."""
+
+    async def append(self, lines: Sequence[QueueLogLine], position: LedgerPosition,
+                     at: datetime) -> list[str]:
+        """Keep the lines (a line already kept is kept once) and the new position in one
+        transaction; return the callids they are about, which become unsettled."""
+
+    async def lines_of(self, callid: str) -> list[QueueLogLine]:
+        """The lines about ``callid``, in the order they were read."""
+
+    async def unsettled(self, last_line_before: datetime, limit: int) -> list[str]:
+        """Callids with lines not yet settled whose last line is older than given, oldest first."""
+
+    async def call_of(self, callid: str) -> Call | None:
+        """The call log's record of the call (its Linkedid is the callid), if any."""
+
+    async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
+                     day: date) -> Call:
+        """Store ``call`` as settled (created if the call log has none; replaced even if
+        finished, keeping an agent's case link), with ``verdict`` ("agrees" or what differed),
+        mark ``callid`` settled, and forget the cached standards of council-local ``day``."""
+
+    async def counts(self) -> LedgerCounts:
+        """How many calls were settled, agreed and corrected."""
 
 
 class CaseRepository(Protocol):

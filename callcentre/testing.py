@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from callcentre.domain.callback_events import MemberChanged
@@ -19,6 +19,7 @@ from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.queue_log import QueueLogLine
 from callcentre.errors import (
     CaseExists,
     DuplicateCallback,
@@ -33,6 +34,8 @@ from callcentre.ports import (
     CallbackQuery,
     CallQuery,
     DueEntry,
+    LedgerCounts,
+    LedgerPosition,
     OriginateRequest,
     Page,
     RepeatQuery,
@@ -115,6 +118,65 @@ class InMemoryCallRepository:
         call = await self.get(call_id)
         self._by_id[call_id] = replace(call, case_ref=case_ref, case_link=link)
         return self._by_id[call_id]
+
+
+class InMemoryLedgerRepository:
+    """The ledger beside an ``InMemoryCallRepository`` (settling writes into its calls)."""
+
+    def __init__(self, calls: InMemoryCallRepository) -> None:
+        self.calls = calls
+        self.lines: list[QueueLogLine] = []
+        self.positions: dict[str, LedgerPosition] = {}
+        self._last: dict[str, datetime] = {}
+        self._settled: set[str] = set()
+        self.forgotten_days: list[date] = []
+
+    async def position(self, path: str) -> LedgerPosition | None:
+        return self.positions.get(path)
+
+    async def append(self, lines: Sequence[QueueLogLine], position: LedgerPosition,
+                     at: datetime) -> list[str]:
+        touched: dict[str, None] = {}
+        for line in lines:
+            if line not in self.lines:
+                self.lines.append(line)
+            self._last[line.callid] = max(line.at, self._last.get(line.callid, line.at))
+            self._settled.discard(line.callid)
+            touched[line.callid] = None
+        self.positions[position.path] = position
+        return list(touched)
+
+    async def lines_of(self, callid: str) -> list[QueueLogLine]:
+        return [line for line in self.lines if line.callid == callid]
+
+    async def unsettled(self, last_line_before: datetime, limit: int) -> list[str]:
+        waiting = sorted((t, c) for c, t in self._last.items()
+                         if c not in self._settled and t < last_line_before)
+        return [c for _, c in waiting[:limit]]
+
+    async def call_of(self, callid: str) -> Call | None:
+        call_id = self.calls._ids.get(callid)
+        return None if call_id is None else self.calls._by_id[call_id]
+
+    async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
+                     day: date) -> Call:
+        old = await self.call_of(call.linkedid)
+        call_id = old.id if old is not None and old.id is not None else len(self.calls._by_id) + 1
+        if old is not None and old.case_link is CaseLink.AGENT:
+            call = replace(call, case_ref=old.case_ref, case_link=old.case_link)
+        stored = replace(call, id=call_id, ledger=verdict)
+        self.calls._by_id[call_id] = stored
+        self.calls._ids[call.linkedid] = call_id
+        self._settled.add(callid)
+        self.forgotten_days.append(day)
+        return stored
+
+    async def counts(self) -> LedgerCounts:
+        verdicts = [c.ledger for c in self.calls._by_id.values() if c.ledger is not None]
+        agreed = verdicts.count("agrees")
+        settled = len(self._settled & set(self._last))
+        return LedgerCounts(len(self._last), settled, agreed, len(verdicts) - agreed,
+                            len(self._last) - settled)
 
 
 def _matches(c: Call, q: CallQuery) -> bool:

@@ -71,6 +71,7 @@ class Call:
     case_link: CaseLink | None = None
     repeat_of: int | None = None
     last_event_at: datetime | None = None
+    ledger: str | None = None  # held against queue_log: None not yet, "agrees", or what differed
     id: int | None = None
 
     @property

@@ -15,6 +15,28 @@ from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call
 
 
+@dataclass(frozen=True)
+class LedgerReport:
+    """Which record settles the published figures, and how reading it goes."""
+
+    mode: str = "ami_only"  # or "queue_log"
+    source: str = ""  # the queue_log file
+    state: str = "off"  # reading, missing, unreadable, starting; off in AMI-only mode
+    detail: str = ""
+    lines: int = 0
+    malformed: int = 0
+    agreed: int = 0  # calls the call log had right
+    corrected: int = 0  # calls it had wrong
+    created: int = 0  # calls it never saw
+    rotations: int = 0
+
+    def warnings(self) -> list[str]:
+        if self.mode == "queue_log" and self.state in ("missing", "unreadable"):
+            return [f"queue_log {self.source} is {self.state} ({self.detail}): calls are "
+                    "not being settled against Asterisk's own record"]
+        return []
+
+
 @dataclass
 class LiveSnapshot:
     """What the scrape-time metrics report; filled by a refresh function before a scrape."""
@@ -35,6 +57,7 @@ class LiveSnapshot:
     calls_not_placed: int = 0  # callback calls the PBX did not place, since start
     not_placed_reason: str | None = None  # the latest reason
     untimed: int = 0  # AMI events without a usable Timestamp
+    ledger: LedgerReport = field(default_factory=LedgerReport)
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:

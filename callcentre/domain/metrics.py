@@ -58,6 +58,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
            "Finished calls from a number that had called within the repeat window.", "queue"),
     _event("callcentre_out_of_hours_calls_total", Kind.COUNTER,
            "Finished calls that arrived outside opening hours.", "queue"),
+    _event("callcentre_call_outcome_corrections_total", Kind.COUNTER,
+           "Finished calls whose outcome queue_log corrected after they were counted in"
+           " callcentre_calls_total, by queue and the outcome counted then and now (a call"
+           " the call log never saw is counted in callcentre_calls_total when settled).",
+           "queue", "from_outcome", "to_outcome"),
     # --- live queue state ------------------------------------------------------------------
     _scrape("callcentre_queue_callers_waiting", Kind.GAUGE,
             "Callers in the queue right now.", "queue"),
@@ -109,6 +114,16 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Exceptions raised while handling an AMI event (isolated, counted)."),
     _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,
             "Failed batch writes of calls (kept and retried)."),
+    # --- the ledger (Asterisk's queue_log) -------------------------------------------------
+    _scrape("callcentre_ledger_mode", Kind.GAUGE,
+            "1 for the record that settles the figures: queue_log, or ami_only.", "mode"),
+    _scrape("callcentre_ledger_readable", Kind.GAUGE,
+            "1 while the queue_log file is being read, else 0 (0 in AMI-only mode)."),
+    _scrape("callcentre_ledger_lines_total", Kind.COUNTER,
+            "queue_log lines read since start, by result (read, malformed: skipped).", "result"),
+    _scrape("callcentre_ledger_calls_settled_total", Kind.COUNTER,
+            "Calls held against queue_log since start, by result (agreed, corrected, created:"
+            " the call log never saw it).", "result"),
 )
 
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
-from callcentre.domain.live import LiveSnapshot
+from callcentre.domain.live import LedgerReport, LiveSnapshot
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
 
 __all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
@@ -57,6 +57,15 @@ class CallMetrics:
         for name in ("callcentre_answer_wait_seconds", "callcentre_abandon_wait_seconds",
                      "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total"):
             self._m[name].labels(queue)
+
+    def call_settled(self, before: Call | None, after: Call) -> None:
+        """queue_log settled a call: count one the call log never saw, or a changed outcome."""
+        if before is None:
+            self.call_finished(after)
+        elif before.outcome != after.outcome:
+            self._m["callcentre_call_outcome_corrections_total"].labels(
+                after.queue or "none", before.outcome or "unknown",
+                after.outcome or "unknown").inc()
 
     def queue_joined(self, event: QueueJoined) -> None:
         self.touch_queue(event.queue)
@@ -112,6 +121,18 @@ class LiveCollector(Collector):
         yield from _callback_families(s.callbacks)
         yield _gauge("callcentre_callbacks_not_placed", [((), s.callbacks_not_placed)])
         yield _counter("callcentre_callback_calls_not_placed_total", [((), s.calls_not_placed)])
+        yield from _ledger_families(s.ledger)
+
+
+def _ledger_families(r: LedgerReport) -> Iterable[Metric]:
+    yield _gauge("callcentre_ledger_mode", [((m,), 1.0 if r.mode == m else 0.0)
+                                            for m in ("ami_only", "queue_log")])
+    yield _gauge("callcentre_ledger_readable", [((), 1.0 if r.state == "reading" else 0.0)])
+    yield _counter("callcentre_ledger_lines_total",
+                   [(("read",), r.lines - r.malformed), (("malformed",), r.malformed)])
+    yield _counter("callcentre_ledger_calls_settled_total",
+                   [(("agreed",), r.agreed), (("corrected",), r.corrected),
+                    (("created",), r.created)])
 
 
 def _callback_families(c: CallbackCounts) -> Iterable[Metric]:

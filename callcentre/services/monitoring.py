@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
-from callcentre.domain.live import LiveSnapshot, agent_states, link_warnings, queue_waiting
+from callcentre.domain.live import (
+    LedgerReport,
+    LiveSnapshot,
+    agent_states,
+    link_warnings,
+    queue_waiting,
+)
 from callcentre.errors import StorageError
 from callcentre.ports import CallbackFiguresSource, Clock, LinkReport
 from callcentre.services.calllog import CallLogService
@@ -34,6 +40,7 @@ class MonitoringService:
                  agents: Callable[[], Iterable[Agent]], figures: CallbackFiguresSource,
                  at_risk: timedelta, standards: StandardsService, tz: ZoneInfo,
                  clock: Clock, not_placed: Callable[[], tuple[int, int, str | None]],
+                 ledger: Callable[[], LedgerReport] = LedgerReport,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._link = link
         self._db_ping = db_ping
@@ -47,6 +54,7 @@ class MonitoringService:
         self._clock = clock
         self._monotonic = monotonic
         self._not_placed = not_placed  # the dialler's (callbacks, calls, latest reason)
+        self._ledger = ledger
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
 
     async def health(self) -> dict[str, Any]:
@@ -59,7 +67,8 @@ class MonitoringService:
         link = self._link()
         refused, _, reason = self._not_placed()
         warnings = link_warnings(link.events, link.untimed)
-        healthy = link.connected and not refused and not warnings
+        ledger = self._ledger()
+        healthy = link.connected and not refused and not warnings and not ledger.warnings()
         status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
@@ -72,6 +81,11 @@ class MonitoringService:
             "db": {"ok": db_ok, "detail": db_detail},
             "calls_in_progress": len(self._calllog.tracker.active()),
             "callbacks": {"not_placed": refused, "latest_reason": reason},
+            "ledger": {"mode": ledger.mode, "source": ledger.source or None,
+                       "state": ledger.state, "detail": ledger.detail,
+                       "calls": {"agreed": ledger.agreed, "corrected": ledger.corrected,
+                                 "created": ledger.created},
+                       "lines_skipped": ledger.malformed, "warnings": ledger.warnings()},
         }
 
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
@@ -94,6 +108,7 @@ class MonitoringService:
             agents=agent_states(self._agents()),
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
+            ledger=self._ledger(),
         )
 
     async def callback_counts(self) -> CallbackCounts:

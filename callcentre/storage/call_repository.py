@@ -20,7 +20,7 @@ _PLAIN = ("linkedid", "channel", "caller", "caller_raw", "caller_name", "dialled
           "abandoned", "abandon_position", "queue_status", "hangup_cause", "outcome",
           "end_source", "keyed_case_ref", "case_ref", "case_link", "repeat_of")
 _DERIVED = ("wait_seconds", "talk_seconds")
-_COLUMNS = _PLAIN + _TIMES + _DERIVED
+COLUMNS = _PLAIN + _TIMES + _DERIVED
 # An agent's link (PATCH /api/calls/{id}) wins over what the tracker later saves.
 _KEEP_AGENT_LINK = {
     "case_ref": "CASE WHEN calls.case_link = 'agent' THEN calls.case_ref "
@@ -29,9 +29,9 @@ _KEEP_AGENT_LINK = {
     "repeat_of": "COALESCE(calls.repeat_of, excluded.repeat_of)",
 }
 _UPSERT = (
-    f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(linkedid) DO UPDATE SET "
-    + ", ".join(f"{c} = {_KEEP_AGENT_LINK.get(c, f'excluded.{c}')}" for c in _COLUMNS[1:])
+    + ", ".join(f"{c} = {_KEEP_AGENT_LINK.get(c, f'excluded.{c}')}" for c in COLUMNS[1:])
     + " WHERE calls.outcome IS NULL"  # a finished call is never reopened or rewritten
 )
 
@@ -46,7 +46,7 @@ _PREVIOUS_FROM_EACH = (
 _QUERIES_PER_READ = 100  # 5 variables each: stay under SQLite's variable limit
 
 
-def _row_values(call: Call) -> tuple[Any, ...]:
+def row_values(call: Call) -> tuple[Any, ...]:
     plain = tuple(getattr(call, c) for c in _PLAIN)
     times = tuple(to_epoch(getattr(call, c)) for c in _TIMES)
     return plain + times + (call.wait_seconds, call.talk_seconds)
@@ -60,7 +60,7 @@ def call_from_row(row: sqlite3.Row) -> Call:
     values["outcome"] = Outcome(values["outcome"]) if values["outcome"] else None
     values["end_source"] = EndSource(values["end_source"]) if values["end_source"] else None
     values["case_link"] = CaseLink(values["case_link"]) if values["case_link"] else None
-    return Call(id=row["id"], **values)
+    return Call(id=row["id"], ledger=row["ledger"], **values)
 
 
 class SqliteCallRepository:
@@ -72,7 +72,7 @@ class SqliteCallRepository:
             return []
         linkedids = [c.linkedid for c in calls]
         async with self._db.write() as conn:
-            await conn.executemany(_UPSERT, [_row_values(c) for c in calls])
+            await conn.executemany(_UPSERT, [row_values(c) for c in calls])
             rows = await self._by_linkedids(conn, linkedids)
         stored = {row["linkedid"]: call_from_row(row) for row in rows}
         return [stored[c.linkedid] for c in calls]
@@ -145,4 +145,4 @@ def _where(q: CallQuery) -> tuple[str, list[Any]]:
     ))
 
 
-__all__ = ["SqliteCallRepository", "StorageError", "call_from_row"]
+__all__ = ["COLUMNS", "SqliteCallRepository", "StorageError", "call_from_row", "row_values"]

@@ -1,0 +1,97 @@
+"""The ledger repository's contract, for the in-memory fake and SQLite alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcentre.domain.calls import Call, CaseLink, Outcome
+from callcentre.domain.queue_log import parse_line
+from callcentre.ports import LedgerPosition
+from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.db import Database
+from callcentre.storage.ledger_repository import SqliteLedgerRepository
+from callcentre.testing import InMemoryCallRepository, InMemoryLedgerRepository, utc
+
+T0 = utc(2026, 11, 23, 9, 0)
+LINES = [parse_line(t) for t in (
+    "1795424400|c1|council|NONE|ENTERQUEUE||07700900001|1",
+    "1795424404|c1|council|Agent 1|CONNECT|4|c1b|1",
+    "1795424460|c1|council|Agent 1|COMPLETEAGENT|4|56|1",
+    "1795424410|c2|council|NONE|ENTERQUEUE||07700900002|2",
+)]
+AT = LedgerPosition("/var/log/asterisk/queue_log", 2049, 77, 400)
+
+
+@dataclass
+class Repos:
+    calls: Any
+    ledger: Any
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
+    if request.param == "memory":
+        calls = InMemoryCallRepository()
+        yield Repos(calls, InMemoryLedgerRepository(calls))
+        return
+    db = Database(tmp_path / "cc.sqlite3")
+    await db.open()
+    await db.migrate()
+    try:
+        yield Repos(SqliteCallRepository(db), SqliteLedgerRepository(db))
+    finally:
+        await db.close()
+
+
+async def test_lines_and_position_are_kept_together_and_lines_once(repos: Repos) -> None:
+    assert await repos.ledger.position(AT.path) is None
+    touched = await repos.ledger.append(LINES, AT, T0)
+    assert sorted(touched) == ["c1", "c2"]
+    again = replace(AT, offset=800)
+    await repos.ledger.append(LINES[:1], again, T0)  # re-read after a crash: kept once
+    assert await repos.ledger.position(AT.path) == again
+    assert await repos.ledger.lines_of("c1") == LINES[:3]
+    assert await repos.ledger.lines_of("nobody") == []
+
+
+async def test_unsettled_calls_oldest_first_until_settled(repos: Repos) -> None:
+    await repos.ledger.append(LINES, AT, T0)
+    late = LINES[2].at + timedelta(seconds=1)
+    assert await repos.ledger.unsettled(late, 10) == ["c2", "c1"]
+    assert await repos.ledger.unsettled(LINES[3].at, 10) == []  # c2's line is not older
+    assert await repos.ledger.unsettled(late, 1) == ["c2"]
+    call = Call("c1", "", LINES[0].at, outcome=Outcome.ANSWERED, queue="council")
+    stored = await repos.ledger.settle("c1", call, "record: none -> queue_log", T0, T0.date())
+    assert stored.id is not None and stored.ledger == "record: none -> queue_log"
+    assert await repos.ledger.unsettled(late, 10) == ["c2"]
+    await repos.ledger.append(LINES[2:3], AT, T0)  # a new line unsettles it again
+    assert "c1" in await repos.ledger.unsettled(late, 10)
+    counts = await repos.ledger.counts()
+    assert (counts.calls, counts.settled, counts.corrected, counts.unsettled) == (2, 0, 1, 2)
+
+
+async def test_settling_replaces_a_finished_call_but_keeps_an_agents_case_link(
+        repos: Repos) -> None:
+    (logged,) = await repos.calls.save([Call("c1", "PJSIP/r-1", T0, outcome=Outcome.ABANDONED,
+                                             queue="council", abandoned=True)])
+    assert logged.id is not None
+    await repos.calls.link_case(logged.id, "HOU-9", CaseLink.AGENT)
+    assert (await repos.ledger.call_of("c1")).outcome is Outcome.ABANDONED
+    fixed = replace(logged, outcome=Outcome.ANSWERED, answered_at=T0 + timedelta(seconds=3),
+                    case_ref=None, case_link=None)
+    stored = await repos.ledger.settle("c1", fixed, "outcome: abandoned -> answered", T0,
+                                       T0.date())
+    assert (stored.id, stored.outcome, stored.case_ref, stored.case_link) == (
+        logged.id, Outcome.ANSWERED, "HOU-9", CaseLink.AGENT)
+    assert await repos.calls.get(logged.id) == stored
+    # the call log's own saves never undo it: a finished call is not rewritten
+    await repos.calls.save([replace(logged, outcome=Outcome.ABANDONED)])
+    assert (await repos.calls.get(logged.id)).outcome is Outcome.ANSWERED
+    assert (await repos.ledger.counts()).corrected == 1
+    assert await repos.ledger.call_of("nobody") is None
