@@ -59,7 +59,7 @@ class Serve:
                     "CALLCENTRE_AMI_USERNAME": asterisk.ami_username,
                     "CALLCENTRE_AMI_SECRET": asterisk.ami_secret,
                     "CALLCENTRE_DB": str(self.db), "CALLCENTRE_HTTP_PORT": str(self.port),
-                    "CALLCENTRE_POLICY_FILE": str(policy),
+                    "CALLCENTRE_POLICY_FILE": str(policy), "CALLCENTRE_QUEUE_LOG": "",
                     "CALLCENTRE_CALLBACK_AGENT_RING_SECONDS": "4"}
         self.proc: subprocess.Popen[bytes] | None = None
         self._token: str | None = None

@@ -33,13 +33,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def config_for(asterisk: AsteriskHarness, db: Path, ami_port: int | None = None) -> Config:
+def config_for(asterisk: AsteriskHarness, db: Path, ami_port: int | None = None,
+               queue_log: str = "") -> Config:
     """The service under test, with explicit hours: open at every hour, no automatic
-    callbacks (a test that wants them replaces ``policy_file``)."""
+    callbacks (a test that wants them replaces ``policy_file``). AMI only unless given a
+    ``queue_log``: these tests prove what AMI alone gets right; test_ledger_real.py adds
+    the ledger."""
     return Config(ami_host=asterisk.ami_host, ami_port=ami_port or asterisk.ami_port,
                   ami_username=asterisk.ami_username, ami_secret=asterisk.ami_secret,
-                  db=str(db), http_port=free_port(), policy_file=policy_file(db.parent), ami_ping_interval=2.0,
-                  ami_ping_timeout=2.0, ami_reconnect_max=1.0)
+                  db=str(db), http_port=free_port(), policy_file=policy_file(db.parent),
+                  ami_ping_interval=2.0, ami_ping_timeout=2.0, ami_reconnect_max=1.0,
+                  queue_log=queue_log, queue_log_grace_seconds=3.0)
 
 
 async def started(service: Service) -> Service:

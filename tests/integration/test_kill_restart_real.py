@@ -20,8 +20,9 @@ from tests.support import expected_from_queue_log, policy_file
 pytestmark = pytest.mark.asterisk
 
 
-def serve(asterisk: AsteriskHarness, db: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ,
+def serve(asterisk: AsteriskHarness, db: Path, log: Path,
+          queue_log: str = "") -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CALLCENTRE_QUEUE_LOG": queue_log,
            "CALLCENTRE_AMI_HOST": asterisk.ami_host, "CALLCENTRE_AMI_PORT": str(asterisk.ami_port),
            "CALLCENTRE_AMI_USERNAME": asterisk.ami_username,
            "CALLCENTRE_AMI_SECRET": asterisk.ami_secret, "CALLCENTRE_DB": str(db),

@@ -126,25 +126,30 @@ def sink() -> Sink:
 async def test_whole_lines_only_and_a_restart_resumes_where_reading_stopped(
         tmp_path: Path, sink: Sink) -> None:
     path = tmp_path / "queue_log"
-    write(path, "1|a|q|NONE|ENTERQUEUE||1|1", "2|a|q|NONE|ABAN", end="")
+    write(path, "0|z|q|NONE|ENTERQUEUE||1|1", "0|z|q|NONE|ABAN", end="")
     t = tail(path, sink)
     await t.poll_once()
-    assert sink.lines == ["1|a|q|NONE|ENTERQUEUE||1|1"]  # the second is still being written
+    assert sink.lines == []  # the very first start begins after the last whole line
+    write(path, "DON|1|1|0\n1|a|q|NONE|ENTERQUEUE||1|1", "2|a|q|NONE|ABAN", end="")
+    await t.poll_once()
+    assert sink.lines == ["0|z|q|NONE|ABANDON|1|1|0", "1|a|q|NONE|ENTERQUEUE||1|1"]
     write(path, "DON|1|1|1")
     await t.poll_once()
     assert sink.lines[-1] == "2|a|q|NONE|ABANDON|1|1|1"
     write(path, "3|b|q|NONE|ENTERQUEUE||2|1")
     restarted = tail(path, sink)  # a new process: only the position survives
     await restarted.poll_once()
-    assert sink.lines[-1] == "3|b|q|NONE|ENTERQUEUE||2|1" and len(sink.lines) == 3
+    assert sink.lines[-1] == "3|b|q|NONE|ENTERQUEUE||2|1" and len(sink.lines) == 4
     assert restarted.stats.state == "reading"
 
 
 async def test_a_rotation_while_running_reads_the_old_file_to_its_end(
         tmp_path: Path, sink: Sink) -> None:
     path = tmp_path / "queue_log"
-    write(path, "1|a|q|NONE|ENTERQUEUE||1|1")
+    path.touch()
     t = tail(path, sink)
+    await t.poll_once()
+    write(path, "1|a|q|NONE|ENTERQUEUE||1|1")
     await t.poll_once()
     write(path, "2|a|q|NONE|ABANDON|1|1|1")  # written just before the rotation
     os.rename(path, tmp_path / "queue_log.1")
@@ -157,8 +162,11 @@ async def test_a_rotation_while_running_reads_the_old_file_to_its_end(
 async def test_a_rotation_while_stopped_is_resumed_from_the_rotated_file(
         tmp_path: Path, sink: Sink) -> None:
     path = tmp_path / "queue_log"
+    path.touch()
+    first = tail(path, sink)
+    await first.poll_once()
     write(path, "1|a|q|NONE|ENTERQUEUE||1|1")
-    await tail(path, sink).poll_once()
+    await first.poll_once()
     write(path, "2|a|q|NONE|ABANDON|1|1|1")
     os.rename(path, tmp_path / "queue_log.2026-12-01")
     write(path, "3|b|q|NONE|ENTERQUEUE||2|1")
@@ -185,7 +193,9 @@ async def test_missing_then_truncated_files_are_said_and_survived(
 async def test_a_run_of_bytes_without_newline_is_skipped_not_held(
         tmp_path: Path, sink: Sink) -> None:
     path = tmp_path / "queue_log"
-    path.write_bytes(b"x" * (70 << 10) + b"\n1|a|q|NONE|ENTERQUEUE||1|1\n")
+    path.touch()
     t = tail(path, sink)
+    await t.poll_once()
+    path.write_bytes(b"x" * (70 << 10) + b"\n1|a|q|NONE|ENTERQUEUE||1|1\n")
     await t.poll_once()
     assert sink.lines[-1] == "1|a|q|NONE|ENTERQUEUE||1|1"
