@@ -129,7 +129,8 @@ class Service:
         ami_events = AmiEvents(self.translator, self.bus.publish)
         self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state)
         self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
-                            self.translator, self.clock.now())
+                            self.translator, self.clock.now(),
+                            lambda: self.resync.refused_actions)
         self.resync = Resync(self.ami.send_action, self.translator,
                              frozenset(config.inbound_contexts), self.clock, self.bus.publish,
                              ami_events.booted)

@@ -207,6 +207,8 @@ class LinkReport:
     parse_errors: Mapping[str, int] = field(default_factory=dict)  # kind -> n
     handler_errors: int = 0
     untimed: int = 0  # events without a usable Timestamp header
+    classes: Mapping[str, int] = field(default_factory=dict)  # events by read class
+    refused_actions: tuple[str, ...] = ()  # actions the account may not send (ListCommands)
 
     @property
     def connected(self) -> bool:

@@ -75,8 +75,10 @@ class AmiLink:
     """Remembers the link's last state change; reports it with the client's counters."""
 
     def __init__(self, host: str, port: int, stats: Callable[[], ClientStats],
-                 translator: Translator, since: datetime) -> None:
+                 translator: Translator, since: datetime,
+                 refused: Callable[[], tuple[str, ...]] = tuple) -> None:
         self._host, self._port = host, port
+        self._refused = refused
         self._stats = stats
         self._translator = translator
         self.state, self.detail, self.since = LinkState.DISCONNECTED, "not connected yet", since
@@ -95,4 +97,5 @@ class AmiLink:
             parse_errors={"oversized_frame": client.parser.oversized_frames,
                           "malformed_line": client.parser.malformed_lines,
                           "malformed_event": tr.malformed},
-            handler_errors=client.handler_errors, untimed=tr.untimed)
+            handler_errors=client.handler_errors, untimed=tr.untimed,
+            classes=dict(tr.classes), refused_actions=self._refused())

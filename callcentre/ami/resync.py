@@ -19,6 +19,7 @@ from callcentre.ami.errors import AmiError
 from callcentre.ami.protocol import Message
 from callcentre.ami.translate import Translator, queue_members
 from callcentre.domain.calls import Call, new_call
+from callcentre.domain.live import NEEDED_ACTIONS
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.ports import Clock
 
@@ -124,6 +125,7 @@ class Resync:
         self.booted = booted  # set by AmiEvents on FullyBooted
         self.runs = 0
         self.failures = 0
+        self.refused_actions: tuple[str, ...] = ()  # needed actions the account may not send
 
     def link_lost(self) -> None:
         self.booted.clear()
@@ -153,7 +155,22 @@ class Resync:
         log.info("resync: %d live channels, %d live inbound calls, %d queue members",
                  found.channels, len(found.adoptable), len(found.members))
         self._publish(found)
+        await self._check_rights()
         return found
+
+    async def _check_rights(self) -> None:
+        """Ask which actions this login may send (ListCommands lists exactly those) and
+        remember the needed ones it may not. An Asterisk that cannot answer is not judged."""
+        try:
+            allowed = (await self._send("ListCommands")).response
+        except AmiError as err:
+            log.debug("could not list the actions this AMI account may send: %s", err)
+            return
+        refused = tuple(a for a in NEEDED_ACTIONS if allowed.get(a) is None)
+        if refused != self.refused_actions and refused:
+            log.error("the AMI account may not send %s: add the missing write classes in "
+                      "manager.conf (see /healthz)", ", ".join(refused))
+        self.refused_actions = refused
 
     def _found(self, channels: Sequence[Message], entries: Sequence[Message]) -> Resynced:
         queued = {m.get("Uniqueid") or "": m for m in entries if m.event == "QueueEntry"}

@@ -48,6 +48,7 @@ class Translator:
         self.ignored: Counter[str] = Counter()
         self.malformed = 0
         self.untimed = 0  # events made from messages without a Timestamp (timestampevents = no?)
+        self.classes: Counter[str] = Counter()  # events by read class (Privilege: call,all)
         self.EVENTS: dict[str, Handler] = {
             # calls
             "Newchannel": self._newchannel,
@@ -78,6 +79,9 @@ class Translator:
 
     def __call__(self, msg: Message) -> Event | None:
         name = msg.event or ""
+        privilege = msg.get("Privilege")
+        if privilege:
+            self.classes[privilege.partition(",")[0][:20]] += 1
         handler = self.EVENTS.get(name)
         if handler is None:
             self.ignored[name] += 1

@@ -97,21 +97,46 @@ def agent_states(agents: Iterable[Agent]) -> dict[str, dict[str, int]]:
 
 
 # Below this many inbound calls, none of which reached a queue, nothing is said (a caller
-# may hang up in the welcome message); from here on, queue events are missing.
+# may hang up in the welcome message); from here on, missing events are a missing right.
 CALLS_BEFORE_QUEUE_WARNING = 3
+# Read classes an inbound call of dialplans/ always raises events of (beside 'call'), and
+# what the record loses without each (tests/integration/test_asterisk_harness.py measures it).
+NEEDED_READ = {
+    "agent": "queue events: every queue call looks as if it never reached a queue",
+    "user": "the dialplan's UserEvents: case references and callback requests and results",
+    "dialplan": "VarSet: queue results (timeouts) and callback results",
+}
+# Actions callcentre sends, and what fails when the account may not send one.
+NEEDED_ACTIONS = {
+    "Originate": "callbacks cannot be placed",
+    "Setvar": "a waiting resident cannot be told the promised time",
+    "DBGet": "a callback's result cannot be read back after an outage",
+    "CoreShowChannels": "calls cannot be resynced after an outage",
+    "QueueStatus": "calls and agents cannot be resynced after an outage",
+}
 
 
-def link_warnings(events: Mapping[tuple[str, str], int], untimed: int) -> list[str]:
+def link_warnings(events: Mapping[tuple[str, str], int], untimed: int,
+                  classes: Mapping[str, int] | None = None,
+                  refused: Iterable[str] = ()) -> list[str]:
     """What silently degrades the call record, said out loud (``/healthz``; the metrics
-    and alert rules say the same): events without timestamps, and inbound calls with no
-    queue event at all (the AMI account lacks the ``agent`` read class)."""
+    and alert rules say the same): events without timestamps, read classes the account
+    lacks (seen from the events of inbound calls), and actions it may not send."""
     out = []
     if untimed:
         out.append(f"{untimed} AMI events came without a Timestamp header (manager.conf "
                    "timestampevents = no?): their times are when callcentre read them")
     arrived = events.get(("Newchannel", "handled"), 0)
-    if arrived >= CALLS_BEFORE_QUEUE_WARNING and not events.get(("QueueCallerJoin", "handled")):
-        out.append(f"{arrived} calls arrived but no queue event was seen: the AMI account "
-                   "needs the 'agent' read class (dialplans/manager.conf), or calls do not "
-                   "reach a queue")
+    if arrived >= CALLS_BEFORE_QUEUE_WARNING:
+        seen = classes if classes is not None else {
+            "agent": events.get(("QueueCallerJoin", "handled"), 0), "user": 1, "dialplan": 1}
+        missing = [c for c in NEEDED_READ if not seen.get(c)]
+        if missing:
+            names = ", ".join(f"'{c}'" for c in missing)
+            lost = "; ".join(NEEDED_READ[c] for c in missing)
+            out.append(f"{arrived} calls arrived but no event of read class {names} was seen: "
+                       f"the AMI account needs it (dialplans/manager.conf), or calls do not "
+                       f"reach the dialplan: {lost}")
+    out.extend(f"the AMI account may not send {action}: {NEEDED_ACTIONS.get(action, '')} "
+               "(its write class is missing in manager.conf)" for action in refused)
     return out

@@ -66,7 +66,7 @@ class MonitoringService:
             db_ok, db_detail = False, str(err)
         link = self._link()
         refused, _, reason = self._not_placed()
-        warnings = link_warnings(link.events, link.untimed)
+        warnings = link_warnings(link.events, link.untimed, link.classes, link.refused_actions)
         ledger = self._ledger()
         healthy = link.connected and not refused and not warnings and not ledger.warnings()
         status = "down" if not db_ok else ("ok" if healthy else "degraded")

@@ -4,7 +4,8 @@ Whole lines only: a line Asterisk is still writing waits for the next poll. Wher
 reading stopped is the file's (device, inode) and byte offset, kept by the sink with
 the lines in one transaction. On start, the same inode resumes at the offset; another
 inode means the file was rotated, so the rest of the old file is read first from a
-sibling that still has that inode (``queue_log.1``, ``queue_log.2026-12-01``...). While
+sibling that still has that inode (``queue_log.1``, ``queue_log.2026-12-01``...). The very
+first start, with no position kept, begins after the last whole line already there. While
 running, a rotation is noticed when the path names another inode: the open old file is
 read to its end, then the new one from its start. A file shorter than the offset was
 truncated and is read again from the start. Each case is counted in ``TailStats``.
@@ -40,6 +41,14 @@ class TailStats:
     detail: str = ""
 
 
+def _last_line_end(path: Path, size: int) -> int:
+    """The offset just after the last whole line within the first ``size`` bytes."""
+    with path.open("rb") as f:
+        f.seek(max(0, size - _LONGEST_LINE))
+        tail = f.read(min(size, _LONGEST_LINE))
+    return size - len(tail) + tail.rfind(b"\n") + 1
+
+
 class _Open:
     def __init__(self, path: Path, offset: int) -> None:
         self.fd = os.open(path, os.O_RDONLY)
@@ -61,6 +70,7 @@ class QueueLogTail:
         self._sink = sink
         self._poll = poll_seconds
         self._file: _Open | None = None
+        self._first_look = True
         self.stats = TailStats()
 
     async def run(self) -> None:
@@ -90,9 +100,13 @@ class QueueLogTail:
 
     async def _open_at_start(self) -> None:
         saved = await self._position(str(self.path))
+        first_look, self._first_look = self._first_look, False
         current = os.stat(self.path)
         if saved is None:
-            self._file = _Open(self.path, 0)
+            # Never read before: the history already in the file is not this service's to
+            # record; calls from now on are (a file that appears later is read whole).
+            start = _last_line_end(self.path, current.st_size) if first_look else 0
+            self._file = _Open(self.path, start)
             return
         if (current.st_dev, current.st_ino) == (saved.device, saved.inode):
             offset = saved.offset if saved.offset <= current.st_size else 0

@@ -88,6 +88,8 @@ async def test_calls_the_call_log_got_right_are_marked_as_agreeing(
     assert health["ledger"]["mode"] == "queue_log"
     assert health["ledger"]["state"] == "reading"
     assert health["ledger"]["calls"]["agreed"] >= 2
+    assert health["ami"]["warnings"] == []  # the packaged account has every right it needs
+    assert svc.resync.refused_actions == ()
 
 
 async def test_a_burst_while_the_link_is_cut_twenty_times(

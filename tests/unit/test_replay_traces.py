@@ -113,27 +113,32 @@ def test_duplicated_and_late_events_change_nothing() -> None:
     assert call.outcome is Outcome.ANSWERED  # a stray early hangup for an unknown call is ignored
 
 
-def _counts(messages: list[Message]) -> tuple[dict[tuple[str, str], int], int]:
+def _warnings(messages: list[Message]) -> list[str]:
     tr = translator()
     for m in messages:
         tr(m)
     events = {(n, "handled"): c for n, c in tr.handled.items()}
-    return events, tr.untimed
+    return link_warnings(events, tr.untimed, tr.classes)
+
+
+THREE_CALLS = ("answered", "abandoned_long", "timeout")
 
 
 @pytest.mark.parametrize("name", TRACES)
 def test_real_sessions_raise_no_warning(name: str) -> None:
-    events, untimed = _counts(parse_all(trace_bytes(name)))
-    assert untimed == 0 and link_warnings(events, untimed) == []
+    assert _warnings(parse_all(trace_bytes(name))) == []
+
+
+def test_three_real_calls_raise_no_warning() -> None:
+    assert _warnings([m for n in THREE_CALLS for m in parse_all(trace_bytes(n))]) == []
 
 
 def test_timestampevents_no_is_said_out_loud() -> None:
     """The same real session as Asterisk sends it with timestampevents = no (the default)."""
     plain = [Message([(k, v) for k, v in m.items() if k != "Timestamp"])
              for m in parse_all(trace_bytes("answered"))]
-    events, untimed = _counts(plain)
-    (warning,) = link_warnings(events, untimed)
-    assert untimed > 0 and "timestampevents = no" in warning
+    (warning,) = _warnings(plain)
+    assert "timestampevents = no" in warning
 
 
 def test_an_account_without_the_agent_class_is_said_out_loud() -> None:
@@ -143,8 +148,20 @@ def test_an_account_without_the_agent_class_is_said_out_loud() -> None:
                    "AgentComplete", "AgentCalled", "AgentRingNoAnswer", "AgentDump",
                    "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause",
                    "QueueMemberRemoved")
-    messages = [m for name in ("answered", "abandoned_long", "timeout")
+    messages = [m for name in THREE_CALLS
                 for m in parse_all(trace_bytes(name)) if m.event not in agent_class]
-    events, untimed = _counts(messages)
-    (warning,) = link_warnings(events, untimed)
-    assert "'agent' read class" in warning and warning.startswith("3 calls arrived")
+    (warning,) = _warnings(messages)
+    assert "read class 'agent' was seen" in warning and warning.startswith("3 calls arrived")
+
+
+def test_an_account_without_the_user_and_dialplan_classes_is_said_out_loud() -> None:
+    messages = [m for name in THREE_CALLS for m in parse_all(trace_bytes(name))
+                if not (m.get("Privilege") or "").startswith(("user", "dialplan"))]
+    (warning,) = _warnings(messages)
+    assert "read class 'user', 'dialplan' was seen" in warning
+    assert "case references" in warning and "queue results" in warning
+
+
+def test_actions_the_account_may_not_send_are_named_with_what_fails() -> None:
+    (warning,) = link_warnings({}, 0, {}, ("Originate",))
+    assert warning.startswith("the AMI account may not send Originate: callbacks cannot be")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcentre.ami.client import ActionResult
-from callcentre.ami.errors import AmiActionTimeout
+from callcentre.ami.errors import AmiActionFailed, AmiActionTimeout
 from callcentre.ami.protocol import Message
 from callcentre.ami.resync import AmiEvents, Resync, adoptable
 from callcentre.domain import callback_events as cev
@@ -56,6 +56,10 @@ async def test_resync_asks_once_and_every_consumer_gets_the_same_answers() -> No
 
     async def send(action: str, fields: Any = None) -> ActionResult:
         asked.append(action)
+        if action == "ListCommands":  # an account that may not Originate
+            return ActionResult(msg(Response="Success", Setvar="Sets a channel variable. "
+                                    "(Priv: call,all)", DBGet="x", CoreShowChannels="x",
+                                    QueueStatus="x"))
         return ActionResult(msg(Response="Success"), tuple(REPLIES[action]))
 
     bus, seen = EventBus(), []
@@ -69,7 +73,8 @@ async def test_resync_asks_once_and_every_consumer_gets_the_same_answers() -> No
     assert asked == []  # waits for FullyBooted
     events(msg(Event="FullyBooted"))
     found = await run
-    assert asked == ["CoreShowChannels", "QueueStatus"] and resync.runs == 1
+    assert asked == ["CoreShowChannels", "QueueStatus", "ListCommands"] and resync.runs == 1
+    assert resync.refused_actions == ("Originate",)
     assert isinstance(seen[0], ResyncStarted) and seen[1] is seen[2] is found
     assert found is not None and found.live_linkedids == {"17.0", "callback-x-1-1"}
     assert found.channel_ids == {"17.0", "callback-x-1-1"}
@@ -86,6 +91,8 @@ async def test_a_failed_resync_is_asked_again_while_the_link_stays_up(monkeypatc
     async def send(action: str, fields: Any = None) -> ActionResult:
         if action == "QueueStatus" and (err := next(failures, None)) is not None:
             raise err
+        if action == "ListCommands":  # an Asterisk that cannot say: not judged
+            raise AmiActionFailed(action, msg(Response="Error", Message="Invalid/unknown"))
         return ActionResult(msg(Response="Success"), tuple(REPLIES[action]))
 
     bus, seen = EventBus(), []
@@ -96,6 +103,7 @@ async def test_a_failed_resync_is_asked_again_while_the_link_stays_up(monkeypatc
     events(msg(Event="FullyBooted"))
     found = await resync.run()
     assert found is not None and seen == [found] and resync.failures == 1
+    assert resync.refused_actions == ()
 
     async def link_gone(action: str, fields: Any = None) -> ActionResult:
         events.booted.clear()  # what the root does when the link drops
