@@ -214,7 +214,8 @@ class Service:
     def web_app(self) -> web.Application:
         tz = self.config.tz
         cb = self.callbacks
-        return make_app(api.ApiDeps(self.calls, self.case_service, tz),
+        ledger = self.ledger.repo if self.queue_log is not None else None
+        return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,

@@ -9,8 +9,9 @@ from aiohttp import web
 
 from callcentre.domain.calls import Outcome
 from callcentre.domain.cases import CaseStatus
+from callcentre.domain.queue_log import fold
 from callcentre.errors import InvalidInput
-from callcentre.ports import CallQuery, CallRepository
+from callcentre.ports import CallQuery, CallRepository, LedgerRepository
 from callcentre.services.cases import CaseService
 from callcentre.web.auth import requires
 from callcentre.web.parsing import (
@@ -23,7 +24,7 @@ from callcentre.web.parsing import (
     required_choice,
     text,
 )
-from callcentre.web.serialise import call_json, case_json, parse_time
+from callcentre.web.serialise import call_json, case_json, parse_time, stint_json
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ApiDeps:
     calls: CallRepository
     cases: CaseService
     tz: ZoneInfo
+    ledger: LedgerRepository | None = None  # None: AMI only
 
 
 API: web.AppKey[ApiDeps] = web.AppKey("api")
@@ -60,7 +62,11 @@ async def list_calls(request: web.Request) -> web.Response:
 async def get_call(request: web.Request) -> web.Response:
     deps = request.app[API]
     call = await deps.calls.get(path_id(request))
-    return web.json_response(call_json(call, deps.tz))
+    body = call_json(call, deps.tz)
+    if deps.ledger is not None:  # the call's visits to queues, as Asterisk's queue_log has them
+        ledger = fold(call.linkedid, await deps.ledger.lines_of(call.linkedid))
+        body["stints"] = [stint_json(s, deps.tz) for s in ledger.stints]
+    return web.json_response(body)
 
 
 @routes.patch("/api/calls/{id}")

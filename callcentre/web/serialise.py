@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.calls import Call
 from callcentre.domain.cases import Case
+from callcentre.domain.queue_log import Stint
 from callcentre.errors import InvalidInput
 
 
@@ -47,6 +48,21 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
         "keyed_case_ref": call.keyed_case_ref,
         "repeat_of": call.repeat_of,
         "hangup_cause": call.hangup_cause,
+        "queue_log": call.ledger,  # null: not yet held against it; "agrees"; or what differed
+    }
+
+
+def stint_json(stint: Stint, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "queue": stint.queue,
+        "entered_at": iso(stint.entered_at, tz),
+        "exit": stint.exit,
+        "left_at": iso(stint.left_at, tz),
+        "wait_seconds": stint.wait_seconds,
+        "agent": stint.agent,
+        "key": stint.key,
+        "talk_end": stint.talk_end,
+        "talk_seconds": stint.talk_seconds,
     }
 
 

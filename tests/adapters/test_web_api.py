@@ -15,13 +15,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outcome
 from callcentre.domain.hours import always_open
+from callcentre.domain.queue_log import parse_line
 from callcentre.phones import normaliser
+from callcentre.ports import LedgerPosition
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
 from callcentre.testing import (
     FakeClock,
     InMemoryCallRepository,
     InMemoryCaseRepository,
+    InMemoryLedgerRepository,
     InMemoryTokenRepository,
     utc,
 )
@@ -52,7 +55,9 @@ async def api_client() -> AsyncIterator[Api]:
     async def probe() -> dict[str, Any]:
         return health
 
-    app = make_app(api.ApiDeps(calls, case_service, TZ), pages.PageDeps(probe, calls, TZ), tokens)
+    ledger = InMemoryLedgerRepository(calls)
+    app = make_app(api.ApiDeps(calls, case_service, TZ, ledger), pages.PageDeps(probe, calls, TZ),
+                   tokens)
     token = await create_token(tokens, "agent", "test agent", T0)
     async with TestClient(TestServer(app)) as client:
         yield Api(client, calls, {"Authorization": f"Bearer {token}"}, health)
@@ -206,3 +211,21 @@ async def test_a_token_that_is_not_utf8_is_refused_not_a_500(api_client: Api) ->
     status_line = await reader.readline()
     writer.close()
     assert status_line.split()[1] == b"401", status_line
+
+
+async def test_a_call_shows_its_visits_to_queues_as_queue_log_has_them(api_client: Api) -> None:
+    (call,) = await api_client.calls.save([answered(1)])
+    app_ledger = api_client.client.app[api.API].ledger  # type: ignore[union-attr]
+    assert isinstance(app_ledger, InMemoryLedgerRepository)
+    lines = [parse_line(f"{int(call.arrived_at.timestamp()) + d}|{call.linkedid}|{t}")
+             for d, t in ((0, "first|NONE|ENTERQUEUE||07700900123|1"),
+                          (9, "first|NONE|EXITWITHKEY|2|1|1|9"),
+                          (10, "council|NONE|ENTERQUEUE||07700900123|1"),
+                          (12, "council|Agent One|CONNECT|2|x.2|1"))]
+    await app_ledger.append(lines, LedgerPosition("q", 1, 1, 9), T0)
+    got = await api_client.client.get(f"/api/calls/{call.id}", headers=api_client.agent)
+    body = await got.json()
+    assert body["queue_log"] is None  # not settled yet
+    assert [(s["queue"], s["exit"], s["wait_seconds"], s["key"]) for s in body["stints"]] == [
+        ("first", "EXITWITHKEY", 9, "2"), ("council", "CONNECT", 2, None)]
+    assert body["stints"][1]["agent"] == "Agent One"
