@@ -29,13 +29,15 @@ class Figures:
     answered_wait_sum: float = 0.0
     repeats: int = 0
     out_of_hours: int = 0
+    checked: int = 0  # held against Asterisk's queue_log
+    corrected: int = 0  # of which queue_log corrected
 
 
 def merge(parts: Iterable[Figures]) -> Figures:
     outcomes: Counter[str] = Counter()
     answered: Counter[int] = Counter()
     abandoned: Counter[int] = Counter()
-    wait_sum, repeats, ooh = 0.0, 0, 0
+    wait_sum, repeats, ooh, checked, corrected = 0.0, 0, 0, 0, 0
     for p in parts:
         outcomes.update(p.outcomes)
         answered.update(p.answered_waits)
@@ -43,7 +45,10 @@ def merge(parts: Iterable[Figures]) -> Figures:
         wait_sum += p.answered_wait_sum
         repeats += p.repeats
         ooh += p.out_of_hours
-    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_sum, repeats, ooh)
+        checked += p.checked
+        corrected += p.corrected
+    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_sum, repeats, ooh,
+                   checked, corrected)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class Standards:
     out_of_hours: int
     unsettled: int = 0  # outcome unknown: ended while the PBX could not be seen
     unsettled_rate: float | None = None  # of all calls; they are not in ``offered``
+    checked: int = 0  # calls held against Asterisk's queue_log
+    checked_rate: float | None = None  # of all calls
+    corrected: int = 0  # calls queue_log corrected
 
 
 def _within(waits: Mapping[int, int], limit: int) -> int:
@@ -110,7 +118,8 @@ def summarise(f: Figures, thresholds: Sequence[int], short_abandon: int) -> Stan
         abandon_rate=_ratio(abandoned, offered), repeat_contacts=f.repeats,
         repeat_rate=_ratio(f.repeats, calls), out_of_hours=f.out_of_hours,
         unsettled=f.outcomes.get("unknown", 0),
-        unsettled_rate=_ratio(f.outcomes.get("unknown", 0), calls))
+        unsettled_rate=_ratio(f.outcomes.get("unknown", 0), calls),
+        checked=f.checked, checked_rate=_ratio(f.checked, calls), corrected=f.corrected)
 
 
 def wait_bucket(seconds: float) -> int:

@@ -17,7 +17,8 @@ _AGGREGATE = """
 SELECT outcome,
        CAST(wait_seconds AS INTEGER) + (wait_seconds > CAST(wait_seconds AS INTEGER)) AS bucket,
        COUNT(*) AS n, SUM(wait_seconds) AS wait_sum,
-       SUM(repeat_of IS NOT NULL) AS repeats, SUM(out_of_hours) AS ooh
+       SUM(repeat_of IS NOT NULL) AS repeats, SUM(out_of_hours) AS ooh,
+       SUM(ledger IS NOT NULL) AS checked, SUM(ledger IS NOT NULL AND ledger != 'agrees')
 FROM calls
 WHERE arrived_at >= ? AND arrived_at < ? AND outcome IS NOT NULL {queue}
 GROUP BY outcome, bucket
@@ -28,30 +29,34 @@ def figures_from_rows(rows: Iterable[Any]) -> Figures:
     outcomes: Counter[str] = Counter()
     answered: Counter[int] = Counter()
     abandoned: Counter[int] = Counter()
-    wait_sum, repeats, ooh = 0.0, 0, 0
-    for outcome, bucket, n, w_sum, rep, out in rows:
+    wait_sum, repeats, ooh, checked, corrected = 0.0, 0, 0, 0, 0
+    for outcome, bucket, n, w_sum, rep, out, chk, fixed in rows:
         outcomes[outcome] += n
         repeats += rep or 0
         ooh += out or 0
+        checked += chk or 0
+        corrected += fixed or 0
         if outcome == "answered" and bucket is not None:
             answered[int(bucket)] += n
             wait_sum += w_sum or 0.0
         elif outcome == "abandoned" and bucket is not None:
             abandoned[int(bucket)] += n
-    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_sum, repeats, ooh)
+    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_sum, repeats, ooh,
+                   checked, corrected)
 
 
 def to_json(f: Figures) -> str:
     return json.dumps({"outcomes": f.outcomes, "answered": f.answered_waits,
                        "abandoned": f.abandoned_waits, "wait_sum": f.answered_wait_sum,
-                       "repeats": f.repeats, "ooh": f.out_of_hours}, separators=(",", ":"))
+                       "repeats": f.repeats, "ooh": f.out_of_hours, "checked": f.checked,
+                       "corrected": f.corrected}, separators=(",", ":"))
 
 
 def from_json(text: str) -> Figures:
     d = json.loads(text)
     return Figures(d["outcomes"], {int(k): v for k, v in d["answered"].items()},
                    {int(k): v for k, v in d["abandoned"].items()}, d["wait_sum"], d["repeats"],
-                   d["ooh"])
+                   d["ooh"], d.get("checked", 0), d.get("corrected", 0))  # cached before 006
 
 
 class SqliteStandardsRepository:

@@ -35,7 +35,8 @@ def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Ro
         Row("calls", "All calls received", s.calls, str(s.calls), "", None,
             "every call that reached the contact centre, whatever happened"),
         Row("offered", "Calls offered", s.offered, str(s.offered), "", None,
-            f"answered + abandoned + timed out + left the queue, minus {s.short_abandoned} "
+            f"answered + abandoned + timed out + left with a key (e.g. for a call-back) + "
+            f"let go when no agent was left + left the queue, minus {s.short_abandoned} "
             f"short abandons (caller hung up within {short} s)"),
         Row("answered", "Calls answered", s.answered, str(s.answered), "", None,
             "answered by an agent while the caller was queued"),
@@ -65,13 +66,23 @@ def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Ro
             f"previous days ÷ {s.calls} calls"),
         Row("out_of_hours", "Calls outside opening hours", s.out_of_hours, str(s.out_of_hours),
             "", None, "calls that arrived while the contact centre was closed"),
+    ]
+    return out + record_rows(s)
+
+
+def record_rows(s: Standards) -> list[Row]:
+    """How sure the figures are: what could not be established, and what was checked."""
+    return [
         # Nothing hidden: calls whose outcome is unknown leave every rate's denominator.
         Row("unsettled", "Calls whose outcome we could not establish", s.unsettled_rate,
             f"{s.unsettled} ({_pct(s.unsettled_rate)})", "", None,
             f"{s.unsettled} calls that ended while callcentre could not see the telephone "
             f"system ÷ {s.calls} calls; they are left out of the calls offered above"),
+        Row("checked", "Calls checked against the telephone system's own record",
+            s.checked_rate, f"{s.checked} ({_pct(s.checked_rate)})", "", None,
+            f"{s.checked} of {s.calls} calls held against Asterisk's queue log, the record "
+            f"auditors use; {s.corrected} of them were corrected from it"),
     ]
-    return out
 
 
 def callback_rows(c: CallbackPeriod, target: float) -> list[Row]:

@@ -13,6 +13,7 @@ from callcentre.domain.calls import Call, EndSource, Outcome
 from callcentre.domain.standards import Figures, wait_bucket
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.db import Database
+from callcentre.storage.ledger_repository import SqliteLedgerRepository
 from callcentre.storage.standards_repository import SqliteStandardsRepository
 from callcentre.testing import utc
 
@@ -80,3 +81,18 @@ async def test_cache_round_trip(db: Database) -> None:
 async def test_queues_are_listed_once_each_in_order(db: Database) -> None:
     await SqliteCallRepository(db).save(random_calls(50, 4))
     assert await SqliteStandardsRepository(db).queues() == ["a", "b"]
+
+
+async def test_calls_checked_and_corrected_by_queue_log_are_counted_and_uncached(
+        db: Database) -> None:
+    calls, repo = SqliteCallRepository(db), SqliteStandardsRepository(db)
+    ledger = SqliteLedgerRepository(db)
+    saved = await calls.save(random_calls(6, seed=7))
+    day = T0.date()
+    await repo.store(day, None, Figures(), T0)
+    await ledger.settle(saved[0].linkedid, saved[0], "agrees", T0, day)
+    assert await repo.cached([day], None) == {}  # settling forgets the day's cached figures
+    fixed = replace(saved[1], outcome=Outcome.ANSWERED)
+    await ledger.settle(saved[1].linkedid, fixed, "outcome: abandoned -> answered", T0, day)
+    f = await repo.figures(T0 - timedelta(days=1), T0 + timedelta(days=3), None)
+    assert (f.checked, f.corrected) == (2, 1)
