@@ -47,12 +47,14 @@ class Caller:
 
 @dataclass(frozen=True)
 class Phone:
-    """A phone that rings ``ring_s`` then answers and talks ``talk_s`` (then hangs up)."""
+    """A phone that rings ``ring_s`` then answers and talks ``talk_s``, then hangs up, or
+    with ``transfer_to`` blind-transfers the caller there (SIP REFER) instead."""
 
     name: str
     port: int
     ring_s: float
     talk_s: float
+    transfer_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,12 @@ def resident_xml(caller: Caller) -> str:
 
 
 def phone_xml(phone: Phone) -> str:
-    return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), {
-        "USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
-        "TALK_MS": round(phone.talk_s * 1000),
-    })
+    values: dict[str, object] = {"USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
+                                 "TALK_MS": round(phone.talk_s * 1000)}
+    if phone.transfer_to is None:
+        return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), values)
+    values["TARGET"] = phone.transfer_to
+    return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
 
 
 @dataclass
