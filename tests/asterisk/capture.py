@@ -36,6 +36,7 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "exit_with_key_rejoin": lambda a, r: scenarios.exit_with_key(a, rejoin=True),
     "leave_empty": lambda a, r: scenarios.leave_empty(a),
     "transfer": lambda a, r: scenarios.transfer(a),
+    "attended_transfer": lambda a, r: scenarios.transfer(a, attended=True),
     "two_queues": lambda a, r: scenarios.two_queues(a),
 }
 

@@ -557,14 +557,15 @@ class AsteriskHarness:
     # ------------------------------------------------------------------ phones and callers
     def start_phones(self, ring_s: float, talk_s: float, agents: Sequence[str] | None = None,
                      timeout_s: float = 600, transfer_to: str | None = None,
-                     ) -> list[SippProcess]:
+                     consult_s: float | None = None) -> list[SippProcess]:
         """Start the agents' phones (all, or those named): each rings ``ring_s`` then answers
-        and hangs up after ``talk_s`` (or, with ``transfer_to``, blind-transfers the caller
-        there), for as many calls as it gets until stopped."""
+        and hangs up after ``talk_s`` (or, with ``transfer_to``, transfers the caller there:
+        blind, or attended after ``consult_s`` of consultation; sipp.Phone), for as many
+        calls as it gets until stopped."""
         started = []
         for name in agents or self.agents:
             port = self._block.port(AGENTS + self.agents.index(name))
-            phone = Phone(name, port, ring_s, talk_s, transfer_to)
+            phone = Phone(name, port, ring_s, talk_s, transfer_to, consult_s)
             started.append(self._start_phone(phone, timeout_s))
         return started
 

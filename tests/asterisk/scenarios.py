@@ -126,22 +126,28 @@ def _set_empty_devices(asterisk: AsteriskHarness, state: str) -> None:
 
 
 # ---------------------------------------------------------------------------- transfer
-def transfer(asterisk: AsteriskHarness, *, ring_s: float = 1.0, talk_s: float = 2.0,
-             target_talk_s: float = 2.0, case_ref: str | None = "XFER-1") -> ScenarioResult:
-    """agent1 (the only member not paused) answers after ``ring_s``, talks ``talk_s``, then
-    blind-transfers the resident to agent2 with a SIP REFER (Refer-To: agent2, an extension
-    of the agents' context in the overlay). agent2's phone rings ``ring_s``, answers and
-    hangs up after ``target_talk_s``, which ends the call. queue_log: PAUSE (agent2,
-    agent3), ENTERQUEUE, CONNECT, BLINDTRANSFER, UNPAUSE."""
+def transfer(asterisk: AsteriskHarness, *, attended: bool = False, ring_s: float = 1.0,
+             talk_s: float = 2.0, consult_s: float = 2.0, target_talk_s: float = 2.0,
+             case_ref: str | None = "XFER-1") -> ScenarioResult:
+    """agent1 (the only member not paused) answers after ``ring_s`` and talks ``talk_s``.
+
+    Blind: its phone sends a SIP REFER to agent2 (an extension of the agents' context in
+    the overlay); queue_log ENTERQUEUE, CONNECT, BLINDTRANSFER. Attended: it calls agent2
+    first (the consultation, ``consult_s``), then sends a REFER that replaces that call
+    with the resident's; queue_log ENTERQUEUE, CONNECT, ATTENDEDTRANSFER. Either way
+    agent2's phone rings ``ring_s``, answers and hangs up ``target_talk_s`` after the
+    transfer, which ends the call. PAUSE/UNPAUSE lines for agent2 and agent3 around it."""
     first, target = asterisk.agents[0], asterisk.agents[1]
     others = asterisk.agents[1:]
     mark = asterisk.mark()
     asterisk.pause_members(True, "harness-transfer", others)
-    phones = asterisk.start_phones(ring_s, talk_s, [first], transfer_to=target)
-    phones += asterisk.start_phones(ring_s, target_talk_s, [target])
+    phones = asterisk.start_phones(ring_s, talk_s, [first], transfer_to=target,
+                                   consult_s=consult_s if attended else None)
+    target_s = target_talk_s + (consult_s if attended else 0)
+    phones += asterisk.start_phones(ring_s, target_s, [target])
     try:
         caller = Caller(asterisk.next_number(), case_ref,
-                        hangup_after_s=2 * ring_s + talk_s + target_talk_s + 60)
+                        hangup_after_s=2 * ring_s + talk_s + target_s + 60)
         result = asterisk.run_calls([caller], agents=[], mark=mark)
     finally:
         asterisk.stop_sipps(phones)

@@ -48,13 +48,16 @@ class Caller:
 @dataclass(frozen=True)
 class Phone:
     """A phone that rings ``ring_s`` then answers and talks ``talk_s``, then hangs up, or
-    with ``transfer_to`` blind-transfers the caller there (SIP REFER) instead."""
+    with ``transfer_to`` blind-transfers the caller there (SIP REFER) instead; with
+    ``consult_s`` too, the transfer is attended: it calls ``transfer_to`` first, talks
+    ``consult_s``, then transfers the caller to that call (REFER with Replaces)."""
 
     name: str
     port: int
     ring_s: float
     talk_s: float
     transfer_to: str | None = None
+    consult_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,10 @@ def phone_xml(phone: Phone) -> str:
     if phone.transfer_to is None:
         return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), values)
     values["TARGET"] = phone.transfer_to
-    return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
+    if phone.consult_s is None:
+        return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
+    values["CONSULT_MS"] = round(phone.consult_s * 1000)
+    return render((SIPP_TEMPLATES / "attended_phone.xml.in").read_text(), values)
 
 
 @dataclass
