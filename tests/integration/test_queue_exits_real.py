@@ -6,8 +6,8 @@ What app_queue.c does on each path (Asterisk 22), which these tests pin down:
 EXITWITHKEY leaves without record_abandoned() (no QueueCallerAbandon) and without setting
 QUEUESTATUS; EXITEMPTY and EXITWITHTIMEOUT both go through record_abandoned() (so
 QueueCallerAbandon, ABANDONED=TRUE) and set QUEUESTATUS (LEAVEEMPTY, TIMEOUT); a blind
-transfer logs BLINDTRANSFER instead of COMPLETEAGENT/COMPLETECALLER and raises AgentComplete
-with Reason "transfer".
+or attended transfer logs BLINDTRANSFER or ATTENDEDTRANSFER instead of
+COMPLETEAGENT/COMPLETECALLER and raises AgentComplete with Reason "transfer".
 """
 
 from __future__ import annotations
@@ -140,6 +140,37 @@ async def test_agent_blind_transfers_the_resident(asterisk: AsteriskHarness,
     # after the transfer the resident's own channel dials the target, outside any queue
     dials = [e["DestChannel"].split("-")[0] for e in named(mine, "DialBegin")]
     assert dials == ["PJSIP/agent1", "PJSIP/agent2"]
+    assert asterisk.problems_since(result.mark) == []
+
+
+async def test_agent_consults_then_transfers_the_resident(asterisk: AsteriskHarness,
+                                                        ami: RawAmi) -> None:
+    result = await asyncio.to_thread(scenarios.transfer, asterisk, attended=True)
+
+    callid = result.uniqueid_of(result.numbers[0])
+    assert queue_path(result, callid) == [("council", "ENTERQUEUE"), ("council", "CONNECT"),
+                                          ("council", "ATTENDEDTRANSFER")]
+    transfer = result.events("ATTENDEDTRANSFER")[0]
+    dest_type, bridge, holdtime, talktime, original_position = transfer.data
+    assert (transfer.agent, dest_type, original_position) == ("Agent 1", "BRIDGE", "1")
+    assert int(holdtime) in (1, 2)
+    assert int(talktime) in (4, 5, 6)  # talk 2 s + consultation (ring 1 s, 2 s), whole s
+    assert result.calls[0].ok
+    await events_of_call(ami, callid)
+    attended = await ami.wait_event(lambda e: e.get("Event") == "AttendedTransfer"
+                                    and e.get("TransfereeUniqueid") == callid, 5)
+    assert (attended["Result"], attended["DestType"], attended["IsExternal"]) == (
+        "Success", "Bridge", "No")
+    # the target joins the queue's own bridge, the one queue_log names
+    assert attended["DestBridgeUniqueid"] == attended["OrigBridgeUniqueid"] == bridge
+    assert attended["TransferTargetChannel"].startswith("PJSIP/agent2-")
+    # the consultation is a call of its own (its own Linkedid), never in council-inbound
+    consultation = attended["SecondTransfererUniqueid"]
+    assert attended["SecondTransfererLinkedid"] == consultation != callid
+    assert attended["SecondTransfererContext"] == "callcentre-agent-phones"
+    mine = [e for e in ami.events if e.get("Linkedid") == callid]
+    complete, = named(mine, "AgentComplete")
+    assert (complete["Interface"], complete["Reason"]) == ("PJSIP/agent1", "transfer")
     assert asterisk.problems_since(result.mark) == []
 
 
