@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.asterisk import scenarios
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 
 SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
@@ -30,6 +31,13 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "answered_resync": lambda a, r: r.ask_during(
         lambda: a.answered(ring_s=1, talk_s=8), after_s=5,
         actions=("CoreShowChannels", "QueueStatus")),
+    # queue exits named as queue_log names them (tests/asterisk/scenarios.py)
+    "exit_with_key": lambda a, r: scenarios.exit_with_key(a),
+    "exit_with_key_rejoin": lambda a, r: scenarios.exit_with_key(a, rejoin=True),
+    "leave_empty": lambda a, r: scenarios.leave_empty(a),
+    "transfer": lambda a, r: scenarios.transfer(a),
+    "attended_transfer": lambda a, r: scenarios.transfer(a, attended=True),
+    "two_queues": lambda a, r: scenarios.two_queues(a),
 }
 
 

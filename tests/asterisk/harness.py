@@ -380,8 +380,11 @@ class AsteriskHarness:
             _render(OVERLAY / "agent.pjsip.conf.in", {"N": i, "PORT": b.port(AGENTS + i - 1)})
             for i in range(1, len(self.agents) + 1))
         members = "\n".join(f"member => PJSIP/{a},0,Agent {a[5:]},PJSIP/{a}" for a in self.agents)
+        # council-empty's members take their device state from Custom: devices (scenarios.py)
+        empty = "\n".join(f"member => PJSIP/{a},0,Agent {a[5:]},Custom:council-empty-{a}"
+                          for a in self.agents)
         values = {"AMI_PORT": b.port(AMI), "SIP_PORT": b.port(SIP),
-                  "CALLBACK_PORT": b.port(CALLBACK), "MEMBERS": members,
+                  "CALLBACK_PORT": b.port(CALLBACK), "MEMBERS": members, "EMPTY_MEMBERS": empty,
                   "RTP_START": b.port(RTP_START), "RTP_END": b.port(BLOCK_SIZE - 1)}
         out = {name: _render(OVERLAY / f"{name}.conf.in", values)
                for name in ("manager", "pjsip", "queues", "extensions", "rtp")}
@@ -553,13 +556,17 @@ class AsteriskHarness:
 
     # ------------------------------------------------------------------ phones and callers
     def start_phones(self, ring_s: float, talk_s: float, agents: Sequence[str] | None = None,
-                     timeout_s: float = 600) -> list[SippProcess]:
+                     timeout_s: float = 600, transfer_to: str | None = None,
+                     consult_s: float | None = None) -> list[SippProcess]:
         """Start the agents' phones (all, or those named): each rings ``ring_s`` then answers
-        and hangs up after ``talk_s``, for as many calls as it gets until stopped."""
+        and hangs up after ``talk_s`` (or, with ``transfer_to``, transfers the caller there:
+        blind, or attended after ``consult_s`` of consultation; sipp.Phone), for as many
+        calls as it gets until stopped."""
         started = []
         for name in agents or self.agents:
             port = self._block.port(AGENTS + self.agents.index(name))
-            started.append(self._start_phone(Phone(name, port, ring_s, talk_s), timeout_s))
+            phone = Phone(name, port, ring_s, talk_s, transfer_to, consult_s)
+            started.append(self._start_phone(phone, timeout_s))
         return started
 
     def start_callback_phone(self, ring_s: float, talk_s: float,

@@ -47,12 +47,17 @@ class Caller:
 
 @dataclass(frozen=True)
 class Phone:
-    """A phone that rings ``ring_s`` then answers and talks ``talk_s`` (then hangs up)."""
+    """A phone that rings ``ring_s`` then answers and talks ``talk_s``, then hangs up, or
+    with ``transfer_to`` blind-transfers the caller there (SIP REFER) instead; with
+    ``consult_s`` too, the transfer is attended: it calls ``transfer_to`` first, talks
+    ``consult_s``, then transfers the caller to that call (REFER with Replaces)."""
 
     name: str
     port: int
     ring_s: float
     talk_s: float
+    transfer_to: str | None = None
+    consult_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,15 @@ def resident_xml(caller: Caller) -> str:
 
 
 def phone_xml(phone: Phone) -> str:
-    return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), {
-        "USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
-        "TALK_MS": round(phone.talk_s * 1000),
-    })
+    values: dict[str, object] = {"USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
+                                 "TALK_MS": round(phone.talk_s * 1000)}
+    if phone.transfer_to is None:
+        return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), values)
+    values["TARGET"] = phone.transfer_to
+    if phone.consult_s is None:
+        return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
+    values["CONSULT_MS"] = round(phone.consult_s * 1000)
+    return render((SIPP_TEMPLATES / "attended_phone.xml.in").read_text(), values)
 
 
 @dataclass

@@ -1,0 +1,167 @@
+"""More ways out of a queue, on the harness's Asterisk: each names its exit the way
+Asterisk's queue_log does (issue #10). Same contract as the scenario methods of
+``AsteriskHarness``: synchronous, return once every resident is done and Asterisk is idle,
+``ScenarioResult`` with the queue_log lines written meanwhile; whatever a scenario changes
+(paused members, dialplan globals, device states) is put back after.
+
+    from tests.asterisk import scenarios
+    result = scenarios.exit_with_key(asterisk)   # ENTERQUEUE, EXITWITHKEY
+
+The test queues and extensions they use are in ``overlay/`` (queues.conf.in: council-first,
+council-empty; extensions.conf.in: 2002 in council-inbound, transfer targets).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from tests.asterisk.harness import AsteriskHarness, Caller, LogMark, ScenarioResult
+
+# dialplans/extensions.conf: change these together with its [globals]
+DEFAULT_QUEUE = "council"
+DEFAULT_PROMISE_WAIT = 5  # CALLCENTRE_CALLBACK_PROMISE_WAIT
+EMPTY_QUEUE = "council-empty"  # overlay/queues.conf.in
+TWO_QUEUES_NUMBER = "2002"  # overlay/extensions.conf.in: council-first, then council
+
+
+@contextmanager
+def _global(asterisk: AsteriskHarness, name: str, value: object, default: object,
+            ) -> Iterator[None]:
+    """A dialplan global set for the block (CLI), then put back to the dialplan's default."""
+    asterisk.cli(f"dialplan set global {name} {value}")
+    try:
+        yield
+    finally:
+        asterisk.cli(f"dialplan set global {name} {default}")
+
+
+@contextmanager
+def _all_paused(asterisk: AsteriskHarness, reason: str) -> Iterator[None]:
+    asterisk.pause_members(True, reason)
+    try:
+        yield
+    finally:
+        asterisk.pause_members(False)
+
+
+def _when_queued(asterisk: AsteriskHarness, mark: LogMark, number: str, after_s: float,
+                 action: Callable[[], None], give_up_s: float = 30) -> threading.Thread:
+    """In a thread: once ``number`` has an ENTERQUEUE since ``mark``, wait ``after_s`` and
+    run ``action`` (so what it does is certain to happen while the resident is queued)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + give_up_s
+        while time.monotonic() < deadline:
+            entries = asterisk.queue_log_since(mark)
+            if any(e.event == "ENTERQUEUE" and e.data[1:2] == [number] for e in entries):
+                time.sleep(after_s)
+                action()
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+# ---------------------------------------------------------------------------- key 1
+def exit_with_key(asterisk: AsteriskHarness, *, rejoin: bool = False,
+                  case_ref: str | None = "KEY-1") -> ScenarioResult:
+    """Every member paused; the resident presses 1 about 1.2 s after Asterisk answered
+    (dialplans: callcentre-queue-keys, the callback request) and Queue() lets them go with
+    the key (queue_log EXITWITHKEY). Nobody answers CallcentreCallbackRequest here.
+
+    ``rejoin=False``: the resident hangs up 2 s after the key, while the dialplan is still
+    waiting (CALLCENTRE_CALLBACK_PROMISE_WAIT, 5 s) for a promise: ENTERQUEUE, EXITWITHKEY.
+    ``rejoin=True``: the promise wait is set to 1 s, so the dialplan puts the resident back
+    into the queue (a second ENTERQUEUE, same callid); they hang up there 4 s after the key:
+    ENTERQUEUE, EXITWITHKEY, ENTERQUEUE, ABANDON.
+    """
+    mark = asterisk.mark()
+    caller = Caller(asterisk.next_number(), case_ref, keys="1",
+                    hangup_after_s=4 if rejoin else 2)
+    promise_wait = 1 if rejoin else DEFAULT_PROMISE_WAIT
+    with _all_paused(asterisk, "harness-all-paused"), _global(
+            asterisk, "CALLCENTRE_CALLBACK_PROMISE_WAIT", promise_wait, DEFAULT_PROMISE_WAIT):
+        result = asterisk.run_calls([caller], agents=[], mark=mark)
+    return replace(result, queue_log=asterisk.queue_log_since(mark))
+
+
+# ---------------------------------------------------------------------------- leavewhenempty
+def leave_empty(asterisk: AsteriskHarness, case_ref: str | None = "EMPTY-1",
+                paused_after_s: float = 1.5) -> ScenarioResult:
+    """The resident waits in council-empty (leavewhenempty = yes) while its members are busy
+    (their Custom: device state INUSE, so with ringinuse = no none is rung);
+    ``paused_after_s`` after ENTERQUEUE every member is paused and Queue() lets the resident
+    go: EXITEMPTY, QUEUESTATUS=LEAVEEMPTY, and the product dialplan hangs up after its
+    UserEvent CallcentreQueueResult. queue_log: ENTERQUEUE, PAUSE per member, EXITEMPTY."""
+    mark = asterisk.mark()
+    caller = Caller(asterisk.next_number(), case_ref, hangup_after_s=30)
+
+    def pause_all() -> None:
+        for agent in asterisk.agents:
+            asterisk.cli(f"queue pause member PJSIP/{agent} queue {EMPTY_QUEUE} "
+                         "reason harness-leave-empty")
+
+    _set_empty_devices(asterisk, "INUSE")
+    try:
+        with _global(asterisk, "CALLCENTRE_QUEUE", EMPTY_QUEUE, DEFAULT_QUEUE):
+            watcher = _when_queued(asterisk, mark, caller.number, paused_after_s, pause_all)
+            result = asterisk.run_calls([caller], agents=[], mark=mark)
+            watcher.join(5)
+    finally:
+        for agent in asterisk.agents:
+            asterisk.cli(f"queue unpause member PJSIP/{agent} queue {EMPTY_QUEUE}")
+        _set_empty_devices(asterisk, "NOT_INUSE")
+    return replace(result, queue_log=asterisk.queue_log_since(mark))
+
+
+def _set_empty_devices(asterisk: AsteriskHarness, state: str) -> None:
+    for agent in asterisk.agents:
+        asterisk.cli(f"devstate change Custom:council-empty-{agent} {state}")
+
+
+# ---------------------------------------------------------------------------- transfer
+def transfer(asterisk: AsteriskHarness, *, attended: bool = False, ring_s: float = 1.0,
+             talk_s: float = 2.0, consult_s: float = 2.0, target_talk_s: float = 2.0,
+             case_ref: str | None = "XFER-1") -> ScenarioResult:
+    """agent1 (the only member not paused) answers after ``ring_s`` and talks ``talk_s``.
+
+    Blind: its phone sends a SIP REFER to agent2 (an extension of the agents' context in
+    the overlay); queue_log ENTERQUEUE, CONNECT, BLINDTRANSFER. Attended: it calls agent2
+    first (the consultation, ``consult_s``), then sends a REFER that replaces that call
+    with the resident's; queue_log ENTERQUEUE, CONNECT, ATTENDEDTRANSFER. Either way
+    agent2's phone rings ``ring_s``, answers and hangs up ``target_talk_s`` after the
+    transfer, which ends the call. PAUSE/UNPAUSE lines for agent2 and agent3 around it."""
+    first, target = asterisk.agents[0], asterisk.agents[1]
+    others = asterisk.agents[1:]
+    mark = asterisk.mark()
+    asterisk.pause_members(True, "harness-transfer", others)
+    phones = asterisk.start_phones(ring_s, talk_s, [first], transfer_to=target,
+                                   consult_s=consult_s if attended else None)
+    target_s = target_talk_s + (consult_s if attended else 0)
+    phones += asterisk.start_phones(ring_s, target_s, [target])
+    try:
+        caller = Caller(asterisk.next_number(), case_ref,
+                        hangup_after_s=2 * ring_s + talk_s + target_s + 60)
+        result = asterisk.run_calls([caller], agents=[], mark=mark)
+    finally:
+        asterisk.stop_sipps(phones)
+        asterisk.pause_members(False, agents=others)
+    return replace(result, agents=[first, target], queue_log=asterisk.queue_log_since(mark))
+
+
+# ---------------------------------------------------------------------------- two queues
+def two_queues(asterisk: AsteriskHarness, *, ring_s: float = 1.0, talk_s: float = 2.0,
+               case_ref: str | None = "TWOQ-1") -> ScenarioResult:
+    """One call, two queues: the resident dials 2002 (overlay), waits 2 s in council-first
+    (no members; EXITWITHTIMEOUT), then the product's own path puts them in council, where
+    an agent answers after ``ring_s`` and hangs up after ``talk_s``. queue_log, one callid:
+    ENTERQUEUE, EXITWITHTIMEOUT (council-first), ENTERQUEUE, CONNECT, COMPLETEAGENT."""
+    caller = Caller(asterisk.next_number(), case_ref, dial=TWO_QUEUES_NUMBER,
+                    hangup_after_s=ring_s + talk_s + 60)
+    return asterisk.run_calls([caller], ring_s, talk_s)
