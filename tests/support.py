@@ -20,7 +20,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ami"
 # from-resident); timeout, abandoned_long: with tests/asterisk/capture.py from the project's
 # own harness and dialplans/ (context council-inbound). Each has its queue_log beside it.
 TRACES = ("answered", "abandoned", "callback", "timeout", "abandoned_long")
-QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long")
+# from tests/asterisk/scenarios.py: every way of leaving a queue that queue_log names
+EXIT_TRACES = ("exit_with_key", "exit_with_key_rejoin", "leave_empty", "transfer",
+               "attended_transfer", "two_queues")
+QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long", *EXIT_TRACES)
 LAB_INBOUND = ("from-resident", "council-inbound")  # residents' contexts in the recordings
 
 
@@ -75,19 +78,30 @@ def queue_log(text: str) -> list[QueueLogEntry]:
 
 
 def expected_from_queue_log(entries: list[QueueLogEntry]) -> dict[str, tuple[str, int]]:
-    """Asterisk's own account: callid -> (outcome, wait in whole seconds)."""
+    """Asterisk's own account, read independently of callcentre's ledger: callid ->
+    (outcome, wait in whole seconds). A call that visited several queues (or rejoined one)
+    waited from its first ENTERQUEUE until it was answered or left the last queue."""
+    exits = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exit_empty",
+             "EXITWITHKEY": "exit_with_key"}
+    first: dict[str, QueueLogEntry] = {}
+    visits: dict[str, int] = {}
     result: dict[str, tuple[str, int]] = {}
     for e in entries:
+        if e.event == "ENTERQUEUE":
+            first.setdefault(e.callid, e)
+            visits[e.callid] = visits.get(e.callid, 0) + 1
+            continue
         if e.event == "CONNECT":
-            result[e.callid] = ("answered", int(e.data[0]))
-        elif e.event == "ABANDON":
-            result[e.callid] = ("abandoned", int(e.data[2]))
-        elif e.event == "EXITWITHTIMEOUT":
-            result[e.callid] = ("timeout", int(e.data[2]))
-        elif e.event == "EXITEMPTY":
-            result.setdefault(e.callid, ("exit_empty", int(e.data[2])))
-        elif e.event == "EXITWITHKEY":
-            result.setdefault(e.callid, ("exit_with_key", int(e.data[3])))
+            outcome, own_wait = "answered", int(e.data[0])
+        elif e.event in exits:
+            outcome, own_wait = exits[e.event], int(e.data[-1])
+        else:
+            continue
+        if result.get(e.callid, ("",))[0] == "answered":
+            continue
+        wait = own_wait if visits.get(e.callid, 1) == 1 else int(
+            (e.at - first[e.callid].at).total_seconds())
+        result[e.callid] = (outcome, wait)
     return result
 
 

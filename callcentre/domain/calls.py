@@ -103,10 +103,10 @@ def decide_outcome(call: Call) -> Outcome:
     # Queue() sets QUEUESTATUS only when it lets a resident go who is still on the line
     # (TIMEOUT, LEAVEEMPTY ...); a resident who hangs up while queued leaves it unset.
     # app_queue raises QueueCallerAbandon on those paths too (record_abandoned() for a
-    # timeout), so the status decides before the abandon flag does. FULL and JOINEMPTY
-    # never queued the resident.
+    # timeout or an empty queue), so the status decides before the abandon flag does.
+    # FULL and JOINEMPTY never queued the resident.
     if call.queue_status and (call.queued_at is not None or call.abandoned):
-        return Outcome.TIMEOUT if call.queue_status == "TIMEOUT" else Outcome.LEFT_QUEUE
+        return _STATUS_OUTCOMES.get(call.queue_status, Outcome.LEFT_QUEUE)
     if call.abandoned:
         return Outcome.ABANDONED
     if call.queued_at is None:
@@ -114,7 +114,13 @@ def decide_outcome(call: Call) -> Outcome:
     if call.left_queue_at is None:
         # Still queued when we last knew, and we never saw it end.
         return Outcome.UNKNOWN if call.end_source is EndSource.RECONCILED else Outcome.ABANDONED
-    return Outcome.LEFT_QUEUE
+    # Left the queue alive with no status and no abandon: only a key does that (app_queue
+    # logs EXITWITHKEY and sets no QUEUESTATUS; tests/fixtures/ami/exit_with_key.ami).
+    # Seen only in part (closed on resync), it stays the plainer "left the queue".
+    return Outcome.EXIT_WITH_KEY if call.end_source is EndSource.HANGUP else Outcome.LEFT_QUEUE
+
+
+_STATUS_OUTCOMES = {"TIMEOUT": Outcome.TIMEOUT, "LEAVEEMPTY": Outcome.EXIT_EMPTY}
 
 
 def new_call(linkedid: str, at: datetime, details: ev.CallerDetails, out_of_hours: bool) -> Call:
@@ -147,8 +153,14 @@ def _case_ref(call: Call, e: ev.CaseRefKeyed) -> Call:
 
 
 def _joined(call: Call, e: ev.QueueJoined) -> Call:
+    if call.queued_at is not None and call.left_queue_at is not None \
+            and call.answered_at is None and e.at > call.left_queue_at:
+        # Another visit (a second queue, or back after a key): the last visit decides how
+        # the call left, and the wait runs on from the first join, as the resident lived it.
+        return replace(call, left_queue_at=None, abandoned=False, abandon_position=None,
+                       queue_status=None)
     if call.queued_at is not None:
-        return call  # duplicate join, or a second queue: the first wait is the one measured
+        return call  # a duplicate join: the first is the one measured
     keyed = call.keyed_case_ref or e.details.case_ref
     return replace(call, queue=e.queue, queued_at=e.at, join_position=e.position,
                    keyed_case_ref=keyed)

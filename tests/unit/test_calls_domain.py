@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from callcentre.domain import events as ev
 from callcentre.domain.calls import CallTracker, EndSource, Outcome
 from callcentre.domain.hours import opening_hours
@@ -51,14 +53,32 @@ def test_queue_timeout_is_its_own_outcome() -> None:
     assert call.wait_seconds == 300.0 and call.join_position == 3
 
 
-def test_left_queue_for_another_reason() -> None:
-    call = finished_call(tracker(), [
+@pytest.mark.parametrize(("status", "outcome"), [
+    ("LEAVEEMPTY", Outcome.EXIT_EMPTY), ("LEAVEUNAVAIL", Outcome.LEFT_QUEUE),
+    ("WITHDRAW", Outcome.LEFT_QUEUE), (None, Outcome.EXIT_WITH_KEY)])
+def test_left_queue_alive_is_named_by_its_status(status: str | None, outcome: Outcome) -> None:
+    events: list[ev.CallEvent] = [
         ev.QueueJoined(LID, at(0), "council", 1, DETAILS),  # joined without a Newchannel first
         ev.QueueLeft(LID, at(10), "council"),
-        ev.QueueResultSet(LID, at(10), "LEAVEEMPTY"),
-        ev.CallerHungUp(LID, at(11), 16),
+        ev.CallerHungUp(LID, at(11), 16)]
+    if status:
+        events.insert(2, ev.QueueResultSet(LID, at(10), status))
+    assert finished_call(tracker(), events).outcome is outcome
+
+
+def test_a_second_visit_decides_how_the_call_left_and_the_wait_runs_on() -> None:
+    call = finished_call(tracker(), [
+        ev.QueueJoined(LID, at(0), "council-first", 1, DETAILS),
+        ev.CallerAbandoned(LID, at(2), "council-first", 1, 1),
+        ev.QueueLeft(LID, at(2), "council-first"),
+        ev.QueueResultSet(LID, at(2), "TIMEOUT"),
+        ev.QueueJoined(LID, at(2.1), "council", 1, DETAILS),
+        ev.CallerAbandoned(LID, at(7), "council", 1, 1),
+        ev.QueueLeft(LID, at(7), "council"),
+        ev.CallerHungUp(LID, at(7.1), 0),
     ])
-    assert call.outcome is Outcome.LEFT_QUEUE
+    assert call.outcome is Outcome.ABANDONED  # not the first queue's stale TIMEOUT
+    assert call.queue == "council-first" and call.wait_seconds == 7
 
 
 def test_hung_up_before_queue_and_out_of_hours() -> None:
