@@ -565,8 +565,9 @@ class AsteriskHarness:
     def start_callback_phone(self, ring_s: float, talk_s: float, timeout_s: float = 600,
                              keys: str = "", greeting: bool = False) -> SippProcess:
         """The resident's phone behind endpoint resident-cb, which callbacks dial: ``keys``
-        (e.g. "1", the confirmation) are sent as SIP INFO 2 s after it answers; ``greeting``
-        plays a recording once answered (an answering machine). See sipp.Phone."""
+        (e.g. "1", the confirmation) are sent as SIP INFO 2 s after it answers, and
+        ``talk_s`` counts from the last key; ``greeting`` plays a recording once answered
+        (an answering machine). See sipp.Phone."""
         phone = Phone("resident-cb", self._block.port(CALLBACK), ring_s, talk_s, keys=keys,
                       greeting=greeting)
         return self._start_phone(phone, timeout_s)
