@@ -182,6 +182,7 @@ class Service:
         on(cev.AgentLegFailed,      dialler.handle)
         on(cev.ResidentDialEnded,   dialler.handle)
         on(cev.ResidentConfirmed,   dialler.handle)
+        on(cev.MachineDetection,    dialler.handle)
         on(cev.CallbackLegResult,   dialler.handle)
         on(ResyncStarted,           calls.resync_started)
         on(Resynced,                calls.resynced, dialler.resynced)

@@ -14,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from callcentre.domain.callback_events import MemberChanged
 from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
+from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
@@ -304,6 +305,7 @@ class OriginateRequest:
     due_by: datetime
     agent_ring_seconds: int
     caller_id: str
+    check: AnswerCheck = AnswerCheck.CONFIRM  # how the dialplan checks who answered
 
 
 class Pbx(Protocol):

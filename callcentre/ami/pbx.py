@@ -30,7 +30,8 @@ def originate_fields(req: OriginateRequest) -> dict[str, str | Sequence[str]]:
         raise PbxRefused(f"not a diallable number for callback {req.callback_id}")
     variables = [f"CALLBACK_ID={req.callback_id}",
                  f"CALLBACK_DUE={req.due_by.isoformat()}",
-                 f"CALLBACK_DUE_EPOCH={int(req.due_by.timestamp())}"]
+                 f"CALLBACK_DUE_EPOCH={int(req.due_by.timestamp())}",
+                 f"CALLBACK_CHECK={req.check.value}"]
     if req.case_ref:
         variables.insert(0, f"__CASE_REF={req.case_ref}")
     return {

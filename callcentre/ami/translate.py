@@ -74,6 +74,7 @@ class Translator:
             "CallcentreCallbackRequest": _requested,
             "CallcentreCallbackPromiseTold": _told,
             "CallcentreCallbackConfirmed": _confirmed,
+            "CallcentreCallbackAmd": _amd,
             "CallcentreCallbackResult": _result,
         }
 
@@ -256,6 +257,12 @@ def _told(msg: Message, when: When) -> Event | None:
 
 def _confirmed(msg: Message, when: When) -> Event:
     return cev.ResidentConfirmed(msg["Linkedid"], when(msg))
+
+
+def _amd(msg: Message, when: When) -> Event:
+    # Raised on the resident's leg: its Linkedid is the agent leg's, the attempt's channel_id.
+    return cev.MachineDetection(msg["Linkedid"], when(msg), msg["AmdStatus"],
+                                msg.get("AmdCause") or None)
 
 
 def _result(msg: Message, when: When) -> Event:

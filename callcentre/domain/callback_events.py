@@ -77,7 +77,9 @@ class AgentLegFailed:
 
 @dataclass(frozen=True, slots=True)
 class ResidentDialEnded:
-    """DialEnd of the resident's leg: ANSWER, NOANSWER, BUSY, CONGESTION, CHANUNAVAIL, CANCEL."""
+    """DialEnd of the resident's leg: ANSWER (connected to the agent: with a check, only once
+    it passed), CONTINUE (answered, but the check hung up on them: no key 1, or a machine),
+    NOANSWER, BUSY, CONGESTION, CHANUNAVAIL, CANCEL."""
 
     channel_id: str
     at: datetime
@@ -90,6 +92,16 @@ class ResidentConfirmed:
 
     channel_id: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MachineDetection:
+    """AMD's verdict on whoever answered a callback (UserEvent CallcentreCallbackAmd)."""
+
+    channel_id: str
+    at: datetime
+    status: str  # AMDSTATUS: MACHINE, HUMAN, NOTSURE or HANGUP
+    cause: str | None  # AMDCAUSE, e.g. LONGGREETING-1500-1500, TOOLONG-4900
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +124,10 @@ class CallbackLegEnded:
 
 LegEvent = (
     AgentLegAnswered | AgentLegFailed | ResidentDialEnded | ResidentConfirmed
-    | CallbackLegResult | CallbackLegEnded
+    | MachineDetection | CallbackLegResult | CallbackLegEnded
 )
 CallbackEvent = (
     MemberChanged | MemberRemoved | DeviceChanged | CallbackRequested | PromiseTold
     | AgentLegAnswered | AgentLegFailed | ResidentDialEnded | ResidentConfirmed
-    | CallbackLegResult | CallbackLegEnded
+    | MachineDetection | CallbackLegResult | CallbackLegEnded
 )

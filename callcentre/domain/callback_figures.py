@@ -11,7 +11,8 @@ class CallbackCounts:
     """Live counts, for /metrics and the wallboard."""
 
     promised: Mapping[str, int] = field(default_factory=dict)  # by source, all time
-    closed: Mapping[str, int] = field(default_factory=dict)  # by result, all time
+    closed: Mapping[str, int] = field(default_factory=dict)  # by first result, all time
+    corrected: Mapping[tuple[str, ...], int] = field(default_factory=dict)  # (old, new): n
     extended: int = 0
     open_by_state: Mapping[str, int] = field(default_factory=dict)
     at_risk: int = 0

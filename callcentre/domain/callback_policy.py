@@ -24,6 +24,15 @@ class Source(enum.StrEnum):
     OUT_OF_HOURS = "out_of_hours"  # the resident called while the council was closed
 
 
+class AnswerCheck(enum.StrEnum):
+    """How a callback makes sure a person, not a machine, answered. The value is sent to the
+    dialplan as CALLBACK_CHECK (dialplans/extensions_callcentre.conf [callcentre-callback])."""
+
+    CONFIRM = "confirm"  # the resident presses 1 before the agent is connected (default)
+    MACHINE_DETECTION = "amd"  # Asterisk's AMD(); a MACHINE is hung up on
+    NONE = "none"  # anyone who answers is connected; talk time alone decides
+
+
 @dataclass(frozen=True)
 class CallbackPolicy:
     opening: OpeningHours  # working time: deadlines are counted in it
@@ -34,8 +43,8 @@ class CallbackPolicy:
     max_attempts: int
     give_up_after: timedelta  # working time after the deadline when an unreached one is missed
     owner_hold_back: timedelta  # a named owner keeps a due callback until due_by - this
-    min_talk: timedelta  # an answered call shorter than this did not reach the resident
-    require_confirmation: bool  # only a keypress by the resident counts as reached
+    min_talk: timedelta  # unconfirmed checks: a shorter answered call did not reach them
+    check: AnswerCheck  # confirm (only the resident's key 1 counts), amd or none
     abandon_after: timedelta | None  # abandoned calls that waited this long; None: off
     out_of_hours: bool  # calls while closed become callbacks
     cancel_on_call_in: bool  # the resident phoned in and was answered: cancel pending ones
@@ -75,10 +84,15 @@ class CallbackPolicy:
     def give_up_at(self, due_by: datetime) -> datetime:
         return add_working_time(self.calling, due_by, self.give_up_after)
 
-    def reached(self, answered: timedelta | None, confirmed: bool) -> bool:
-        """Whether an answered call counts as reaching the resident (voicemail must not)."""
+    def reached(self, answered: timedelta | None, confirmed: bool,
+                machine: bool = False) -> bool:
+        """Whether an answered call counts as reaching the resident (voicemail must not).
+
+        ``answered``: how long the resident's leg was connected to the agent (None: never).
+        With CONFIRM only a confirmed, connected call counts; otherwise a MACHINE never
+        counts, and a confirmation or ``min_talk`` of connection does."""
+        if answered is None or machine:
+            return False
         if confirmed:
             return True
-        if self.require_confirmation or answered is None:
-            return False
-        return answered >= self.min_talk
+        return self.check is not AnswerCheck.CONFIRM and answered >= self.min_talk

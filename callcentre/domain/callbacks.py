@@ -4,16 +4,18 @@ Every change is a pure function ``(callback, ..., at) -> callback`` that records
 in ``history`` and raises IllegalTransition when the callback's state forbids it.
 Results and the kept ratio are defined once here; the API, metrics and reports use them:
 
-* ``kept``: the resident was reached by the deadline; ``late``: reached after it;
+* ``kept``: the resident was reached by the deadline (with the default policy: they
+  pressed 1 and were then connected to the agent); ``late``: reached after it;
 * ``missed``: attempts exhausted or given up unreached (``first_attempt_in_time`` says
   whether the first attempt was made by the deadline); ``cancelled``.
 * kept ratio = kept / (kept + late + missed); cancelled ones are left out.
+* An agent may correct a closed result after the fact (callback_outcomes.correct_result);
+  the history keeps who, when, old, new and why, and every figure follows the correction.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -38,8 +40,10 @@ class Result(enum.StrEnum):
 
 
 class AttemptOutcome(enum.StrEnum):
-    REACHED = "reached"  # resident answered and confirmed, or talked min_talk or longer
-    NOT_REACHED = "not_reached"  # answered but too short / not confirmed (voicemail)
+    REACHED = "reached"  # confirmed and connected (or, unconfirmed policies, talked min_talk)
+    NOT_REACHED = "not_reached"  # connected, but too short to count (unconfirmed policies)
+    UNCONFIRMED = "unconfirmed"  # answered, but nobody pressed 1 (voicemail, or not them)
+    MACHINE = "answering_machine"  # Asterisk's AMD heard an answering machine
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     FAILED = "failed"  # congestion, unavailable, dialplan or PBX error
@@ -60,6 +64,11 @@ class Told(enum.StrEnum):
 
 
 OPEN = frozenset({Status.PENDING, Status.DIALLING, Status.NEEDS_OUTCOME})
+# What the history and the attempt say when the system decides these (an agent's note wins).
+REASONS = {
+    AttemptOutcome.UNCONFIRMED: "answered, but nobody pressed 1 to confirm",
+    AttemptOutcome.MACHINE: "answering machine",
+}
 # Attempts that never rang the resident: not counted, retried soon (AGENT_RETRY later).
 UNCOUNTED = frozenset({AttemptOutcome.NOT_PLACED, AttemptOutcome.AGENT_NO_ANSWER})
 AGENT_RETRY = timedelta(minutes=1)
@@ -75,6 +84,7 @@ class Attempt:
     outcome: AttemptOutcome | None = None
     answered_at: datetime | None = None  # the resident answered
     confirmed: bool = False  # the resident pressed the confirmation key
+    amd: str | None = None  # answering machine detection: MACHINE, HUMAN, NOTSURE, HANGUP
     manual: bool = False  # recorded by an agent, not observed at the PBX
     note: str | None = None
 
@@ -145,13 +155,13 @@ class Callback:
         return None
 
 
-def _log(cb: Callback, at: datetime, by: str, action: str, *, old: str | None = None,
+def with_history(cb: Callback, at: datetime, by: str, action: str, *, old: str | None = None,
          new: str | None = None, reason: str | None = None, told: Told | None = None) -> Callback:
     entry = HistoryEntry(at, by, action, old, new, reason, told)
     return replace(cb, history=(*cb.history, entry))
 
 
-def _require(cb: Callback, *allowed: Status, doing: str) -> None:
+def require_status(cb: Callback, *allowed: Status, doing: str) -> None:
     if cb.status not in allowed:
         state = cb.result.value if cb.result else cb.status.value
         raise IllegalTransition(f"cannot {doing} a callback that is {state}")
@@ -187,15 +197,15 @@ def new_callback(cb: Callback, policy: CallbackPolicy) -> Callback:
     first = policy.callable_from(max(at, cb.not_before))
     made = replace(cb, reason=clean_reason(cb.reason), status=Status.PENDING,
                    next_attempt_at=first, original_due_by=cb.due_by)
-    return _log(made, at, cb.promised_by, "created", new=cb.due_by.isoformat())
+    return with_history(made, at, cb.promised_by, "created", new=cb.due_by.isoformat())
 
 
 def start_attempt(cb: Callback, agent: str | None, channel_id: str, at: datetime) -> Callback:
-    _require(cb, Status.PENDING, doing="dial")
+    require_status(cb, Status.PENDING, doing="dial")
     attempt = Attempt(len(cb.attempts) + 1, at, channel_id, agent)
     cb = replace(cb, status=Status.DIALLING, next_attempt_at=None,
                  attempts=(*cb.attempts, attempt))
-    return _log(cb, at, "system", "attempt", new=str(attempt.number), reason=agent)
+    return with_history(cb, at, "system", "attempt", new=str(attempt.number), reason=agent)
 
 
 def _with_current(cb: Callback, **changes: object) -> Callback:
@@ -217,23 +227,19 @@ def resident_confirmed(cb: Callback) -> Callback:
     return _with_current(cb, confirmed=True)
 
 
+def machine_detected(cb: Callback, status: str) -> Callback:
+    """What AMD said of whoever answered the attempt in progress (AMDSTATUS)."""
+    return _with_current(cb, amd=status)
+
+
 def finish_attempt(cb: Callback, outcome: AttemptOutcome, at: datetime, policy: CallbackPolicy,
                    by: str = "system", note: str | None = None) -> Callback:
     """Close the attempt in progress with ``outcome`` and decide what happens next."""
-    _require(cb, Status.DIALLING, Status.NEEDS_OUTCOME, doing="finish an attempt of")
+    require_status(cb, Status.DIALLING, Status.NEEDS_OUTCOME, doing="finish an attempt of")
+    note = note or REASONS.get(outcome)
     cb = _with_current(cb, ended_at=at, outcome=outcome, note=note, manual=by != "system")
-    cb = _log(cb, at, by, "outcome", new=outcome.value, reason=note)
+    cb = with_history(cb, at, by, "outcome", new=outcome.value, reason=note)
     return after_attempt(cb, outcome, at, policy)
-
-
-def judge(cb: Callback, at: datetime, policy: CallbackPolicy) -> AttemptOutcome:
-    """Reached or not, for an attempt the resident answered that has now ended at ``at``."""
-    current = cb.current
-    if current is None or current.answered_at is None:
-        return AttemptOutcome.NO_ANSWER
-    talk = at - current.answered_at
-    return (AttemptOutcome.REACHED if policy.reached(talk, current.confirmed)
-            else AttemptOutcome.NOT_REACHED)
 
 
 def after_attempt(cb: Callback, outcome: AttemptOutcome, at: datetime,
@@ -288,7 +294,8 @@ def link_lost(cb: Callback, at: datetime, policy: CallbackPolicy) -> Callback:
     must say what happened (never guess, never silently drop); otherwise retry per policy."""
     current = cb.current
     if current is not None and current.answered_at is not None:
-        cb = _log(cb, at, "system", "needs_outcome", reason="link lost after the resident answered")
+        cb = with_history(cb, at, "system", "needs_outcome",
+                          reason="link lost after the resident answered")
         return replace(cb, status=Status.NEEDS_OUTCOME, next_attempt_at=None)
     return finish_attempt(cb, AttemptOutcome.LINK_LOST, at, policy)
 
@@ -310,76 +317,48 @@ def record_outcome(cb: Callback, outcome: AttemptOutcome, by: str, at: datetime,
 def _close(cb: Callback, result: Result, at: datetime, by: str,
            reason: str | None = None) -> Callback:
     cb = replace(cb, status=Status.CLOSED, result=result, next_attempt_at=None, closed_at=at)
-    return _log(cb, at, by, "closed", new=result.value, reason=reason)
+    return with_history(cb, at, by, "closed", new=result.value, reason=reason)
 
 
 def reschedule(cb: Callback, due_by: datetime, reason: str, told: Told, by: str, at: datetime,
                policy: CallbackPolicy) -> Callback:
     """Move the deadline. Needs a reason; records who, when, old, new and how the resident
     was told; a later deadline counts as an extended promise."""
-    _require(cb, Status.PENDING, Status.DIALLING, Status.NEEDS_OUTCOME, doing="reschedule")
+    require_status(cb, Status.PENDING, Status.DIALLING, Status.NEEDS_OUTCOME, doing="reschedule")
     check_deadline(due_by, at, policy)
     text = clean_reason(reason)
     old = cb.due_by
     cb = replace(cb, due_by=due_by, extensions=cb.extensions + (due_by > old))
-    return _log(cb, at, by, "rescheduled", old=old.isoformat(), new=due_by.isoformat(),
+    return with_history(cb, at, by, "rescheduled", old=old.isoformat(), new=due_by.isoformat(),
                 reason=text, told=told)
 
 
 def snooze(cb: Callback, until: datetime, by: str, at: datetime,
            policy: CallbackPolicy) -> Callback:
     """Not now: the next attempt waits until ``until`` (the deadline does not move)."""
-    _require(cb, Status.PENDING, doing="snooze")
+    require_status(cb, Status.PENDING, doing="snooze")
     if until <= at:
         raise InvalidInput("until must be in the future", field="until")
     nxt = policy.callable_from(until)
     old = cb.next_attempt_at
     cb = replace(cb, next_attempt_at=nxt)
-    return _log(cb, at, by, "snoozed", old=old.isoformat() if old else None, new=nxt.isoformat())
+    return with_history(cb, at, by, "snoozed", old=old.isoformat() if old else None,
+                        new=nxt.isoformat())
 
 
 def accept(cb: Callback, agent: str, at: datetime) -> Callback:
     """An agent takes the callback: it becomes theirs and is offered to them now."""
-    _require(cb, Status.PENDING, doing="accept")
+    require_status(cb, Status.PENDING, doing="accept")
     old = cb.owner
     cb = replace(cb, owner=agent, next_attempt_at=min(cb.next_attempt_at or at, at))
-    return _log(cb, at, agent, "accepted", old=old, new=agent)
+    return with_history(cb, at, agent, "accepted", old=old, new=agent)
 
 
 def cancel(cb: Callback, reason: str, by: str, at: datetime) -> Callback:
-    _require(cb, Status.PENDING, Status.NEEDS_OUTCOME, doing="cancel")
+    require_status(cb, Status.PENDING, Status.NEEDS_OUTCOME, doing="cancel")
     return _close(cb, Result.CANCELLED, at, by, clean_reason(reason))
 
 
 def expire(cb: Callback, at: datetime) -> Callback:
-    _require(cb, Status.PENDING, doing="expire")
+    require_status(cb, Status.PENDING, doing="expire")
     return _close(cb, Result.MISSED, at, "system", "gave up after the deadline")
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    kept: int = 0
-    late: int = 0
-    missed: int = 0
-    cancelled: int = 0
-    missed_first_in_time: int = 0  # missed, though the first attempt was made in time
-    extended: int = 0  # closed promises whose deadline was moved later at least once
-
-    @property
-    def kept_ratio(self) -> float | None:
-        """kept / (kept + late + missed); None when there is nothing to judge yet."""
-        judged = self.kept + self.late + self.missed
-        return None if judged == 0 else self.kept / judged
-
-
-def tally(callbacks: Iterable[Callback]) -> Tally:
-    counts = dict.fromkeys(("kept", "late", "missed", "cancelled",
-                            "missed_first_in_time", "extended"), 0)
-    for cb in callbacks:
-        if cb.result is None:
-            continue
-        counts[cb.result.value] += 1
-        counts["extended"] += cb.extensions > 0
-        if cb.result is Result.MISSED and cb.first_attempt_in_time:
-            counts["missed_first_in_time"] += 1
-    return Tally(**counts)

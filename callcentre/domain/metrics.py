@@ -80,7 +80,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Callbacks promised, by source (agent, queue_keypress, abandoned, out_of_hours).",
             "source"),
     _scrape("callcentre_callbacks_closed_total", Kind.COUNTER,
-            "Callbacks closed, by result (kept, late, missed, cancelled).", "result"),
+            "Callbacks closed, by the result they were closed with (kept, late, missed,"
+            " cancelled); later corrections are counted in callcentre_callbacks_corrected_total.",
+            "result"),
+    _scrape("callcentre_callbacks_corrected_total", Kind.COUNTER,
+            "Closed callbacks' results corrected by an agent, from one result to another"
+            " (kept, late, missed).", "from", "to"),
     _scrape("callcentre_callbacks_extended_total", Kind.COUNTER,
             "Callbacks whose deadline was moved later at least once."),
     _scrape("callcentre_callbacks_open", Kind.GAUGE,

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from callcentre.domain.callback_figures import CallbackCounts
+from callcentre.domain.callback_outcomes import CORRECTABLE
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
 from callcentre.domain.live import LedgerReport, LiveSnapshot
@@ -140,6 +141,11 @@ def _callback_families(c: CallbackCounts) -> Iterable[Metric]:
                    [((k,), v) for k, v in sorted(c.promised.items())])
     yield _counter("callcentre_callbacks_closed_total",
                    [((k,), v) for k, v in sorted(c.closed.items())])
+    # every pair always present, so the recording rules' sums never go missing
+    results = sorted(r.value for r in CORRECTABLE)
+    pairs = [(a, b) for a in results for b in results if a != b]
+    yield _counter("callcentre_callbacks_corrected_total",
+                   [((a, b), c.corrected.get((a, b), 0)) for a, b in pairs])
     yield _counter("callcentre_callbacks_extended_total", [((), c.extended)])
     states = {"pending": 0, "dialling": 0, "needs_outcome": 0, **c.open_by_state}
     yield _gauge("callcentre_callbacks_open", [((k,), v) for k, v in sorted(states.items())])

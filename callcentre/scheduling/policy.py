@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from callcentre.domain.callback_policy import CallbackPolicy, Source
+from callcentre.domain.callback_policy import AnswerCheck, CallbackPolicy, Source
 from callcentre.domain.deadlines import parse_rule
 from callcentre.domain.hours import OpeningHours, opening_hours
 from callcentre.errors import ConfigError, InvalidInput
@@ -129,6 +129,16 @@ def _refused_retry(section: dict[str, Any]) -> tuple[timedelta, timedelta]:
     return timedelta(seconds=seconds[0]), timedelta(seconds=seconds[1])
 
 
+def _answer_check(section: dict[str, Any]) -> AnswerCheck:
+    """require_confirmation (default true) wins; without it, answering_machine_detection
+    (default true) asks Asterisk's AMD; both off leaves talk time alone to judge."""
+    if _flag(section, "require_confirmation", True):
+        return AnswerCheck.CONFIRM
+    if _flag(section, "answering_machine_detection", True):
+        return AnswerCheck.MACHINE_DETECTION
+    return AnswerCheck.NONE
+
+
 def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
     opening = load_opening_hours(doc, where)
     section = doc.get("callbacks", {})
@@ -148,7 +158,7 @@ def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
             give_up_after=timedelta(hours=_number(section, "give_up_after_hours", 8)),
             owner_hold_back=timedelta(minutes=_number(section, "owner_hold_back_minutes", 60)),
             min_talk=timedelta(seconds=_number(section, "min_talk_seconds", 10)),
-            require_confirmation=_flag(section, "require_confirmation", False),
+            check=_answer_check(section),
             abandon_after=timedelta(seconds=abandon) if abandon > 0 else None,
             out_of_hours=_flag(section, "out_of_hours", True),
             cancel_on_call_in=_flag(section, "cancel_when_resident_calls", True),

@@ -218,7 +218,7 @@ class CallbackDialler:
         leg = self.legs.add(Leg(cb.id or 0, channel_id, agent.interface, now))
         request = OriginateRequest(channel_id, agent.interface, cb.phone, cb.case_ref,
                                    cb.id or 0, cb.due_by, self._settings.agent_ring_seconds,
-                                   self._settings.caller_id)
+                                   self._settings.caller_id, self._policy.check)
         try:
             leg.action_id = await self._pbx.originate(request)
         except (PbxUnavailable, PbxRefused) as err:

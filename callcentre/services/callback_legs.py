@@ -2,13 +2,18 @@
 
 A ``Leg`` gathers what the PBX said about one attempt (named by its ``channel_id``);
 ``LegTracker.apply`` returns the leg once it is over, and ``Leg.judge`` turns it into an
-AttemptOutcome with the domain's rules (reached only if confirmed or talked long enough):
+AttemptOutcome with the domain's rules (domain/callback_outcomes.py ``judge``):
 
 * OriginateResponse Failure: the agent's phone was not answered (Reason 1 hung up/rejected,
   3 no answer, 5 busy -> ``agent_no_answer``; others -> ``failed``). Over at once.
-* OriginateResponse Success, then DialEnd of the resident's leg (ANSWER -> answered at
-  that moment; NOANSWER/CANCEL, BUSY, CONGESTION/CHANUNAVAIL), then the h extension's
-  UserEvent (DialStatus and ANSWEREDTIME), then Hangup of the agent leg: over.
+* OriginateResponse Success, then the resident's leg: CallcentreCallbackConfirmed (they
+  pressed 1) or CallcentreCallbackAmd (AMD's verdict) while the dialplan checks who
+  answered; DialEnd (ANSWER -> connected to the agent at that moment, which with a check
+  is only once it passed; CONTINUE -> the check hung up on them, no key or a machine;
+  NOANSWER/CANCEL, BUSY, CONGESTION/CHANUNAVAIL), then the h extension's UserEvent
+  (DialStatus and ANSWEREDTIME), then Hangup of the agent leg: over. Measured on
+  Asterisk 22 (tests/fixtures/ami/callback_*.ami): after a CONTINUE the h extension still
+  says DialStatus ANSWER, so the resident leg's DialEnd wins.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 
 from callcentre.domain import callback_events as cev
 from callcentre.domain import callbacks as cbd
+from callcentre.domain.callback_outcomes import judge
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Attempt, AttemptOutcome, Callback
 
@@ -46,6 +52,7 @@ class Leg:
     answered_at: datetime | None = None
     answered_seconds: float | None = None
     confirmed: bool = False
+    amd_status: str | None = None  # what AMD said of whoever answered
     ended_at: datetime | None = None
     done: bool = False
     last_event_at: datetime = field(init=False)
@@ -73,14 +80,19 @@ class Leg:
             cb = cbd.resident_answered(cb, self.answered_at)
         if self.confirmed:
             cb = cbd.resident_confirmed(cb)
+        if self.amd_status is not None:
+            cb = cbd.machine_detected(cb, self.amd_status)
         if self.agent_failed is not None and not self.agent_answered:
             bad = AttemptOutcome.AGENT_NO_ANSWER if self.agent_declined else AttemptOutcome.FAILED
             return cb, bad, at
+        if self.dial_status == "CONTINUE":  # the dialplan's check hung up on whoever answered
+            end = self.ended_at or at
+            return cb, judge(cb, end, policy, hung_up_by_check=True), end
         if self.answered_at is not None:
             end = self.ended_at or at
             if self.answered_seconds is not None:
                 end = self.answered_at + timedelta(seconds=self.answered_seconds)
-            return cb, cbd.judge(cb, end, policy), end
+            return cb, judge(cb, end, policy), end
         status = DIAL_STATUS.get(self.dial_status or "", AttemptOutcome.FAILED)
         return cb, status, self.ended_at or at
 
@@ -171,11 +183,15 @@ def _fold(leg: Leg, event: cev.LegEvent) -> bool:  # noqa: PLR0911  # one return
     if isinstance(event, cev.ResidentConfirmed):
         leg.confirmed = True
         return False
+    if isinstance(event, cev.MachineDetection):
+        leg.amd_status = event.status
+        return False
     if isinstance(event, cev.CallbackLegResult):
         # Its AnsweredTime counts from the *agent's* answer (measured on Asterisk 22), so
         # talk time comes from the resident's DialEnd and the Hangup timestamps instead.
+        # Its DialStatus is ANSWER after a CONTINUE too: the resident leg's DialEnd wins.
         leg.agent_answered = True
-        leg.dial_status = event.dial_status or leg.dial_status
+        leg.dial_status = leg.dial_status or event.dial_status or None
         return False
     if isinstance(event, cev.CallbackLegEnded):
         leg.ended_at = event.at

@@ -17,8 +17,9 @@ from typing import Any
 
 from callcentre.domain import callbacks as cbd
 from callcentre.domain.callback_events import CallbackRequested, PromiseTold
+from callcentre.domain.callback_outcomes import correct_result
 from callcentre.domain.callback_policy import CallbackPolicy, Source
-from callcentre.domain.callbacks import AttemptOutcome, Callback, Told
+from callcentre.domain.callbacks import AttemptOutcome, Callback, Result, Told
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
 from callcentre.domain.numbers import mask, require
@@ -156,6 +157,13 @@ class CallbackService:
                              note: str | None = None) -> Callback:
         return await self.change(callback_id, lambda cb, now: cbd.record_outcome(
             cb, outcome, _name(by, "by"), now, self.policy, note))
+
+    async def correct_result(self, callback_id: int, result: Result, reason: str,
+                             by: str) -> Callback:
+        """An agent corrects a closed callback's result; raises IllegalTransition (open or
+        cancelled) and InvalidInput (result, reason)."""
+        return await self.change(callback_id, lambda cb, now: correct_result(
+            cb, result, reason, _name(by, "by"), now))
 
     async def snooze(self, callback_id: int, until: datetime, by: str) -> Callback:
         return await self.change(callback_id, lambda cb, now: cbd.snooze(

@@ -17,9 +17,13 @@ class SqliteCallbackFigures:
         assert t is not None
         promised = await self._db.fetch_all(
             "SELECT source, COUNT(*) FROM callbacks GROUP BY source")
+        # by the result first closed with: corrections are counted apart (migration 007)
         closed = await self._db.fetch_all(
-            "SELECT result, COUNT(*), SUM(extensions > 0) FROM callbacks "
-            "WHERE status = 'closed' GROUP BY result")
+            "SELECT closed_result, COUNT(*), SUM(extensions > 0) FROM callbacks "
+            "WHERE status = 'closed' GROUP BY closed_result")
+        fixes = await self._db.fetch_all(
+            "SELECT j.value, COUNT(*) FROM callbacks, json_each(callbacks.corrections) j "
+            "WHERE corrections IS NOT NULL GROUP BY j.value")
         open_rows = await self._db.fetch_all(
             "SELECT status, COUNT(*), SUM(due_by < ?), "
             "SUM(due_by >= ? AND due_by < ? AND attempt_count = 0), "
@@ -29,6 +33,7 @@ class SqliteCallbackFigures:
         return CallbackCounts(
             promised={r[0]: r[1] for r in promised},
             closed={r[0]: r[1] for r in closed if r[0]},
+            corrected={tuple(r[0].split(">", 1)): r[1] for r in fixes if ">" in r[0]},
             extended=sum(r[2] or 0 for r in closed) + sum(r[5] or 0 for r in open_rows),
             open_by_state={r[0]: r[1] for r in open_rows},
             overdue=sum(r[2] or 0 for r in open_rows),

@@ -1,4 +1,4 @@
-"""All SQL about callbacks (migration 002_callbacks.sql)."""
+"""All SQL about callbacks (migrations 002_callbacks.sql, 007_callback_corrections.sql)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from callcentre.domain.callback_outcomes import corrections, first_result
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import (
     Attempt,
@@ -26,7 +27,8 @@ from callcentre.storage.filters import where
 _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
           "extensions", "status", "result", "source_linkedid")
-_DERIVED = ("attempt_count", "first_attempt_in_time", "attempts", "history")
+_DERIVED = ("attempt_count", "first_attempt_in_time", "closed_result", "corrections", "attempts",
+            "history")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
 _INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
            f"VALUES (1, {', '.join('?' * len(_COLUMNS))})")
@@ -42,7 +44,7 @@ def _attempt_json(a: Attempt) -> dict[str, Any]:
     return {"n": a.number, "start": _t(a.started_at), "channel": a.channel_id, "agent": a.agent,
             "end": _t(a.ended_at), "outcome": a.outcome.value if a.outcome else None,
             "answered": _t(a.answered_at), "confirmed": a.confirmed, "manual": a.manual,
-            "note": a.note}
+            "note": a.note, "amd": a.amd}
 
 
 def _attempt(d: dict[str, Any]) -> Attempt:
@@ -50,7 +52,8 @@ def _attempt(d: dict[str, Any]) -> Attempt:
     assert start is not None
     return Attempt(d["n"], start, d["channel"], d["agent"], from_epoch(d["end"]),
                    AttemptOutcome(d["outcome"]) if d["outcome"] else None,
-                   from_epoch(d["answered"]), d["confirmed"], d["manual"], d["note"])
+                   from_epoch(d["answered"]), d["confirmed"], d.get("amd"), d["manual"],
+                   d["note"])
 
 
 def _entry_json(h: HistoryEntry) -> dict[str, Any]:
@@ -71,7 +74,10 @@ def _values(cb: Callback) -> tuple[Any, ...]:
              cb.source_linkedid)
     times = tuple(_t(getattr(cb, c)) for c in _TIMES)
     first = cb.first_attempt_in_time
+    closed, fixes = first_result(cb), corrections(cb)
     derived = (cb.counted_attempts, None if first is None else int(first),
+               closed.value if closed else None,
+               json.dumps([f"{old}>{new}" for old, new in fixes]) if fixes else None,
                json.dumps([_attempt_json(a) for a in cb.attempts]),
                json.dumps([_entry_json(h) for h in cb.history]))
     return plain + times + derived

@@ -77,6 +77,7 @@ def requires(role: str) -> Callable[[Handler], Handler]:
                 return error_response(401, "unauthorised", "send 'Authorization: Bearer <token>'")
             if ROLES.index(token.role) < needed:
                 return error_response(403, "forbidden", f"this needs the {role} role")
+            request[_TOKEN] = token
             return await handler(request)
 
         return guarded
@@ -85,6 +86,13 @@ def requires(role: str) -> Callable[[Handler], Handler]:
 
 
 UNKNOWN = Token("unknown", "", datetime.min.replace(tzinfo=UTC))  # sent, matching none
+_TOKEN = web.RequestKey("token", Token)  # the request's token, once ``requires`` accepted it
+
+
+def who(request: web.Request) -> str:
+    """Who sent a request ``requires`` let through, for the record: "<name> (<role>)"."""
+    token = request[_TOKEN]
+    return f"{token.name} ({token.role})"
 
 
 async def _token(request: web.Request) -> Token | None:

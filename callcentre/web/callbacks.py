@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from callcentre.domain.callbacks import AttemptOutcome, Status, Told
+from callcentre.domain.callbacks import AttemptOutcome, Result, Status, Told
 from callcentre.errors import InvalidInput
 from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
-from callcentre.web.auth import requires
+from callcentre.web.auth import requires, who
 from callcentre.web.callbacks_view import agent_page, callback_json
 from callcentre.web.parsing import (
     choice,
@@ -185,6 +185,19 @@ async def outcome(request: web.Request) -> web.Response:
     result = required_choice(AttemptOutcome, "outcome", text(body, "outcome"))
     cb = await deps.service.record_outcome(path_id(request), result, text(body, "by") or "",
                                            text(body, "note", required=False))
+    return await _one(deps, cb)
+
+
+@routes.post("/api/callbacks/{id:[0-9]+}/correct")
+@requires("agent")
+async def correct(request: web.Request) -> web.Response:
+    """Correct a closed callback's result: ``result`` (kept, late, missed) and ``reason``;
+    who is the token's name and role, recorded in the history."""
+    deps = request.app[CALLBACKS]
+    body = await json_object(request)
+    result = required_choice(Result, "result", text(body, "result"))
+    cb = await deps.service.correct_result(path_id(request), result, text(body, "reason") or "",
+                                           who(request))
     return await _one(deps, cb)
 
 

@@ -163,3 +163,29 @@ async def test_agent_page_and_prompt_stream(api: Api) -> None:
     assert [c["reason"] for c in second["due"]] == ["Boiler repair date"]
     api.feed.close()
     resp.close()
+
+
+async def test_an_agent_corrects_a_result_with_who_and_why(api: Api) -> None:
+    _, cb = await api.post("/api/callbacks", PROMISE)
+    path = f"/api/callbacks/{cb['id']}"
+    status, body = await api.post(f"{path}/correct", {"result": "missed", "reason": "voicemail"})
+    assert status == 409, body  # still pending: nothing to correct yet
+    await api.post(f"{path}/outcome", {"outcome": "reached", "by": "Sam"})
+    status, body = await api.post(f"{path}/correct", {"result": "missed", "reason": " "})
+    assert status == 422 and body["details"]["field"] == "reason", body
+    status, body = await api.post(f"{path}/correct", {"result": "cancelled", "reason": "x"})
+    assert status == 422 and body["details"]["field"] == "result", body
+    status, body = await api.post(f"{path}/correct",
+                                  {"result": "missed", "reason": "it was their voicemail",
+                                   "by": "someone else"})
+    assert status == 200 and body["result"] == "missed", body
+    entry = body["history"][-1]
+    assert (entry["action"], entry["by"], entry["old"], entry["new"], entry["reason"]) == (
+        "corrected", "desk (agent)", "kept", "missed", "it was their voicemail")
+    resp = await api.client.post(f"{path}/correct", json={"result": "kept", "reason": "x"})
+    assert resp.status == 401
+
+
+async def test_the_agent_page_can_correct_a_result(api: Api) -> None:
+    page = await (await api.client.get("/agent")).text()
+    assert 'id="correct"' in page and '"correct"' in page and "Recently closed" in page

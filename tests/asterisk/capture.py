@@ -16,11 +16,36 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from callcentre.ami.pbx import originate_fields
+from callcentre.domain.callback_policy import AnswerCheck
+from callcentre.ports import OriginateRequest
 from tests.asterisk import scenarios
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
+
+
+def callback(check: AnswerCheck, talk_s: float, keys: str = "", greeting: bool = False,
+             ) -> Callable[[AsteriskHarness, Recorder], ScenarioResult]:
+    """An agent-first callback as the service places it (ami/pbx.py originate_fields): agent1
+    answers after 1 s and stays; the resident's phone answers after 1 s, keys ``keys``,
+    plays a greeting or not, and hangs up after ``talk_s`` unless Asterisk does first."""
+    def run(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
+        mark, started = asterisk.mark(), time.time()
+        request = OriginateRequest(f"callback-capture-{check.value}-1", "PJSIP/agent1",
+                                   "07700900555", "CB-CAPTURE-1", 1,
+                                   datetime.now(UTC) + timedelta(hours=4), 10,
+                                   '"Council callback" <callback>', check)
+        with asterisk.callback_phones(talk_s=talk_s, keys=keys, greeting=greeting):
+            recorder.send("Originate", originate_fields(request))
+            time.sleep(1.0)  # the agent's channel exists from here on
+            asterisk.wait_idle(timeout=talk_s + 60)
+        return ScenarioResult([], ["agent1"], mark, asterisk.queue_log_since(mark), started,
+                              time.time())
+    return run
+
 
 SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "answered": lambda a, r: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
@@ -38,6 +63,12 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "transfer": lambda a, r: scenarios.transfer(a),
     "attended_transfer": lambda a, r: scenarios.transfer(a, attended=True),
     "two_queues": lambda a, r: scenarios.two_queues(a),
+    # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
+    # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
+    "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),
+    "callback_unconfirmed": callback(AnswerCheck.CONFIRM, talk_s=20, greeting=True),
+    "callback_amd_machine": callback(AnswerCheck.MACHINE_DETECTION, talk_s=15, greeting=True),
+    "callback_amd_silent": callback(AnswerCheck.MACHINE_DETECTION, talk_s=6),
 }
 
 
@@ -64,6 +95,13 @@ class Recorder:
             if not data:
                 return
             self._chunks.append(data)
+
+    def send(self, action: str, fields: Mapping[str, str | Sequence[str]]) -> None:
+        """Send one action on the recorded session (ActionID capture-<action>)."""
+        lines = [f"Action: {action}", f"ActionID: capture-{action}"]
+        for key, value in fields.items():
+            lines += [f"{key}: {v}" for v in ([value] if isinstance(value, str) else value)]
+        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def ask_during(self, scenario: Callable[[], ScenarioResult], after_s: float,
                    actions: tuple[str, ...]) -> ScenarioResult:

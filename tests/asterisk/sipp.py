@@ -45,11 +45,18 @@ class Caller:
         return "#" if self.case_ref is None else ""
 
 
+GREETING_PCAP = "/usr/share/sip-tester/g711a.pcap"  # sipp's (sip-tester's) own A-law recording
+
+
 @dataclass(frozen=True)
 class Phone:
-    """A phone that rings ``ring_s`` then answers and talks ``talk_s``, then hangs up, or
-    with ``transfer_to`` blind-transfers the caller there (SIP REFER) instead; with
-    ``consult_s`` too, the transfer is attended: it calls ``transfer_to`` first, talks
+    """A phone that rings ``ring_s`` then answers and talks ``talk_s`` (then hangs up).
+
+    ``keys``: DTMF keys it sends as SIP INFO once answered, the first ``key_delay_s`` after
+    the answer (a resident confirming a callback with 1). ``greeting``: it plays a recording
+    once answered (an answering machine's greeting; the phones send no RTP otherwise).
+    ``transfer_to``: instead of hanging up it blind-transfers the caller there (SIP REFER);
+    with ``consult_s`` too, the transfer is attended: it calls ``transfer_to`` first, talks
     ``consult_s``, then transfers the caller to that call (REFER with Replaces)."""
 
     name: str
@@ -58,6 +65,9 @@ class Phone:
     talk_s: float
     transfer_to: str | None = None
     consult_s: float | None = None
+    keys: str = ""
+    key_delay_s: float = 2.0
+    greeting: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,15 +111,27 @@ def resident_xml(caller: Caller) -> str:
 
 
 def phone_xml(phone: Phone) -> str:
-    values: dict[str, object] = {"USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
-                                 "TALK_MS": round(phone.talk_s * 1000)}
-    if phone.transfer_to is None:
-        return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), values)
-    values["TARGET"] = phone.transfer_to
-    if phone.consult_s is None:
-        return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
-    values["CONSULT_MS"] = round(phone.consult_s * 1000)
-    return render((SIPP_TEMPLATES / "attended_phone.xml.in").read_text(), values)
+    if phone.transfer_to is not None:
+        values: dict[str, object] = {"USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
+                                     "TALK_MS": round(phone.talk_s * 1000),
+                                     "TARGET": phone.transfer_to}
+        if phone.consult_s is None:
+            return render((SIPP_TEMPLATES / "transfer_phone.xml.in").read_text(), values)
+        values["CONSULT_MS"] = round(phone.consult_s * 1000)
+        return render((SIPP_TEMPLATES / "attended_phone.xml.in").read_text(), values)
+    after = ""
+    if phone.greeting:
+        after += (f'  <nop><action><exec play_pcap_audio="{GREETING_PCAP}"/></action></nop>\n')
+    key_template = (SIPP_TEMPLATES / "phone_keys.xml.in").read_text()
+    for i, key in enumerate(phone.keys):
+        delay = phone.key_delay_s * 1000 if i == 0 else NEXT_KEY_DELAY_MS
+        after += render(key_template, {"KEY": key, "CSEQ": 2 + i, "USER": phone.name,
+                                       "PAUSE_MS": round(delay)})
+    codec = "8\n      a=rtpmap:8 PCMA/8000" if phone.greeting else "0\n      a=rtpmap:0 PCMU/8000"
+    return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), {
+        "USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
+        "TALK_MS": round(phone.talk_s * 1000), "CODEC": codec, "AFTER_ANSWER": after,
+    })
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from callcentre.domain.callback_outcomes import correct_result
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Result, Status
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
@@ -50,3 +51,25 @@ async def test_period_results_are_judged_by_deadline(db: Database) -> None:
     assert (period.kept, period.late, period.missed, period.cancelled) == (2, 1, 1, 1)
     assert period.still_open == 1 and period.due == 6 and period.promised == 7
     assert period.kept_ratio == 0.5
+
+
+async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(db: Database) -> None:
+    repo = SqliteCallbackRepository(db)
+    figures = SqliteCallbackFigures(db)
+    kept = await repo.add(closed(Result.KEPT, timedelta(hours=1)))
+    await repo.add(closed(Result.KEPT, timedelta(hours=2)))
+    fixed = correct_result(kept, Result.MISSED, "it was voicemail", "Sam (agent)", T0)
+    stored = await repo.update(fixed)
+    assert (await repo.get(stored.id or 0)).history[-1].action == "corrected"
+    counts = await figures.counts(T0, timedelta(minutes=30))
+    assert counts.closed == {"kept": 2}  # the result first closed with: never falls
+    assert counts.corrected == {("kept", "missed"): 1}
+    again = await repo.update(correct_result(stored, Result.KEPT, "it was them after all",
+                                             "Jo (manager)", T0))
+    counts = await figures.counts(T0, timedelta(minutes=30))
+    assert counts.closed == {"kept": 2}
+    assert counts.corrected == {("kept", "missed"): 1, ("missed", "kept"): 1}
+    assert again.result is Result.KEPT
+    await repo.update(correct_result(again, Result.MISSED, "no, voicemail", "Sam (agent)", T0))
+    period = await figures.period(T0, T0 + timedelta(days=1))  # reports follow the result
+    assert (period.kept, period.missed) == (1, 1)

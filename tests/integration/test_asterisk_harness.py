@@ -266,7 +266,8 @@ async def test_callback_rings_agent_then_resident(asterisk: AsteriskHarness,
             "Originate", Channel="PJSIP/agent1", Context="callcentre-callback",
             Exten="07700900999", Priority="1", CallerID='"Council callback" <01632960000>',
             Timeout="10000", Async="true",
-            Variable=["__CASE_REF=CB-1", "CALLBACK_ID=cb-7", "CALLBACK_DUE=2026-01-05T10:00Z"])
+            Variable=["__CASE_REF=CB-1", "CALLBACK_ID=cb-7", "CALLBACK_DUE=2026-01-05T10:00Z",
+                      "CALLBACK_CHECK=none"])  # the plain Dial: the phone keys nothing
         assert reply[0]["Response"] == "Success", reply
         origin = await ami.wait_event(lambda e: e.get("Event") == "OriginateResponse", 15)
         assert origin["Response"] == "Success"
@@ -285,6 +286,21 @@ async def test_callback_rings_agent_then_resident(asterisk: AsteriskHarness,
     assert cdr["userfield"] == "callback:cb-7:case:CB-1"
     assert (cdr["dst"], cdr["disposition"]) == ("07700900999", "ANSWERED")
     assert asterisk.queue_log_since(mark) == []  # not a queue call
+
+
+def test_the_callback_checks_have_what_they_need(asterisk: AsteriskHarness) -> None:
+    """app_amd is loaded (modules.conf, amd.conf), and the confirmation's prompt is the
+    packaged phrase, also when the setting is emptied (Read() would wait in silence)."""
+    assert "app_amd.so" in asterisk.cli("module show like app_amd")
+    confirm = asterisk.cli("dialplan show s@callcentre-callback-confirm")
+    assert "Set(CB_PROMPT=hello&vm-press&digits/1)" in confirm
+    sounds = Path("/usr/share/asterisk/sounds/en")
+    while (asterisk.root / sounds.relative_to("/")).is_symlink():  # en -> alternatives -> ...
+        sounds = Path(os.readlink(asterisk.root / sounds.relative_to("/")))
+    found = asterisk.root / sounds.relative_to("/")
+    assert all((found / f"{name}.gsm").exists() for name in ("hello", "vm-press", "digits/1"))
+    assert asterisk.cli("dialplan show globals").count(
+        "CALLCENTRE_CALLBACK_CONFIRM_PROMPT=hello&vm-press&digits/1") == 1
 
 
 # ---------------------------------------------------------------------------- AMI rights

@@ -213,7 +213,7 @@ async def test_dbget_is_allowed_and_parsed_as_stored_result(asterisk: AsteriskHa
         await asyncio.to_thread(asterisk.cli, f"database del {RESULT_FAMILY} probe-kill-1")
 
 
-@pytest.mark.parametrize("talk_s", [10, 1], ids=["call-up-at-restart", "call-ended-while-down"])
+@pytest.mark.parametrize("talk_s", [10, 3], ids=["call-up-at-restart", "call-ended-while-down"])
 async def test_killed_while_the_resident_is_on_the_line(serve: Serve, asterisk: AsteriskHarness,
                                                         talk_s: int) -> None:
     """SIGKILL once the resident answered; restart. The call either is still up at the
@@ -223,9 +223,14 @@ async def test_killed_while_the_resident_is_on_the_line(serve: Serve, asterisk: 
     (needs_outcome), never a silent retry."""
     mark = asterisk.mark()
     await started(serve)
-    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=talk_s):
+    # the resident presses 1 (2 s after answering) and hangs up talk_s later
+    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=talk_s,
+                               keys="1"):
         callback_id = await asyncio.to_thread(serve.promise, "07700900601")
         await until(lambda: resident_up(asterisk), 30, "the resident to answer")
+        # the key comes 2 s after the answer, and only then is the resident connected to
+        # the agent (DialEnd ANSWER): kill after that, while they talk (talk_s from the key)
+        await asyncio.sleep(2.5)
         dialling = serve.callback(callback_id)
         assert dialling.status is Status.DIALLING and len(dialling.attempts) == 1, dialling
         serve.kill()
@@ -268,7 +273,8 @@ async def test_fell_due_while_down_served_at_start_in_deadline_order(
     sooner = await asyncio.to_thread(serve.insert, promised("+447700900702", timedelta(hours=2)))
     assert later < sooner
     mark = asterisk.mark()
-    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=3):
+    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=3,
+                               keys="1"):
         await started(serve)
         closed = [await asyncio.to_thread(serve.wait_callback, i,
                                           lambda c: c.status is Status.CLOSED, 50)

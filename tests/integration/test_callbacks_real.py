@@ -1,8 +1,10 @@
 """Promised callbacks against the real Asterisk 22 of the harness, with sipp phones.
 
-The service runs in-process with a test policy (always open, short retries, 2 s of talk
-counts as reached). Agents 2 and 3 are paused, so callbacks go to agent1's phone; the
-resident's phone is the sipp behind endpoint resident-cb.
+The service runs in-process with a test policy (always open, short retries; the packaged
+default check: the resident must press 1). Agents 2 and 3 are paused, so callbacks go to
+agent1's phone; the resident's phone is the sipp behind endpoint resident-cb, which keys
+DTMF as SIP INFO (``keys``) and can play sipp's g711a.pcap as a greeting (an answering
+machine). The AMI these tests see was captured into tests/fixtures/ami/callback_*.ami.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,33 @@ abandoned_after_seconds = 2
 owner_hold_back_minutes = 0""")
 
 
+# confirmation off, answering machine detection on (dialplans/amd.conf)
+AMD_POLICY = policy_text(callbacks="""max_attempts = 2
+retry_minutes = [0.1]
+min_talk_seconds = 2
+require_confirmation = false
+answering_machine_detection = true
+abandoned_after_seconds = 2
+owner_hold_back_minutes = 0""")
+
+
 @pytest.fixture
 async def service(asterisk: AsteriskHarness, tmp_path: Path) -> AsyncIterator[Service]:
+    async with running(asterisk, tmp_path, POLICY) as svc:
+        yield svc
+
+
+@pytest.fixture
+async def amd_service(asterisk: AsteriskHarness, tmp_path: Path) -> AsyncIterator[Service]:
+    async with running(asterisk, tmp_path, AMD_POLICY) as svc:
+        yield svc
+
+
+@contextlib.asynccontextmanager
+async def running(asterisk: AsteriskHarness, tmp_path: Path,
+                  policy_toml: str) -> AsyncIterator[Service]:
     policy = tmp_path / "callbacks-policy.toml"  # config_for writes policy.toml
-    policy.write_text(POLICY)
+    policy.write_text(policy_toml)
     cfg = replace(config_for(asterisk, tmp_path / "cc.sqlite3"), policy_file=str(policy),
                   callback_agent_ring_seconds=4)
     await asyncio.to_thread(asterisk.pause_members, True, "callback-tests", ["agent2", "agent3"])
@@ -97,16 +123,56 @@ async def promise(svc: Service, ref: str) -> Callback:
         "07700900555", "Repair date", "Sam", ref, owner="Agent 1"))
 
 
-async def test_agent_first_callback_reaches_the_resident(service: Service,
-                                                         asterisk: AsteriskHarness) -> None:
-    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=4):
+async def test_resident_presses_1_and_the_promise_is_kept(service: Service,
+                                                          asterisk: AsteriskHarness) -> None:
+    # the phone answers after 1 s, keys 1 two seconds later, hangs up 6 s after the key
+    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=6,
+                               keys="1"):
         cb = await promise(service, "CB-KEPT-1")
         done = await wait_for(service, cb.id or 0, lambda c: c.status is Status.CLOSED)
     assert done.result is Result.KEPT, done
     (attempt,) = done.attempts
     assert attempt.outcome is AttemptOutcome.REACHED and attempt.agent == "PJSIP/agent1"
+    assert attempt.confirmed
     assert attempt.answered_at is not None and attempt.ended_at is not None
-    assert 3 <= (attempt.ended_at - attempt.answered_at).total_seconds() < 6  # talk_s=4
+    # connected (DialEnd ANSWER) once the key came, then 6 s with the agent
+    assert 5 <= (attempt.ended_at - attempt.answered_at).total_seconds() < 7
+
+
+async def last_outcome(svc: Service, callback_id: int, timeout: float = 90) -> Callback:
+    return await wait_for(svc, callback_id, lambda c: bool(c.attempts)
+                          and c.attempts[0].outcome is not None, timeout)
+
+
+async def test_a_machine_that_talks_without_keying_is_not_kept(service: Service,
+                                                               asterisk: AsteriskHarness) -> None:
+    mark = asterisk.mark()
+    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=30,
+                               greeting=True):
+        cb = await promise(service, "CB-MACHINE-1")
+        got = await last_outcome(service, cb.id or 0)
+        await service.callbacks.service.cancel(cb.id or 0, "test over", "test")  # no retry
+    (attempt, *_) = got.attempts
+    assert attempt.outcome is AttemptOutcome.UNCONFIRMED and not attempt.confirmed, got
+    assert attempt.note == "answered, but nobody pressed 1 to confirm"
+    assert got.status is Status.PENDING and got.result is None and got.counted_attempts == 1
+    assert attempt.ended_at is not None and got.next_attempt_at is not None
+    assert got.next_attempt_at >= attempt.ended_at + timedelta(seconds=5)  # retry_minutes 0.1
+    # the machine stayed on (prompt twice, 5 s each) until the dialplan hung up on it
+    resident_leg = next(c for c in asterisk.cdrs_since(mark) if c["dst"].endswith("7700900555"))
+    assert int(resident_leg["billsec"]) >= 15, resident_leg
+
+
+async def test_amd_detects_the_machine_when_confirmation_is_off(
+        amd_service: Service, asterisk: AsteriskHarness) -> None:
+    async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=20,
+                               greeting=True):
+        cb = await promise(amd_service, "CB-AMD-1")
+        got = await last_outcome(amd_service, cb.id or 0)
+        await amd_service.callbacks.service.cancel(cb.id or 0, "test over", "test")
+    (attempt, *_) = got.attempts
+    assert (attempt.outcome, attempt.amd) == (AttemptOutcome.MACHINE, "MACHINE"), got
+    assert attempt.note == "answering machine" and got.counted_attempts == 1
 
 
 async def test_resident_does_not_answer_retried_then_missed(service: Service,

@@ -35,8 +35,8 @@ PHONE = "+447700900123"
 
 
 class World:
-    def __init__(self, **policy: Any) -> None:
-        self.clock = FakeClock(T0)
+    def __init__(self, at: Any = T0, **policy: Any) -> None:
+        self.clock = FakeClock(at)
         self.repo = InMemoryCallbackRepository()
         self.cases = InMemoryCaseRepository()
         self.pbx = FakePbx()
@@ -103,9 +103,12 @@ async def test_owner_hold_back() -> None:
     assert [(r.callback_id, r.agent) for r in w.pbx.originated] == [(cb.id, "PJSIP/agent1")]
 
 
-def kept_events(channel: str, at: Any, talk: float) -> list[Any]:
+def kept_events(channel: str, at: Any, talk: float, confirmed: bool = True) -> list[Any]:
+    """As Asterisk 22 sends them (tests/fixtures/ami/callback_confirmed.ami): the resident's
+    key 1, then DialEnd ANSWER once they are connected to the agent, then the Hangup."""
     answered = at + timedelta(seconds=3)
-    return [cev.AgentLegAnswered("fake-1", channel, at + timedelta(seconds=1)),
+    keyed = [cev.ResidentConfirmed(channel, answered)] if confirmed else []
+    return [cev.AgentLegAnswered("fake-1", channel, at + timedelta(seconds=1)), *keyed,
             cev.ResidentDialEnded(channel, answered, "ANSWER"),
             cev.CallbackLegEnded(channel, answered + timedelta(seconds=talk))]
 
@@ -131,11 +134,31 @@ async def test_voicemail_is_not_kept_and_is_retried() -> None:
     cb = await w.promise()
     w.agent(1)
     await w.dialler.tick()
-    for e in kept_events(w.pbx.originated[0].channel_id, T0, talk=4):
+    channel = w.pbx.originated[0].channel_id
+    # the dialplan hangs up on an answer without the key: DialEnd CONTINUE, and the h
+    # extension still says ANSWER (tests/fixtures/ami/callback_unconfirmed.ami)
+    for e in [cev.AgentLegAnswered("fake-1", channel, T0),
+              cev.ResidentDialEnded(channel, T0 + timedelta(seconds=18), "CONTINUE"),
+              cev.CallbackLegResult(channel, T0 + timedelta(seconds=18), "ANSWER", 20.0),
+              cev.CallbackLegEnded(channel, T0 + timedelta(seconds=18))]:
         w.event(e)
     await w.settle()
     got = await w.repo.get(cb.id)
-    assert got.attempts[0].outcome is AttemptOutcome.NOT_REACHED and got.status is Status.PENDING
+    assert got.attempts[0].outcome is AttemptOutcome.UNCONFIRMED and got.status is Status.PENDING
+    assert got.attempts[0].note == "answered, but nobody pressed 1 to confirm"
+    assert w.pbx.originated[0].check == "confirm"
+
+
+async def test_connected_without_the_key_is_not_kept() -> None:
+    """A dialplan that connected without asking (CALLBACK_CHECK ignored): not kept."""
+    w = World()
+    cb = await w.promise()
+    w.agent(1)
+    await w.dialler.tick()
+    for e in kept_events(w.pbx.originated[0].channel_id, T0, talk=60, confirmed=False):
+        w.event(e)
+    await w.settle()
+    assert (await w.repo.get(cb.id)).attempts[0].outcome is AttemptOutcome.UNCONFIRMED
 
 
 async def test_no_answer_retried_then_missed() -> None:

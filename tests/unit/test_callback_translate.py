@@ -96,7 +96,8 @@ def test_originate_fields() -> None:
     assert fields["Async"] == "true" and fields["Timeout"] == "20000"
     assert fields["Variable"] == ["__CASE_REF=HOU-1", "CALLBACK_ID=4",
                                   f"CALLBACK_DUE={due.isoformat()}",
-                                  f"CALLBACK_DUE_EPOCH={int(due.timestamp())}"]
+                                  f"CALLBACK_DUE_EPOCH={int(due.timestamp())}",
+                                  "CALLBACK_CHECK=confirm"]
 
 
 def test_heap_scheduler() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from callcentre.domain.callback_policy import Source
+from callcentre.domain.callback_outcomes import correct_result, judge, tally
+from callcentre.domain.callback_policy import AnswerCheck, Source
 from callcentre.domain.callbacks import (
     AttemptOutcome,
     Callback,
@@ -19,8 +20,8 @@ from callcentre.domain.callbacks import (
     cancel,
     expire,
     finish_attempt,
-    judge,
     link_lost,
+    machine_detected,
     new_callback,
     record_outcome,
     reschedule,
@@ -28,7 +29,6 @@ from callcentre.domain.callbacks import (
     resident_confirmed,
     snooze,
     start_attempt,
-    tally,
 )
 from callcentre.errors import ConfigError, IllegalTransition, InvalidInput
 from callcentre.scheduling.policy import load_callback_policy, read_policy
@@ -85,7 +85,8 @@ def test_bad_deadlines(due: Any, message: str) -> None:
 
 
 def test_reached_in_time_is_kept_and_late_is_late() -> None:
-    cb = resident_answered(dial(promise(), T0 + timedelta(minutes=5)), T0 + timedelta(minutes=5, seconds=8))
+    cb = resident_confirmed(resident_answered(dial(promise(), T0 + timedelta(minutes=5)),
+                                              T0 + timedelta(minutes=5, seconds=8)))
     outcome = judge(cb, T0 + timedelta(minutes=7), P)
     assert outcome is AttemptOutcome.REACHED
     kept = finish_attempt(cb, outcome, T0 + timedelta(minutes=7), P)
@@ -95,13 +96,84 @@ def test_reached_in_time_is_kept_and_late_is_late() -> None:
     assert finish_attempt(cb, AttemptOutcome.REACHED, late_at + timedelta(minutes=2), P).result is Result.LATE
 
 
-def test_voicemail_is_not_reached() -> None:
-    cb = resident_answered(dial(promise(), T0), T0)
-    assert judge(cb, T0 + timedelta(seconds=5), P) is AttemptOutcome.NOT_REACHED
-    assert judge(resident_confirmed(cb), T0 + timedelta(seconds=5), P) is AttemptOutcome.REACHED
-    strict = replace(P, require_confirmation=True)
-    assert judge(cb, T0 + timedelta(minutes=5), strict) is AttemptOutcome.NOT_REACHED
+def test_only_a_confirmed_and_connected_resident_is_reached_by_default() -> None:
+    assert P.check is AnswerCheck.CONFIRM
+    cb = resident_answered(dial(promise(), T0), T0)  # connected, but nobody pressed 1
+    assert judge(cb, T0 + timedelta(minutes=5), P) is AttemptOutcome.UNCONFIRMED
+    assert judge(resident_confirmed(cb), T0 + timedelta(seconds=1), P) is AttemptOutcome.REACHED
+    # confirmed, but the agent was never connected (DialEnd not ANSWER): not reached
+    assert judge(resident_confirmed(dial(promise(), T0)), T0, P) is AttemptOutcome.NO_ANSWER
+    # the dialplan hung up on whoever answered without the key (DialStatus CONTINUE)
+    assert judge(dial(promise(), T0), T0, P, hung_up_by_check=True) is AttemptOutcome.UNCONFIRMED
     assert judge(dial(promise(), T0), T0 + timedelta(minutes=1), P) is AttemptOutcome.NO_ANSWER
+
+
+def test_an_unconfirmed_answer_is_a_failed_attempt_with_its_reason() -> None:
+    cb = finish_attempt(dial(promise(), T0), AttemptOutcome.UNCONFIRMED, T0 + timedelta(seconds=16), P)
+    assert cb.status is Status.PENDING and cb.counted_attempts == 1
+    assert cb.next_attempt_at == T0 + timedelta(seconds=16, minutes=30)
+    assert cb.attempts[0].note == "answered, but nobody pressed 1 to confirm"
+    assert cb.history[-1].reason == cb.attempts[0].note
+
+
+def test_machine_detection_and_talk_time_when_confirmation_is_off() -> None:
+    amd = replace(P, check=AnswerCheck.MACHINE_DETECTION)
+    machine = machine_detected(dial(promise(), T0), "MACHINE")
+    assert judge(machine, T0, amd, hung_up_by_check=True) is AttemptOutcome.MACHINE
+    failed = finish_attempt(machine, AttemptOutcome.MACHINE, T0, amd)
+    assert failed.attempts[0].note == "answering machine" and failed.attempts[0].amd == "MACHINE"
+    human = resident_answered(machine_detected(dial(promise(), T0), "NOTSURE"), T0)
+    assert judge(human, T0 + timedelta(seconds=5), amd) is AttemptOutcome.NOT_REACHED
+    assert judge(human, T0 + timedelta(seconds=10), amd) is AttemptOutcome.REACHED
+    talk = replace(P, check=AnswerCheck.NONE)
+    assert judge(human, T0 + timedelta(seconds=10), talk) is AttemptOutcome.REACHED
+
+
+def test_policy_checks_from_the_file() -> None:
+    doc, _ = read_policy("/nonexistent.toml")
+    def check(**keys: bool) -> AnswerCheck:
+        return load_callback_policy({**doc, "callbacks": keys}, "t").check
+    assert check() is AnswerCheck.CONFIRM
+    assert check(require_confirmation=False) is AnswerCheck.MACHINE_DETECTION
+    assert check(require_confirmation=False, answering_machine_detection=False) is AnswerCheck.NONE
+    with pytest.raises(ConfigError, match="answering_machine_detection"):
+        load_callback_policy({**doc, "callbacks": {"require_confirmation": False,
+                                                   "answering_machine_detection": "yes"}}, "t")
+
+
+def kept_callback() -> Callback:
+    cb = resident_confirmed(resident_answered(dial(promise(), T0), T0))
+    return finish_attempt(cb, AttemptOutcome.REACHED, T0 + timedelta(minutes=2), P)
+
+
+def test_an_agent_corrects_a_result_with_who_and_why() -> None:
+    kept = kept_callback()
+    at = T0 + timedelta(hours=1)
+    fixed = correct_result(kept, Result.MISSED, "  it was their voicemail ", "Sam (agent)", at)
+    assert fixed.result is Result.MISSED and fixed.status is Status.CLOSED
+    entry = fixed.history[-1]
+    assert (entry.action, entry.by, entry.at, entry.old, entry.new, entry.reason) == (
+        "corrected", "Sam (agent)", at, "kept", "missed", "it was their voicemail")
+    assert tally([kept]).kept == 1 and tally([fixed]).kept == 0 and tally([fixed]).missed == 1
+
+
+@pytest.mark.parametrize(("result", "reason", "error", "match"), [
+    (Result.KEPT, "why", InvalidInput, "already kept"),
+    (Result.CANCELLED, "why", InvalidInput, "kept, late or missed"),
+    (Result.MISSED, "   ", InvalidInput, "reason"),
+    (Result.MISSED, "x" * 501, InvalidInput, "at most"),
+])
+def test_bad_corrections(result: Result, reason: str, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        correct_result(kept_callback(), result, reason, "Sam (agent)", T0)
+
+
+def test_only_a_judged_result_can_be_corrected() -> None:
+    with pytest.raises(IllegalTransition, match="pending"):
+        correct_result(promise(), Result.KEPT, "why", "Sam (agent)", T0)
+    cancelled = cancel(promise(), "phoned in", "Sam", T0)
+    with pytest.raises(IllegalTransition, match="cancelled"):
+        correct_result(cancelled, Result.KEPT, "why", "Sam (agent)", T0)
 
 
 def test_retries_then_missed() -> None:
