@@ -70,7 +70,10 @@ async def test_killed_mid_call_and_restarted(asterisk: AsteriskHarness, tmp_path
                 "the call to be finished after the restart")
             (row,) = [r for r in rows(db) if r[0] == linkedid]
             assert row[1] == outcome == "abandoned"
-            assert row[2] is not None and abs(row[2] - wait) < 1.0
+            # AMI only: a kill before the join was stored leaves the restarted service
+            # QueueStatus's whole-second Wait to date the join from (once 1.7 s off in a
+            # shifted-clock run); the ledger (test_ledger_real.py) holds it to 1 s.
+            assert row[2] is not None and abs(row[2] - wait) < 2.0, row
             assert b"took back 1 calls" in log.read_bytes()
         finally:
             second.send_signal(signal.SIGTERM)
