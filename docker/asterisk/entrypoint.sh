@@ -160,5 +160,13 @@ set_sip_bind
 set_external_address
 include_site
 
+# callcentre reads queue_log (its ledger) through the shared log volume, read-only and as
+# another user: the directory and the file must be readable by others.
+install -d -o asterisk -g asterisk /var/log/asterisk
+[ -e /var/log/asterisk/queue_log ] \
+  || install -m 0644 -o asterisk -g asterisk /dev/null /var/log/asterisk/queue_log
+chmod o+rx /var/log/asterisk
+chmod o+r /var/log/asterisk/queue_log
+
 [ $# -gt 0 ] || set -- -f -n -v
 exec /usr/sbin/asterisk "$@"

@@ -380,11 +380,8 @@ class AsteriskHarness:
             _render(OVERLAY / "agent.pjsip.conf.in", {"N": i, "PORT": b.port(AGENTS + i - 1)})
             for i in range(1, len(self.agents) + 1))
         members = "\n".join(f"member => PJSIP/{a},0,Agent {a[5:]},PJSIP/{a}" for a in self.agents)
-        # council-empty's members take their device state from Custom: devices (scenarios.py)
-        empty = "\n".join(f"member => PJSIP/{a},0,Agent {a[5:]},Custom:council-empty-{a}"
-                          for a in self.agents)
         values = {"AMI_PORT": b.port(AMI), "SIP_PORT": b.port(SIP),
-                  "CALLBACK_PORT": b.port(CALLBACK), "MEMBERS": members, "EMPTY_MEMBERS": empty,
+                  "CALLBACK_PORT": b.port(CALLBACK), "MEMBERS": members,
                   "RTP_START": b.port(RTP_START), "RTP_END": b.port(BLOCK_SIZE - 1)}
         out = {name: _render(OVERLAY / f"{name}.conf.in", values)
                for name in ("manager", "pjsip", "queues", "extensions", "rtp")}

@@ -98,31 +98,41 @@ def leave_empty(asterisk: AsteriskHarness, case_ref: str | None = "EMPTY-1",
     (their Custom: device state INUSE, so with ringinuse = no none is rung);
     ``paused_after_s`` after ENTERQUEUE every member is paused and Queue() lets the resident
     go: EXITEMPTY, QUEUESTATUS=LEAVEEMPTY, and the product dialplan hangs up after its
-    UserEvent CallcentreQueueResult. queue_log: ENTERQUEUE, PAUSE per member, EXITEMPTY."""
-    mark = asterisk.mark()
-    caller = Caller(asterisk.next_number(), case_ref, hangup_after_s=30)
+    UserEvent CallcentreQueueResult. queue_log: ENTERQUEUE, PAUSE per member, EXITEMPTY.
+
+    The members (``PJSIP/emptyN``, no phone behind them) exist only during the scenario:
+    as members of a queue they are agents to callcentre's board, and an agent that stays
+    busy in a second queue would look busy for callbacks too."""
+    members = [f"PJSIP/empty{i}" for i in range(1, len(asterisk.agents) + 1)]
 
     def pause_all() -> None:
-        for agent in asterisk.agents:
-            asterisk.cli(f"queue pause member PJSIP/{agent} queue {EMPTY_QUEUE} "
+        for member in members:
+            asterisk.cli(f"queue pause member {member} queue {EMPTY_QUEUE} "
                          "reason harness-leave-empty")
 
-    _set_empty_devices(asterisk, "INUSE")
+    _set_empty_devices(asterisk, members, "INUSE")
+    for i, member in enumerate(members, 1):
+        asterisk.cli(f"queue add member {member} to {EMPTY_QUEUE} penalty 0 as Empty{i} "
+                     f"state_interface Custom:council-{member[6:]}")
     try:
+        mark = asterisk.mark()
+        caller = Caller(asterisk.next_number(), case_ref, hangup_after_s=30)
         with _global(asterisk, "CALLCENTRE_QUEUE", EMPTY_QUEUE, DEFAULT_QUEUE):
             watcher = _when_queued(asterisk, mark, caller.number, paused_after_s, pause_all)
             result = asterisk.run_calls([caller], agents=[], mark=mark)
             watcher.join(5)
+        for member in members:
+            asterisk.cli(f"queue unpause member {member} queue {EMPTY_QUEUE}")
+        return replace(result, queue_log=asterisk.queue_log_since(mark))
     finally:
-        for agent in asterisk.agents:
-            asterisk.cli(f"queue unpause member PJSIP/{agent} queue {EMPTY_QUEUE}")
-        _set_empty_devices(asterisk, "NOT_INUSE")
-    return replace(result, queue_log=asterisk.queue_log_since(mark))
+        for member in members:
+            asterisk.cli(f"queue remove member {member} from {EMPTY_QUEUE}")
+        _set_empty_devices(asterisk, members, "NOT_INUSE")
 
 
-def _set_empty_devices(asterisk: AsteriskHarness, state: str) -> None:
-    for agent in asterisk.agents:
-        asterisk.cli(f"devstate change Custom:council-empty-{agent} {state}")
+def _set_empty_devices(asterisk: AsteriskHarness, members: list[str], state: str) -> None:
+    for member in members:
+        asterisk.cli(f"devstate change Custom:council-{member[6:]} {state}")
 
 
 # ---------------------------------------------------------------------------- transfer

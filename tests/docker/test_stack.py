@@ -148,6 +148,11 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
                     f"{http_json(stack.url('callcentre', '/api/calls'), token)}\n{stack.logs()}")
     assert call["queue"] == "council"
     assert call["linkedid"]
+    # the ledger reads Asterisk's queue_log through the shared volume and agrees
+    settled = wait_for("the call settled against queue_log", lambda: _settled(stack, token),
+                       60, every=2, explain=lambda: f"/healthz says "
+                       f"{http_json(stack.url('callcentre', '/healthz'))}\n{stack.logs()}")
+    assert settled["queue_log"] == "agrees"
     counted = wait_for("the call counted in Prometheus", lambda: _prometheus_answered(stack),
                        90, every=3, explain=lambda: f"targets: {_prometheus_targets(stack)}")
     assert counted >= 1
@@ -231,6 +236,11 @@ def _free_udp_port() -> int:
 def _ami_connected(stack: Stack) -> dict[str, Any] | None:
     status, body = http_json(stack.url("callcentre", "/healthz"))
     return dict(body) if status == 200 and body and body.get("status") == "ok" else None
+
+
+def _settled(stack: Stack, token: str) -> dict[str, Any] | None:
+    call = _answered_call(stack, token)
+    return call if call is not None and call.get("queue_log") else None
 
 
 def _answered_call(stack: Stack, token: str) -> dict[str, Any] | None:
