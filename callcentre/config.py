@@ -53,6 +53,7 @@ class Config:
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = setting("text", "text (one line per record, control characters escaped) or json (one JSON object per line).")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -116,6 +117,10 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {value!r} is not a valid {kind}") from err
 
 
+# settings that must be greater than 0
+POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days")
+
+
 def _validate(c: Config) -> None:
     try:
         ZoneInfo(c.timezone)
@@ -124,11 +129,19 @@ def _validate(c: Config) -> None:
     for name in ("ami_port", "http_port"):
         if not 0 <= getattr(c, name) <= 65535:
             raise ConfigError(f"{name}: must be a TCP port (0-65535)")
-    for name in ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days"):
+    for name in POSITIVE:
         if getattr(c, name) <= 0:
             raise ConfigError(f"{name}: must be greater than 0")
     if c.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
+    if c.log_format not in ("text", "json"):
+        raise ConfigError("log_format: must be text or json")
+    if not c.inbound_contexts:
+        raise ConfigError("inbound_contexts: name at least one dialplan context")
+    _validate_standards(c)
+
+
+def _validate_standards(c: Config) -> None:
     if not c.service_level_thresholds or min(c.service_level_thresholds) <= 0:
         raise ConfigError("service_level_thresholds: give one or more positive numbers of seconds")
     if len(c.service_level_targets) != len(c.service_level_thresholds):
@@ -140,5 +153,3 @@ def _validate(c: Config) -> None:
         raise ConfigError("service_level_thresholds and short_abandon_seconds are whole seconds")
     if c.short_abandon_seconds < 0:
         raise ConfigError("short_abandon_seconds: must not be negative")
-    if not c.inbound_contexts:
-        raise ConfigError("inbound_contexts: name at least one dialplan context")
