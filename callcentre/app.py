@@ -33,6 +33,7 @@ from callcentre.domain.calls import CallTracker
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
+from callcentre.observability.logs import quiet_loop_errors
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
 from callcentre.ports import Normaliser
@@ -57,6 +58,7 @@ from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
+from callcentre.web.limits import ConnectionGuard, fd_budget, serve
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
@@ -116,6 +118,8 @@ class Service:
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
             self.clock, self.callbacks.dialler.not_placed)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
+        self.connections = ConnectionGuard(config.http_max_connections,
+                                           config.http_header_timeout)
         self._subscribe()
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
@@ -192,7 +196,7 @@ class Service:
                         StandardsDeps(self.standards, self.monitoring.wallboard,
                                       self.config.council_name),
                         CallbackWebDeps(cb.service, board_json(cb.board.prompts, tz), cb.feed, tz),
-                        self.monitoring.snapshot.refresh)
+                        self.monitoring.snapshot.refresh, self.connections.middleware)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -208,18 +212,29 @@ class Service:
                 log.info("took back %d calls that were in progress at the last stop", recovered)
             stack.push_async_callback(self.calllog.flush)
             await self._start_callbacks(stack)
-            runner = web.AppRunner(self.web_app(), access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
-            await site.start()
-            log.info("HTTP on http://%s:%s/", self.config.http_host, self.config.http_port)
+            await self._start_http(stack)
             ami_task = asyncio.get_running_loop().create_task(self.ami.run())
             stack.push_async_callback(_stop_ami, self.ami, ami_task)
             stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
             yield self
+
+    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
+        c = self.config
+        self.connections.max_connections = fd_budget(c.http_max_connections)
+        if self.connections.max_connections < c.http_max_connections:
+            log.warning("HTTP: at most %d connections (not %d): the file-descriptor limit "
+                        "cannot hold more", self.connections.max_connections,
+                        c.http_max_connections)
+        runner = web.AppRunner(self.web_app(), access_log=None,
+                               keepalive_timeout=c.http_idle_timeout,
+                               max_line_size=8190, max_field_size=8190)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        server = await serve(self.connections, runner, c.http_host, c.http_port)
+        stack.callback(server.close)  # first: stop accepting, then drain (above)
+        log.info("HTTP on http://%s:%s/", c.http_host, c.http_port)
 
     async def _start_callbacks(self, stack: contextlib.AsyncExitStack) -> None:
         dialler = self.callbacks.dialler
@@ -291,6 +306,7 @@ async def run(config: Config, banner: str | None = None) -> None:
     """Run until SIGTERM or SIGINT, then drain: stop taking requests, flush calls, close."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    quiet_loop_errors(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with Service(config, banner=banner).running():
