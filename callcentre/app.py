@@ -30,6 +30,7 @@ from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import CallTracker
+from callcentre.domain.live import RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
@@ -47,6 +48,7 @@ from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.standards import StandardsService
+from callcentre.services.supervisor import Supervisor
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
@@ -112,14 +114,15 @@ class Service:
         figures = SqliteCallbackFigures(self.db)
         self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
                                            figures)
+        self.supervisor = Supervisor()
+        self.connections = ConnectionGuard(config.http_max_connections,
+                                           config.http_header_timeout)
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
-            self.clock, self.callbacks.dialler.not_placed)
+            self.clock, self.callbacks.dialler.not_placed, runtime=self.runtime)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
-        self.connections = ConnectionGuard(config.http_max_connections,
-                                           config.http_header_timeout)
         self._subscribe()
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
@@ -175,7 +178,7 @@ class Service:
         if state is LinkState.CONNECTED:
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
-            self._spawn(self.resync.run())
+            self.supervisor.start("resync", self.resync.run)
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
@@ -186,6 +189,10 @@ class Service:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def runtime(self) -> RuntimeReport:
+        http = self.connections.stats
+        return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed))
 
     def web_app(self) -> web.Application:
         tz = self.config.tz
@@ -210,11 +217,13 @@ class Service:
             recovered = await self.calllog.recover()
             if recovered:
                 log.info("took back %d calls that were in progress at the last stop", recovered)
-            stack.push_async_callback(self.calllog.flush)
+            stack.push_async_callback(self.supervisor.stop)  # whatever is left, last
+            self.supervisor.start("calllog", self.calllog.run)
+            stack.push_async_callback(self._stop_calllog)
             await self._start_callbacks(stack)
             await self._start_http(stack)
-            ami_task = asyncio.get_running_loop().create_task(self.ami.run())
-            stack.push_async_callback(_stop_ami, self.ami, ami_task)
+            self.supervisor.start("ami", self.ami.run)
+            stack.push_async_callback(self._stop_ami)
             stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
@@ -239,14 +248,20 @@ class Service:
     async def _start_callbacks(self, stack: contextlib.AsyncExitStack) -> None:
         dialler = self.callbacks.dialler
         dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
-        task = asyncio.get_running_loop().create_task(dialler.run())
-        stack.push_async_callback(self._stop_callbacks, task)
+        self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+        stack.push_async_callback(self._stop_callbacks)
 
-    async def _stop_callbacks(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def _stop_callbacks(self) -> None:
+        await self.supervisor.stop("dialler")
         await self.callbacks.service.drain()
+
+    async def _stop_calllog(self) -> None:
+        await self.supervisor.stop("calllog")
+        await self.calllog.flush()
+
+    async def _stop_ami(self) -> None:
+        await self.ami.close()
+        await self.supervisor.stop("ami", "resync")
 
     async def _warm_standards(self) -> None:
         started = time.monotonic()
@@ -263,13 +278,6 @@ class Service:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
-    await client.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: SqliteCaseRepository,

@@ -15,6 +15,27 @@ from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call
 
 
+@dataclass(frozen=True)
+class TaskHealth:
+    """A supervised task (services/supervisor.py): restarts since start, whether it failed
+    recently (``/healthz`` is degraded then), the last error and how long ago it was."""
+
+    restarts: int = 0
+    failing: bool = False
+    last_error: str | None = None
+    seconds_since_failure: float | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeReport:
+    """The running process's own state: supervised tasks and HTTP connections."""
+
+    tasks: Mapping[str, TaskHealth] = field(default_factory=dict)
+    http_open: int = 0
+    http_refused: int = 0
+    http_closed: Mapping[str, int] = field(default_factory=dict)  # why -> connections
+
+
 @dataclass
 class LiveSnapshot:
     """What the scrape-time metrics report; filled by a refresh function before a scrape."""
@@ -35,6 +56,7 @@ class LiveSnapshot:
     calls_not_placed: int = 0  # callback calls the PBX did not place, since start
     not_placed_reason: str | None = None  # the latest reason
     untimed: int = 0  # AMI events without a usable Timestamp
+    runtime: RuntimeReport = field(default_factory=RuntimeReport)
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:

@@ -109,6 +109,15 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Exceptions raised while handling an AMI event (isolated, counted)."),
     _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,
             "Failed batch writes of calls (kept and retried)."),
+    _scrape("callcentre_task_restarts_total", Kind.COUNTER,
+            "Restarts of a long-running task (ami, calllog, dialler, resync, live-feed) after"
+            " an unexpected exception, with back-off.", "task"),
+    _scrape("callcentre_http_connections", Kind.GAUGE, "HTTP connections open now."),
+    _scrape("callcentre_http_connections_refused_total", Kind.COUNTER,
+            "HTTP connections answered 503: at http_max_connections with none idle."),
+    _scrape("callcentre_http_connections_closed_total", Kind.COUNTER,
+            "HTTP connections the server's limits closed: header_timeout (no request head in"
+            " time), idle_evicted (made room for a new connection).", "kind"),
 )
 
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

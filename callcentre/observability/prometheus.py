@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
-from callcentre.domain.live import LiveSnapshot
+from callcentre.domain.live import LiveSnapshot, RuntimeReport
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
 
 __all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
@@ -112,6 +112,16 @@ class LiveCollector(Collector):
         yield from _callback_families(s.callbacks)
         yield _gauge("callcentre_callbacks_not_placed", [((), s.callbacks_not_placed)])
         yield _counter("callcentre_callback_calls_not_placed_total", [((), s.calls_not_placed)])
+        yield from _runtime_families(s.runtime)
+
+
+def _runtime_families(r: RuntimeReport) -> Iterable[Metric]:
+    yield _counter("callcentre_task_restarts_total",
+                   [((name,), t.restarts) for name, t in sorted(r.tasks.items())])
+    yield _gauge("callcentre_http_connections", [((), r.http_open)])
+    yield _counter("callcentre_http_connections_refused_total", [((), r.http_refused)])
+    yield _counter("callcentre_http_connections_closed_total",
+                   [((k,), v) for k, v in sorted(r.http_closed.items())])
 
 
 def _callback_families(c: CallbackCounts) -> Iterable[Metric]:

@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
-from callcentre.domain.live import LiveSnapshot, agent_states, link_warnings, queue_waiting
+from callcentre.domain.live import (
+    LiveSnapshot,
+    RuntimeReport,
+    TaskHealth,
+    agent_states,
+    link_warnings,
+    queue_waiting,
+)
 from callcentre.errors import StorageError
 from callcentre.ports import CallbackFiguresSource, Clock, LinkReport
 from callcentre.services.calllog import CallLogService
@@ -34,7 +41,8 @@ class MonitoringService:
                  agents: Callable[[], Iterable[Agent]], figures: CallbackFiguresSource,
                  at_risk: timedelta, standards: StandardsService, tz: ZoneInfo,
                  clock: Clock, not_placed: Callable[[], tuple[int, int, str | None]],
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 runtime: Callable[[], RuntimeReport] = RuntimeReport) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -47,10 +55,12 @@ class MonitoringService:
         self._clock = clock
         self._monotonic = monotonic
         self._not_placed = not_placed  # the dialler's (callbacks, calls, latest reason)
+        self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
 
     async def health(self) -> dict[str, Any]:
-        """``/healthz``: down only when the database is; degraded without the PBX."""
+        """``/healthz``: down only when the database is; degraded without the PBX, with
+        callbacks not placed, a link warning or a task that failed recently."""
         db_ok, db_detail = True, "ok"
         try:
             await self._db_ping()
@@ -59,7 +69,9 @@ class MonitoringService:
         link = self._link()
         refused, _, reason = self._not_placed()
         warnings = link_warnings(link.events, link.untimed)
-        healthy = link.connected and not refused and not warnings
+        tasks = self._runtime().tasks
+        failing = any(t.failing for t in tasks.values())
+        healthy = link.connected and not refused and not warnings and not failing
         status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
@@ -72,6 +84,7 @@ class MonitoringService:
             "db": {"ok": db_ok, "detail": db_detail},
             "calls_in_progress": len(self._calllog.tracker.active()),
             "callbacks": {"not_placed": refused, "latest_reason": reason},
+            "tasks": {name: _task_json(t) for name, t in tasks.items()},
         }
 
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
@@ -94,6 +107,7 @@ class MonitoringService:
             agents=agent_states(self._agents()),
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
+            runtime=self._runtime(),
         )
 
     async def callback_counts(self) -> CallbackCounts:
@@ -103,6 +117,12 @@ class MonitoringService:
         await self.snapshot.refresh()
         return await wallboard(self.snapshot.current, self._standards, self._clock.now(),
                                self._tz)
+
+
+def _task_json(t: TaskHealth) -> dict[str, Any]:
+    age = t.seconds_since_failure
+    return {"restarts": t.restarts, "failing": t.failing, "last_error": t.last_error,
+            "seconds_since_failure": None if age is None else round(age, 1)}
 
 
 class SnapshotCache:
