@@ -61,6 +61,7 @@ from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
 from callcentre.web.limits import ConnectionGuard, fd_budget, serve
+from callcentre.web.live_feed import Board
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
@@ -191,8 +192,12 @@ class Service:
         return task
 
     def runtime(self) -> RuntimeReport:
-        http = self.connections.stats
-        return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed))
+        http, feed = self.connections.stats, self.callbacks.feed
+        return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
+                             feed.subscribers, feed.dropped)
+
+    def _board(self) -> Board:
+        return board_json(self.callbacks.board.prompts, self.config.tz)
 
     def web_app(self) -> web.Application:
         tz = self.config.tz
@@ -202,7 +207,7 @@ class Service:
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,
                                       self.config.council_name),
-                        CallbackWebDeps(cb.service, board_json(cb.board.prompts, tz), cb.feed, tz),
+                        CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -249,6 +254,8 @@ class Service:
         dialler = self.callbacks.dialler
         dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
         self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+        board = self._board()
+        self.supervisor.start("live-feed", lambda: self.callbacks.feed.run(board))
         stack.push_async_callback(self._stop_callbacks)
 
     async def _stop_callbacks(self) -> None:
@@ -291,7 +298,7 @@ def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: Sqli
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
                               AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
-                     ChangeFeed())
+                     ChangeFeed(config.live_feed_queue, config.live_feed_write_timeout))
 
 
 def standards_service(c: Config, repo: SqliteStandardsRepository, clock: SystemClock,

@@ -28,12 +28,14 @@ class TaskHealth:
 
 @dataclass(frozen=True)
 class RuntimeReport:
-    """The running process's own state: supervised tasks and HTTP connections."""
+    """The running process's own state: supervised tasks, HTTP connections, live streams."""
 
     tasks: Mapping[str, TaskHealth] = field(default_factory=dict)
     http_open: int = 0
     http_refused: int = 0
     http_closed: Mapping[str, int] = field(default_factory=dict)  # why -> connections
+    live_subscribers: int = 0  # open live-page streams
+    live_dropped: int = 0  # streams dropped for not reading
 
 
 @dataclass

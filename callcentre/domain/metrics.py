@@ -118,6 +118,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_http_connections_closed_total", Kind.COUNTER,
             "HTTP connections the server's limits closed: header_timeout (no request head in"
             " time), idle_evicted (made room for a new connection).", "kind"),
+    _scrape("callcentre_live_subscribers", Kind.GAUGE,
+            "Agents' live-page streams (server-sent events) open now."),
+    _scrape("callcentre_live_subscribers_dropped_total", Kind.COUNTER,
+            "Live-page streams dropped because the client did not read: its bounded queue"
+            " filled or a write did not drain in time."),
 )
 
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -122,6 +122,8 @@ def _runtime_families(r: RuntimeReport) -> Iterable[Metric]:
     yield _counter("callcentre_http_connections_refused_total", [((), r.http_refused)])
     yield _counter("callcentre_http_connections_closed_total",
                    [((k,), v) for k, v in sorted(r.http_closed.items())])
+    yield _gauge("callcentre_live_subscribers", [((), r.live_subscribers)])
+    yield _counter("callcentre_live_subscribers_dropped_total", [((), r.live_dropped)])
 
 
 def _callback_families(c: CallbackCounts) -> Iterable[Metric]:

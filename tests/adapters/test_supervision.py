@@ -105,7 +105,7 @@ async def test_nothing_failed_nothing_restarted(running: Running) -> None:
     await running.call_is_logged()
     health = await running.health()
     assert {t: v["restarts"] for t, v in health["tasks"].items()} == {
-        "ami": 0, "calllog": 0, "dialler": 0, "resync": 0}
+        "ami": 0, "calllog": 0, "dialler": 0, "live-feed": 0, "resync": 0}
     assert health["status"] == "ok"
 
 
@@ -148,3 +148,14 @@ async def test_the_resync(running: Running) -> None:
     await until(lambda: bool(running.svc.callbacks.dialler.board.available()), "the agent")
     await running.call_is_logged()
     await running.callback_is_dialled()
+
+
+async def test_the_live_feed(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed = running.svc.callbacks.feed
+    fail_once(feed, "publish", monkeypatch)
+    feed.bump()
+    await running.restarted("live-feed")
+    with feed.subscribe(None, None) as stream:  # the agents' page still hears of changes
+        feed.bump()
+        message = await stream.next(5)
+        assert message is not None and message.startswith(b"event: prompts")
