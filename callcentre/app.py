@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -243,6 +244,7 @@ class Service:
                         c.http_max_connections)
         runner = web.AppRunner(self.web_app(), access_log=None,
                                keepalive_timeout=c.http_idle_timeout,
+                               shutdown_timeout=c.drain_seconds / 2,  # requests in progress
                                max_line_size=8190, max_field_size=8190)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -318,7 +320,10 @@ def _ami_settings(c: Config) -> AmiSettings:
 
 
 async def run(config: Config, banner: str | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then drain: stop taking requests, flush calls, close."""
+    """Run until SIGTERM or SIGINT, then drain within ``drain_seconds``: stop taking
+    requests, give those in progress half the time, stop the tasks, flush calls, close.
+    Whatever still runs when the time is up is cut off: the process exits (status 70);
+    calls in progress are taken back from the database at the next start."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     quiet_loop_errors(loop)
@@ -326,4 +331,14 @@ async def run(config: Config, banner: str | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with Service(config, banner=banner).running():
         await stop.wait()
-        log.info("stopping: draining in-flight work")
+        started = time.monotonic()
+        log.info("stopping: draining in-flight work (at most %g s)", config.drain_seconds)
+        overdue = loop.call_later(config.drain_seconds, _drain_overdue, config.drain_seconds)
+    overdue.cancel()
+    log.info("stopped in %.1f s", time.monotonic() - started)
+
+
+def _drain_overdue(seconds: float) -> None:
+    log.error("stopping took longer than %g s: exiting with work still in flight", seconds)
+    logging.shutdown()
+    os._exit(70)  # EX_SOFTWARE; not sys.exit: that would wait for the very work that hangs

@@ -55,6 +55,7 @@ class Config:
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
+    drain_seconds: float = setting(10.0, "Longest a stop (SIGTERM, SIGINT) may take: requests in progress get half of it; whatever still runs at the end is cut off and the process exits.")
     live_feed_queue: int = setting(8, "Board updates an agent's live page (server-sent events) may fall behind by; a client that does not read is then dropped.")
     live_feed_write_timeout: float = setting(30.0, "Seconds a write to a live-page stream may take to drain before the client is dropped as not reading.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
@@ -125,7 +126,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
 # settings that must be greater than 0
 POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
             "http_max_connections", "http_header_timeout", "http_idle_timeout",
-            "live_feed_queue", "live_feed_write_timeout")
+            "live_feed_queue", "live_feed_write_timeout", "drain_seconds")
 
 
 def _validate(c: Config) -> None:
