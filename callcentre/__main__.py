@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from callcentre import config as config_mod
 from callcentre.errors import CallcentreError, ConfigError
+from callcentre.observability import logs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,11 +42,6 @@ def _overrides(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--set {pair!r}: expected NAME=VALUE")
         out[name.strip()] = value
     return out
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
 async def _migrate(cfg: config_mod.Config) -> None:
@@ -81,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = config_mod.load(args.config, os.environ, _overrides(args.set))
-        _logging(cfg.log_level)
+        logs.setup(cfg.log_level, cfg.log_format)
         return asyncio.run(_dispatch(args, cfg)) or 0
     except CallcentreError as err:
         print(f"callcentre: {err}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -30,10 +31,11 @@ from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import Call, CallTracker
-from callcentre.domain.live import LedgerReport
+from callcentre.domain.live import LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.errors import StorageError
+from callcentre.observability.logs import quiet_loop_errors
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
 from callcentre.ports import Normaliser
@@ -48,6 +50,7 @@ from callcentre.services.cases import CaseService
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.standards import StandardsService
+from callcentre.services.supervisor import Supervisor
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
@@ -61,6 +64,8 @@ from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
+from callcentre.web.limits import ConnectionGuard, fd_budget, serve
+from callcentre.web.live_feed import Board
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
@@ -115,11 +120,15 @@ class Service:
         figures = SqliteCallbackFigures(self.db)
         self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
                                            figures)
+        self.supervisor = Supervisor()
+        self.connections = ConnectionGuard(config.http_max_connections,
+                                           config.http_header_timeout)
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
-            self.clock, self.callbacks.dialler.not_placed, self.ledger_report)
+            self.clock, self.callbacks.dialler.not_placed, self.ledger_report,
+            runtime=self.runtime)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
         self._subscribe()
 
@@ -200,7 +209,7 @@ class Service:
         if state is LinkState.CONNECTED:
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
-            self._spawn(self.resync.run())
+            self.supervisor.start("resync", self.resync.run)
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
@@ -212,6 +221,14 @@ class Service:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def runtime(self) -> RuntimeReport:
+        http, feed = self.connections.stats, self.callbacks.feed
+        return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
+                             feed.subscribers, feed.dropped)
+
+    def _board(self) -> Board:
+        return board_json(self.callbacks.board.prompts, self.config.tz)
+
     def web_app(self) -> web.Application:
         tz = self.config.tz
         cb = self.callbacks
@@ -221,8 +238,8 @@ class Service:
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,
                                       self.config.council_name),
-                        CallbackWebDeps(cb.service, board_json(cb.board.prompts, tz), cb.feed, tz),
-                        self.monitoring.snapshot.refresh)
+                        CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
+                        self.monitoring.snapshot.refresh, self.connections.middleware)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -236,16 +253,13 @@ class Service:
             recovered = await self.calllog.recover()
             if recovered:
                 log.info("took back %d calls that were in progress at the last stop", recovered)
-            stack.push_async_callback(self.calllog.flush)
+            stack.push_async_callback(self.supervisor.stop)  # whatever is left, last
+            self.supervisor.start("calllog", self.calllog.run)
+            stack.push_async_callback(self._stop_calllog)
             await self._start_callbacks(stack)
-            runner = web.AppRunner(self.web_app(), access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, self.config.http_host, self.config.http_port)
-            await site.start()
-            log.info("HTTP on http://%s:%s/", self.config.http_host, self.config.http_port)
-            ami_task = asyncio.get_running_loop().create_task(self.ami.run())
-            stack.push_async_callback(_stop_ami, self.ami, ami_task)
+            await self._start_http(stack)
+            self.supervisor.start("ami", self.ami.run)
+            stack.push_async_callback(self._stop_ami)
             stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
@@ -259,20 +273,45 @@ class Service:
             return
         log.info("ledger: calls are settled against Asterisk's queue_log at %s",
                  self.queue_log.path)
-        self._spawn(self.queue_log.run())
-        self._spawn(self.ledger.run())
+        self.supervisor.start("queue-log", self.queue_log.run)
+        self.supervisor.start("ledger", self.ledger.run)
+
+    async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
+        c = self.config
+        self.connections.max_connections = fd_budget(c.http_max_connections)
+        if self.connections.max_connections < c.http_max_connections:
+            log.warning("HTTP: at most %d connections (not %d): the file-descriptor limit "
+                        "cannot hold more", self.connections.max_connections,
+                        c.http_max_connections)
+        runner = web.AppRunner(self.web_app(), access_log=None,
+                               keepalive_timeout=c.http_idle_timeout,
+                               shutdown_timeout=c.drain_seconds / 2,  # requests in progress
+                               max_line_size=8190, max_field_size=8190)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        server = await serve(self.connections, runner, c.http_host, c.http_port)
+        stack.callback(server.close)  # first: stop accepting, then drain (above)
+        log.info("HTTP on http://%s:%s/", c.http_host, c.http_port)
 
     async def _start_callbacks(self, stack: contextlib.AsyncExitStack) -> None:
         dialler = self.callbacks.dialler
         dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
-        task = asyncio.get_running_loop().create_task(dialler.run())
-        stack.push_async_callback(self._stop_callbacks, task)
+        self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+        board = self._board()
+        self.supervisor.start("live-feed", lambda: self.callbacks.feed.run(board))
+        stack.push_async_callback(self._stop_callbacks)
 
-    async def _stop_callbacks(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def _stop_callbacks(self) -> None:
+        await self.supervisor.stop("dialler")
         await self.callbacks.service.drain()
+
+    async def _stop_calllog(self) -> None:
+        await self.supervisor.stop("calllog")
+        await self.calllog.flush()
+
+    async def _stop_ami(self) -> None:
+        await self.ami.close()
+        await self.supervisor.stop("ami", "resync")
 
     async def _warm_standards(self) -> None:
         started = time.monotonic()
@@ -291,13 +330,6 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-async def _stop_ami(client: AmiClient, task: asyncio.Task[None]) -> None:
-    await client.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: SqliteCaseRepository,
                calls: SqliteCallRepository, clock: SystemClock, send_action: SendAction,
                ) -> Callbacks:
@@ -309,7 +341,7 @@ def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: Sqli
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
                               AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
-                     ChangeFeed())
+                     ChangeFeed(config.live_feed_queue, config.live_feed_write_timeout))
 
 
 def standards_service(c: Config, repo: SqliteStandardsRepository, clock: SystemClock,
@@ -329,11 +361,25 @@ def _ami_settings(c: Config) -> AmiSettings:
 
 
 async def run(config: Config, banner: str | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then drain: stop taking requests, flush calls, close."""
+    """Run until SIGTERM or SIGINT, then drain within ``drain_seconds``: stop taking
+    requests, give those in progress half the time, stop the tasks, flush calls, close.
+    Whatever still runs when the time is up is cut off: the process exits (status 70);
+    calls in progress are taken back from the database at the next start."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    quiet_loop_errors(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with Service(config, banner=banner).running():
         await stop.wait()
-        log.info("stopping: draining in-flight work")
+        started = time.monotonic()
+        log.info("stopping: draining in-flight work (at most %g s)", config.drain_seconds)
+        overdue = loop.call_later(config.drain_seconds, _drain_overdue, config.drain_seconds)
+    overdue.cancel()
+    log.info("stopped in %.1f s", time.monotonic() - started)
+
+
+def _drain_overdue(seconds: float) -> None:
+    log.error("stopping took longer than %g s: exiting with work still in flight", seconds)
+    logging.shutdown()
+    os._exit(70)  # EX_SOFTWARE; not sys.exit: that would wait for the very work that hangs

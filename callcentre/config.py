@@ -39,6 +39,9 @@ class Config:
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing).")
     http_host: str = setting("127.0.0.1", "Address the HTTP API and pages listen on.")
     http_port: int = setting(8080, "HTTP port.")
+    http_max_connections: int = setting(1000, "Most HTTP connections open at once (fewer if the file-descriptor limit cannot hold them). Beyond it a new connection takes the place of the one idle longest, or is answered 503 when none is idle.")
+    http_header_timeout: float = setting(10.0, "Seconds a new HTTP connection has to send its first request's headers; then it is answered 408 and closed.")
+    http_idle_timeout: float = setting(30.0, "Seconds an idle keep-alive HTTP connection stays open (also how long a next request's headers may take).")
     timezone: str = setting("Europe/London", "The council's time zone, for display and opening hours.")
     default_region: str = setting("GB", "Region for numbers dialled without a country code (ISO 3166).")
     inbound_contexts: tuple[str, ...] = setting(("council-inbound",), "Dialplan contexts where residents' calls arrive (comma-separated).")
@@ -55,7 +58,11 @@ class Config:
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
     queue_log: str = setting("auto", "Asterisk's queue_log file, read as the ledger that settles every queue call (same host, or a shared volume). 'auto': /var/log/asterisk/queue_log if it exists at start; empty: AMI only.")
     queue_log_grace_seconds: float = setting(30.0, "A call queue_log has ended but the call log never saw is recorded from queue_log after this many seconds.")
+    drain_seconds: float = setting(10.0, "Longest a stop (SIGTERM, SIGINT) may take: requests in progress get half of it; whatever still runs at the end is cut off and the process exits.")
+    live_feed_queue: int = setting(8, "Board updates an agent's live page (server-sent events) may fall behind by; a client that does not read is then dropped.")
+    live_feed_write_timeout: float = setting(30.0, "Seconds a write to a live-page stream may take to drain before the client is dropped as not reading.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = setting("text", "text (one line per record, control characters escaped) or json (one JSON object per line).")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -126,6 +133,13 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {value!r} is not a valid {kind}") from err
 
 
+# settings that must be greater than 0
+POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
+            "http_max_connections", "http_header_timeout", "http_idle_timeout",
+            "live_feed_queue", "live_feed_write_timeout", "drain_seconds",
+            "queue_log_grace_seconds")
+
+
 def _validate(c: Config) -> None:
     try:
         ZoneInfo(c.timezone)
@@ -134,12 +148,19 @@ def _validate(c: Config) -> None:
     for name in ("ami_port", "http_port"):
         if not 0 <= getattr(c, name) <= 65535:
             raise ConfigError(f"{name}: must be a TCP port (0-65535)")
-    for name in ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
-                 "queue_log_grace_seconds"):
+    for name in POSITIVE:
         if getattr(c, name) <= 0:
             raise ConfigError(f"{name}: must be greater than 0")
     if c.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("log_level: must be DEBUG, INFO, WARNING or ERROR")
+    if c.log_format not in ("text", "json"):
+        raise ConfigError("log_format: must be text or json")
+    if not c.inbound_contexts:
+        raise ConfigError("inbound_contexts: name at least one dialplan context")
+    _validate_standards(c)
+
+
+def _validate_standards(c: Config) -> None:
     if not c.service_level_thresholds or min(c.service_level_thresholds) <= 0:
         raise ConfigError("service_level_thresholds: give one or more positive numbers of seconds")
     if len(c.service_level_targets) != len(c.service_level_thresholds):
@@ -151,5 +172,3 @@ def _validate(c: Config) -> None:
         raise ConfigError("service_level_thresholds and short_abandon_seconds are whole seconds")
     if c.short_abandon_seconds < 0:
         raise ConfigError("short_abandon_seconds: must not be negative")
-    if not c.inbound_contexts:
-        raise ConfigError("inbound_contexts: name at least one dialplan context")

@@ -37,6 +37,29 @@ class LedgerReport:
         return []
 
 
+@dataclass(frozen=True)
+class TaskHealth:
+    """A supervised task (services/supervisor.py): restarts since start, whether it failed
+    recently (``/healthz`` is degraded then), the last error and how long ago it was."""
+
+    restarts: int = 0
+    failing: bool = False
+    last_error: str | None = None
+    seconds_since_failure: float | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeReport:
+    """The running process's own state: supervised tasks, HTTP connections, live streams."""
+
+    tasks: Mapping[str, TaskHealth] = field(default_factory=dict)
+    http_open: int = 0
+    http_refused: int = 0
+    http_closed: Mapping[str, int] = field(default_factory=dict)  # why -> connections
+    live_subscribers: int = 0  # open live-page streams
+    live_dropped: int = 0  # streams dropped for not reading
+
+
 @dataclass
 class LiveSnapshot:
     """What the scrape-time metrics report; filled by a refresh function before a scrape."""
@@ -58,6 +81,7 @@ class LiveSnapshot:
     not_placed_reason: str | None = None  # the latest reason
     untimed: int = 0  # AMI events without a usable Timestamp
     ledger: LedgerReport = field(default_factory=LedgerReport)
+    runtime: RuntimeReport = field(default_factory=RuntimeReport)
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:

@@ -129,6 +129,20 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_ledger_calls_settled_total", Kind.COUNTER,
             "Calls held against queue_log since start, by result (agreed, corrected, created:"
             " the call log never saw it).", "result"),
+    _scrape("callcentre_task_restarts_total", Kind.COUNTER,
+            "Restarts of a long-running task (ami, calllog, dialler, resync, live-feed, queue-log,"
+            " ledger) after an unexpected exception, with back-off.", "task"),
+    _scrape("callcentre_http_connections", Kind.GAUGE, "HTTP connections open now."),
+    _scrape("callcentre_http_connections_refused_total", Kind.COUNTER,
+            "HTTP connections answered 503: at http_max_connections with none idle."),
+    _scrape("callcentre_http_connections_closed_total", Kind.COUNTER,
+            "HTTP connections the server's limits closed: header_timeout (no request head in"
+            " time), idle_evicted (made room for a new connection).", "kind"),
+    _scrape("callcentre_live_subscribers", Kind.GAUGE,
+            "Agents' live-page streams (server-sent events) open now."),
+    _scrape("callcentre_live_subscribers_dropped_total", Kind.COUNTER,
+            "Live-page streams dropped because the client did not read: its bounded queue"
+            " filled or a write did not drain in time."),
 )
 
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

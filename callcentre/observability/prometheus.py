@@ -20,7 +20,7 @@ from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.callback_outcomes import CORRECTABLE
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
-from callcentre.domain.live import LedgerReport, LiveSnapshot
+from callcentre.domain.live import LedgerReport, LiveSnapshot, RuntimeReport
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
 
 __all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
@@ -123,6 +123,7 @@ class LiveCollector(Collector):
         yield _gauge("callcentre_callbacks_not_placed", [((), s.callbacks_not_placed)])
         yield _counter("callcentre_callback_calls_not_placed_total", [((), s.calls_not_placed)])
         yield from _ledger_families(s.ledger)
+        yield from _runtime_families(s.runtime)
 
 
 def _ledger_families(r: LedgerReport) -> Iterable[Metric]:
@@ -134,6 +135,18 @@ def _ledger_families(r: LedgerReport) -> Iterable[Metric]:
     yield _counter("callcentre_ledger_calls_settled_total",
                    [(("agreed",), r.agreed), (("corrected",), r.corrected),
                     (("created",), r.created)])
+
+
+
+def _runtime_families(r: RuntimeReport) -> Iterable[Metric]:
+    yield _counter("callcentre_task_restarts_total",
+                   [((name,), t.restarts) for name, t in sorted(r.tasks.items())])
+    yield _gauge("callcentre_http_connections", [((), r.http_open)])
+    yield _counter("callcentre_http_connections_refused_total", [((), r.http_refused)])
+    yield _counter("callcentre_http_connections_closed_total",
+                   [((k,), v) for k, v in sorted(r.http_closed.items())])
+    yield _gauge("callcentre_live_subscribers", [((), r.live_subscribers)])
+    yield _counter("callcentre_live_subscribers_dropped_total", [((), r.live_dropped)])
 
 
 def _callback_families(c: CallbackCounts) -> Iterable[Metric]:

@@ -51,7 +51,10 @@ class CallLogService:
         self._dirty: dict[str, Call] = {}
         self._tried_refs: dict[str, str] = {}  # linkedid -> keyed ref already looked up
         self._set_aside: set[str] = set()  # linkedids that cannot be stored (see _isolate)
-        self._flusher: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None  # without a writer task (run)
+        self._wanted = asyncio.Event()  # calls marked: the writer has work
+        self._writer = False  # run() is the writer
+        self._writing = asyncio.Lock()  # one batch at a time: newer versions land last
         self._listeners: list[FinishedListener] = []
         self._open_at_resync: list[str] = []
         self.stats = CallLogStats()
@@ -76,8 +79,23 @@ class CallLogService:
         if call.linkedid in self._set_aside:
             return
         self._dirty[call.linkedid] = call
-        if self._flusher is None or self._flusher.done():
+        self._wanted.set()
+        if not self._writer and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def run(self) -> None:
+        """The writer: stores marked calls behind, until cancelled. app.py runs it under its
+        supervisor; without it (tests, benches) each burst starts a flush task of its own."""
+        self._writer = True
+        try:
+            if self._dirty:  # restarted after a failure: what it was writing is still here
+                self._wanted.set()
+            while True:
+                await self._wanted.wait()
+                self._wanted.clear()
+                await self._flush_loop()
+        finally:
+            self._writer = False
 
     async def _flush_loop(self) -> None:
         while self._dirty:
@@ -124,6 +142,10 @@ class CallLogService:
 
     async def _flush_once(self, only: dict[str, Call] | None = None) -> None:
         """Store what is pending (or ``only`` those calls); on failure keep it pending."""
+        async with self._writing:
+            await self._write(only)
+
+    async def _write(self, only: dict[str, Call] | None) -> None:
         if only is None:
             batch, self._dirty = self._dirty, {}
         else:

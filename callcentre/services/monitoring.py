@@ -21,6 +21,8 @@ from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.live import (
     LedgerReport,
     LiveSnapshot,
+    RuntimeReport,
+    TaskHealth,
     agent_states,
     link_warnings,
     queue_waiting,
@@ -41,7 +43,8 @@ class MonitoringService:
                  at_risk: timedelta, standards: StandardsService, tz: ZoneInfo,
                  clock: Clock, not_placed: Callable[[], tuple[int, int, str | None]],
                  ledger: Callable[[], LedgerReport] = LedgerReport,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 runtime: Callable[[], RuntimeReport] = RuntimeReport) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -55,10 +58,12 @@ class MonitoringService:
         self._monotonic = monotonic
         self._not_placed = not_placed  # the dialler's (callbacks, calls, latest reason)
         self._ledger = ledger
+        self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
 
     async def health(self) -> dict[str, Any]:
-        """``/healthz``: down only when the database is; degraded without the PBX."""
+        """``/healthz``: down only when the database is; degraded without the PBX, with
+        callbacks not placed, a link warning or a task that failed recently."""
         db_ok, db_detail = True, "ok"
         try:
             await self._db_ping()
@@ -68,7 +73,10 @@ class MonitoringService:
         refused, _, reason = self._not_placed()
         warnings = link_warnings(link.events, link.untimed, link.classes, link.refused_actions)
         ledger = self._ledger()
-        healthy = link.connected and not refused and not warnings and not ledger.warnings()
+        tasks = self._runtime().tasks
+        failing = any(t.failing for t in tasks.values())
+        healthy = (link.connected and not refused and not warnings and not ledger.warnings()
+                   and not failing)
         status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
@@ -86,6 +94,7 @@ class MonitoringService:
                        "calls": {"agreed": ledger.agreed, "corrected": ledger.corrected,
                                  "created": ledger.created},
                        "lines_skipped": ledger.malformed, "warnings": ledger.warnings()},
+            "tasks": {name: _task_json(t) for name, t in tasks.items()},
         }
 
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
@@ -109,6 +118,7 @@ class MonitoringService:
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
             ledger=self._ledger(),
+            runtime=self._runtime(),
         )
 
     async def callback_counts(self) -> CallbackCounts:
@@ -118,6 +128,12 @@ class MonitoringService:
         await self.snapshot.refresh()
         return await wallboard(self.snapshot.current, self._standards, self._clock.now(),
                                self._tz)
+
+
+def _task_json(t: TaskHealth) -> dict[str, Any]:
+    age = t.seconds_since_failure
+    return {"restarts": t.restarts, "failing": t.failing, "last_error": t.last_error,
+            "seconds_since_failure": None if age is None else round(age, 1)}
 
 
 class SnapshotCache:

@@ -65,10 +65,14 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              tokens: TokenRepository, registry: CollectorRegistry | None = None,
              standards_deps: standards.StandardsDeps | None = None,
              callback_deps: callbacks.CallbackWebDeps | None = None,
-             refresh: Callable[[], Awaitable[None]] | None = None) -> web.Application:
+             refresh: Callable[[], Awaitable[None]] | None = None,
+             connections: Middleware | None = None) -> web.Application:
+    """``connections``: web/limits.py's middleware, which marks a connection busy."""
     middlewares: list[Middleware] = [error_middleware]
     if page_deps.banner:
         middlewares.insert(0, banner_middleware(page_deps.banner))
+    if connections is not None:
+        middlewares.insert(0, connections)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     if registry is not None:
         app.router.add_get("/metrics", metrics_handler(registry, refresh or _nothing))

@@ -6,9 +6,6 @@ become HTTP in web/errors.py only.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +19,7 @@ from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.web.auth import requires, who
 from callcentre.web.callbacks_view import agent_page, callback_json
+from callcentre.web.live_feed import ChangeFeed, board_event
 from callcentre.web.parsing import (
     choice,
     id_cursor,
@@ -34,30 +32,7 @@ from callcentre.web.parsing import (
 )
 from callcentre.web.serialise import parse_time
 
-
-class ChangeFeed:
-    """Wakes every waiter when anything about callbacks changed (SSE pushes a new board)."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.closed = False
-        self._event = asyncio.Event()
-
-    def close(self) -> None:
-        """End every stream (the server is shutting down)."""
-        self.closed = True
-        self.bump()
-
-    def bump(self, *_: object) -> None:
-        self.version += 1
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self, seen: int, timeout: float) -> None:  # noqa: ASYNC109  # heartbeat
-        if self.version != seen:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+__all__ = ["CALLBACKS", "CallbackWebDeps", "ChangeFeed", "routes", "setup"]
 
 
 @dataclass(frozen=True)
@@ -137,15 +112,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
-    seen = -1
-    while not deps.feed.closed:
-        if seen != deps.feed.version:
-            seen = deps.feed.version
-            board = await deps.board(agent)
-            await response.write(f"event: prompts\ndata: {json.dumps(board)}\n\n".encode())
-        else:
-            await response.write(b": keep-alive\n\n")
-        await deps.feed.wait(seen, deps.heartbeat)
+    with deps.feed.subscribe(agent, request.transport) as sub:  # bounded: web/live_feed.py
+        message: bytes | None = board_event(await deps.board(agent))
+        while message is not None and await sub.write(response, message):
+            message = await sub.next(deps.heartbeat)
     return response
 
 

@@ -63,8 +63,10 @@ async def api() -> AsyncIterator[Api]:
     app[TOKENS] = tokens
     callbacks.setup(app, callbacks.CallbackWebDeps(service, board, feed, TZ, heartbeat=0.2))
     token = await create_token(tokens, "agent", "desk", T0)
+    live = asyncio.create_task(feed.run(board))  # app.py supervises it as "live-feed"
     async with TestClient(TestServer(app)) as client:
         yield Api(client, {"Authorization": f"Bearer {token}"}, feed)
+    live.cancel()
 
 
 PROMISE = {"case_ref": "HOU-1", "phone": "07700 900123", "reason": "Boiler repair date",
