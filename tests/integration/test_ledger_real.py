@@ -92,6 +92,7 @@ async def test_calls_the_call_log_got_right_are_marked_as_agreeing(
     assert svc.resync.refused_actions == ()
 
 
+@pytest.mark.slow  # a 20-caller burst: load, not hours (left out of the shifted-clock runs)
 async def test_a_burst_while_the_link_is_cut_twenty_times(
         asterisk: AsteriskHarness, ledgered: tuple[Service, CuttableProxy]) -> None:
     svc, proxy = ledgered
@@ -130,6 +131,7 @@ def settled_rows(db: Path) -> dict[str, tuple[str | None, float | None]]:
             return {}
 
 
+@pytest.mark.slow
 async def test_a_burst_while_the_service_is_killed_three_times(
         asterisk: AsteriskHarness, tmp_path: Path) -> None:
     db, log = tmp_path / "cc.sqlite3", tmp_path / "serve.log"
