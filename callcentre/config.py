@@ -57,6 +57,7 @@ class Config:
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
     queue_log: str = setting("auto", "Asterisk's queue_log file, read as the ledger that settles every queue call (same host, or a shared volume). 'auto': /var/log/asterisk/queue_log if it exists at start; empty: AMI only.")
+    queue_events_silence_minutes: float = setting(15.0, "During opening hours, warn (/healthz, alert) when inbound calls have arrived for this many minutes and no queue event came.")
     queue_log_grace_seconds: float = setting(30.0, "A call queue_log has ended but the call log never saw is recorded from queue_log after this many seconds.")
     drain_seconds: float = setting(10.0, "Longest a stop (SIGTERM, SIGINT) may take: requests in progress get half of it; whatever still runs at the end is cut off and the process exits.")
     live_feed_queue: int = setting(8, "Board updates an agent's live page (server-sent events) may fall behind by; a client that does not read is then dropped.")
@@ -137,7 +138,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
 POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
             "http_max_connections", "http_header_timeout", "http_idle_timeout",
             "live_feed_queue", "live_feed_write_timeout", "drain_seconds",
-            "queue_log_grace_seconds")
+            "queue_log_grace_seconds", "queue_events_silence_minutes")
 
 
 def _validate(c: Config) -> None:

@@ -210,6 +210,7 @@ class LinkReport:
     untimed: int = 0  # events without a usable Timestamp header
     classes: Mapping[str, int] = field(default_factory=dict)  # events by read class
     refused_actions: tuple[str, ...] = ()  # actions the account may not send (ListCommands)
+    unqueued_since: datetime | None = None  # inbound calls since then, no queue event since
 
     @property
     def connected(self) -> bool:

@@ -98,4 +98,5 @@ class AmiLink:
                           "malformed_line": client.parser.malformed_lines,
                           "malformed_event": tr.malformed},
             handler_errors=client.handler_errors, untimed=tr.untimed,
-            classes=dict(tr.classes), refused_actions=self._refused())
+            classes=dict(tr.classes), refused_actions=self._refused(),
+            unqueued_since=tr.unqueued_since)

@@ -49,6 +49,8 @@ class Translator:
         self.malformed = 0
         self.untimed = 0  # events made from messages without a Timestamp (timestampevents = no?)
         self.classes: Counter[str] = Counter()  # events by read class (Privilege: call,all)
+        # when an inbound call first arrived with no queue event since (None: one came after)
+        self.unqueued_since: datetime | None = None
         self.EVENTS: dict[str, Handler] = {
             # calls
             "Newchannel": self._newchannel,
@@ -82,7 +84,10 @@ class Translator:
         name = msg.event or ""
         privilege = msg.get("Privilege")
         if privilege:
-            self.classes[privilege.partition(",")[0][:20]] += 1
+            kind = privilege.partition(",")[0][:20]
+            self.classes[kind] += 1
+            if kind == "agent":
+                self.unqueued_since = None
         handler = self.EVENTS.get(name)
         if handler is None:
             self.ignored[name] += 1
@@ -94,6 +99,8 @@ class Translator:
             log.warning("skipped malformed %s event", name, exc_info=True)
             return None
         (self.handled if result is not None else self.ignored)[name] += 1
+        if isinstance(result, ev.CallArrived) and self.unqueued_since is None:
+            self.unqueued_since = self._clock.now()
         return result
 
     def _when(self, msg: Message) -> datetime:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
@@ -164,3 +164,15 @@ def link_warnings(events: Mapping[tuple[str, str], int], untimed: int,
     out.extend(f"the AMI account may not send {action}: {NEEDED_ACTIONS.get(action, '')} "
                "(its write class is missing in manager.conf)" for action in refused)
     return out
+
+
+def silence_warning(unqueued_since: datetime | None, now: datetime, is_open: bool,
+                    quiet: timedelta) -> list[str]:
+    """During opening hours, inbound calls have arrived for ``quiet`` and no queue event
+    came meanwhile: queue events are not reaching callcentre (or no call reaches a queue)."""
+    if not is_open or unqueued_since is None or now - unqueued_since < quiet:
+        return []
+    minutes = int((now - unqueued_since).total_seconds() // 60)
+    return [f"inbound calls have arrived for {minutes} minutes during opening hours but no "
+            "queue event came: the AMI account may lack the 'agent' read class, or calls do "
+            "not reach a queue (queue_events_silence_minutes)"]

@@ -26,6 +26,7 @@ from callcentre.domain.live import (
     agent_states,
     link_warnings,
     queue_waiting,
+    silence_warning,
 )
 from callcentre.errors import StorageError
 from callcentre.ports import CallbackFiguresSource, Clock, LinkReport
@@ -44,7 +45,8 @@ class MonitoringService:
                  clock: Clock, not_placed: Callable[[], tuple[int, int, str | None]],
                  ledger: Callable[[], LedgerReport] = LedgerReport,
                  monotonic: Callable[[], float] = time.monotonic,
-                 runtime: Callable[[], RuntimeReport] = RuntimeReport) -> None:
+                 runtime: Callable[[], RuntimeReport] = RuntimeReport,
+                 quiet: timedelta = timedelta(minutes=15)) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -58,6 +60,7 @@ class MonitoringService:
         self._monotonic = monotonic
         self._not_placed = not_placed  # the dialler's (callbacks, calls, latest reason)
         self._ledger = ledger
+        self._quiet = quiet  # queue_events_silence_minutes
         self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
 
@@ -71,7 +74,9 @@ class MonitoringService:
             db_ok, db_detail = False, str(err)
         link = self._link()
         refused, _, reason = self._not_placed()
+        now = self._clock.now()
         warnings = link_warnings(link.events, link.untimed, link.classes, link.refused_actions)
+        warnings += silence_warning(link.unqueued_since, now, self._is_open(now), self._quiet)
         ledger = self._ledger()
         tasks = self._runtime().tasks
         failing = any(t.failing for t in tasks.values())

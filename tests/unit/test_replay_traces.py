@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from callcentre.ami.protocol import Message
+from callcentre.ami.translate import Translator
 from callcentre.domain.calls import Outcome
-from callcentre.domain.live import link_warnings
+from callcentre.domain.live import link_warnings, silence_warning
+from callcentre.phones import normalise
+from callcentre.testing import FakeClock
 from tests.support import (
     FIXTURES,
+    LAB_INBOUND,
     QUEUE_TRACES,
     TRACES,
     expected_from_queue_log,
@@ -165,3 +171,21 @@ def test_an_account_without_the_user_and_dialplan_classes_is_said_out_loud() -> 
 def test_actions_the_account_may_not_send_are_named_with_what_fails() -> None:
     (warning,) = link_warnings({}, 0, {}, ("Originate",))
     assert warning.startswith("the AMI account may not send Originate: callbacks cannot be")
+
+
+def test_calls_with_no_queue_event_for_the_quiet_time_while_open_are_said_out_loud() -> None:
+    clock = FakeClock()
+    tr = Translator(LAB_INBOUND, lambda raw: normalise(raw, "GB"), clock)
+    answered = parse_all(trace_bytes("answered"))
+    for m in answered:
+        if not (m.get("Privilege") or "").startswith("agent"):  # no 'agent' read class
+            tr(m)
+    since = tr.unqueued_since
+    assert since == clock.now()
+    quiet = timedelta(minutes=15)
+    assert silence_warning(since, clock.advance(minutes=14), True, quiet) == []
+    (warning,) = silence_warning(since, clock.advance(minutes=2), True, quiet)
+    assert warning.startswith("inbound calls have arrived for 16 minutes")
+    assert silence_warning(since, clock.now(), False, quiet) == []  # closed: not judged
+    tr(next(m for m in answered if m.event == "QueueCallerJoin"))
+    assert tr.unqueued_since is None  # one queue event is enough
