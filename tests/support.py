@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcentre.ami.protocol import FrameParser, Message
@@ -77,13 +79,13 @@ def queue_log(text: str) -> list[QueueLogEntry]:
     return out
 
 
-def expected_from_queue_log(entries: list[QueueLogEntry]) -> dict[str, tuple[str, int]]:
+def expected_from_queue_log(entries: Sequence[Any]) -> dict[str, tuple[str, int]]:
     """Asterisk's own account, read independently of callcentre's ledger: callid ->
     (outcome, wait in whole seconds). A call that visited several queues (or rejoined one)
     waited from its first ENTERQUEUE until it was answered or left the last queue."""
     exits = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exit_empty",
              "EXITWITHKEY": "exit_with_key"}
-    first: dict[str, QueueLogEntry] = {}
+    first: dict[str, Any] = {}
     visits: dict[str, int] = {}
     result: dict[str, tuple[str, int]] = {}
     for e in entries:
@@ -100,9 +102,14 @@ def expected_from_queue_log(entries: list[QueueLogEntry]) -> dict[str, tuple[str
         if result.get(e.callid, ("",))[0] == "answered":
             continue
         wait = own_wait if visits.get(e.callid, 1) == 1 else int(
-            (e.at - first[e.callid].at).total_seconds())
+            _stamp(e) - _stamp(first[e.callid]))
         result[e.callid] = (outcome, wait)
     return result
+
+
+def _stamp(entry: Any) -> float:
+    """A queue_log line's time: the fixtures' lines (``at``) or the harness's (``time``)."""
+    return entry.at.timestamp() if hasattr(entry, "at") else float(entry.time)
 
 
 def ami_frame(event: str, **headers: object) -> bytes:

@@ -13,7 +13,8 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,12 @@ import pytest
 from callcentre.app import Service
 from callcentre.domain.calls import Call, Outcome
 from callcentre.ports import CallQuery
+from tests.asterisk import scenarios
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 from tests.integration.proxy import CuttableProxy
 from tests.integration.test_calls_real import config_for, scenario, started
 from tests.integration.test_kill_restart_real import serve, wait_for
-from tests.support import expected_from_queue_log
+from tests.support import expected_from_queue_log, policy_text
 
 pytestmark = pytest.mark.asterisk
 
@@ -62,11 +64,14 @@ def assert_as_queue_log(result: ScenarioResult, outcomes: dict[str, tuple[str | 
 @pytest.fixture
 async def ledgered(asterisk: AsteriskHarness,
                    tmp_path: Path) -> AsyncIterator[tuple[Service, CuttableProxy]]:
-    """The service with the ledger on, reaching AMI through a proxy the test can cut."""
+    """The service with the ledger on, reaching AMI through a proxy the test can cut.
+    It never places a callback (no calling hours): a resident's key 1 is only recorded."""
     proxy = CuttableProxy(asterisk.ami_host, asterisk.ami_port)
     await proxy.start()
-    cfg = config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port,
-                     queue_log=queue_log_of(asterisk))
+    policy = tmp_path / "never-calls.toml"
+    policy.write_text(policy_text(calling=""), encoding="utf-8")
+    cfg = replace(config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port,
+                             queue_log=queue_log_of(asterisk)), policy_file=str(policy))
     try:
         async with Service(cfg).running() as svc:
             yield await started(svc), proxy
@@ -90,6 +95,28 @@ async def test_calls_the_call_log_got_right_are_marked_as_agreeing(
     assert health["ledger"]["calls"]["agreed"] >= 2
     assert health["ami"]["warnings"] == []  # the packaged account has every right it needs
     assert svc.resync.refused_actions == ()
+
+
+EXITS: dict[str, Callable[[AsteriskHarness], ScenarioResult]] = {
+    "exit_with_key": scenarios.exit_with_key,
+    "exit_with_key_rejoin": lambda a: scenarios.exit_with_key(a, rejoin=True),
+    "leave_empty": scenarios.leave_empty,
+    "transfer": scenarios.transfer,
+    "attended_transfer": lambda a: scenarios.transfer(a, attended=True),
+    "two_queues": scenarios.two_queues,
+}
+
+
+@pytest.mark.parametrize("name", EXITS)
+async def test_every_way_out_of_a_queue_is_logged_as_queue_log_names_it(
+        asterisk: AsteriskHarness, ledgered: tuple[Service, CuttableProxy], name: str) -> None:
+    """The live service's own record (AMI), held against queue_log by the ledger: it agrees."""
+    svc, _ = ledgered
+    result = await asyncio.to_thread(EXITS[name], asterisk)
+    ids = {e.callid for e in result.events("ENTERQUEUE")}
+    calls = await settled_calls(svc, ids)
+    assert_as_queue_log(result, {k: (c.outcome, c.wait_seconds) for k, c in calls.items()})
+    assert {c.ledger for c in calls.values()} == {"agrees"}, {c.ledger for c in calls.values()}
 
 
 @pytest.mark.slow  # a 20-caller burst: load, not hours (left out of the shifted-clock runs)
