@@ -138,6 +138,9 @@ class LedgerRepository(Protocol):
         finished, keeping an agent's case link), with ``verdict`` ("agrees" or what differed),
         mark ``callid`` settled, and forget the cached standards of council-local ``day``."""
 
+    async def give_up(self, callid: str, at: datetime) -> None:
+        """Stop trying to settle ``callid`` (until a new line about it arrives)."""
+
     async def counts(self) -> LedgerCounts:
         """How many calls were settled, agreed and corrected."""
 

@@ -171,6 +171,9 @@ class InMemoryLedgerRepository:
         self.forgotten_days.append(day)
         return stored
 
+    async def give_up(self, callid: str, at: datetime) -> None:
+        self._settled.add(callid)
+
     async def counts(self) -> LedgerCounts:
         verdicts = [c.ledger for c in self.calls._by_id.values() if c.ledger is not None]
         agreed = verdicts.count("agrees")

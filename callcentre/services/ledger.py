@@ -31,6 +31,7 @@ log = logging.getLogger("callcentre.ledger")
 SettledListener = Callable[[Call | None, Call], None]  # (the call log's record, settled)
 _SWEEP_BATCH = 500
 _LOG_EVERY = 60.0  # seconds between two log lines about malformed lines
+STALE = timedelta(hours=12)  # lines that could not settle their call by then never will
 
 
 @dataclass
@@ -42,6 +43,7 @@ class LedgerStats:
     created: int = 0  # calls the call log never saw
     differences: Counter[str] = field(default_factory=Counter)  # field -> calls
     settle_failures: int = 0
+    given_up: int = 0  # calls whose lines could not settle them within STALE
 
 
 class LedgerService:
@@ -110,11 +112,28 @@ class LedgerService:
     async def sweep(self) -> int:
         """Settle calls whose last queue_log line is older than the grace, creating the
         ones the call log has no record of; return how many were settled."""
-        callids = await self._repo.unsettled(self._clock.now() - self._grace, _SWEEP_BATCH)
+        now = self._clock.now()
+        callids = await self._repo.unsettled(now - self._grace, _SWEEP_BATCH)
         settled = 0
         for callid in callids:
-            settled += await self.settle(callid, create=True) is not None
+            if await self.settle(callid, create=True) is not None:
+                settled += 1
+            elif await self._hopeless(callid, now):
+                await self._repo.give_up(callid, now)
         return settled
+
+    async def _hopeless(self, callid: str, now: datetime) -> bool:
+        """Lines that can never settle a call, once old: no ENTERQUEUE (the file began
+        mid-call), or a visit queue_log never ended (Asterisk stopped during it), or a
+        call the call log keeps open. Left in, they would fill every sweep's batch."""
+        lines = await self._repo.lines_of(callid)
+        if lines and max(line.at for line in lines) > now - STALE:
+            return False
+        self.stats.given_up += 1
+        log.info("call %s: queue_log's lines cannot settle it (%d lines, the last at %s); "
+                 "left as the call log has it", callid, len(lines),
+                 lines[-1].at.isoformat() if lines else "-")
+        return True
 
     async def settle(self, callid: str, create: bool) -> Call | None:
         async with self._lock:

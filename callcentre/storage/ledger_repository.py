@@ -93,6 +93,11 @@ class SqliteLedgerRepository:
                 "SELECT * FROM calls WHERE linkedid = ?", (call.linkedid,)))
         return call_from_row(rows[0])
 
+    async def give_up(self, callid: str, at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("UPDATE ledger_calls SET settled_at = ? WHERE callid = ?",
+                               (to_epoch(at), callid))
+
     async def counts(self) -> LedgerCounts:
         row = await self._db.fetch_one(_COUNTS)
         if row is None:

@@ -95,3 +95,12 @@ async def test_settling_replaces_a_finished_call_but_keeps_an_agents_case_link(
     assert (await repos.calls.get(logged.id)).outcome is Outcome.ANSWERED
     assert (await repos.ledger.counts()).corrected == 1
     assert await repos.ledger.call_of("nobody") is None
+
+
+async def test_a_call_given_up_leaves_the_sweep_until_a_new_line_comes(repos: Repos) -> None:
+    await repos.ledger.append(LINES, AT, T0)
+    late = LINES[2].at + timedelta(seconds=1)
+    await repos.ledger.give_up("c2", T0)
+    assert await repos.ledger.unsettled(late, 10) == ["c1"]
+    await repos.ledger.append(LINES[3:], AT, T0)
+    assert await repos.ledger.unsettled(late, 10) == ["c2", "c1"]

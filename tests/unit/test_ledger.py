@@ -199,3 +199,19 @@ async def test_a_run_of_bytes_without_newline_is_skipped_not_held(
     path.write_bytes(b"x" * (70 << 10) + b"\n1|a|q|NONE|ENTERQUEUE||1|1\n")
     await t.poll_once()
     assert sink.lines[-1] == "1|a|q|NONE|ENTERQUEUE||1|1"
+
+
+async def test_lines_that_can_never_settle_a_call_are_given_up_once_stale() -> None:
+    clock = FakeClock()
+    service, repo = ledger(clock)
+    lines = capture("timeout")
+    enter = [t for t in lines if "ENTERQUEUE" in t]  # Asterisk stopped before the exit
+    exit_only = [t.replace("1796069425.0", "mid-call") for t in lines if "EXITWITH" in t]
+    await service.take(enter + exit_only, POS)
+    last = max(line.at for line in repo.lines)
+    clock.set(last + timedelta(hours=1))
+    assert await service.sweep() == 0 and service.stats.given_up == 0  # may still end
+    assert len(await repo.unsettled(clock.now(), 10)) == 2
+    clock.set(last + timedelta(hours=13))
+    assert await service.sweep() == 0 and service.stats.given_up == 2
+    assert await repo.unsettled(clock.now(), 10) == []  # they no longer fill the batch
