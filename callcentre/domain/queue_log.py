@@ -35,6 +35,7 @@ TALK_ENDS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER",
 CALL_EVENTS = frozenset({"ENTERQUEUE", "RINGNOANSWER", "RINGCANCELED", *EXITS, *TALK_ENDS})
 # queue_log stamps are whole seconds (time()); an AMI time within this of the ledger agrees
 TOLERANCE = timedelta(seconds=1.5)
+WAIT_SLACK = 1.0  # queue_log's whole-second wait is within this of the true one
 _LARGEST = 2**31  # a count or a number of seconds no real line holds
 
 
@@ -245,14 +246,17 @@ def _kept(ami: datetime | None, ledger: datetime | None) -> datetime | None:
 
 
 def _wait_as_ledger(call: Call, wait: int | None) -> Call:
-    """Move the join so the wait is queue_log's when the two differ by more than a second
-    and a half (the times each kept separately can still add up to a wrong wait)."""
+    """Move the join so the wait is within a second of queue_log's. queue_log's waits are
+    differences of whole-second time() readings, so the true wait is within a second of
+    them; a wait further off (the times each kept separately can still add up to one) is
+    moved to the nearest value both records allow."""
     end = call.answered_at or call.left_queue_at
     if wait is None or end is None or call.wait_seconds is None:
         return call
-    if abs(call.wait_seconds - wait) <= TOLERANCE.total_seconds():
+    allowed = min(max(call.wait_seconds, wait - WAIT_SLACK), wait + WAIT_SLACK)
+    if allowed == call.wait_seconds:
         return call
-    return replace(call, queued_at=end - timedelta(seconds=wait))
+    return replace(call, queued_at=end - timedelta(seconds=allowed))
 
 
 def _last_line_at(ledger: LedgerCall) -> datetime:

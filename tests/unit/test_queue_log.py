@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcentre.domain.calls import EndSource, Outcome
+from callcentre.domain.calls import Call, EndSource, Outcome
 from callcentre.domain.queue_log import (
     QueueLogError,
     fold,
@@ -167,3 +167,19 @@ def test_a_call_the_call_log_never_saw_is_created_from_the_ledger() -> None:
 def test_an_unsettled_ledger_cannot_settle_a_call() -> None:
     with pytest.raises(ValueError, match="not settled"):
         reconcile(None, fold("c", [parse_line("100|c|q|NONE|ENTERQUEUE||0770|1")]))
+
+
+def test_a_wait_a_hair_over_a_second_off_is_brought_within_a_second_unreported() -> None:
+    """Seen in a real burst: AMI's stamps said 17.003 s, queue_log's holdtime 16."""
+    lines = [parse_line("100|c|council|NONE|ENTERQUEUE||0770|1"),
+             parse_line("117|c|council|Agent 1|CONNECT|16|c2|1"),
+             parse_line("130|c|council|Agent 1|COMPLETEAGENT|16|13|1")]
+    joined = at(100) + timedelta(seconds=0.4)
+    call = Call("c", "PJSIP/r-1", joined, queue="council", queued_at=joined,
+                answered_at=joined + timedelta(seconds=17.003), agent_name="Agent 1",
+                talk_ended_at=at(130), ended_at=at(130), outcome=Outcome.ANSWERED,
+                end_source=EndSource.HANGUP)
+    settled = reconcile(call, fold("c", lines))
+    assert settled.call.wait_seconds == 17.0  # the nearest wait both records allow
+    assert settled.call.answered_at == call.answered_at  # AMI's answer time is kept
+    assert settled.differences == {}
