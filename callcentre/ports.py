@@ -120,8 +120,9 @@ class LedgerRepository(Protocol):
 
     async def append(self, lines: Sequence[QueueLogLine], position: LedgerPosition,
                      at: datetime) -> list[str]:
-        """Keep the lines (a line already kept is kept once) and the new position in one
-        transaction; return the callids they are about, which become unsettled."""
+        """Keep the lines and the new position in one transaction (identical lines are
+        each kept: a resident can rejoin a queue within the second); return the callids
+        they are about, which become unsettled."""
 
     async def lines_of(self, callid: str) -> list[QueueLogLine]:
         """The lines about ``callid``, in the order they were read."""

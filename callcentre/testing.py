@@ -138,8 +138,7 @@ class InMemoryLedgerRepository:
                      at: datetime) -> list[str]:
         touched: dict[str, None] = {}
         for line in lines:
-            if line not in self.lines:
-                self.lines.append(line)
+            self.lines.append(line)
             self._last[line.callid] = max(line.at, self._last.get(line.callid, line.at))
             self._settled.discard(line.callid)
             touched[line.callid] = None

@@ -149,6 +149,8 @@ class LedgerService:
                 call = replace(call, caller=self._numbers(call.caller_raw),
                                out_of_hours=not self._is_open(call.arrived_at))
             verdict = _verdict(result.differences)
+            if stored is not None and not result.differences and stored.ledger:
+                verdict = stored.ledger  # settled again (new lines): keep what was corrected
             day = call.arrived_at.astimezone(self._tz).date()
             settled = await self._repo.settle(callid, call, verdict, self._clock.now(), day)
         self._count(callid, result.differences, result.created)

@@ -13,7 +13,7 @@ from callcentre.storage.call_repository import COLUMNS, call_from_row, row_value
 from callcentre.storage.db import Database, to_epoch
 
 _INSERT_LINE = ("INSERT INTO ledger_lines (at, callid, queue, agent, event, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                "VALUES (?, ?, ?, ?, ?, ?)")
 _TOUCH_CALL = ("INSERT INTO ledger_calls (callid, last_line_at, settled_at) VALUES (?, ?, NULL) "
                "ON CONFLICT(callid) DO UPDATE SET settled_at = NULL, "
                "last_line_at = max(ledger_calls.last_line_at, excluded.last_line_at)")

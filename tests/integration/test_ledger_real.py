@@ -115,8 +115,14 @@ async def test_every_way_out_of_a_queue_is_logged_as_queue_log_names_it(
     result = await asyncio.to_thread(EXITS[name], asterisk)
     ids = {e.callid for e in result.events("ENTERQUEUE")}
     calls = await settled_calls(svc, ids)
-    assert_as_queue_log(result, {k: (c.outcome, c.wait_seconds) for k, c in calls.items()})
-    assert {c.ledger for c in calls.values()} == {"agrees"}, {c.ledger for c in calls.values()}
+    lines = [(e.time, e.queue, e.event, "|".join(e.data)) for e in result.queue_log
+             if e.callid in ids]
+    seen = {k: (c.outcome, c.wait_seconds, c.ledger) for k, c in calls.items()}
+    try:
+        assert_as_queue_log(result, {k: (c.outcome, c.wait_seconds) for k, c in calls.items()})
+        assert {c.ledger for c in calls.values()} == {"agrees"}
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nqueue_log: {lines}\nrecorded: {seen}") from None
 
 
 @pytest.mark.slow  # a 20-caller burst: load, not hours (left out of the shifted-clock runs)

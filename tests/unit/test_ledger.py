@@ -215,3 +215,17 @@ async def test_lines_that_can_never_settle_a_call_are_given_up_once_stale() -> N
     clock.set(last + timedelta(hours=13))
     assert await service.sweep() == 0 and service.stats.given_up == 2
     assert await repo.unsettled(clock.now(), 10) == []  # they no longer fill the batch
+
+
+async def test_settling_again_keeps_what_was_corrected() -> None:
+    service, repo = ledger()
+    (call,) = fold(parse_all(trace_bytes("timeout")))
+    (stored,) = await repo.calls.save([replace(call, outcome=Outcome.ABANDONED,
+                                               queue_status=None)])
+    await service.take(capture("timeout"), POS)
+    service.call_finished(stored)
+    await service.settle_due()
+    service.call_finished(stored)  # the call log says so again: settled a second time
+    await service.settle_due()
+    again = await repo.call_of(call.linkedid)
+    assert again is not None and again.ledger == "outcome: abandoned -> timeout"

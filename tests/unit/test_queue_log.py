@@ -183,3 +183,14 @@ def test_a_wait_a_hair_over_a_second_off_is_brought_within_a_second_unreported()
     assert settled.call.wait_seconds == 17.0  # the nearest wait both records allow
     assert settled.call.answered_at == call.answered_at  # AMI's answer time is kept
     assert settled.differences == {}
+
+
+def test_key_at_once_then_queued_again_in_the_same_second_is_two_visits() -> None:
+    lines = [parse_line(t) for t in (
+        "1796097222|k|council|NONE|ENTERQUEUE||07700900001|1",
+        "1796097222|k|council|NONE|EXITWITHKEY|1|1|1|0",
+        "1796097222|k|council|NONE|ENTERQUEUE||07700900001|1",
+        "1796097224|k|council|NONE|ABANDON|1|1|2")]
+    call = fold("k", lines)
+    assert [s.exit for s in call.stints] == ["EXITWITHKEY", "ABANDON"]
+    assert (call.outcome, call.wait_seconds) == (Outcome.ABANDONED, 2)

@@ -7,9 +7,12 @@ CREATE TABLE ledger_lines (
     queue  TEXT NOT NULL,
     agent  TEXT NOT NULL,
     event  TEXT NOT NULL,
-    data   TEXT NOT NULL,        -- the event's own fields, '|'-joined as in the file
-    UNIQUE (callid, at, event, queue, agent, data)
+    data   TEXT NOT NULL         -- the event's own fields, '|'-joined as in the file
 );
+-- No uniqueness on the content: a resident who leaves with a key and is queued again within
+-- the same second has two identical ENTERQUEUE lines. Each line is kept once because the
+-- lines and the read position are stored in one transaction.
+CREATE INDEX ledger_lines_callid ON ledger_lines (callid, id);
 -- One row per call the ledger has lines for: settled (compared with the call log) or not.
 CREATE TABLE ledger_calls (
     callid       TEXT PRIMARY KEY,
