@@ -110,7 +110,7 @@ async def test_real_call_events_reach_the_handler(ami: Running, asterisk: Asteri
     callid = result.uniqueid_of(result.numbers[0])
     await ami.wait_event(lambda e: e.event == "Hangup" and e.get("Uniqueid") == callid, 10)
     # AgentComplete is raised when the bridge ends and may follow the caller's Hangup
-    await ami.wait_event(lambda e: e.event == "AgentComplete" and e.get("Linkedid") == callid, 5)
+    await ami.wait_event(lambda e: e.event == "AgentComplete" and e.get("Linkedid") == callid, 15)
     mine = [e for e in ami.events if e.get("Linkedid") == callid]
     assert {"Newchannel", "QueueCallerJoin", "AgentConnect", "AgentComplete", "Hangup"} <= {
         e.event for e in mine

@@ -157,7 +157,7 @@ async def test_answered_call_queue_log_cdr_and_ami(asterisk: AsteriskHarness,
     await ami.wait_event(lambda e: e.get("Event") == "Hangup" and e["Uniqueid"] == callid, 5)
     # app_queue raises AgentComplete when the bridge ends, which may follow the caller's Hangup
     await ami.wait_event(lambda e: e.get("Event") == "AgentComplete"
-                         and e.get("Linkedid") == callid, 5)
+                         and e.get("Linkedid") == callid, 15)
     mine = [e for e in ami.events if e.get("Linkedid") == callid]
     assert {"Newchannel", "VarSet", "QueueCallerJoin", "AgentCalled", "AgentConnect",
             "AgentComplete", "QueueCallerLeave", "DialBegin", "DialEnd", "Hangup",

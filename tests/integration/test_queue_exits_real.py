@@ -184,7 +184,7 @@ async def test_one_call_through_two_queues(asterisk: AsteriskHarness, ami: RawAm
     await events_of_call(ami, callid)
     # app_queue may raise AgentComplete after the caller's Hangup (see test_asterisk_harness)
     await ami.wait_event(lambda e: e.get("Event") == "AgentComplete"
-                         and e.get("Linkedid") == callid, 5)
+                         and e.get("Linkedid") == callid, 15)
     mine = [e for e in ami.events if e.get("Linkedid") == callid]
     assert [e["Queue"] for e in named(mine, "QueueCallerJoin")] == ["council-first", "council"]
     assert [e["Queue"] for e in named(mine, "QueueCallerAbandon")] == ["council-first"]
