@@ -107,6 +107,7 @@ EXITS: dict[str, Callable[[AsteriskHarness], ScenarioResult]] = {
 }
 
 
+@pytest.mark.slow  # six scenarios: left out of the shifted-clock runs, two of which run at once
 @pytest.mark.parametrize("name", EXITS)
 async def test_every_way_out_of_a_queue_is_logged_as_queue_log_names_it(
         asterisk: AsteriskHarness, ledgered: tuple[Service, CuttableProxy], name: str) -> None:
