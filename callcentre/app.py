@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from callcentre.ami.client import AmiClient, AmiSettings, LinkState
+from callcentre.ami.client import AmiClient, AmiSettings, Backlog, LinkState
 from callcentre.ami.link import AmiLink
 from callcentre.ami.pbx import AmiPbx, SendAction
 from callcentre.ami.resync import AmiEvents, Resync
@@ -103,7 +103,8 @@ class Service:
         self.hours = policy.hours
         self.tracker = CallTracker(self.hours.is_open)
         self.calllog = CallLogService(self.tracker, self.calls, self.cases,
-                                      timedelta(days=config.repeat_window_days))
+                                      timedelta(days=config.repeat_window_days),
+                                      max_pending=config.call_log_max_pending)
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
         self.bus = EventBus()
@@ -136,7 +137,8 @@ class Service:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
         self.translator = Translator(config.inbound_contexts, numbers, self.clock)
         ami_events = AmiEvents(self.translator, self.bus.publish)
-        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state)
+        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state,
+                             backlog=Backlog(self.calllog.full, self.calllog.drained))
         self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
                             self.translator, self.clock.now(),
                             lambda: self.resync.refused_actions)

@@ -36,6 +36,7 @@ class Config:
     ami_ping_timeout: float = setting(5.0, "Seconds to wait for a ping reply before dropping the link.")
     ami_reconnect_max: float = setting(30.0, "Longest wait between reconnect attempts, seconds.")
     ami_max_frame_bytes: int = setting(1 << 20, "Largest AMI message accepted; larger ones are skipped and counted.")
+    call_log_max_pending: int = setting(5000, "Most calls changed in memory and not yet stored. At it, the service stops reading AMI until half are stored (TCP holds Asterisk back), so a burst or a slow database cannot grow memory without bound; the time held is callcentre_ami_reader_held_seconds_total.")
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing).")
     http_host: str = setting("127.0.0.1", "Address the HTTP API and pages listen on.")
     http_port: int = setting(8080, "HTTP port.")
@@ -138,7 +139,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
 POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
             "http_max_connections", "http_header_timeout", "http_idle_timeout",
             "live_feed_queue", "live_feed_write_timeout", "drain_seconds",
-            "queue_log_grace_seconds", "queue_events_silence_minutes")
+            "queue_log_grace_seconds", "queue_events_silence_minutes", "call_log_max_pending")
 
 
 def _validate(c: Config) -> None:

@@ -215,6 +215,7 @@ class LinkReport:
     classes: Mapping[str, int] = field(default_factory=dict)  # events by read class
     refused_actions: tuple[str, ...] = ()  # actions the account may not send (ListCommands)
     unqueued_since: datetime | None = None  # inbound calls since then, no queue event since
+    held_seconds: float = 0.0  # the reader waited this long, in all, for the call log to write
 
     @property
     def connected(self) -> bool:

@@ -14,8 +14,8 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from callcentre.ami.errors import (
     AmiActionFailed,
@@ -27,13 +27,24 @@ from callcentre.ami.errors import (
 from callcentre.ami.link import ActionResult, AmiSettings, ClientStats, LinkState
 from callcentre.ami.protocol import FrameParser, Message, Reply, ReplyRouter, encode_action
 
-__all__ = ["ActionResult", "AmiClient", "AmiSettings", "ClientStats", "LinkState"]
+__all__ = ["ActionResult", "AmiClient", "AmiSettings", "Backlog", "ClientStats", "LinkState"]
 
 log = logging.getLogger("callcentre.ami")
 
 READ_SIZE = 1 << 16
 Fields = Mapping[str, str | Sequence[str]]
 _Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Back-pressure from what consumes the events: while ``full()`` the read loop stops
+    reading and awaits ``drained()`` (TCP then holds Asterisk back), so a burst that
+    outruns the consumer grows neither its backlog nor the link's buffers without bound.
+    The ping watchdog counts a held reader as busy, not dead."""
+
+    full: Callable[[], bool]
+    drained: Callable[[], Awaitable[None]]
 
 
 class AmiClient:
@@ -47,9 +58,13 @@ class AmiClient:
         on_state: Callable[[LinkState, str], None] | None = None,
         action_id_prefix: str = "cc",
         rng: random.Random | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self._settings = settings
         self._handler = handler
+        self._backlog = backlog
+        self._held_since: float | None = None  # monotonic; while the reader is held
+        self._last_held = -1.0  # monotonic end of the last hold
         self._on_state = on_state
         self._prefix = action_id_prefix
         self._rng = rng or random.Random()
@@ -206,7 +221,25 @@ class AmiClient:
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         while data := await reader.read(READ_SIZE):
             self._deliver(data)
+            if self._backlog is not None and self._backlog.full():
+                await self._hold(self._backlog)
         self._fail_pending(self._drop_reason or "connection closed by Asterisk")
+
+    async def _hold(self, backlog: Backlog) -> None:
+        started = self._held_since = time.monotonic()
+        self._stats.holds += 1
+        try:
+            await backlog.drained()
+        finally:
+            self._held_since = None
+            self._last_held = time.monotonic()
+            self._stats.held_seconds += self._last_held - started
+
+    def _busy_since(self, sent: float) -> bool:
+        """Frames came, or the reader was held by the consumer, after ``sent``."""
+        last = self._stats.last_frame_monotonic
+        return (self._held_since is not None or self._last_held >= sent
+                or (last is not None and last >= sent))
 
     async def _watchdog(self, writer: asyncio.StreamWriter) -> None:
         """Ping every ping_interval; nothing at all from Asterisk within ping_timeout drops
@@ -223,8 +256,7 @@ class AmiClient:
             except AmiNotConnected:
                 return
             except AmiActionTimeout:
-                last = self._stats.last_frame_monotonic
-                if last is not None and last >= sent:
+                if self._busy_since(sent):
                     self._stats.pings_late += 1
                     continue
                 self._stats.ping_timeouts += 1

@@ -67,6 +67,8 @@ class ClientStats:
     handler_errors: int = 0
     ping_timeouts: int = 0
     pings_late: int = 0  # no Pong in time, but other frames came: busy, not dead
+    holds: int = 0  # times the reader stopped for the consumer's backlog (client.Backlog)
+    held_seconds: float = 0.0  # how long it stopped, in all
     last_frame_monotonic: float | None = None
     parser: ParserStats = field(default_factory=ParserStats)
 
@@ -98,5 +100,6 @@ class AmiLink:
                           "malformed_line": client.parser.malformed_lines,
                           "malformed_event": tr.malformed},
             handler_errors=client.handler_errors, untimed=tr.untimed,
+            held_seconds=client.held_seconds,
             classes=dict(tr.classes), refused_actions=self._refused(),
             unqueued_since=tr.unqueued_since)

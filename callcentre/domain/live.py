@@ -80,6 +80,8 @@ class LiveSnapshot:
     calls_not_placed: int = 0  # callback calls the PBX did not place, since start
     not_placed_reason: str | None = None  # the latest reason
     untimed: int = 0  # AMI events without a usable Timestamp
+    calls_unsaved: int = 0  # changed in memory, not yet stored (back-pressure at a bound)
+    reader_held: float = 0.0  # seconds the AMI reader waited for the call log, in all
     ledger: LedgerReport = field(default_factory=LedgerReport)
     runtime: RuntimeReport = field(default_factory=RuntimeReport)
 

@@ -119,6 +119,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Exceptions raised while handling an AMI event (isolated, counted)."),
     _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,
             "Failed batch writes of calls (kept and retried)."),
+    _scrape("callcentre_calls_unsaved", Kind.GAUGE,
+            "Calls changed in memory and not yet stored; at call_log_max_pending the AMI reader"
+            " stops until half are stored."),
+    _scrape("callcentre_ami_reader_held_seconds_total", Kind.COUNTER,
+            "Seconds the AMI reader stopped reading because the call log's backlog was full"
+            " (back-pressure: TCP holds Asterisk back meanwhile)."),
     # --- the ledger (Asterisk's queue_log) -------------------------------------------------
     _scrape("callcentre_ledger_mode", Kind.GAUGE,
             "1 for the record that settles the figures: queue_log, or ami_only.", "mode"),

@@ -110,6 +110,8 @@ class LiveCollector(Collector):
         yield _counter("callcentre_ami_handler_errors_total", [((), s.handler_errors)])
         yield _counter("callcentre_ami_untimed_events_total", [((), s.untimed)])
         yield _counter("callcentre_storage_write_failures_total", [((), s.write_failures)])
+        yield _gauge("callcentre_calls_unsaved", [((), s.calls_unsaved)])
+        yield _counter("callcentre_ami_reader_held_seconds_total", [((), s.reader_held)])
         yield _gauge("callcentre_queue_callers_waiting",
                      [((q,), n) for q, (n, _) in sorted(s.waiting.items())])
         yield _gauge("callcentre_queue_longest_wait_seconds",

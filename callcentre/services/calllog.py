@@ -42,13 +42,17 @@ class CallLogStats:
 
 class CallLogService:
     def __init__(self, tracker: CallTracker, calls: CallRepository, cases: CaseRepository,
-                 repeat_window: timedelta, retry_delay: float = 1.0) -> None:
+                 repeat_window: timedelta, retry_delay: float = 1.0,
+                 max_pending: int = 5000) -> None:
         self._tracker = tracker
         self._calls = calls
         self._cases = cases
         self._repeat_window = repeat_window
         self._retry_delay = retry_delay
         self._dirty: dict[str, Call] = {}
+        self._max_pending = max_pending
+        self._in_flight = 0  # calls of the batch being written
+        self._room = asyncio.Event()  # set when the backlog is back to half of max_pending
         self._tried_refs: dict[str, str] = {}  # linkedid -> keyed ref already looked up
         self._set_aside: set[str] = set()  # linkedids that cannot be stored (see _isolate)
         self._flusher: asyncio.Task[None] | None = None  # without a writer task (run)
@@ -66,6 +70,25 @@ class CallLogService:
     @property
     def tracker(self) -> CallTracker:
         return self._tracker
+
+    @property
+    def pending(self) -> int:
+        """Calls changed in memory and not yet stored (the batch being written included)."""
+        return len(self._dirty) + self._in_flight
+
+    def full(self) -> bool:
+        """At ``max_pending``: the AMI reader should stop until ``drained()`` (back-pressure)."""
+        return self.pending >= self._max_pending
+
+    async def drained(self) -> None:
+        """Return once the backlog is down to half of ``max_pending``."""
+        while self.pending > self._max_pending // 2:
+            self._room.clear()
+            await self._room.wait()
+
+    def _check_room(self) -> None:
+        if self.pending <= self._max_pending // 2:
+            self._room.set()
 
     def handle(self, event: ev.CallEvent | None) -> None:
         """Apply one event (None is ignored, so a translator's result can be passed straight)."""
@@ -123,6 +146,7 @@ class CallLogService:
                 raise
             except Exception:
                 self._dirty.pop(linkedid, None)
+                self._check_room()
                 self._set_aside.add(linkedid)
                 self.stats.set_aside += 1
                 log.exception("call %s cannot be stored; set aside (its later events too)",
@@ -152,6 +176,7 @@ class CallLogService:
             batch = only
             for linkedid in only:
                 self._dirty.pop(linkedid, None)
+        self._in_flight = len(batch)
         try:
             enriched = await self._enrich(batch)
             stored = await self._calls.save(enriched)
@@ -159,10 +184,13 @@ class CallLogService:
             # Keep the batch, but don't overwrite newer versions that arrived meanwhile.
             self._dirty = {**batch, **self._dirty}
             raise
+        finally:
+            self._in_flight = 0
         self.stats.flushes += 1
         self.stats.calls_written += len(stored)
         for call in stored:
             self._settle(call)
+        self._check_room()
 
     def _settle(self, stored: Call) -> None:
         newer = self._dirty.get(stored.linkedid)

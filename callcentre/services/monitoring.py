@@ -93,6 +93,7 @@ class MonitoringService:
                     "warnings": warnings},
             "db": {"ok": db_ok, "detail": db_detail},
             "calls_in_progress": len(self._calllog.tracker.active()),
+            "calls_unsaved": self._calllog.pending,
             "callbacks": {"not_placed": refused, "latest_reason": reason},
             "ledger": {"mode": ledger.mode, "source": ledger.source or None,
                        "state": ledger.state, "detail": ledger.detail,
@@ -122,6 +123,7 @@ class MonitoringService:
             agents=agent_states(self._agents()),
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
+            calls_unsaved=self._calllog.pending, reader_held=link.held_seconds,
             ledger=self._ledger(),
             runtime=self._runtime(),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from callcentre.ami.fakeserver import FakeAmiServer
+from callcentre.ami.fakeserver import FakeAmiServer, rewrite_trace
 from callcentre.app import Service
 from callcentre.config import Config
 from tests.support import policy_file, trace_bytes
@@ -106,3 +107,60 @@ async def test_dates_no_period_can_hold_are_refused_not_a_500(tmp_path: Path, qu
                     f"http://127.0.0.1:{cfg.http_port}{path}?{query}") as resp:
                 assert resp.status == 422, (path, resp.status)
                 assert "between 1970 and 8999" in await resp.text()
+
+
+async def test_a_burst_that_outruns_the_database_is_held_back_and_every_call_kept(
+        tmp_path: Path) -> None:
+    """AMI sends 160 calls at once while each database write takes 30 ms: the reader stops
+    at the call log's bound instead of buffering the burst, the ping watchdog does not
+    take the held link for a dead one, and every call is stored."""
+    server = FakeAmiServer(secret="s")
+    port = await server.start()
+    bound, calls = 12, 160
+    cfg = Config(ami_port=port, ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 policy_file=policy_file(tmp_path), http_port=free_port(),
+                 ami_ping_interval=0.1, ami_ping_timeout=0.05, call_log_max_pending=bound,
+                 queue_log="")
+    traces = [trace_bytes("answered"), trace_bytes("abandoned")]
+    burst = b"".join(frame.data for n in range(calls) for frame in
+                     rewrite_trace(traces[n % 2], rebase_to=1.8e9 + n, id_offset=n * 100))
+    try:
+        async with Service(cfg).running() as svc:
+            save = svc.calls.save
+
+            async def slow_save(batch: Any) -> Any:
+                await asyncio.sleep(0.03)
+                return await save(batch)
+
+            svc.calls.save = slow_save  # type: ignore[method-assign]
+            await server.wait_logged_in(timeout=5)
+            most = 0
+
+            async def watch() -> None:
+                nonlocal most
+                while True:
+                    most = max(most, svc.calllog.pending)
+                    await asyncio.sleep(0.002)
+
+            watcher = asyncio.create_task(watch())
+            await server.push(burst)
+            deadline = time.monotonic() + 30
+            while stored_finished(tmp_path) < calls and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            watcher.cancel()
+            stats = svc.ami.stats
+            assert stored_finished(tmp_path) == calls
+            assert stats.holds > 0 and stats.held_seconds > 0.1
+            assert most <= bound + 2  # one read (64 KiB) holds at most part of two calls
+            assert stats.ping_timeouts == 0 and stats.pings_late > 0
+            assert sum(m.get("Action") == "Login" for m in server.received) == 1
+            _, body = await get_json(f"http://127.0.0.1:{cfg.http_port}/healthz")
+            assert body["calls_unsaved"] == 0
+    finally:
+        await server.stop()
+
+
+def stored_finished(tmp: Path) -> int:
+    with sqlite3.connect(tmp / "cc.sqlite3") as con:
+        return int(con.execute("SELECT count(*) FROM calls WHERE ended_at IS NOT NULL")
+                   .fetchone()[0])
