@@ -123,7 +123,8 @@ class Service:
                                            figures)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
-                                           config.http_header_timeout)
+                                           config.http_header_timeout,
+                                           body_timeout=config.http_body_timeout)
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,

@@ -143,7 +143,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "HTTP connections answered 503: at http_max_connections with none idle."),
     _scrape("callcentre_http_connections_closed_total", Kind.COUNTER,
             "HTTP connections the server's limits closed: header_timeout (no request head in"
-            " time), idle_evicted (made room for a new connection).", "kind"),
+            " time), body_timeout (a request body not in time), idle_evicted (made room for a new"
+            " connection).", "kind"),
     _scrape("callcentre_live_subscribers", Kind.GAUGE,
             "Agents' live-page streams (server-sent events) open now."),
     _scrape("callcentre_live_subscribers_dropped_total", Kind.COUNTER,

@@ -14,6 +14,8 @@ descriptors. ``ConnectionGuard`` wraps aiohttp's protocol factory:
   one idle longest (no request in progress for ``idle_grace`` seconds), so idle or slow
   sockets can never keep a real request out; when none is idle, it is answered 503
   (read its request first, so the client sees the answer, not a reset);
+* a request's body must arrive within ``body_timeout`` of its head (else 408 and closed),
+  so a client that trickles a body cannot hold a connection "busy" and out of eviction;
 * what it closes or refuses is counted and logged at most once a minute.
 
 ``fd_budget`` keeps ``max_connections`` below the process's file-descriptor limit, so the
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from callcentre.domain.ratelimit import LogBudget
-from callcentre.web.errors import Handler
+from callcentre.web.errors import Handler, error_response
 
 log = logging.getLogger("callcentre.web")
 
@@ -64,6 +66,7 @@ class ConnectionStats:
     open: int = 0
     refused: int = 0  # answered 503: at the cap and none idle
     closed: dict[str, int] = field(default_factory=lambda: {"header_timeout": 0,
+                                                             "body_timeout": 0,
                                                              "idle_evicted": 0})
 
 
@@ -71,9 +74,11 @@ class ConnectionGuard:
     """Counts and bounds connections around an asyncio protocol factory (see module doc)."""
 
     def __init__(self, max_connections: int, header_timeout: float, idle_grace: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 body_timeout: float = 10.0) -> None:
         self.max_connections = max_connections
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.idle_grace = idle_grace
         self.stats = ConnectionStats()
         self._now = monotonic
@@ -110,10 +115,35 @@ class ConnectionGuard:
             return await handler(request)
         conn.in_flight += 1
         try:
+            if request.can_read_body:
+                refused = await self._read_body(request)
+                if refused is not None:
+                    return refused
             return await handler(request)
         finally:
             conn.in_flight -= 1
             self.touch(conn)
+
+    async def _read_body(self, request: web.Request) -> web.Response | None:
+        """Read the body now, within ``body_timeout`` (aiohttp keeps it for the handler)."""
+        try:
+            await asyncio.wait_for(request.read(), self.body_timeout)
+        except TimeoutError:
+            self._closing_request(request, "body_timeout")
+            response = error_response(408, "request_timeout",
+                                      "the request body did not arrive in time")
+            response.force_close()
+            return response
+        except web.HTTPException as exc:  # too large: answered as web/errors.py would
+            return error_response(exc.status, exc.reason.lower().replace(" ", "_"),
+                                  exc.text or exc.reason)
+        return None
+
+    def _closing_request(self, request: web.Request, why: str) -> None:
+        self.stats.closed[why] += 1
+        peer = request.remote or "?"
+        self._say(why, "HTTP: %d connections closed (%s; the latest from %s); %d open",
+                  self.stats.closed[why], why.replace("_", " "), peer, len(self._conns))
 
     def touch(self, conn: _Guarded) -> None:
         if conn in self._conns:

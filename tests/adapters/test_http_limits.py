@@ -80,6 +80,52 @@ async def test_slowloris_sockets_are_closed_and_real_requests_still_answered(
     assert (await healthz(port))[0] == 200
 
 
+async def slow_body(port: int, token: str) -> tuple[float, bytes]:
+    """Sends a whole request head, then its body a byte every 0.2 s; returns when the server
+    answered (seconds after the head) and what it said."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /api/callbacks HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+                 f"Content-Type: application/json\r\n"
+                 f"Authorization: Bearer {token}\r\n\r\n{{".encode())
+    sent = time.monotonic()
+    said = b""
+    try:
+        for _ in range(100):
+            writer.write(b" ")
+            try:
+                said += await asyncio.wait_for(reader.read(4096), 0.2)
+            except TimeoutError:
+                continue
+            if reader.at_eof() or said:
+                break
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+    return time.monotonic() - sent, said
+
+
+@pytest.mark.parametrize("service", [{"http_body_timeout": 1.0, "http_max_connections": 30}],
+                         indirect=True)
+async def test_trickled_bodies_are_answered_408_and_cannot_hold_the_server(
+        service: Service) -> None:
+    """30 requests trickle their bodies: busy connections are never evicted, so without a
+    body deadline they would hold every connection and the server would answer only 503."""
+    port, token = service.config.http_port, await svc_token(service)
+    slow = [asyncio.create_task(slow_body(port, token)) for _ in range(30)]
+    results = await asyncio.wait_for(asyncio.gather(*slow), 10)
+    assert all(0.9 < seconds < 2.5 for seconds, _ in results), sorted(s for s, _ in results)
+    assert all(said.startswith(b"HTTP/1.1 408") for _, said in results)
+    assert all(b'"request_timeout"' in said for _, said in results)
+    assert service.connections.stats.closed["body_timeout"] == 30
+    assert (await healthz(port))[0] == 200
+    async with aiohttp.ClientSession() as http, http.post(  # a body too large: still JSON
+            f"http://127.0.0.1:{port}/api/callbacks", data=b"x" * 70_000,
+            headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 413
+        assert (await resp.json())["error"] == "request_entity_too_large"
+
+
 async def stream(port: int, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET /api/callbacks/stream HTTP/1.1\r\nHost: x\r\n"
