@@ -138,7 +138,7 @@ async def live_ami(min_events: int, tmp: Path) -> dict[str, float]:
     started = time.perf_counter()
     for message in parser.feed(stream.data):
         events(message)
-        if len(service._dirty) > 2000:  # let the writer run, as the event loop would
+        if service.pending > 2000:  # let the writer run, as the event loop would
             await asyncio.sleep(0)
     await service.flush()
     seconds = time.perf_counter() - started

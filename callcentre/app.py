@@ -149,11 +149,13 @@ class Service:
 
     def _build_ledger(self, config: Config, numbers: Normaliser) -> None:
         """Asterisk's queue_log settles every queue call, when the file can be read."""
-        repo = SqliteLedgerRepository(self.db)
-        self.ledger = LedgerService(repo, self.clock, config.tz, numbers, self.hours.is_open,
+        self.ledger_lines = SqliteLedgerRepository(self.db)
+        self.ledger = LedgerService(self.ledger_lines, self.clock, config.tz, numbers,
+                                    self.hours.is_open,
                                     timedelta(seconds=config.queue_log_grace_seconds))
         path = config.queue_log_path
-        self.queue_log = QueueLogTail(path, repo.position, self.ledger.take) if path else None
+        self.queue_log = (QueueLogTail(path, self.ledger_lines.position, self.ledger.take)
+                          if path else None)
 
     def ledger_report(self) -> LedgerReport:
         if self.queue_log is None:
@@ -235,7 +237,7 @@ class Service:
     def web_app(self) -> web.Application:
         tz = self.config.tz
         cb = self.callbacks
-        ledger = self.ledger.repo if self.queue_log is not None else None
+        ledger = self.ledger_lines if self.queue_log is not None else None
         return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,

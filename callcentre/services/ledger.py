@@ -51,7 +51,6 @@ class LedgerService:
                  is_open: Callable[[datetime], bool], grace: timedelta = timedelta(seconds=30),
                  ) -> None:
         self._repo = repo
-        self.repo = repo  # the API reads a call's lines through it
         self._clock = clock
         self._tz = tz
         self._numbers = numbers

@@ -8,11 +8,12 @@ test that uses it is skipped with the reason; any test using it is marked ``aste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.asterisk.harness import AsteriskHarness, HarnessUnavailable
+from tests.integration.test_asterisk_harness import RawAmi
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,3 +33,12 @@ def asterisk() -> Iterator[AsteriskHarness]:
         yield harness
     finally:
         harness.stop()
+
+
+@pytest.fixture
+async def ami(asterisk: AsteriskHarness) -> AsyncIterator[RawAmi]:
+    """A session as callcentre's own least-rights account, as the service would have."""
+    session = await RawAmi.login(asterisk.ami_host, asterisk.ami_port, asterisk.ami_username,
+                                 asterisk.ami_secret)
+    yield session
+    await session.close()

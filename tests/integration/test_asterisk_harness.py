@@ -14,7 +14,7 @@ import itertools
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -120,15 +120,6 @@ class RawAmi:
             await self._task
         with contextlib.suppress(ConnectionError):
             await self._writer.wait_closed()
-
-
-@pytest.fixture
-async def ami(asterisk: AsteriskHarness) -> AsyncIterator[RawAmi]:
-    """A session as callcentre's own least-rights account."""
-    session = await RawAmi.login(asterisk.ami_host, asterisk.ami_port, asterisk.ami_username,
-                                 asterisk.ami_secret)
-    yield session
-    await session.close()
 
 
 def chan_variables(msg: Message, key: str = "ChanVariable") -> dict[str, str]:

@@ -8,6 +8,7 @@ runs ``callcentre serve`` as a separate process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -143,11 +144,21 @@ async def test_twenty_callers_on_three_agents(service: Service, asterisk: Asteri
 async def proxied(asterisk: AsteriskHarness,
                   tmp_path: Path) -> AsyncIterator[tuple[Service, CuttableProxy]]:
     """The service, reaching AMI through a proxy the test can cut."""
+    def configure(port: int) -> Config:
+        return config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=port)
+
+    async with through_proxy(asterisk, configure) as pair:
+        yield pair
+
+
+@contextlib.asynccontextmanager
+async def through_proxy(asterisk: AsteriskHarness, configure: Callable[[int], Config]
+                        ) -> AsyncIterator[tuple[Service, CuttableProxy]]:
+    """The service configured by ``configure(proxy port)``, started (see ``started``)."""
     proxy = CuttableProxy(asterisk.ami_host, asterisk.ami_port)
     await proxy.start()
-    cfg = config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port)
     try:
-        async with Service(cfg).running() as svc:
+        async with Service(configure(proxy.port)).running() as svc:
             yield await started(svc), proxy
     finally:
         await proxy.stop()

@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from callcentre.app import Service
+from callcentre.config import Config
 from callcentre.domain.calls import Call, Outcome
 from callcentre.ports import CallQuery
 from tests.asterisk import scenarios
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 from tests.integration.proxy import CuttableProxy
-from tests.integration.test_calls_real import config_for, scenario, started
+from tests.integration.test_calls_real import config_for, scenario, through_proxy
 from tests.integration.test_kill_restart_real import serve, wait_for
 from tests.support import expected_from_queue_log, policy_text
 
@@ -66,17 +67,15 @@ async def ledgered(asterisk: AsteriskHarness,
                    tmp_path: Path) -> AsyncIterator[tuple[Service, CuttableProxy]]:
     """The service with the ledger on, reaching AMI through a proxy the test can cut.
     It never places a callback (no calling hours): a resident's key 1 is only recorded."""
-    proxy = CuttableProxy(asterisk.ami_host, asterisk.ami_port)
-    await proxy.start()
     policy = tmp_path / "never-calls.toml"
     policy.write_text(policy_text(calling=""), encoding="utf-8")
-    cfg = replace(config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=proxy.port,
-                             queue_log=queue_log_of(asterisk)), policy_file=str(policy))
-    try:
-        async with Service(cfg).running() as svc:
-            yield await started(svc), proxy
-    finally:
-        await proxy.stop()
+
+    def configure(port: int) -> Config:
+        return replace(config_for(asterisk, tmp_path / "cc.sqlite3", ami_port=port,
+                                  queue_log=queue_log_of(asterisk)), policy_file=str(policy))
+
+    async with through_proxy(asterisk, configure) as pair:
+        yield pair
 
 
 async def test_calls_the_call_log_got_right_are_marked_as_agreeing(

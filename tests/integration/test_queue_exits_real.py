@@ -13,7 +13,6 @@ COMPLETEAGENT/COMPLETECALLER and raises AgentComplete with Reason "transfer".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,15 +21,6 @@ from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 from tests.integration.test_asterisk_harness import Message, RawAmi
 
 pytestmark = pytest.mark.asterisk
-
-
-@pytest.fixture
-async def ami(asterisk: AsteriskHarness) -> AsyncIterator[RawAmi]:
-    """A session as callcentre's own least-rights account, as the service would have."""
-    session = await RawAmi.login(asterisk.ami_host, asterisk.ami_port, asterisk.ami_username,
-                                 asterisk.ami_secret)
-    yield session
-    await session.close()
 
 
 def queue_path(result: ScenarioResult, callid: str) -> list[tuple[str, str]]:
