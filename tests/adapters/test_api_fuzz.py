@@ -3,7 +3,7 @@ to the whole service on SQLite: no 5xx, and only statuses the description declar
 
 Schemathesis builds a test per operation; the service runs in its own thread and event
 loop (schemathesis's requests are synchronous). Bounded: a fixed seed, derandomised, a
-few examples an operation; the whole module takes about 25 s on 2 cores. For a larger
+few examples an operation; the whole module takes about 16 s on 2 cores. For a larger
 run, against a running service: ``st run http://HOST:PORT/api/openapi.json -H
 "Authorization: Bearer TOKEN" --max-examples 500``.
 """
