@@ -9,7 +9,7 @@ from datetime import datetime
 
 from callcentre.errors import InvalidInput
 
-_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}")
+REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}")
 MAX_SUBJECT = 500
 
 
@@ -31,7 +31,7 @@ class Case:
 def check_ref(ref: str) -> str:
     """A council reference: 1-40 letters, digits and / _ . - ; raises InvalidInput otherwise."""
     ref = ref.strip()
-    if not _REF.fullmatch(ref):
+    if not REF.fullmatch(ref):
         raise InvalidInput(
             "case reference must be 1-40 characters: letters, digits and / _ . -",
             field="ref",
@@ -46,7 +46,7 @@ def usable_keyed_ref(value: str | None) -> str | None:
     value = value.strip()
     if not value or value.upper() == "NONE":
         return None
-    return value if _REF.fullmatch(value) else None
+    return value if REF.fullmatch(value) else None
 
 
 def new_case(ref: str, subject: str, phone: str | None, at: datetime) -> Case:

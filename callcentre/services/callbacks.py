@@ -272,8 +272,12 @@ class CallbackService:
         return await self.change(event.callback_id, told)
 
 
+MAX_NAME = 100  # who promised, owns, accepts or changes a callback (web/openapi_schemas.py)
+
+
 def _name(value: str | None, field_name: str) -> str:
     text = (value or "").strip()
-    if not text or len(text) > 100:
-        raise InvalidInput(f"{field_name} must be a name of 1-100 characters", field=field_name)
+    if not text or len(text) > MAX_NAME:
+        raise InvalidInput(f"{field_name} must be a name of 1-{MAX_NAME} characters",
+                           field=field_name)
     return text

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
 from callcentre.ports import TokenRepository
-from callcentre.web import api, callbacks, pages, standards
+from callcentre.web import api, callbacks, openapi, pages, standards
 from callcentre.web.auth import REFUSED, TOKENS, RefusedTokens
 from callcentre.web.errors import error_middleware
 from callcentre.web.layout import with_banner
@@ -82,6 +82,7 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[REFUSED] = RefusedTokens()
     app.add_routes(api.routes)
     app.add_routes(pages.routes)
+    app.add_routes(openapi.routes)
     if standards_deps is not None:
         app[standards.STANDARDS] = standards_deps
         app.add_routes(standards.routes)

@@ -42,8 +42,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"),
-                              exc.text or exc.reason)
+        response = error_response(exc.status, exc.reason.lower().replace(" ", "_"),
+                                  exc.text or exc.reason)
+        for name in ("Allow", "Retry-After"):  # 405 must say what is allowed (RFC 9110)
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
     except json.JSONDecodeError as err:
         return error_response(400, "bad_json", f"request body is not valid JSON: {err.msg}")
     except Exception as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -15,8 +16,16 @@ E = TypeVar("E", bound=enum.Enum)
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; malformed JSON is answered 400 by web/errors.py."""
-    body = await request.json()
+    """The body as a JSON object; what is not JSON is answered 400 by web/errors.py."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw.decode(request.charset or "utf-8"))
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, LookupError, RecursionError) as err:
+        # aiohttp's request.json() lets these escape as a 500: bytes not in the charset (or
+        # a charset Python does not know), arrays nested thousands deep, 5000-digit numbers
+        raise json.JSONDecodeError(str(err), "", 0) from None
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object")
     return body

@@ -1,0 +1,200 @@
+"""The OpenAPI 3.1 description of the JSON API, declared once here and served at
+``GET /api/openapi.json`` (no token needed).
+
+tests/meta/test_openapi.py fails when a route under /api/ is not described here, or a
+described operation has no route; tests/adapters/test_api_fuzz.py sends requests generated
+from it to the real service. Shapes and bounds: web/openapi_schemas.py.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from typing import Any
+
+from aiohttp import web
+
+from callcentre.domain.callbacks import AttemptOutcome, Result, Status, Told
+from callcentre.domain.calls import Outcome
+from callcentre.domain.cases import CaseStatus
+from callcentre.domain.periods import PeriodKind
+from callcentre.web.auth import ROLES
+from callcentre.web.openapi_schemas import (
+    CASE_REF,
+    DAY,
+    ERRORS,
+    NAME,
+    PHONE,
+    REASON,
+    SCHEMAS,
+    STR,
+    SUBJECT,
+    TIME_IN,
+    Schema,
+    enum_of,
+    null,
+    obj,
+    ref,
+)
+from callcentre.web.parsing import MAX_ID, MAX_PAGE
+
+PATH = "/api/openapi.json"
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}
+
+
+def query(name: str, schema: Schema, description: str = "") -> Schema:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+def path(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def answer(description: str, schema: Schema, media: str = "application/json") -> Schema:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def op(summary: str, ok: Schema, *, tag: str, params: tuple[Schema, ...] = (),
+       body: Schema | None = None, errors: tuple[int, ...] = (), role: str | None = "agent",
+       status: int = 200) -> Schema:
+    """One operation. ``role`` None: public; otherwise a bearer token of that role or
+    higher (web/auth.py's ``requires``). ``errors``: the statuses it may answer besides
+    ``status``, 503 and, with a role, 401 (422 comes with parameters, 400, 413 and 422
+    with a body)."""
+    codes = set(errors) | {503} | ({401} if role else set()) | ({422} if params else set())
+    if body is not None:
+        codes |= {400, 413, 422}
+    responses = {str(status): ok, **{str(c): ERRORS[str(c)] for c in sorted(codes)}}
+    spec: Schema = {"summary": summary, "tags": [tag], "parameters": list(params),
+                    "responses": responses}
+    if body is not None:
+        spec["requestBody"] = {"required": True,
+                               "content": {"application/json": {"schema": body}}}
+    if role is None:
+        spec["security"] = []
+    else:
+        spec["x-role"] = role
+        spec["description"] = f"Needs a token of the {role} role or higher."
+    return spec
+
+
+def _callback_action(summary: str, body: Schema, *conflicts: int) -> Schema:
+    return {"post": op(summary, answer("the callback as changed", ref("Callback")),
+                       tag="callbacks", params=(path("id", ID),), body=body,
+                       errors=(404, 409, *conflicts))}
+
+
+_REPORT_PARAMS = (
+    query("period", enum_of(PeriodKind), "day, week or month (default month)"),
+    query("date", DAY, "a day in the period (default today)"),
+    query("from", DAY, "first day of a range, both days included (with to)"),
+    query("to", DAY, "last day of a range, at most 400 days after from"),
+    query("queue", STR, "one queue's figures (default: all queues)"),
+)
+_PAGING = (query("limit", LIMIT, "items per page"),)
+_ID_CURSOR = query("cursor", ID, "from a page's next")
+
+_CALLS: dict[str, Schema] = {
+    "/api/calls": {"get": op("Calls, newest first", answer("a page", ref("CallPage")),
+                             tag="calls", params=(
+        query("since", TIME_IN), query("until", TIME_IN), query("queue", STR),
+        query("outcome", enum_of(Outcome)), query("case", STR, "linked to this case"),
+        *_PAGING, _ID_CURSOR))},
+    "/api/calls/{id}": {
+        "get": op("One call, with its visits to queues", answer(
+            "the call", ref("CallWithStints")), tag="calls", params=(path("id", ID),),
+            errors=(404,)),
+        "patch": op("Link a call to a case (or unlink it with null)", answer(
+            "the call", ref("Call")), tag="calls", params=(path("id", ID),), errors=(404,),
+            body=obj({"case_ref": null(CASE_REF)}))},
+}
+_CASES: dict[str, Schema] = {
+    "/api/cases": {
+        "post": op("Open a case", answer("the case; Location names it", ref("Case")),
+                   tag="cases", status=201, errors=(409,), body=obj(
+                       {"ref": CASE_REF, "subject": SUBJECT}, {"phone": null(PHONE)})),
+        "get": op("Cases, by reference", answer("a page", ref("CasePage")), tag="cases",
+                  params=(query("status", enum_of(CaseStatus)), query("phone", PHONE),
+                          *_PAGING, query("cursor", STR, "from a page's next")))},
+    "/api/cases/{ref}": {
+        "get": op("One case, with its calls", answer("the case", ref("CaseWithCalls")),
+                  tag="cases", params=(path("ref", CASE_REF),), errors=(404,)),
+        "patch": op("Open or close a case", answer("the case", ref("Case")), tag="cases",
+                    params=(path("ref", CASE_REF),), errors=(404,),
+                    body=obj({"status": enum_of(CaseStatus)}))},
+}
+_NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON, "promised_by": NAME}, {
+    "case_ref": null(CASE_REF), "owner": null(NAME), "language": null(STR),
+    "due_by": null({**TIME_IN, "description": "default: the policy's promise"}),
+    "not_before": null(TIME_IN)})
+_CALLBACKS: dict[str, Schema] = {
+    "/api/callbacks": {
+        "post": op("Promise a callback", answer("the callback; Location names it",
+                                                ref("Callback")),
+                   tag="callbacks", status=201, errors=(404, 409), body=_NEW_CALLBACK),
+        "get": op("Callbacks, newest first", answer("a page", ref("CallbackPage")),
+                  tag="callbacks", params=(
+                      query("status", enum_of(Status)), query("owner", STR),
+                      query("due_from", TIME_IN), query("due_until", TIME_IN),
+                      query("case", STR), *_PAGING, _ID_CURSOR))},
+    "/api/callbacks/stream": {"get": op(
+        "The agent's prompts, live (server-sent events: event: prompts)",
+        answer("never ends: a board on every change, a comment line as heartbeat",
+               STR, "text/event-stream"), tag="callbacks",
+        params=(query("agent", STR, "whose prompts (default: everyone's)"),))},
+    "/api/callbacks/{id}": {"get": op("One callback, with its case's calls", answer(
+        "the callback", ref("Callback")), tag="callbacks", params=(path("id", ID),),
+        errors=(404,))},
+    "/api/callbacks/{id}/reschedule": _callback_action("Move the deadline", obj(
+        {"told": enum_of(Told), "due_by": TIME_IN, "reason": REASON, "by": NAME})),
+    "/api/callbacks/{id}/cancel": _callback_action("Cancel", obj({"reason": REASON,
+                                                                  "by": NAME})),
+    "/api/callbacks/{id}/outcome": _callback_action("Record an attempt's outcome", obj(
+        {"outcome": enum_of(AttemptOutcome), "by": NAME}, {"note": null(STR)})),
+    "/api/callbacks/{id}/correct": _callback_action(
+        "Correct a closed callback's result (who: the token's name and role)",
+        obj({"result": enum_of(Result), "reason": REASON})),
+    "/api/callbacks/{id}/snooze": _callback_action("Not before a later time", obj(
+        {"until": TIME_IN, "by": NAME})),
+    "/api/callbacks/{id}/accept": _callback_action("An agent takes it", obj({"agent": NAME})),
+}
+_PUBLIC: dict[str, Schema] = {
+    PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
+                     tag="meta", role=None)},
+    "/api/standards": {"get": op("Service standards", answer("the report", ref("Standards")),
+                                 tag="standards", params=_REPORT_PARAMS, role=None)},
+    "/api/standards.csv": {"get": op("Service standards as CSV", answer(
+        "one row a figure", STR, "text/csv"), tag="standards", params=_REPORT_PARAMS,
+        role=None)},
+    "/api/wallboard": {"get": op("The wallboard's figures now", answer(
+        "tiles and queues", ref("Wallboard")), tag="standards", role=None)},
+}
+
+_ABOUT = f"""The JSON API of callcentre.
+
+Send `Authorization: Bearer <token>`; tokens are made with
+`callcentre token create --role agent --name NAME`. Roles: {", ".join(ROLES)}; each may do
+everything the ones before it may; an operation's `x-role` names the least it needs. The
+standards, the wallboard and this description need no token.
+
+Errors are `{{"error": id, "message": for people, "details": {{"field": ...}}}}`."""
+
+DESCRIPTION: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "callcentre", "version": version("callcentre"), "description": _ABOUT},
+    "security": [{"bearer": []}],
+    "paths": {**_CALLS, **_CASES, **_CALLBACKS, **_PUBLIC},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                       "description": "a token from `callcentre token create`"}},
+        "schemas": SCHEMAS,
+    },
+}
+_BODY = json.dumps(DESCRIPTION, indent=1).encode()
+routes = web.RouteTableDef()
+
+
+@routes.get(PATH)
+async def description(request: web.Request) -> web.Response:
+    return web.Response(body=_BODY, content_type="application/json")

@@ -1,0 +1,163 @@
+"""The JSON shapes of the OpenAPI description (web/openapi.py): bodies, answers, errors.
+
+Bounds, patterns and enums come from the code that enforces them, so the description
+cannot drift from it; the shapes mirror web/serialise.py, web/callbacks_view.py,
+web/standards_view.py and services/wallboard.py, which must change together with them.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from callcentre.domain.callback_policy import Source
+from callcentre.domain.callbacks import MAX_REASON, AttemptOutcome, Result, Status, Told
+from callcentre.domain.calls import CaseLink, EndSource, Outcome
+from callcentre.domain.cases import MAX_SUBJECT, REF, CaseStatus
+from callcentre.domain.periods import PeriodKind
+from callcentre.services.callbacks import MAX_NAME
+from callcentre.web.serialise import EARLIEST, LATEST
+
+Schema = dict[str, Any]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time",
+                "description": "ISO 8601 with offset, in the council's time zone"}
+TIME_IN: Schema = {
+    "type": "string", "format": "date-time",
+    "description": "ISO 8601 (a date alone is local midnight; a time without offset is "
+                   f"council time), between {EARLIEST.year} and {LATEST.year - 1}"}
+DAY: Schema = {"type": "string", "format": "date",
+               "description": f"a day, e.g. 2026-11-23, between {EARLIEST.year} and "
+                            f"{LATEST.year - 1}"}
+CASE_REF: Schema = {"type": "string", "pattern": f"^{REF.pattern}$",
+                    "description": "a council case reference (surrounding spaces are ignored)"}
+SUBJECT: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT, "pattern": r"\S"}
+REASON: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": r"\S"}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S",
+                "description": "a person or team, as the council names them"}
+PHONE: Schema = {"type": "string", "examples": ["+441632960001", "01632 960001"],
+                 "description": "a number the service can call (normalised to E.164)"}
+
+
+def enum_of(kind: type[enum.Enum]) -> Schema:
+    return {"type": "string", "enum": [m.value for m in kind]}
+
+
+def null(schema: Schema) -> Schema:
+    """``schema`` or JSON null."""
+    if "enum" in schema:
+        return {**schema, "type": [schema["type"], "null"], "enum": [*schema["enum"], None]}
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    """An object with these properties; unknown ones are allowed (and ignored in bodies)."""
+    return {"type": "object", "required": list(required),
+            "properties": {**required, **(optional or {})}}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def page_of(name: str) -> Schema:
+    return obj({"items": array(ref(name)),
+                "next": null({"type": "string", "description": "path of the next page"})})
+
+
+_CALL = obj({
+    "id": INT, "linkedid": STR, "caller": null(STR), "caller_name": null(STR),
+    "dialled": null(STR), "queue": null(STR), "arrived_at": TIME, "queued_at": null(TIME),
+    "answered_at": null(TIME), "left_queue_at": null(TIME), "ended_at": null(TIME),
+    "wait_seconds": null(NUM), "talk_seconds": null(NUM), "outcome": null(enum_of(Outcome)),
+    "in_progress": BOOL, "end_source": null(enum_of(EndSource)),
+    "agent": null(obj({"interface": STR, "name": null(STR)})),
+    "join_position": null(INT), "abandon_position": null(INT), "out_of_hours": BOOL,
+    "case_ref": null(STR), "case_link": null(enum_of(CaseLink)), "keyed_case_ref": null(STR),
+    "repeat_of": null(INT), "hangup_cause": null(INT),
+    "queue_log": null({"type": "string", "description": '"agrees", or what differed'}),
+})
+_STINT = obj({
+    "queue": STR, "entered_at": TIME, "exit": null(STR), "left_at": null(TIME),
+    "wait_seconds": null(INT), "agent": null(STR), "key": null(STR), "talk_end": null(STR),
+    "talk_seconds": null(INT),
+})
+_CASE = obj({"ref": STR, "subject": STR, "status": enum_of(CaseStatus), "phone": null(STR),
+             "created_at": TIME, "updated_at": TIME})
+_ATTEMPT = obj({
+    "number": INT, "start": TIME, "end": null(TIME), "outcome": null(enum_of(AttemptOutcome)),
+    "agent": null(STR), "answered_at": null(TIME), "confirmed": BOOL, "manual": BOOL,
+    "note": null(STR),
+})
+_HISTORY = obj({"at": TIME, "by": STR, "action": STR, "old": null(STR), "new": null(STR),
+                "reason": null(STR), "told": null(enum_of(Told))})
+_CALLBACK = obj({
+    "id": INT, "case_ref": null(STR), "phone": STR, "reason": STR, "language": STR,
+    "source": enum_of(Source), "promised_by": STR, "owner": null(STR), "not_before": TIME,
+    "due_by": TIME, "original_due_by": TIME, "extensions": INT, "status": enum_of(Status),
+    "result": null(enum_of(Result)), "next_attempt_at": null(TIME), "created_at": TIME,
+    "closed_at": null(TIME), "first_attempt_in_time": null(BOOL),
+    "attempts": array(ref("Attempt")), "history": array(ref("HistoryEntry")),
+}, {"calls": array(ref("Call"))})
+_FIGURE = obj({"key": STR, "figure": STR, "value": null(NUM), "shown": STR, "target": null(STR),
+               "met": null(BOOL), "formula": STR})
+_PERIOD = {"from": {"type": "string", "format": "date"},
+           "to": {"type": "string", "format": "date", "description": "exclusive"},
+           "label": STR}
+_STANDARDS = obj({
+    "period": obj({"kind": enum_of(PeriodKind), **_PERIOD}),
+    "queue": null(STR),
+    "figures": array(ref("Figure")),
+    "trend": array(obj({**_PERIOD, "offered": INT,
+                        "service_level": {"type": "object",
+                                          "additionalProperties": null(NUM)}})),
+    "definitions": obj({"to": STR, "short_abandon_seconds": NUM}),
+})
+_WALLBOARD = obj({
+    "updated": STR,
+    "queues": {"type": "object", "additionalProperties": obj(
+        {"waiting": INT, "longest_wait_seconds": NUM})},
+    "tiles": array(obj({"key": STR, "label": STR, "shown": STR, "value": null(NUM)})),
+})
+_ERROR = obj({
+    "error": {"type": "string", "examples": ["invalid_input", "not_found", "unauthorised"]},
+    "message": {"type": "string", "description": "for people: what was wrong"},
+    "details": {"type": "object", "properties": {"field": {
+        "type": "string", "description": "the parameter or body field that was refused"}}},
+})
+
+SCHEMAS: dict[str, Schema] = {
+    "Call": _CALL, "Stint": _STINT, "CallWithStints": {"allOf": [ref("Call"), obj(
+        {}, {"stints": {**array(ref("Stint")), "description": "only when queue_log is read"}})]},
+    "Case": _CASE, "CaseWithCalls": {"allOf": [ref("Case"), obj({"calls": array(ref("Call"))})]},
+    "Callback": _CALLBACK, "Attempt": _ATTEMPT, "HistoryEntry": _HISTORY,
+    "CallPage": page_of("Call"), "CasePage": page_of("Case"), "CallbackPage": page_of("Callback"),
+    "Figure": _FIGURE, "Standards": _STANDARDS, "Wallboard": _WALLBOARD, "Error": _ERROR,
+}
+
+
+def _error(description: str) -> Schema:
+    return {"description": description,
+            "content": {"application/json": {"schema": ref("Error")}}}
+
+
+# every error answer, by status; web/errors.py (and web/limits.py's 408 and 503) make them
+ERRORS: dict[str, Schema] = {
+    "400": _error("bad_json: the body is not JSON"),
+    "401": _error("unauthorised: no bearer token, or one that matches none"),
+    "404": _error("not_found: no such call, case or callback (or path)"),
+    "409": _error("conflict: the request clashes with the current state"),
+    "413": _error("request_entity_too_large: bodies are at most 64 KiB"),
+    "422": _error("invalid_input: a parameter or field was refused; details.field names it"),
+    "503": _error("storage_unavailable (the database), or busy (every connection in use)"),
+}
