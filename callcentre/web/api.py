@@ -104,7 +104,7 @@ async def list_cases(request: web.Request) -> web.Response:
                               "next": next_page(request, cursor)})
 
 
-@routes.get("/api/cases/{ref}")
+@routes.get("/api/cases/{ref:.+}")
 @requires("agent")
 async def get_case(request: web.Request) -> web.Response:
     deps = request.app[API]
@@ -113,7 +113,7 @@ async def get_case(request: web.Request) -> web.Response:
                               "calls": [call_json(c, deps.tz) for c in calls]})
 
 
-@routes.patch("/api/cases/{ref}")
+@routes.patch("/api/cases/{ref:.+}")
 @requires("agent")
 async def update_case(request: web.Request) -> web.Response:
     deps = request.app[API]

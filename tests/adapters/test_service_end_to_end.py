@@ -52,8 +52,10 @@ async def test_bad_credentials_are_reported(tmp_path: Path) -> None:
                  policy_file=policy_file(tmp_path),
                  http_port=free_port(), ami_reconnect_max=0.2)
     try:
-        async with Service(cfg).running():
-            await asyncio.sleep(0.5)
+        async with Service(cfg).running() as svc:
+            deadline = time.monotonic() + 10  # one refused login; slow on a busy machine
+            while svc.ami.state.value != "auth_failed" and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
             _, body = await get_json(f"http://127.0.0.1:{cfg.http_port}/healthz")
             assert body["ami"]["state"] == "auth_failed"
     finally:

@@ -229,3 +229,15 @@ async def test_a_call_shows_its_visits_to_queues_as_queue_log_has_them(api_clien
     assert [(s["queue"], s["exit"], s["wait_seconds"], s["key"]) for s in body["stints"]] == [
         ("first", "EXITWITHKEY", 9, "2"), ("council", "CONNECT", 2, None)]
     assert body["stints"][1]["agent"] == "Agent One"
+
+
+async def test_a_case_ref_with_slashes_is_reached_at_its_location(api_client: Api) -> None:
+    """Councils number cases like HOU/2026/17; its Location must lead back to it."""
+    c, h = api_client.client, api_client.agent
+    resp = await c.post("/api/cases", json={"ref": "HOU/2026/17", "subject": "Damp"}, headers=h)
+    assert resp.status == 201
+    location = resp.headers["Location"]
+    assert (await (await c.get(location, headers=h)).json())["ref"] == "HOU/2026/17"
+    patched = await c.patch(location, json={"status": "closed"}, headers=h)
+    assert (await patched.json())["status"] == "closed"
+    assert (await c.get("/api/cases/HOU%2F2026%2F17", headers=h)).status == 200
