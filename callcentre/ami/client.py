@@ -26,6 +26,7 @@ from callcentre.ami.errors import (
 )
 from callcentre.ami.link import ActionResult, AmiSettings, ClientStats, LinkState
 from callcentre.ami.protocol import FrameParser, Message, Reply, ReplyRouter, encode_action
+from callcentre.domain.ratelimit import LogBudget
 
 __all__ = ["ActionResult", "AmiClient", "AmiSettings", "Backlog", "ClientStats", "LinkState"]
 
@@ -63,6 +64,7 @@ class AmiClient:
         self._settings = settings
         self._handler = handler
         self._backlog = backlog
+        self._error_log = LogBudget(60.0)
         self._held_since: float | None = None  # monotonic; while the reader is held
         self._last_held = -1.0  # monotonic end of the last hold
         self._on_state = on_state
@@ -281,7 +283,10 @@ class AmiClient:
                 self._handler(routed)
             except Exception:
                 self._stats.handler_errors += 1
-                log.exception("AMI event handler failed on %s", routed.event)
+                held = self._error_log.allow(routed.event or "?", time.monotonic())
+                if held is not None:  # once a minute per event type; a flood stays one line
+                    log.exception("AMI event handler failed on %s (skipped; %d more like it "
+                                  "skipped since the last report)", routed.event, held)
 
     def _resolve(self, reply: Reply) -> None:
         entry = self._pending.pop(reply.action_id, None)

@@ -81,6 +81,7 @@ class LiveSnapshot:
     not_placed_reason: str | None = None  # the latest reason
     untimed: int = 0  # AMI events without a usable Timestamp
     calls_unsaved: int = 0  # changed in memory, not yet stored (back-pressure at a bound)
+    calls_set_aside: int = 0  # calls that could not be stored at all (isolated, logged)
     reader_held: float = 0.0  # seconds the AMI reader waited for the call log, in all
     ledger: LedgerReport = field(default_factory=LedgerReport)
     runtime: RuntimeReport = field(default_factory=RuntimeReport)
@@ -178,3 +179,24 @@ def silence_warning(unqueued_since: datetime | None, now: datetime, is_open: boo
     return [f"inbound calls have arrived for {minutes} minutes during opening hours but no "
             "queue event came: the AMI account may lack the 'agent' read class, or calls do "
             "not reach a queue (queue_events_silence_minutes)"]
+
+
+class SkipWatch:
+    """Whether items were skipped after an error (AMI events a handler failed on, calls that
+    could not be stored) within ``window`` seconds: ``/healthz`` is degraded meanwhile.
+    Pure: the running total and the time come in."""
+
+    def __init__(self, window: float = 300.0) -> None:
+        self._window = window
+        self._total = 0
+        self._changed: float | None = None
+
+    def warnings(self, total: int, now: float) -> list[str]:
+        if total > self._total:
+            self._changed = now
+        self._total = total
+        if self._changed is None or now - self._changed > self._window:
+            return []
+        return [f"{total} AMI events or calls skipped after an error since start, some in the "
+                f"last {self._window / 60:g} minutes: each is counted and logged once a "
+                "minute with its traceback"]

@@ -119,6 +119,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Exceptions raised while handling an AMI event (isolated, counted)."),
     _scrape("callcentre_storage_write_failures_total", Kind.COUNTER,
             "Failed batch writes of calls (kept and retried)."),
+    _scrape("callcentre_calls_set_aside_total", Kind.COUNTER,
+            "Calls that could not be stored at all (a value no table holds): set aside with"
+            " their later events, logged with the traceback; the rest of the batch is stored."),
     _scrape("callcentre_calls_unsaved", Kind.GAUGE,
             "Calls changed in memory and not yet stored; at call_log_max_pending the AMI reader"
             " stops until half are stored."),

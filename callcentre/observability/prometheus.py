@@ -111,6 +111,7 @@ class LiveCollector(Collector):
         yield _counter("callcentre_ami_untimed_events_total", [((), s.untimed)])
         yield _counter("callcentre_storage_write_failures_total", [((), s.write_failures)])
         yield _gauge("callcentre_calls_unsaved", [((), s.calls_unsaved)])
+        yield _counter("callcentre_calls_set_aside_total", [((), s.calls_set_aside)])
         yield _counter("callcentre_ami_reader_held_seconds_total", [((), s.reader_held)])
         yield _gauge("callcentre_queue_callers_waiting",
                      [((q,), n) for q, (n, _) in sorted(s.waiting.items())])

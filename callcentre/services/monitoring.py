@@ -22,6 +22,7 @@ from callcentre.domain.live import (
     LedgerReport,
     LiveSnapshot,
     RuntimeReport,
+    SkipWatch,
     TaskHealth,
     agent_states,
     link_warnings,
@@ -63,6 +64,7 @@ class MonitoringService:
         self._quiet = quiet  # queue_events_silence_minutes
         self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
+        self._skips = SkipWatch()
 
     async def health(self) -> dict[str, Any]:
         """``/healthz``: down only when the database is; degraded without the PBX, with
@@ -77,6 +79,8 @@ class MonitoringService:
         now = self._clock.now()
         warnings = link_warnings(link.events, link.untimed, link.classes, link.refused_actions)
         warnings += silence_warning(link.unqueued_since, now, self._is_open(now), self._quiet)
+        warnings += self._skips.warnings(link.handler_errors + self._calllog.stats.set_aside,
+                                         self._monotonic())
         ledger = self._ledger()
         tasks = self._runtime().tasks
         failing = any(t.failing for t in tasks.values())
@@ -124,6 +128,7 @@ class MonitoringService:
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
             calls_unsaved=self._calllog.pending, reader_held=link.held_seconds,
+            calls_set_aside=self._calllog.stats.set_aside,
             ledger=self._ledger(),
             runtime=self._runtime(),
         )

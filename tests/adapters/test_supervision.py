@@ -159,3 +159,23 @@ async def test_the_live_feed(running: Running, monkeypatch: pytest.MonkeyPatch) 
         feed.bump()
         message = await stream.next(5)
         assert message is not None and message.startswith(b"event: prompts")
+
+
+async def test_an_event_the_handler_fails_on_is_skipped_counted_and_said(
+        running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a restart: the reader goes on past the one event, and /healthz and the metrics
+    say an item was skipped."""
+    fail_once(running.svc.tracker, "apply", monkeypatch)
+    await running.server.push(b"".join(synthetic_call("1700000000.9", time.time() - 40, 3,
+                                                      "answered")))
+    await until(lambda: running.svc.ami.stats.handler_errors == 1, "the skip")
+    health = await running.health()
+    assert health["status"] == "degraded"
+    assert any("skipped after an error" in w for w in health["ami"]["warnings"])
+    assert running.svc.supervisor.report()["ami"].restarts == 0
+    await running.call_is_logged()
+    async with aiohttp.ClientSession() as http, http.get(
+            f"http://127.0.0.1:{running.svc.config.http_port}/metrics") as resp:
+        text = await resp.text()
+    assert "callcentre_ami_handler_errors_total 1.0" in text
+    assert "callcentre_calls_set_aside_total 0.0" in text
