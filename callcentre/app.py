@@ -130,7 +130,8 @@ class Service:
             self.callbacks.dialler.board.all, figures,
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
             self.clock, self.callbacks.dialler.not_placed, self.ledger_report,
-            runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes))
+            runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
+            unreadable=lambda: self.db.unreadable.counts)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
         self._subscribe()
 

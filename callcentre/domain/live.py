@@ -82,6 +82,7 @@ class LiveSnapshot:
     untimed: int = 0  # AMI events without a usable Timestamp
     calls_unsaved: int = 0  # changed in memory, not yet stored (back-pressure at a bound)
     calls_set_aside: int = 0  # calls that could not be stored at all (isolated, logged)
+    unreadable_rows: Mapping[str, int] = field(default_factory=dict)  # table -> rows skipped
     reader_held: float = 0.0  # seconds the AMI reader waited for the call log, in all
     ledger: LedgerReport = field(default_factory=LedgerReport)
     runtime: RuntimeReport = field(default_factory=RuntimeReport)
@@ -197,6 +198,7 @@ class SkipWatch:
         self._total = total
         if self._changed is None or now - self._changed > self._window:
             return []
-        return [f"{total} AMI events or calls skipped after an error since start, some in the "
+        return [f"{total} AMI events, calls or stored rows skipped after an error since start, "
+                f"some in the "
                 f"last {self._window / 60:g} minutes: each is counted and logged once a "
                 "minute with its traceback"]

@@ -112,6 +112,8 @@ class LiveCollector(Collector):
         yield _counter("callcentre_storage_write_failures_total", [((), s.write_failures)])
         yield _gauge("callcentre_calls_unsaved", [((), s.calls_unsaved)])
         yield _counter("callcentre_calls_set_aside_total", [((), s.calls_set_aside)])
+        yield _counter("callcentre_storage_rows_unreadable_total",
+                       [((t,), n) for t, n in sorted(s.unreadable_rows.items())])
         yield _counter("callcentre_ami_reader_held_seconds_total", [((), s.reader_held)])
         yield _gauge("callcentre_queue_callers_waiting",
                      [((q,), n) for q, (n, _) in sorted(s.waiting.items())])

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.calls import Call
 from callcentre.domain.queue_log import QueueLogError, fold, parse_line, reconcile
-from callcentre.errors import StorageError
+from callcentre.errors import StorageError, UnreadableRecord
 from callcentre.ports import Clock, LedgerPosition, LedgerRepository, Normaliser
 
 log = logging.getLogger("callcentre.ledger")
@@ -139,7 +139,10 @@ class LedgerService:
             ledger = fold(callid, await self._repo.lines_of(callid))
             if not ledger.complete:
                 return None
-            stored = await self._repo.call_of(callid)
+            try:
+                stored = await self._repo.call_of(callid)
+            except UnreadableRecord:
+                return None  # reported where it was read; left as it is stored
             if (stored is None and not create) or (stored is not None and not stored.finished):
                 return None  # the call log may still record it / will say when it ends
             result = reconcile(stored, ledger)

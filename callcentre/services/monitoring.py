@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,7 +47,8 @@ class MonitoringService:
                  ledger: Callable[[], LedgerReport] = LedgerReport,
                  monotonic: Callable[[], float] = time.monotonic,
                  runtime: Callable[[], RuntimeReport] = RuntimeReport,
-                 quiet: timedelta = timedelta(minutes=15)) -> None:
+                 quiet: timedelta = timedelta(minutes=15),
+                 unreadable: Callable[[], Mapping[str, int]] = dict) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -63,6 +64,7 @@ class MonitoringService:
         self._ledger = ledger
         self._quiet = quiet  # queue_events_silence_minutes
         self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
+        self._unreadable = unreadable  # stored rows skipped, by table (storage/db.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
         self._skips = SkipWatch()
 
@@ -79,8 +81,9 @@ class MonitoringService:
         now = self._clock.now()
         warnings = link_warnings(link.events, link.untimed, link.classes, link.refused_actions)
         warnings += silence_warning(link.unqueued_since, now, self._is_open(now), self._quiet)
-        warnings += self._skips.warnings(link.handler_errors + self._calllog.stats.set_aside,
-                                         self._monotonic())
+        skipped = (link.handler_errors + self._calllog.stats.set_aside
+                   + sum(self._unreadable().values()))
+        warnings += self._skips.warnings(skipped, self._monotonic())
         ledger = self._ledger()
         tasks = self._runtime().tasks
         failing = any(t.failing for t in tasks.values())
@@ -129,6 +132,7 @@ class MonitoringService:
             untimed=link.untimed,
             calls_unsaved=self._calllog.pending, reader_held=link.held_seconds,
             calls_set_aside=self._calllog.stats.set_aside,
+            unreadable_rows=dict(self._unreadable()),
             ledger=self._ledger(),
             runtime=self._runtime(),
         )

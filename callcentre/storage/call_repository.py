@@ -91,19 +91,19 @@ class SqliteCallRepository:
         row = await self._db.fetch_one("SELECT * FROM calls WHERE id = ?", (call_id,))
         if row is None:
             raise NoSuchCall(call_id)
-        return call_from_row(row)
+        return self._db.unreadable.one("calls", row, call_from_row)
 
     async def find(self, query: CallQuery) -> Page[Call]:
         where, args = _where(query)
         sql = f"SELECT * FROM calls {where} ORDER BY id DESC LIMIT ?"
         rows = await self._db.fetch_all(sql, (*args, query.limit + 1))
-        items = [call_from_row(r) for r in rows[: query.limit]]
+        items = self._db.unreadable.read("calls", rows[: query.limit], call_from_row)
         more = len(rows) > query.limit
-        return Page(items, items[-1].id if more and items else None)
+        return Page(items, rows[query.limit - 1]["id"] if more and query.limit else None)
 
     async def unfinished(self) -> list[Call]:
-        return [call_from_row(r) for r in await self._db.fetch_all(
-            "SELECT * FROM calls WHERE outcome IS NULL ORDER BY id")]
+        return self._db.unreadable.read("calls", await self._db.fetch_all(
+            "SELECT * FROM calls WHERE outcome IS NULL ORDER BY id"), call_from_row)
 
     async def previous_from(self, caller: str, since: datetime, before: datetime,
                             exclude_linkedid: str) -> int | None:

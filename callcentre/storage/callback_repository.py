@@ -130,32 +130,37 @@ class SqliteCallbackRepository:
         row = await self._db.fetch_one("SELECT * FROM callbacks WHERE id = ?", (callback_id,))
         if row is None:
             raise NoSuchCallback(callback_id)
-        return callback_from_row(row)
+        return self._db.unreadable.one("callbacks", row, callback_from_row)
 
     async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
         where, args = _where(query)
         rows = await self._db.fetch_all(
             f"SELECT * FROM callbacks {where} ORDER BY id DESC LIMIT ?", (*args, query.limit + 1))
-        items = [callback_from_row(r) for r in rows[: query.limit]]
-        return items, (items[-1].id if len(rows) > query.limit and items else None)
+        items = self._db.unreadable.read("callbacks", rows[: query.limit], callback_from_row)
+        more = len(rows) > query.limit
+        return items, (rows[query.limit - 1]["id"] if more and query.limit else None)
 
     async def open_for_phone(self, phone: str) -> list[Callback]:
         rows = await self._db.fetch_all(
             "SELECT * FROM callbacks WHERE phone = ? AND status != 'closed' ORDER BY id", (phone,))
-        return [callback_from_row(r) for r in rows]
+        return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
     async def due_before(self, until: datetime) -> list[DueEntry]:
         rows = await self._db.fetch_all(
             "SELECT id, next_attempt_at, due_by FROM callbacks WHERE status = 'pending' "
             "AND next_attempt_at < ? ORDER BY next_attempt_at, id", (_t(until),))
-        return [DueEntry(r[0], _aware(r[1]), _aware(r[2])) for r in rows]
+        return self._db.unreadable.read("callbacks", rows, _due_entry)
 
     async def with_status(self, *statuses: Status) -> list[Callback]:
         marks = ",".join("?" * len(statuses))
         rows = await self._db.fetch_all(
             f"SELECT * FROM callbacks WHERE status IN ({marks}) ORDER BY due_by, id",
             [s.value for s in statuses])
-        return [callback_from_row(r) for r in rows]
+        return self._db.unreadable.read("callbacks", rows, callback_from_row)
+
+
+def _due_entry(r: sqlite3.Row) -> DueEntry:
+    return DueEntry(r["id"], _aware(r["next_attempt_at"]), _aware(r["due_by"]))
 
 
 def _aware(value: float) -> datetime:

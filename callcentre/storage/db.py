@@ -10,18 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from callcentre.errors import StorageError
+from callcentre.domain.ratelimit import LogBudget
+from callcentre.errors import StorageError, UnreadableRecord
 
 log = logging.getLogger("callcentre.storage")
+T = TypeVar("T")
+# what reading a bad stored value raises: out-of-range times, bad JSON or enum values,
+# missing values a reader asserts
+BAD_VALUE = (ValueError, OverflowError, TypeError, KeyError, AssertionError)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -46,9 +52,50 @@ def from_epoch(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
+class UnreadableRows:
+    """Rows skipped because a stored value cannot be read: counted per table, logged once a
+    minute per table with the row's key and the error."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._budget = LogBudget(60.0)
+
+    def read(self, table: str, rows: Iterable[sqlite3.Row],
+             convert: Callable[[sqlite3.Row], T]) -> list[T]:
+        """Every row ``convert`` can read; the others are reported and left out."""
+        out = []
+        for row in rows:
+            try:
+                out.append(convert(row))
+            except BAD_VALUE as err:
+                self._report(table, row, err)
+        return out
+
+    def one(self, table: str, row: sqlite3.Row, convert: Callable[[sqlite3.Row], T]) -> T:
+        try:
+            return convert(row)
+        except BAD_VALUE as err:
+            self._report(table, row, err)
+            raise UnreadableRecord(f"{table} row {_key(row)} is stored with a value that "
+                                   "cannot be read (reported in the log); it needs repair") from err
+
+    def _report(self, table: str, row: sqlite3.Row, err: Exception) -> None:
+        self.counts[table] = self.counts.get(table, 0) + 1
+        held = self._budget.allow(table, time.monotonic())
+        if held is not None:
+            log.error("skipped unreadable %s row %s: %s: %s (%d more skipped since the last "
+                      "report)", table, _key(row), type(err).__name__, err, held)
+
+
+def _key(row: sqlite3.Row) -> str:
+    keys = row.keys()
+    return str(row["id"]) if "id" in keys else "?"
+
+
 class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self.unreadable = UnreadableRows()
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()

@@ -80,7 +80,7 @@ class SqliteLedgerRepository:
 
     async def call_of(self, callid: str) -> Call | None:
         row = await self._db.fetch_one("SELECT * FROM calls WHERE linkedid = ?", (callid,))
-        return None if row is None else call_from_row(row)
+        return None if row is None else self._db.unreadable.one("calls", row, call_from_row)
 
     async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
                      day: date) -> Call:
