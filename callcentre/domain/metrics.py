@@ -124,7 +124,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             " their later events, logged with the traceback; the rest of the batch is stored."),
     _scrape("callcentre_storage_rows_unreadable_total", Kind.COUNTER,
             "Stored rows skipped because a value cannot be read back (an old bug, a hand edit):"
-            " left out of lists and work, 409 when asked for alone; logged. kind: the table.", "kind"),
+            " left out of lists and work, 409 when asked for alone; logged. kind: the table.",
+            "kind"),
     _scrape("callcentre_calls_unsaved", Kind.GAUGE,
             "Calls changed in memory and not yet stored; at call_log_max_pending the AMI reader"
             " stops until half are stored."),
