@@ -30,7 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bearer token and print it once")
     create.add_argument("--role", required=True, choices=("agent", "manager", "admin"))
-    create.add_argument("--name", required=True, help="who or what the token is for")
+    create.add_argument("--name", required=True, help="the person it is for (added when new)")
+    create.add_argument("--interface", help="the AMI member interface where they take calls,"
+                        " e.g. PJSIP/agent1 (agents)")
+    create.add_argument("--days", type=float, default=90.0, help="valid for (default 90)")
+    token_sub.add_parser("list", help="every token: id, person, role, state (never the token)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once, for good")
+    revoke.add_argument("id", type=int, help="the token's id (from token list)")
     return p
 
 
@@ -56,20 +62,31 @@ async def _migrate(cfg: config_mod.Config) -> None:
     print(f"database {cfg.db} is at schema version {version}")
 
 
-async def _token(cfg: config_mod.Config, role: str, name: str) -> None:
+async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
     from callcentre.app import SystemClock
     from callcentre.storage.db import Database
     from callcentre.storage.token_repository import SqliteTokenRepository
     from callcentre.web.auth import create_token
+    from callcentre.web.tokens import token_json
 
     db = Database(cfg.db)
     await db.open()
     try:
         await db.migrate()
-        token = await create_token(SqliteTokenRepository(db), role, name, SystemClock().now())
+        repo, now = SqliteTokenRepository(db), SystemClock().now()
+        if args.token_command == "create":
+            print(await create_token(repo, args.role, args.name, now, days=args.days,
+                                     interface=args.interface))
+        elif args.token_command == "list":
+            for t in [token_json(token, now) for token in await repo.all()]:
+                print(f"{t['id']:>5}  {t['state']:<8} {t['role']:<8} {t['name']}"
+                      f"{' at ' + t['interface'] if t['interface'] else ''}"
+                      f"  (expires {t['expires_at'] or 'never'})")
+        else:
+            revoked = await repo.revoke(args.id, now)
+            print(f"token {revoked.id} of {revoked.name} revoked")
     finally:
         await db.close()
-    print(token)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +114,7 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     elif args.command == "migrate":
         await _migrate(cfg)
     elif args.command == "token":
-        await _token(cfg, args.role, args.name)
+        await _token(cfg, args)
     return 0
 
 

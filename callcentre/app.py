@@ -245,7 +245,8 @@ class Service:
                         StandardsDeps(self.standards, self.monitoring.wallboard,
                                       self.config.council_name),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
-                        self.monitoring.snapshot.refresh, self.connections.middleware)
+                        self.monitoring.snapshot.refresh, self.connections.middleware,
+                        self.clock.now, frozenset(self.config.http_open_routes))
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -42,6 +42,7 @@ class Config:
     http_port: int = setting(8080, "HTTP port.")
     http_max_connections: int = setting(1000, "Most HTTP connections open at once (fewer if the file-descriptor limit cannot hold them). Beyond it a new connection takes the place of the one idle longest, or is answered 503 when none is idle.")
     http_header_timeout: float = setting(10.0, "Seconds a new HTTP connection has to send its first request's headers; then it is answered 408 and closed.")
+    http_open_routes: tuple[str, ...] = setting(("/", "/standards", "/wallboard", "/api/wallboard", "/metrics"), "Routes anyone may use without a token, beyond the public ones (/healthz, /public/standards, the council-wide standards API, /api/openapi.json, the agent page's shell). Each is otherwise closed to its role (web/auth.py ACCESS); until pages have sign-in, the pages a browser opens are listed here; empty it to close them.")
     http_body_timeout: float = setting(10.0, "Seconds a request's body may take to arrive after its headers; then it is answered 408 and the connection closed.")
     http_idle_timeout: float = setting(30.0, "Seconds an idle keep-alive HTTP connection stays open (also how long a next request's headers may take).")
     timezone: str = setting("Europe/London", "The council's time zone, for display and opening hours.")

@@ -60,9 +60,19 @@ class RepeatQuery:
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """A bearer token of a named person (``name``, unique): what it may do is the person's
+    ``role``; ``interface`` is the AMI member interface where an agent takes calls."""
+
     name: str
     role: str
     created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    interface: str | None = None
+    id: int | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 class CallRepository(Protocol):
@@ -171,9 +181,19 @@ class CaseRepository(Protocol):
 
 
 class TokenRepository(Protocol):
-    async def add(self, token_hash: str, token: Token) -> None: ...
+    async def add(self, token_hash: str, token: Token) -> Token:
+        """Store a token of the person ``token.name`` (added with its role and interface
+        when new); return it with ``id`` set. Raises Conflict when that person exists with
+        another role or interface, or the interface is another person's."""
 
-    async def find(self, token_hash: str) -> Token | None: ...
+    async def find(self, token_hash: str) -> Token | None:
+        """The token with this hash, revoked and expired ones included (the caller decides)."""
+
+    async def all(self) -> list[Token]:
+        """Every token, newest first."""
+
+    async def revoke(self, token_id: int, at: datetime) -> Token:
+        """Mark a token revoked (once; revoking again keeps the first time). Raises NotFound."""
 
 
 class StandardsRepository(Protocol):

@@ -22,10 +22,12 @@ from callcentre.domain.cases import Case, CaseStatus
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.errors import (
     CaseExists,
+    Conflict,
     DuplicateCallback,
     NoSuchCall,
     NoSuchCallback,
     NoSuchCase,
+    NotFound,
     PbxRefused,
     PbxUnavailable,
     StaleCallback,
@@ -234,13 +236,35 @@ class InMemoryCaseRepository:
 
 class InMemoryTokenRepository:
     def __init__(self) -> None:
-        self._tokens: dict[str, Token] = {}
+        self._tokens: dict[str, Token] = {}  # hash -> token
+        self._people: dict[str, tuple[str, str | None]] = {}  # name -> (role, interface)
 
-    async def add(self, token_hash: str, token: Token) -> None:
-        self._tokens[token_hash] = token
+    async def add(self, token_hash: str, token: Token) -> Token:
+        person = (token.role, token.interface)
+        known = self._people.get(token.name)
+        if known is not None and known != person:
+            raise Conflict(f"{token.name} is a {known[0]}, not a {token.role}")
+        if known is None and token.interface is not None and any(
+                i == token.interface for _, i in self._people.values()):
+            raise Conflict(f"interface {token.interface} is another person's")
+        self._people[token.name] = person
+        stored = replace(token, revoked_at=None, id=len(self._tokens) + 1)
+        self._tokens[token_hash] = stored
+        return stored
 
     async def find(self, token_hash: str) -> Token | None:
         return self._tokens.get(token_hash)
+
+    async def all(self) -> list[Token]:
+        return sorted(self._tokens.values(), key=lambda t: -(t.id or 0))
+
+    async def revoke(self, token_id: int, at: datetime) -> Token:
+        for digest, token in self._tokens.items():
+            if token.id == token_id:
+                if token.revoked_at is None:
+                    self._tokens[digest] = replace(token, revoked_at=at)
+                return self._tokens[digest]
+        raise NotFound(f"no token {token_id}")
 
 
 def default_policy(**changes: Any) -> CallbackPolicy:

@@ -1,25 +1,75 @@
-"""All SQL about API tokens (stored hashed; see web/auth.py)."""
+"""All SQL about people and their API tokens (tokens stored hashed; see web/auth.py)."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from callcentre.errors import Conflict, NotFound
 from callcentre.ports import Token
 from callcentre.storage.db import Database, from_epoch, to_epoch
+
+_SELECT = ("SELECT t.rowid AS id, p.name, p.role, p.interface, t.created_at, t.expires_at,"
+           " t.revoked_at FROM tokens t JOIN people p ON p.id = t.person_id")
 
 
 class SqliteTokenRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, token_hash: str, token: Token) -> None:
+    async def add(self, token_hash: str, token: Token) -> Token:
         async with self._db.write() as conn:
-            await conn.execute(
-                "INSERT INTO tokens (hash, name, role, created_at) VALUES (?, ?, ?, ?)",
-                (token_hash, token.name, token.role, to_epoch(token.created_at)))
+            person_id = await _person(conn, token)
+            cur = await conn.execute(
+                "INSERT INTO tokens (hash, name, role, created_at, person_id, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash, token.name, token.role, to_epoch(token.created_at), person_id,
+                 to_epoch(token.expires_at)))
+            new_id = cur.lastrowid
+        return Token(token.name, token.role, token.created_at, token.expires_at, None,
+                     token.interface, new_id)
 
     async def find(self, token_hash: str) -> Token | None:
-        row = await self._db.fetch_one("SELECT * FROM tokens WHERE hash = ?", (token_hash,))
+        row = await self._db.fetch_one(f"{_SELECT} WHERE t.hash = ?", (token_hash,))
+        return None if row is None else self._db.unreadable.one("tokens", row, _token)
+
+    async def all(self) -> list[Token]:
+        rows = await self._db.fetch_all(f"{_SELECT} ORDER BY t.rowid DESC")
+        return self._db.unreadable.read("tokens", rows, _token)
+
+    async def revoke(self, token_id: int, at: datetime) -> Token:
+        async with self._db.write() as conn:
+            await conn.execute("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?)"
+                               " WHERE rowid = ?", (to_epoch(at), token_id))
+        row = await self._db.fetch_one(f"{_SELECT} WHERE t.rowid = ?", (token_id,))
         if row is None:
-            return None
-        created = from_epoch(row["created_at"])
-        assert created is not None
-        return Token(row["name"], row["role"], created)
+            raise NotFound(f"no token {token_id}")
+        return self._db.unreadable.one("tokens", row, _token)
+
+
+async def _person(conn: Any, token: Token) -> int:
+    """The person's id, added when new; their role and interface must be as stored."""
+    rows = list(await conn.execute_fetchall(
+        "SELECT id, role, interface FROM people WHERE name = ?", (token.name,)))
+    if rows:
+        pid, role, interface = rows[0]
+        if (role, interface) != (token.role, token.interface):
+            raise Conflict(f"{token.name} is a {role}" + (f" at {interface}" if interface else "")
+                           + f", not a {token.role}"
+                           + (f" at {token.interface}" if token.interface else ""))
+        return int(pid)
+    try:
+        cur = await conn.execute(
+            "INSERT INTO people (name, role, interface, created_at) VALUES (?, ?, ?, ?)",
+            (token.name, token.role, token.interface, to_epoch(token.created_at)))
+    except sqlite3.IntegrityError as err:
+        raise Conflict(f"interface {token.interface} is another person's") from err
+    return int(cur.lastrowid)
+
+
+def _token(row: sqlite3.Row) -> Token:
+    created = from_epoch(row["created_at"])
+    assert created is not None
+    return Token(row["name"], row["role"], created, from_epoch(row["expires_at"]),
+                 from_epoch(row["revoked_at"]), row["interface"], row["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -11,7 +12,15 @@ from prometheus_client import CollectorRegistry
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
 from callcentre.ports import TokenRepository
 from callcentre.web import api, callbacks, openapi, pages, standards
-from callcentre.web.auth import REFUSED, TOKENS, RefusedTokens
+from callcentre.web import tokens as tokens_web
+from callcentre.web.auth import (
+    CLOCK,
+    OPEN_ROUTES,
+    REFUSED,
+    TOKENS,
+    RefusedTokens,
+    access_middleware,
+)
 from callcentre.web.errors import error_middleware
 from callcentre.web.layout import with_banner
 
@@ -66,9 +75,12 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              standards_deps: standards.StandardsDeps | None = None,
              callback_deps: callbacks.CallbackWebDeps | None = None,
              refresh: Callable[[], Awaitable[None]] | None = None,
-             connections: Middleware | None = None) -> web.Application:
-    """``connections``: web/limits.py's middleware, which marks a connection busy."""
-    middlewares: list[Middleware] = [error_middleware]
+             connections: Middleware | None = None,
+             clock: Callable[[], datetime] | None = None,
+             open_routes: frozenset[str] = frozenset()) -> web.Application:
+    """``connections``: web/limits.py's middleware, which marks a connection busy;
+    ``open_routes``: routes anyone may use beyond the public ones (http_open_routes)."""
+    middlewares: list[Middleware] = [error_middleware, access_middleware]
     if page_deps.banner:
         middlewares.insert(0, banner_middleware(page_deps.banner))
     if connections is not None:
@@ -80,6 +92,9 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[pages.PAGES] = page_deps
     app[TOKENS] = tokens
     app[REFUSED] = RefusedTokens()
+    app[CLOCK] = clock or (lambda: datetime.now(UTC))
+    app[OPEN_ROUTES] = open_routes
+    app.add_routes(tokens_web.routes)
     app.add_routes(api.routes)
     app.add_routes(pages.routes)
     app.add_routes(openapi.routes)

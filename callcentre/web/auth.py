@@ -1,4 +1,13 @@
-"""Bearer tokens with roles. Tokens are random, shown once, stored only as SHA-256."""
+"""Who may do what: people's bearer tokens, and one table from route to the least role.
+
+Tokens are random, shown once, stored only as SHA-256, and belong to a named person whose
+role decides what they may do (``agent`` < ``manager`` < ``admin``); they expire and can be
+revoked. A token is looked up by its SHA-256 digest, never compared as text, so how long a
+lookup takes says nothing an attacker can use (they cannot choose a digest's bytes).
+``ACCESS`` names the least role of every route; ``access_middleware`` enforces it
+before any handler runs, so a route missing from the table is refused, not open
+(tests/adapters/test_access.py walks the router with every role and none).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -19,84 +28,163 @@ from callcentre.web.errors import error_response
 
 log = logging.getLogger("callcentre.web")
 ROLES = ("agent", "manager", "admin")  # each role may do everything the ones before it may
+PUBLIC = "public"
 TOKENS: web.AppKey[TokenRepository] = web.AppKey("tokens")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The least role for a route; ``by_queue``: the least role when ``?queue=`` is asked."""
+
+    role: str
+    by_queue: str | None = None
+
+
+_AGENT, _MANAGER, _ADMIN, _OPEN = Rule("agent"), Rule("manager"), Rule("admin"), Rule(PUBLIC)
+# (method, route as aiohttp names it) -> who may. Agents see and act on calls, cases and
+# callbacks; managers see every figure and may extend a promise or correct a result;
+# admins manage people and tokens.
+ACCESS: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): _OPEN,
+    ("GET", "/public/standards"): _OPEN,
+    ("GET", "/api/standards"): Rule(PUBLIC, by_queue="manager"),
+    ("GET", "/api/standards.csv"): Rule(PUBLIC, by_queue="manager"),
+    ("GET", "/api/openapi.json"): _OPEN,
+    ("GET", "/agent"): _OPEN,  # the page's shell: its data comes from the API, with a token
+    ("GET", "/"): _AGENT,  # the latest calls
+    ("GET", "/metrics"): _MANAGER,
+    ("GET", "/standards"): _MANAGER,
+    ("GET", "/wallboard"): _MANAGER,
+    ("GET", "/api/wallboard"): _MANAGER,
+    ("GET", "/api/calls"): _AGENT,
+    ("GET", "/api/calls/{id}"): _AGENT,
+    ("PATCH", "/api/calls/{id}"): _AGENT,
+    ("POST", "/api/cases"): _AGENT,
+    ("GET", "/api/cases"): _AGENT,
+    ("GET", "/api/cases/{ref}"): _AGENT,
+    ("PATCH", "/api/cases/{ref}"): _AGENT,
+    ("POST", "/api/callbacks"): _AGENT,
+    ("GET", "/api/callbacks"): _AGENT,
+    ("GET", "/api/callbacks/stream"): _AGENT,
+    ("GET", "/api/callbacks/{id}"): _AGENT,
+    ("POST", "/api/callbacks/{id}/cancel"): _AGENT,
+    ("POST", "/api/callbacks/{id}/outcome"): _AGENT,
+    ("POST", "/api/callbacks/{id}/snooze"): _AGENT,
+    ("POST", "/api/callbacks/{id}/accept"): _AGENT,
+    ("POST", "/api/callbacks/{id}/reschedule"): _MANAGER,
+    ("POST", "/api/callbacks/{id}/correct"): _AGENT,  # recorded with who and why
+    ("GET", "/api/me"): _AGENT,
+    ("GET", "/api/tokens"): _ADMIN,
+    ("POST", "/api/tokens"): _ADMIN,
+    ("POST", "/api/tokens/{id}/revoke"): _ADMIN,
+}
+OPEN_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("open_routes")  # http_open_routes
 
 
 @dataclass
 class RefusedTokens:
-    """Tokens sent that match none: counted, logged with the source address (at most once a
-    minute per address, so a guesser cannot flood the log) and answered slowly (``delay``
-    seconds), so that guessing thousands a second is not possible."""
+    """Tokens sent that match none (or no longer work): counted, logged with the source
+    address (at most once a minute per address, so a guesser cannot flood the log) and
+    answered slowly (``delay`` seconds), so that guessing thousands a second is not possible."""
 
     delay: float = 0.5
     log_every: float = 60.0
     count: int = 0
     _logged: dict[str, float] = field(default_factory=dict)
 
-    async def refused(self, remote: str) -> None:
+    async def refused(self, remote: str, why: str) -> None:
         self.count += 1
         now = time.monotonic()
         if now - self._logged.get(remote, -self.log_every) >= self.log_every:
             if len(self._logged) > 10_000:  # many sources: start again rather than grow
                 self._logged.clear()
             self._logged[remote] = now
-            log.warning("refused an unknown API token from %s (%d refused since start)",
-                        remote, self.count)
+            log.warning("refused an API token from %s: %s (%d refused since start)",
+                        remote, why, self.count)
         await asyncio.sleep(self.delay)
 
 
 REFUSED: web.AppKey[RefusedTokens] = web.AppKey("refused_tokens")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("auth_clock")
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-async def create_token(repo: TokenRepository, role: str, name: str, at: datetime) -> str:
+async def create_token(repo: TokenRepository, role: str, name: str, at: datetime, *,
+                       days: float = 90.0, interface: str | None = None) -> str:
+    """A new token for the person ``name`` (added with ``role`` and ``interface`` if new),
+    valid for ``days``; returned once, stored only as its hash."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
-    if not name.strip():
-        raise InvalidInput("name must not be empty", field="name")
+    if not name.strip() or not name.isprintable() or len(name) > 100:
+        raise InvalidInput("name must be 1-100 printable characters", field="name")
+    if interface is not None and not interface.isprintable():
+        raise InvalidInput("interface must be printable", field="interface")
+    if not 0 < days <= 3660:
+        raise InvalidInput("days must be more than 0 and at most 3660", field="days")
     token = "cc_" + secrets.token_urlsafe(32)
-    await repo.add(hash_token(token), Token(name.strip(), role, at))
+    await repo.add(hash_token(token), Token(name.strip(), role, at, at + timedelta(days=days),
+                                            interface=(interface or "").strip() or None))
     return token
 
 
-def requires(role: str) -> Callable[[Handler], Handler]:
-    """Decorator: the request needs a bearer token of ``role`` or higher."""
-    needed = ROLES.index(role)
-
-    def wrap(handler: Handler) -> Handler:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            token = await _token(request)
-            if token is None:
-                return error_response(401, "unauthorised", "send 'Authorization: Bearer <token>'")
-            if token is UNKNOWN:
-                await request.app[REFUSED].refused(request.remote or "unknown address")
-                return error_response(401, "unauthorised", "send 'Authorization: Bearer <token>'")
-            if ROLES.index(token.role) < needed:
-                return error_response(403, "forbidden", f"this needs the {role} role")
-            request[_TOKEN] = token
-            return await handler(request)
-
-        return guarded
-
-    return wrap
+def _rule(request: web.Request) -> Rule | None:
+    route = request.match_info.route
+    if request.match_info.http_exception is not None or route.resource is None:
+        return _OPEN  # 404/405: nothing to guard; the router answers
+    method = "GET" if request.method == "HEAD" else request.method
+    if route.resource.canonical in request.app.get(OPEN_ROUTES, frozenset()):
+        return _OPEN
+    return ACCESS.get((method, route.resource.canonical))
 
 
-UNKNOWN = Token("unknown", "", datetime.min.replace(tzinfo=UTC))  # sent, matching none
-_TOKEN = web.RequestKey("token", Token)  # the request's token, once ``requires`` accepted it
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Enforces ``ACCESS`` (fails closed: a route not in it needs an admin)."""
+    rule = _rule(request) or _ADMIN
+    needed = rule.by_queue if rule.by_queue and request.query.get("queue") else rule.role
+    if needed == PUBLIC:
+        return await handler(request)
+    token = await _token(request)
+    if token is None:
+        return _unauthorised("unauthorised", "send 'Authorization: Bearer <token>'")
+    if isinstance(token, str):
+        await request.app[REFUSED].refused(request.remote or "unknown address", token)
+        return _unauthorised("invalid_token", f"the token is {token}; ask an admin for a new one")
+    if ROLES.index(token.role) < ROLES.index(needed):
+        return error_response(403, "forbidden", f"this needs the {needed} role")
+    request[_TOKEN] = token
+    return await handler(request)
+
+
+def _unauthorised(error: str, message: str) -> web.Response:
+    response = error_response(401, error, message)
+    challenge = 'Bearer realm="callcentre"'
+    if error == "invalid_token":
+        challenge += ', error="invalid_token"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+_TOKEN = web.RequestKey("token", Token)  # the request's token, once access_middleware took it
+
+
+def person(request: web.Request) -> Token:
+    """Whose token let the request through (never anything the request body says)."""
+    return request[_TOKEN]
 
 
 def who(request: web.Request) -> str:
-    """Who sent a request ``requires`` let through, for the record: "<name> (<role>)"."""
+    """Who sent the request, for the record: "<name> (<role>)"."""
     token = request[_TOKEN]
     return f"{token.name} ({token.role})"
 
 
-async def _token(request: web.Request) -> Token | None:
-    """The request's token; None when it sent none, UNKNOWN when it matches none."""
+async def _token(request: web.Request) -> Token | str | None:
+    """The request's valid token; None when it sent none; why not, when it sent a bad one."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -104,5 +192,17 @@ async def _token(request: web.Request) -> Token | None:
     try:
         digest = hash_token(value.strip())
     except UnicodeEncodeError:  # bytes that are not UTF-8 (aiohttp keeps them as surrogates)
-        return UNKNOWN
-    return await request.app[TOKENS].find(digest) or UNKNOWN
+        return "unknown"
+    token = await request.app[TOKENS].find(digest)  # by digest: timing tells nothing of a token
+    if token is None:
+        return "unknown"
+    now = request.app.get(CLOCK, _utc_now)()
+    if token.revoked_at is not None:
+        return "revoked"
+    if not token.valid_at(now):
+        return "expired"
+    return token
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

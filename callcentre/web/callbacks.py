@@ -17,7 +17,7 @@ from callcentre.domain.callbacks import AttemptOutcome, Result, Status, Told
 from callcentre.errors import InvalidInput
 from callcentre.ports import CallbackQuery
 from callcentre.services.callbacks import CallbackService, NewCallback
-from callcentre.web.auth import requires, who
+from callcentre.web.auth import person, who
 from callcentre.web.callbacks_view import agent_page, callback_json
 from callcentre.web.live_feed import ChangeFeed, board_event
 from callcentre.web.parsing import (
@@ -72,13 +72,12 @@ async def _one(deps: CallbackWebDeps, cb: Any, status: int = 200) -> web.Respons
 
 
 @routes.post("/api/callbacks")
-@requires("agent")
 async def create(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     cb = await deps.service.create(NewCallback(
         phone=text(body, "phone") or "", reason=text(body, "reason") or "",
-        promised_by=text(body, "promised_by") or "",
+        promised_by=person(request).name,
         case_ref=text(body, "case_ref", required=False),
         owner=text(body, "owner", required=False),
         language=text(body, "language", required=False) or "en",
@@ -90,7 +89,6 @@ async def create(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/callbacks")
-@requires("agent")
 async def find(request: web.Request) -> web.Response:
     deps, q = request.app[CALLBACKS], request.query
     items, cursor = await deps.service.find(CallbackQuery(
@@ -104,11 +102,10 @@ async def find(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/callbacks/stream")
-@requires("agent")
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``event: prompts`` with the agent's board on every change."""
     deps = request.app[CALLBACKS]
-    agent = request.query.get("agent") or None
+    agent = _agent_of(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -120,46 +117,41 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/callbacks/{id:[0-9]+}")
-@requires("agent")
 async def get(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     return await _one(deps, await deps.service.get(path_id(request)))
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/reschedule")
-@requires("agent")
 async def reschedule(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     told = required_choice(Told, "told", text(body, "told"))
     cb = await deps.service.reschedule(path_id(request), _time(deps, body, "due_by"),
-                                       text(body, "reason") or "", told, text(body, "by") or "")
+                                       text(body, "reason") or "", told, person(request).name)
     return await _one(deps, cb)
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/cancel")
-@requires("agent")
 async def cancel(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     cb = await deps.service.cancel(path_id(request), text(body, "reason") or "",
-                                   text(body, "by") or "")
+                                   person(request).name)
     return await _one(deps, cb)
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/outcome")
-@requires("agent")
 async def outcome(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     result = required_choice(AttemptOutcome, "outcome", text(body, "outcome"))
-    cb = await deps.service.record_outcome(path_id(request), result, text(body, "by") or "",
+    cb = await deps.service.record_outcome(path_id(request), result, person(request).name,
                                            text(body, "note", required=False))
     return await _one(deps, cb)
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/correct")
-@requires("agent")
 async def correct(request: web.Request) -> web.Response:
     """Correct a closed callback's result: ``result`` (kept, late, missed) and ``reason``;
     who is the token's name and role, recorded in the history."""
@@ -172,21 +164,30 @@ async def correct(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/snooze")
-@requires("agent")
 async def snooze(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
     body = await json_object(request)
     cb = await deps.service.snooze(path_id(request), _time(deps, body, "until"),
-                                   text(body, "by") or "")
+                                   person(request).name)
     return await _one(deps, cb)
 
 
 @routes.post("/api/callbacks/{id:[0-9]+}/accept")
-@requires("agent")
 async def accept(request: web.Request) -> web.Response:
     deps = request.app[CALLBACKS]
-    body = await json_object(request)
-    return await _one(deps, await deps.service.accept(path_id(request), text(body, "agent") or ""))
+    agent = person(request).interface
+    if agent is None:
+        raise InvalidInput("your token's person takes no calls (no interface): an admin sets "
+                           "it with the token", field="interface")
+    return await _one(deps, await deps.service.accept(path_id(request), agent))
+
+
+def _agent_of(request: web.Request) -> str | None:
+    """Whose board a live page shows: an agent's own; a manager may name one (?agent=)."""
+    token = person(request)
+    if token.role != "agent":
+        return request.query.get("agent") or token.interface
+    return token.interface
 
 
 @routes.get("/agent")

@@ -18,7 +18,7 @@ from callcentre.domain.callbacks import AttemptOutcome, Result, Status, Told
 from callcentre.domain.calls import Outcome
 from callcentre.domain.cases import CaseStatus
 from callcentre.domain.periods import PeriodKind
-from callcentre.web.auth import ROLES
+from callcentre.web.auth import ACCESS, PUBLIC, ROLES
 from callcentre.web.openapi_schemas import (
     CASE_REF,
     DAY,
@@ -56,13 +56,11 @@ def answer(description: str, schema: Schema, media: str = "application/json") ->
 
 
 def op(summary: str, ok: Schema, *, tag: str, params: tuple[Schema, ...] = (),
-       body: Schema | None = None, errors: tuple[int, ...] = (), role: str | None = "agent",
-       status: int = 200) -> Schema:
-    """One operation. ``role`` None: public; otherwise a bearer token of that role or
-    higher (web/auth.py's ``requires``). ``errors``: the statuses it may answer besides
-    ``status``, 503 and, with a role, 401 (422 comes with parameters, 400, 413 and 422
-    with a body)."""
-    codes = set(errors) | {503} | ({401} if role else set()) | ({422} if params else set())
+       body: Schema | None = None, errors: tuple[int, ...] = (), status: int = 200) -> Schema:
+    """One operation. ``errors``: the statuses it may answer besides ``status``, 503 (422
+    comes with parameters, 400, 413 and 422 with a body); who may call it, and 401/403, come
+    from web/auth.py's ACCESS table (``_with_access``)."""
+    codes = set(errors) | {503} | ({422} if params else set())
     if body is not None:
         codes |= {400, 413, 422}
     responses = {str(status): ok, **{str(c): ERRORS[str(c)] for c in sorted(codes)}}
@@ -71,12 +69,25 @@ def op(summary: str, ok: Schema, *, tag: str, params: tuple[Schema, ...] = (),
     if body is not None:
         spec["requestBody"] = {"required": True,
                                "content": {"application/json": {"schema": body}}}
-    if role is None:
-        spec["security"] = []
-    else:
-        spec["x-role"] = role
-        spec["description"] = f"Needs a token of the {role} role or higher."
     return spec
+
+
+def _with_access(paths: dict[str, Schema]) -> dict[str, Schema]:
+    """Each operation's security and ``x-role`` from the one ACCESS table."""
+    for route, operations in paths.items():
+        for method, spec in operations.items():
+            rule = ACCESS[(method.upper(), route)]
+            if rule.role == PUBLIC:
+                spec["security"] = []
+                if rule.by_queue:
+                    spec["description"] = (f"Open; with queue, a token of the {rule.by_queue}"
+                                           " role or higher.")
+                    spec["responses"].update({"401": ERRORS["401"], "403": ERRORS["403"]})
+                continue
+            spec["x-role"] = rule.role
+            spec["description"] = f"Needs a token of the {rule.role} role or higher."
+            spec["responses"].update({"401": ERRORS["401"], "403": ERRORS["403"]})
+    return paths
 
 
 def _callback_action(summary: str, body: Schema, *conflicts: int) -> Schema:
@@ -124,7 +135,7 @@ _CASES: dict[str, Schema] = {
                     params=(path("ref", CASE_REF),), errors=(404,),
                     body=obj({"status": enum_of(CaseStatus)}))},
 }
-_NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON, "promised_by": NAME}, {
+_NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON}, {
     "case_ref": null(CASE_REF), "owner": null(NAME), "language": null(STR),
     "due_by": null({**TIME_IN, "description": "default: the policy's promise"}),
     "not_before": null(TIME_IN)})
@@ -142,41 +153,58 @@ _CALLBACKS: dict[str, Schema] = {
         "The agent's prompts, live (server-sent events: event: prompts)",
         answer("never ends: a board on every change, a comment line as heartbeat",
                STR, "text/event-stream"), tag="callbacks",
-        params=(query("agent", STR, "whose prompts (default: everyone's)"),))},
+        params=(query("agent", STR, "a manager's choice of agent interface (an agent always"
+                      " gets their own)"),))},
     "/api/callbacks/{id}": {"get": op("One callback, with its case's calls", answer(
         "the callback", ref("Callback")), tag="callbacks", params=(path("id", ID),),
         errors=(404,))},
     "/api/callbacks/{id}/reschedule": _callback_action("Move the deadline", obj(
-        {"told": enum_of(Told), "due_by": TIME_IN, "reason": REASON, "by": NAME})),
-    "/api/callbacks/{id}/cancel": _callback_action("Cancel", obj({"reason": REASON,
-                                                                  "by": NAME})),
+        {"told": enum_of(Told), "due_by": TIME_IN, "reason": REASON})),
+    "/api/callbacks/{id}/cancel": _callback_action("Cancel", obj({"reason": REASON})),
     "/api/callbacks/{id}/outcome": _callback_action("Record an attempt's outcome", obj(
-        {"outcome": enum_of(AttemptOutcome), "by": NAME}, {"note": null(STR)})),
+        {"outcome": enum_of(AttemptOutcome)}, {"note": null(STR)})),
     "/api/callbacks/{id}/correct": _callback_action(
         "Correct a closed callback's result (who: the token's name and role)",
         obj({"result": enum_of(Result), "reason": REASON})),
     "/api/callbacks/{id}/snooze": _callback_action("Not before a later time", obj(
-        {"until": TIME_IN, "by": NAME})),
-    "/api/callbacks/{id}/accept": _callback_action("An agent takes it", obj({"agent": NAME})),
+        {"until": TIME_IN})),
+    "/api/callbacks/{id}/accept": _callback_action("The token's agent takes it", obj({})),
+}
+_TOKENS: dict[str, Schema] = {
+    "/api/me": {"get": op("Whose token this is", answer("the token's person", ref("Token")),
+                          tag="tokens")},
+    "/api/tokens": {
+        "get": op("Every token, newest first (never the token itself)", answer(
+            "the tokens", ref("TokenList")), tag="tokens"),
+        "post": op("A new token for a person (added when new); shown once", answer(
+            "the token and what it is", ref("NewToken")), tag="tokens", status=201,
+            errors=(409,), body=obj({"name": NAME, "role": {"enum": list(ROLES)}}, {
+                "interface": null(STR), "days": {"type": "number", "exclusiveMinimum": 0,
+                                                 "maximum": 3660}}))},
+    "/api/tokens/{id}/revoke": {"post": op("Revoke a token (at once, for good)", answer(
+        "the token", ref("Token")), tag="tokens", params=(path("id", ID),), errors=(404,),
+        body=obj({}))},
 }
 _PUBLIC: dict[str, Schema] = {
     PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
-                     tag="meta", role=None)},
+                     tag="meta")},
     "/api/standards": {"get": op("Service standards", answer("the report", ref("Standards")),
-                                 tag="standards", params=_REPORT_PARAMS, role=None)},
+                                 tag="standards", params=_REPORT_PARAMS)},
     "/api/standards.csv": {"get": op("Service standards as CSV", answer(
         "one row a figure", STR, "text/csv"), tag="standards", params=_REPORT_PARAMS,
-        role=None)},
+        )},
     "/api/wallboard": {"get": op("The wallboard's figures now", answer(
-        "tiles and queues", ref("Wallboard")), tag="standards", role=None)},
+        "tiles and queues", ref("Wallboard")), tag="standards")},
 }
 
 _ABOUT = f"""The JSON API of callcentre.
 
 Send `Authorization: Bearer <token>`; tokens are made with
-`callcentre token create --role agent --name NAME`. Roles: {", ".join(ROLES)}; each may do
-everything the ones before it may; an operation's `x-role` names the least it needs. The
-standards, the wallboard and this description need no token.
+`callcentre token create --role agent --name NAME --interface PJSIP/agent1` (or by an
+admin, `POST /api/tokens`); they expire (90 days unless said) and can be revoked. Roles:
+{", ".join(ROLES)}; each may do everything the ones before it may; an operation's `x-role`
+names the least it needs. Who did something is always the token's person, never a field of
+the body. The council-wide standards and this description need no token.
 
 Errors are `{{"error": id, "message": for people, "details": {{"field": ...}}}}`."""
 
@@ -184,7 +212,7 @@ DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcentre", "version": version("callcentre"), "description": _ABOUT},
     "security": [{"bearer": []}],
-    "paths": {**_CALLS, **_CASES, **_CALLBACKS, **_PUBLIC},
+    "paths": _with_access({**_CALLS, **_CASES, **_CALLBACKS, **_TOKENS, **_PUBLIC}),
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                        "description": "a token from `callcentre token create`"}},

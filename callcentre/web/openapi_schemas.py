@@ -136,7 +136,18 @@ _ERROR = obj({
         "type": "string", "description": "the parameter or body field that was refused"}}},
 })
 
+_TOKEN: Schema = obj({"id": {"type": "integer"}, "name": NAME,
+                      "role": {"enum": ["agent", "manager", "admin"]},
+                      "interface": {"type": ["string", "null"]},
+                      "created_at": {"type": "string"},
+                      "expires_at": {"type": ["string", "null"]},
+                      "revoked_at": {"type": ["string", "null"]},
+                      "state": {"enum": ["valid", "expired", "revoked"]}})
 SCHEMAS: dict[str, Schema] = {
+    "Token": _TOKEN,
+    "TokenList": obj({"items": {"type": "array", "items": ref("Token")}}),
+    "NewToken": obj({"token": {"type": "string", "description": "shown once, never again"},
+                     "about": ref("Token")}),
     "Call": _CALL, "Stint": _STINT, "CallWithStints": {"allOf": [ref("Call"), obj(
         {}, {"stints": {**array(ref("Stint")), "description": "only when queue_log is read"}})]},
     "Case": _CASE, "CaseWithCalls": {"allOf": [ref("Case"), obj({"calls": array(ref("Call"))})]},
@@ -154,7 +165,8 @@ def _error(description: str) -> Schema:
 # every error answer, by status; web/errors.py (and web/limits.py's 408 and 503) make them
 ERRORS: dict[str, Schema] = {
     "400": _error("bad_json: the body is not JSON"),
-    "401": _error("unauthorised: no bearer token, or one that matches none"),
+    "401": _error("unauthorised: no bearer token; invalid_token: unknown, expired or revoked"),
+    "403": _error("forbidden: the token's role is below the operation's x-role"),
     "404": _error("not_found: no such call, case or callback (or path)"),
     "409": _error("conflict: the request clashes with the current state"),
     "413": _error("request_entity_too_large: bodies are at most 64 KiB"),

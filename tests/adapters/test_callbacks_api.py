@@ -27,7 +27,14 @@ from callcentre.testing import (
     utc,
 )
 from callcentre.web import callbacks
-from callcentre.web.auth import TOKENS, create_token
+from callcentre.web.auth import (
+    CLOCK,
+    REFUSED,
+    TOKENS,
+    RefusedTokens,
+    access_middleware,
+    create_token,
+)
 from callcentre.web.callbacks_view import callback_json
 from callcentre.web.errors import error_middleware
 
@@ -40,6 +47,7 @@ class Api:
     client: TestClient[Any, Any]
     headers: dict[str, str]
     feed: callbacks.ChangeFeed
+    manager: dict[str, str]
 
     async def post(self, path: str, body: Any) -> tuple[int, Any]:
         resp = await self.client.post(path, json=body, headers=self.headers)
@@ -59,13 +67,15 @@ async def api() -> AsyncIterator[Api]:
         items, _ = await service.find(CallbackQuery())
         return {"due": [callback_json(c, TZ) for c in items], "agent": agent}
 
-    app = web.Application(middlewares=[error_middleware])
-    app[TOKENS] = tokens
+    app = web.Application(middlewares=[error_middleware, access_middleware])
+    app[TOKENS], app[REFUSED], app[CLOCK] = tokens, RefusedTokens(delay=0), FakeClock(T0).now
     callbacks.setup(app, callbacks.CallbackWebDeps(service, board, feed, TZ, heartbeat=0.2))
-    token = await create_token(tokens, "agent", "desk", T0)
+    token = await create_token(tokens, "agent", "desk", T0, interface="PJSIP/desk")
+    boss = await create_token(tokens, "manager", "boss", T0)
     live = asyncio.create_task(feed.run(board))  # app.py supervises it as "live-feed"
     async with TestClient(TestServer(app)) as client:
-        yield Api(client, {"Authorization": f"Bearer {token}"}, feed)
+        yield Api(client, {"Authorization": f"Bearer {token}"}, feed,
+                  {"Authorization": f"Bearer {boss}"})
     live.cancel()
 
 
@@ -119,12 +129,16 @@ async def test_validation_errors_say_what_is_wrong(api: Api, change: dict[str, s
 async def test_reschedule_cancel_and_illegal_changes(api: Api) -> None:
     _, cb = await api.post("/api/callbacks", PROMISE)
     path = f"/api/callbacks/{cb['id']}"
-    status, body = await api.post(f"{path}/reschedule", {"due_by": "2026-11-24T12:00:00Z",
-                                                         "reason": "surveyor", "told": "sms", "by": "Sam"})
-    assert status == 200 and body["history"][-1]["told"] == "sms" and body["extensions"] == 1
-    status, body = await api.post(f"{path}/reschedule", {"due_by": "2026-11-24T12:00:00Z",
-                                                         "reason": "x", "told": "pigeon", "by": "Sam"})
-    assert status == 422 and body["details"]["field"] == "told"
+    later = {"due_by": "2026-11-24T12:00:00Z", "reason": "surveyor", "told": "sms", "by": "Sam"}
+    status, body = await api.post(f"{path}/reschedule", later)
+    assert status == 403 and "manager" in body["message"]  # extending a promise: managers
+    resp = await api.client.post(f"{path}/reschedule", json=later, headers=api.manager)
+    body = await resp.json()
+    assert resp.status == 200 and body["history"][-1]["told"] == "sms" and body["extensions"] == 1
+    assert body["history"][-1]["by"] == "boss"  # the token's person, not the body's "Sam"
+    resp = await api.client.post(f"{path}/reschedule", json={**later, "told": "pigeon"},
+                                 headers=api.manager)
+    assert resp.status == 422 and (await resp.json())["details"]["field"] == "told"
     status, body = await api.post(f"{path}/outcome", {"outcome": "reached", "by": "Agent 1"})
     assert status == 200 and body["result"] == "kept"
     status, body = await api.post(f"{path}/cancel", {"reason": "dup", "by": "Sam"})
@@ -138,7 +152,10 @@ async def test_snooze_and_accept(api: Api) -> None:
                                   {"until": "2026-11-23T10:30:00Z", "by": "Agent 1"})
     assert status == 200 and body["next_attempt_at"] == "2026-11-23T10:30:00+00:00"
     status, body = await api.post(f"/api/callbacks/{cb['id']}/accept", {"agent": "Agent 2"})
-    assert status == 200 and body["owner"] == "Agent 2"
+    assert status == 200 and body["owner"] == "PJSIP/desk"  # the token's agent, not the body's
+    resp = await api.client.post(f"/api/callbacks/{cb['id']}/accept", json={},
+                                 headers=api.manager)
+    assert resp.status == 422  # a manager with no interface takes no calls
 
 
 async def test_needs_a_token(api: Api) -> None:
@@ -149,7 +166,7 @@ async def test_needs_a_token(api: Api) -> None:
 async def test_agent_page_and_prompt_stream(api: Api) -> None:
     page = await api.client.get("/agent")
     assert page.status == 200 and "/api/callbacks/stream" in await page.text()
-    resp = await api.client.get("/api/callbacks/stream?agent=Agent 1", headers=api.headers)
+    resp = await api.client.get("/api/callbacks/stream?agent=Agent 9", headers=api.headers)
     assert resp.headers["Content-Type"].startswith("text/event-stream")
 
     async def next_board() -> dict[str, Any]:
@@ -159,7 +176,7 @@ async def test_agent_page_and_prompt_stream(api: Api) -> None:
                 return json.loads(line[6:])  # type: ignore[no-any-return]
 
     first = await asyncio.wait_for(next_board(), 5)
-    assert first == {"due": [], "agent": "Agent 1"}
+    assert first == {"due": [], "agent": "PJSIP/desk"}  # an agent's own board, whatever is asked
     await api.post("/api/callbacks", PROMISE)
     second = await asyncio.wait_for(next_board(), 5)
     assert [c["reason"] for c in second["due"]] == ["Boiler repair date"]
@@ -191,3 +208,11 @@ async def test_an_agent_corrects_a_result_with_who_and_why(api: Api) -> None:
 async def test_the_agent_page_can_correct_a_result(api: Api) -> None:
     page = await (await api.client.get("/agent")).text()
     assert 'id="correct"' in page and '"correct"' in page and "Recently closed" in page
+
+
+async def test_the_promise_is_signed_by_the_token_never_the_body(api: Api) -> None:
+    status, cb = await api.post("/api/callbacks", {**PROMISE, "promised_by": "Mallory"})
+    assert status == 201 and cb["promised_by"] == "desk"
+    status, body = await api.post(f"/api/callbacks/{cb['id']}/outcome",
+                                  {"outcome": "no_answer", "by": "Mallory"})
+    assert status == 200 and "Mallory" not in json.dumps(body)

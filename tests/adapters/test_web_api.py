@@ -57,7 +57,7 @@ async def api_client() -> AsyncIterator[Api]:
 
     ledger = InMemoryLedgerRepository(calls)
     app = make_app(api.ApiDeps(calls, case_service, TZ, ledger), pages.PageDeps(probe, calls, TZ),
-                   tokens)
+                   tokens, clock=clock.now)
     token = await create_token(tokens, "agent", "test agent", T0)
     async with TestClient(TestServer(app)) as client:
         yield Api(client, calls, {"Authorization": f"Bearer {token}"}, health)
@@ -80,11 +80,15 @@ async def test_healthz_needs_no_token_and_reports_ami_state(api_client: Api) -> 
     assert (await api_client.client.get("/healthz")).status == 503
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}])
-async def test_api_needs_a_valid_token(api_client: Api, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(("headers", "error"), [
+    ({}, "unauthorised"), ({"Authorization": "Bearer nope"}, "invalid_token"),
+    ({"Authorization": "Basic x"}, "unauthorised")])
+async def test_api_needs_a_valid_token(api_client: Api, headers: dict[str, str],
+                                       error: str) -> None:
     resp = await api_client.client.get("/api/calls", headers=headers)
     assert resp.status == 401
-    assert (await resp.json())["error"] == "unauthorised"
+    assert (await resp.json())["error"] == error
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 async def test_calls_list_shape_times_and_pagination(api_client: Api) -> None:
@@ -172,7 +176,8 @@ async def test_malformed_json_and_oversized_bodies(api_client: Api) -> None:
 
 async def test_home_page_masks_numbers(api_client: Api) -> None:
     await api_client.calls.save([replace(answered(0), case_ref="BIN-42")])
-    text = await (await api_client.client.get("/")).text()
+    assert (await api_client.client.get("/")).status == 401  # the latest calls: agents only
+    text = await (await api_client.client.get("/", headers=api_client.agent)).text()
     assert "+447700900123" not in text
     assert "+447*******23" in text and "BIN-42" in text and "answered" in text
 
@@ -195,7 +200,7 @@ async def test_unknown_tokens_are_counted_logged_once_and_slowed(
         assert resp.status == 401
     assert time.monotonic() - started >= 3 * 0.2  # no thousands a second
     assert refused.count == 3
-    said = [r.getMessage() for r in caplog.records if "unknown API token" in r.getMessage()]
+    said = [r.getMessage() for r in caplog.records if "refused an API token" in r.getMessage()]
     assert len(said) == 1 and "127.0.0.1" in said[0]
     assert (await api_client.client.get("/api/calls")).status == 401  # none sent: not counted
     assert refused.count == 3

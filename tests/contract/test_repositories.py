@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ import pytest
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
-from callcentre.errors import CaseExists, NoSuchCall, NoSuchCase
+from callcentre.errors import CaseExists, Conflict, NoSuchCall, NoSuchCase, NotFound
 from callcentre.ports import CallQuery, RepeatQuery, Token
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository
-from callcentre.storage.db import Database
+from callcentre.storage.db import Database, migrations
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
     InMemoryCallRepository,
@@ -182,10 +183,26 @@ async def test_cases_read_together(repos: Repos) -> None:
         "R-2": cases[1]}
 
 
-async def test_tokens(repos: Repos) -> None:
-    await repos.tokens.add("abc", Token("ci", "manager", T0))
-    assert await repos.tokens.find("abc") == Token("ci", "manager", T0)
+async def test_tokens_belong_to_people_expire_and_are_revoked(repos: Repos) -> None:
+    later = T0 + timedelta(days=90)
+    made = await repos.tokens.add("abc", Token("Ann", "agent", T0, later, interface="PJSIP/a1"))
+    assert made.id is not None
+    found = await repos.tokens.find("abc")
+    assert found == Token("Ann", "agent", T0, later, None, "PJSIP/a1", made.id)
+    assert found.valid_at(T0) and not found.valid_at(later)
     assert await repos.tokens.find("nope") is None
+    second = await repos.tokens.add("def", Token("Ann", "agent", T0, later, interface="PJSIP/a1"))
+    with pytest.raises(Conflict):  # one person, one role: not a manager by another token
+        await repos.tokens.add("ghi", Token("Ann", "manager", T0, later, interface="PJSIP/a1"))
+    with pytest.raises(Conflict):  # an interface is one person's
+        await repos.tokens.add("jkl", Token("Bob", "agent", T0, later, interface="PJSIP/a1"))
+    revoked = await repos.tokens.revoke(made.id, T0 + timedelta(days=1))
+    assert revoked.revoked_at == T0 + timedelta(days=1) and not revoked.valid_at(T0)
+    again = await repos.tokens.revoke(made.id, T0 + timedelta(days=2))
+    assert again.revoked_at == T0 + timedelta(days=1)  # the first time is kept
+    assert [t.id for t in await repos.tokens.all()] == [second.id, made.id]
+    with pytest.raises(NotFound):
+        await repos.tokens.revoke(999, T0)
 
 
 async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) -> None:
@@ -198,3 +215,29 @@ async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) 
         await db.close()
     assert ids[0] == ids[2] != ids[1]
     assert len(ids[0]) == 8
+
+
+async def test_tokens_made_before_people_keep_working_after_the_upgrade(tmp_path: Path) -> None:
+    """A database at schema 7 with two tokens of one name: after migration 009 they belong
+    to one person (the higher role) and expire 90 days after the upgrade."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as con:
+        for version, _, sql in migrations():
+            if version <= 7:
+                con.executescript(sql)
+                con.execute(f"PRAGMA user_version={version}")
+        con.executemany("INSERT INTO tokens (hash, name, role, created_at) VALUES (?, ?, ?, ?)",
+                        [("h1", "Front desk", "agent", 1.0), ("h2", "Front desk", "manager", 2.0)])
+    db = Database(path)
+    await db.open()
+    try:
+        await db.migrate()
+        tokens = SqliteTokenRepository(db)
+        first, second = await tokens.find("h1"), await tokens.find("h2")
+    finally:
+        await db.close()
+    assert first is not None and second is not None
+    assert (first.name, first.role) == (second.name, second.role) == ("Front desk", "manager")
+    now = datetime.now(UTC)
+    assert first.expires_at is not None
+    assert now + timedelta(days=89) < first.expires_at < now + timedelta(days=91)
