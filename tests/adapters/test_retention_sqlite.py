@@ -3,6 +3,7 @@ table and leave every published figure exactly as it was."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator
@@ -112,7 +113,7 @@ async def figures(db: Database) -> list[Any]:
     """Every published figure of every month: calls (all queues and each), callbacks."""
     standards, callbacks = SqliteStandardsRepository(db), SqliteCallbackFigures(db)
     out: list[Any] = [await callbacks.counts(NOW, timedelta(minutes=30))]
-    for start, end in zip(MONTHS, MONTHS[1:], strict=False):
+    for start, end in itertools.pairwise(MONTHS):
         for queue in (None, "a", "b"):
             out.append(await standards.figures(start, end, queue))
         out.append(await callbacks.period(start, end))
