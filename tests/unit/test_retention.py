@@ -18,6 +18,8 @@ from callcentre.errors import ConfigError, InvalidInput
 from callcentre.scheduling.policy import load_policy
 from callcentre.testing import utc
 
+POLICY_FILE = Path(__file__).resolve().parents[2] / "scheduler" / "policy.toml"
+
 
 @pytest.mark.parametrize(("text", "period"), [("13 months", Period(13, "months")),
                                               ("1 day", Period(1, "days")),
@@ -44,9 +46,9 @@ def test_only_enterqueue_carries_the_caller_id() -> None:
 
 
 def test_the_packaged_policy_documents_every_kind_with_its_default() -> None:
-    policy = load_policy(Path("scheduler/policy.toml"))
+    policy = load_policy(POLICY_FILE)
     assert policy.retention.periods == DEFAULT_PERIODS
-    text = Path("scheduler/policy.toml").read_text()
+    text = POLICY_FILE.read_text()
     assert all(f"\n{kind.value} = " in text for kind in Kind)
 
 
