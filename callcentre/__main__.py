@@ -1,4 +1,4 @@
-"""Command line: ``callcentre serve | demo | migrate | token create``.
+"""Command line: ``callcentre serve | demo | migrate | token create | subject export|erase``.
 
 Parses arguments, loads the config, sets up logging, and hands over to app.py.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     token_sub.add_parser("list", help="every token: id, person, role, state (never the token)")
     revoke = token_sub.add_parser("revoke", help="revoke a token at once, for good")
     revoke.add_argument("id", type=int, help="the token's id (from token list)")
+    subject = sub.add_parser("subject", help="a resident's personal data (UK GDPR rights)")
+    subject_sub = subject.add_subparsers(dest="subject_command", required=True)
+    for name, what in (("export", "print every record of one resident as JSON"),
+                       ("erase", "anonymise every record of one resident")):
+        subject_sub.add_parser(name, help=what).add_argument(
+            "number", help="the resident's phone number (any usual form)")
     return p
 
 
@@ -89,6 +96,30 @@ async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
         await db.close()
 
 
+async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
+    from callcentre.app import SystemClock
+    from callcentre.phones import normaliser
+    from callcentre.scheduling.policy import load_policy
+    from callcentre.services.retention import RetentionService
+    from callcentre.storage.db import Database
+    from callcentre.storage.retention_repository import SqliteRetentionRepository
+
+    db = Database(cfg.db)
+    await db.open()
+    try:
+        await db.migrate()
+        service = RetentionService(SqliteRetentionRepository(db), SystemClock(),
+                                   load_policy(cfg.policy_file).retention,
+                                   normaliser(cfg.default_region))
+        if command == "export":
+            print(json.dumps(await service.export(number), indent=2, ensure_ascii=False))
+        else:
+            changed = await service.erase(number)
+            print(f"anonymised: {changed}")
+    finally:
+        await db.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -115,6 +146,8 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await _migrate(cfg)
     elif args.command == "token":
         await _token(cfg, args)
+    elif args.command == "subject":
+        await _subject(cfg, args.subject_command, args.number)
     return 0
 
 

@@ -49,6 +49,7 @@ from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
+from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
 from callcentre.storage.call_repository import SqliteCallRepository
@@ -58,6 +59,7 @@ from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
 from callcentre.storage.queue_log_file import QueueLogTail
+from callcentre.storage.retention_repository import SqliteRetentionRepository
 from callcentre.storage.standards_repository import SqliteStandardsRepository
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.web import api, pages
@@ -107,6 +109,8 @@ class Service:
                                       max_pending=config.call_log_max_pending)
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
+        self.retention = RetentionService(SqliteRetentionRepository(self.db), self.clock,
+                                          policy.retention, numbers)
         self.bus = EventBus()
         self._build_ami(config, numbers)
         self._build_ledger(config, numbers)
@@ -206,6 +210,7 @@ class Service:
         self.calllog.on_finished(self.callbacks.service.on_call_finished)
         self.calllog.on_finished(self.ledger.call_finished)
         self.ledger.on_settled(self._settled)
+        self.retention.on_changed(self.metrics.anonymised)
         self.callbacks.service.on_change(self.callbacks.feed.bump)
         dialler.on_prompt = self.callbacks.feed.bump
 
@@ -271,6 +276,8 @@ class Service:
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.warming = self._spawn(self._warm_standards())
             self._start_ledger()
+            self.metrics.touch_retention(self.retention.kinds)
+            self.supervisor.start("retention", self.retention.run)  # the daily purge
             yield self
 
     def _start_ledger(self) -> None:

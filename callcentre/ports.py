@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from callcentre.domain.callback_events import MemberChanged
 from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
@@ -19,6 +19,7 @@ from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.domain.queue_log import QueueLogLine
+from callcentre.domain.retention import Changed, Kind
 from callcentre.domain.standards import Figures
 
 T = TypeVar("T")
@@ -354,3 +355,38 @@ class Pbx(Protocol):
     async def stored_result(self, channel_id: str) -> tuple[str, float] | None:
         """What the dialplan stored for a finished callback leg: (DIALSTATUS, seconds the
         resident was connected), or None when it stored nothing. Raises PbxUnavailable."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    started_at: datetime
+    finished_at: datetime
+    changed: Changed
+    trigger: str  # "purge" (the daily task) or "erase" (a resident's request)
+
+
+class RetentionRepository(Protocol):
+    """Residents' personal data across every table: anonymised when its period is over or
+    on request, and exported on request. Anonymising keeps every column a published figure
+    is computed from (domain/retention.py); a record once anonymised is never counted again.
+    Raises StorageError when the database fails."""
+
+    async def anonymise(self, kind: Kind, before: datetime, limit: int) -> int:
+        """Anonymise at most ``limit`` records of ``kind`` older than ``before`` that still
+        hold personal data (finished calls by arrival, closed callbacks and cases by when
+        they closed or last changed, queue_log lines by their time), in one short write;
+        return how many changed (fewer than ``limit``: none are left)."""
+
+    async def export(self, number: str) -> dict[str, list[dict[str, Any]]]:
+        """Every record about the E.164 ``number``: calls, cases, callbacks (with attempts
+        and history) and queue_log lines, by table name; plain JSON values."""
+
+    async def erase(self, number: str) -> Changed:
+        """Anonymise every record about the E.164 ``number`` (the purge's rule), in one
+        write; return how many of each kind changed."""
+
+    async def record_run(self, run: RetentionRun) -> None:
+        """Keep what a purge or an erasure did (the retention_runs table)."""
+
+    async def last_run(self) -> RetentionRun | None:
+        """The latest run recorded, or None."""

@@ -63,6 +63,10 @@ CATALOGUE: tuple[MetricSpec, ...] = (
            " callcentre_calls_total, by queue and the outcome counted then and now (a call"
            " the call log never saw is counted in callcentre_calls_total when settled).",
            "queue", "from_outcome", "to_outcome"),
+    _event("callcentre_retention_anonymised_total", Kind.COUNTER,
+           "Records whose personal data was anonymised, by kind (calls, callbacks, cases,"
+           " ledger_lines): their retention period was over (the daily purge) or the resident"
+           " asked (callcentre subject erase, counted in the process that ran it).", "kind"),
     # --- live queue state ------------------------------------------------------------------
     _scrape("callcentre_queue_callers_waiting", Kind.GAUGE,
             "Callers in the queue right now.", "queue"),
@@ -144,7 +148,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             " the call log never saw it).", "result"),
     _scrape("callcentre_task_restarts_total", Kind.COUNTER,
             "Restarts of a long-running task (ami, calllog, dialler, resync, live-feed, queue-log,"
-            " ledger) after an unexpected exception, with back-off.", "task"),
+            " ledger, retention) after an unexpected exception, with back-off.", "task"),
     _scrape("callcentre_http_connections", Kind.GAUGE, "HTTP connections open now."),
     _scrape("callcentre_http_connections_refused_total", Kind.COUNTER,
             "HTTP connections answered 503: at http_max_connections with none idle."),

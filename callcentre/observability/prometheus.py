@@ -68,6 +68,14 @@ class CallMetrics:
                 after.queue or "none", before.outcome or "unknown",
                 after.outcome or "unknown").inc()
 
+    def touch_retention(self, kinds: Iterable[str]) -> None:
+        """Create the purge's series at zero, so its first increase is seen."""
+        for kind in kinds:
+            self._m["callcentre_retention_anonymised_total"].labels(kind)
+
+    def anonymised(self, kind: str, records: int) -> None:
+        self._m["callcentre_retention_anonymised_total"].labels(kind).inc(records)
+
     def queue_joined(self, event: QueueJoined) -> None:
         self.touch_queue(event.queue)
 

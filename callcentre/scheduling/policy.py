@@ -1,10 +1,11 @@
 """Loads the council's policy (scheduler/policy.toml) into domain objects: the one loader.
 
-``load_policy(path)`` reads the file once and gives the opening hours and the callback
-policy (``[callbacks]``). This adapter owns the ``holidays`` library: the domain only sees
-a predicate ``is_closed_day(date) -> bool``. Every ``[callbacks]`` key has a default here,
-so a council's older policy file without ``[callbacks]`` still loads; a key with a wrong
-type or an unknown promise rule is a ConfigError naming the key. Keys are documented in
+``load_policy(path)`` reads the file once and gives the opening hours, the callback
+policy (``[callbacks]``) and how long residents' personal data is kept (``[retention]``).
+This adapter owns the ``holidays`` library: the domain only sees a predicate
+``is_closed_day(date) -> bool``. Every ``[callbacks]`` and ``[retention]`` key has a default
+here, so a council's older policy file without them still loads; a key with a wrong type,
+an unknown promise rule or a bad period is a ConfigError naming the key. Keys are documented in
 scheduler/policy.toml itself.
 """
 
@@ -25,6 +26,7 @@ import holidays
 from callcentre.domain.callback_policy import AnswerCheck, CallbackPolicy, Source
 from callcentre.domain.deadlines import parse_rule
 from callcentre.domain.hours import OpeningHours, opening_hours
+from callcentre.domain.retention import DEFAULT_PERIODS, Kind, RetentionPolicy, parse_period
 from callcentre.errors import ConfigError, InvalidInput
 
 log = logging.getLogger("callcentre.policy")
@@ -34,12 +36,14 @@ log = logging.getLogger("callcentre.policy")
 class Policy:
     hours: OpeningHours
     callbacks: CallbackPolicy
+    retention: RetentionPolicy
 
 
 def load_policy(path: str | Path) -> Policy:
     """The whole policy file (the packaged default if ``path`` is missing). Raises ConfigError."""
     doc, where = read_policy(path)
-    return Policy(load_opening_hours(doc, where), load_callback_policy(doc, where))
+    return Policy(load_opening_hours(doc, where), load_callback_policy(doc, where),
+                  load_retention_policy(doc, where))
 
 
 def read_policy(path: str | Path) -> tuple[dict[str, Any], str]:
@@ -169,3 +173,22 @@ def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
         )
     except InvalidInput as err:
         raise ConfigError(f"{where}: [callbacks] {err}") from err
+
+
+# --- [retention] -------------------------------------------------------------------------
+def load_retention_policy(doc: dict[str, Any], where: str) -> RetentionPolicy:
+    """A period per kind of record ("13 months", "400 days"); a missing key keeps its default."""
+    section = doc.get("retention", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: [retention] must be a table")
+    unknown = set(section) - {k.value for k in Kind}
+    if unknown:
+        raise ConfigError(f"{where}: [retention] unknown kind(s) {sorted(unknown)}; "
+                          f"known: {', '.join(k.value for k in Kind)}")
+    periods = dict(DEFAULT_PERIODS)
+    for key, value in section.items():
+        try:
+            periods[Kind(key)] = parse_period(value if isinstance(value, str) else repr(value))
+        except InvalidInput as err:
+            raise ConfigError(f"{where}: [retention] {key}: {err}") from err
+    return RetentionPolicy(periods)
