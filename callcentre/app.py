@@ -129,6 +129,10 @@ class Service:
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
                                            body_timeout=config.http_body_timeout)
+        self._build_monitoring(config, figures)
+        self._subscribe()
+
+    def _build_monitoring(self, config: Config, figures: SqliteCallbackFigures) -> None:
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
@@ -137,7 +141,6 @@ class Service:
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
-        self._subscribe()
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
