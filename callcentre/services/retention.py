@@ -23,6 +23,7 @@ from callcentre.ports import Clock, Normaliser, RetentionRepository, RetentionRu
 
 log = logging.getLogger("callcentre.retention")
 
+MAX_BATCHES = 2000  # per kind and run: a million records at the default batch
 ChangedListener = Callable[[Kind, int], None]  # (kind, records anonymised), for the metrics
 
 
@@ -64,13 +65,16 @@ class RetentionService:
 
     async def _purge(self, kind: Kind, before: datetime) -> int:
         total = 0
-        while True:
+        for _ in range(MAX_BATCHES):  # bounded: a record that stayed eligible cannot loop it
             changed = await self._repo.anonymise(kind, before, self._batch)
             total += changed
             self._tell(kind, changed)
             if changed < self._batch:
                 return total
             await asyncio.sleep(0)  # between batches, other writers take their turn
+        log.warning("retention purge of %s stopped after %d batches; the next run goes on",
+                    kind.value, MAX_BATCHES)
+        return total
 
     async def export(self, raw: str) -> dict[str, Any]:
         """Every record of the resident on number ``raw`` (normalised like the service)."""

@@ -68,3 +68,35 @@ def test_a_policy_without_retention_keeps_the_defaults(tmp_path: Path) -> None:
     periods = load_policy(file).retention.periods
     assert periods[Kind.CASES] == Period(6, "months")
     assert periods[Kind.CALLS] == DEFAULT_PERIODS[Kind.CALLS]
+
+
+class _NeverDone:
+    """A repository whose every batch comes back full: a record that stays eligible."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.runs: list[object] = []
+
+    async def anonymise(self, kind: object, before: object, limit: int) -> int:
+        self.batches += 1
+        return limit
+
+    async def record_run(self, run: object) -> None:
+        self.runs.append(run)
+
+
+async def test_a_purge_that_never_empties_stops_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from callcentre.phones import normaliser
+    from callcentre.services import retention
+    from callcentre.testing import FakeClock
+
+    monkeypatch.setattr(retention, "MAX_BATCHES", 3)
+    repo = _NeverDone()
+    policy = load_policy(str(Path(__file__).parents[2] / "scheduler" / "policy.toml")).retention
+    service = retention.RetentionService(repo, FakeClock(utc(2027, 1, 5, 9)), policy,  # type: ignore[arg-type]
+                                         normaliser("GB"), batch=10)
+    changed = await service.purge()
+    assert repo.batches == 3 * len(retention.Kind) and len(repo.runs) == 1
+    assert set(changed.counts.values()) == {30}
+    assert sum("stopped after 3 batches" in r.getMessage() for r in caplog.records) == 4
