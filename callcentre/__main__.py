@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from callcentre import config as config_mod
 from callcentre.errors import CallcentreError, ConfigError
 from callcentre.observability import logs
+
+if TYPE_CHECKING:
+    from callcentre.storage.db import Database
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                        ("erase", "anonymise every record of one resident")):
         subject_sub.add_parser(name, help=what).add_argument(
             "number", help="the resident's phone number (any usual form)")
+    audit = sub.add_parser("audit", help="the audit trail: who read or changed what")
+    export = audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "export", help="print the entries of a time range")
+    export.add_argument("--since", required=True, help="from (ISO 8601; a date is midnight)")
+    export.add_argument("--until", required=True, help="up to, not included")
+    export.add_argument("--format", choices=("json", "csv"), default="csv")
     return p
 
 
@@ -57,29 +68,33 @@ def _overrides(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-async def _migrate(cfg: config_mod.Config) -> None:
+@contextlib.asynccontextmanager
+async def _database(cfg: config_mod.Config) -> AsyncIterator[Database]:
+    """The database, opened and migrated, for one command."""
     from callcentre.storage.db import Database
-
-    db = Database(cfg.db)
-    await db.open()
-    try:
-        version = await db.migrate()
-    finally:
-        await db.close()
-    print(f"database {cfg.db} is at schema version {version}")
-
-
-async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
-    from callcentre.app import SystemClock
-    from callcentre.storage.db import Database
-    from callcentre.storage.token_repository import SqliteTokenRepository
-    from callcentre.web.auth import create_token
-    from callcentre.web.tokens import token_json
 
     db = Database(cfg.db)
     await db.open()
     try:
         await db.migrate()
+        yield db
+    finally:
+        await db.close()
+
+
+async def _migrate(cfg: config_mod.Config) -> None:
+    async with _database(cfg) as db:
+        version = await db.migrate()
+    print(f"database {cfg.db} is at schema version {version}")
+
+
+async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
+    from callcentre.app import SystemClock
+    from callcentre.storage.token_repository import SqliteTokenRepository
+    from callcentre.web.auth import create_token
+    from callcentre.web.tokens import token_json
+
+    async with _database(cfg) as db:
         repo, now = SqliteTokenRepository(db), SystemClock().now()
         if args.token_command == "create":
             print(await create_token(repo, args.role, args.name, now, days=args.days,
@@ -92,8 +107,6 @@ async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
         else:
             revoked = await repo.revoke(args.id, now)
             print(f"token {revoked.id} of {revoked.name} revoked")
-    finally:
-        await db.close()
 
 
 async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
@@ -101,13 +114,9 @@ async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
     from callcentre.phones import normaliser
     from callcentre.scheduling.policy import load_policy
     from callcentre.services.retention import RetentionService
-    from callcentre.storage.db import Database
     from callcentre.storage.retention_repository import SqliteRetentionRepository
 
-    db = Database(cfg.db)
-    await db.open()
-    try:
-        await db.migrate()
+    async with _database(cfg) as db:
         service = RetentionService(SqliteRetentionRepository(db), SystemClock(),
                                    load_policy(cfg.policy_file).retention,
                                    normaliser(cfg.default_region))
@@ -116,8 +125,22 @@ async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
         else:
             changed = await service.erase(number)
             print(f"anonymised: {changed}")
-    finally:
-        await db.close()
+
+
+async def _audit(cfg: config_mod.Config, args: argparse.Namespace) -> None:
+    from callcentre.storage.audit_repository import SqliteAuditRepository
+    from callcentre.web.audit import as_csv, entry_json
+    from callcentre.web.serialise import parse_time
+
+    since = parse_time("since", args.since, cfg.tz)
+    until = parse_time("until", args.until, cfg.tz)
+    assert since is not None and until is not None  # argparse requires both
+    async with _database(cfg) as db:
+        entries = await SqliteAuditRepository(db).between(since, until)
+    if args.format == "csv":
+        print(as_csv(entries), end="")
+    else:
+        print(json.dumps([entry_json(e) for e in entries], indent=1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,6 +171,8 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await _token(cfg, args)
     elif args.command == "subject":
         await _subject(cfg, args.subject_command, args.number)
+    elif args.command == "audit":
+        await _audit(cfg, args)
     return 0
 
 

@@ -52,6 +52,7 @@ from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
@@ -254,7 +255,8 @@ class Service:
                                       self.config.council_name),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
-                        self.clock.now, frozenset(self.config.http_open_routes))
+                        self.clock.now, frozenset(self.config.http_open_routes),
+                        SqliteAuditRepository(self.db))
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager

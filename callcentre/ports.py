@@ -181,6 +181,29 @@ class CaseRepository(Protocol):
         """Raises NoSuchCase."""
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One request a person's token made: what they read or changed, or were refused."""
+
+    at: datetime
+    person: str
+    role: str
+    action: str  # read, change, refused
+    method: str
+    route: str  # as the router names it, e.g. /api/callbacks/{id}
+    target: str  # the id or ref in the path, or a list's query
+    status: int
+
+
+class AuditRepository(Protocol):
+    """Append-only: entries are added, never changed or removed."""
+
+    async def append(self, entry: AuditEntry) -> None: ...
+
+    async def between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        """Entries with ``start <= at < end``, oldest first."""
+
+
 class TokenRepository(Protocol):
     async def add(self, token_hash: str, token: Token) -> Token:
         """Store a token of the person ``token.name`` (added with its role and interface

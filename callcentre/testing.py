@@ -33,6 +33,7 @@ from callcentre.errors import (
     StaleCallback,
 )
 from callcentre.ports import (
+    AuditEntry,
     CallbackQuery,
     CallQuery,
     DueEntry,
@@ -234,6 +235,17 @@ class InMemoryCaseRepository:
         return self._cases[ref]
 
 
+class InMemoryAuditRepository:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def append(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+    async def between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        return sorted((e for e in self.entries if start <= e.at < end), key=lambda e: e.at)
+
+
 class InMemoryTokenRepository:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}  # hash -> token
@@ -243,7 +255,7 @@ class InMemoryTokenRepository:
         person = (token.role, token.interface)
         known = self._people.get(token.name)
         if known is not None and known != person:
-            raise Conflict(f"{token.name} is a {known[0]}, not a {token.role}")
+            raise Conflict(f"{token.name} has the {known[0]} role")
         if known is None and token.interface is not None and any(
                 i == token.interface for _, i in self._people.values()):
             raise Conflict(f"interface {token.interface} is another person's")

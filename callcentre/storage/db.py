@@ -190,6 +190,14 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (they contain no ';' inside literals)."""
+    """Split a migration into statements: at each ';' that ends one (a trigger's body holds
+    several); comments are dropped."""
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out, pending = [], ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().rstrip(";"))
+            pending = ""
+    return out

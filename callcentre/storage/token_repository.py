@@ -55,9 +55,9 @@ async def _person(conn: Any, token: Token) -> int:
     if rows:
         pid, role, interface = rows[0]
         if (role, interface) != (token.role, token.interface):
-            raise Conflict(f"{token.name} is a {role}" + (f" at {interface}" if interface else "")
-                           + f", not a {token.role}"
-                           + (f" at {token.interface}" if token.interface else ""))
+            raise Conflict(f"{token.name} has the {role} role"
+                           + (f" at {interface}" if interface else "") + "; a new token is "
+                           "for the same role and interface")
         return int(pid)
     try:
         cur = await conn.execute(

@@ -10,16 +10,19 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
-from callcentre.ports import TokenRepository
+from callcentre.ports import AuditRepository, TokenRepository
 from callcentre.web import api, callbacks, openapi, pages, standards
+from callcentre.web import audit as audit_web
 from callcentre.web import tokens as tokens_web
 from callcentre.web.auth import (
+    AUDIT,
     CLOCK,
     OPEN_ROUTES,
     REFUSED,
     TOKENS,
     RefusedTokens,
     access_middleware,
+    audit_middleware,
 )
 from callcentre.web.errors import error_middleware
 from callcentre.web.layout import with_banner
@@ -77,10 +80,11 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              refresh: Callable[[], Awaitable[None]] | None = None,
              connections: Middleware | None = None,
              clock: Callable[[], datetime] | None = None,
-             open_routes: frozenset[str] = frozenset()) -> web.Application:
+             open_routes: frozenset[str] = frozenset(),
+             audit: AuditRepository | None = None) -> web.Application:
     """``connections``: web/limits.py's middleware, which marks a connection busy;
     ``open_routes``: routes anyone may use beyond the public ones (http_open_routes)."""
-    middlewares: list[Middleware] = [error_middleware, access_middleware]
+    middlewares: list[Middleware] = [audit_middleware, error_middleware, access_middleware]
     if page_deps.banner:
         middlewares.insert(0, banner_middleware(page_deps.banner))
     if connections is not None:
@@ -94,6 +98,9 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[REFUSED] = RefusedTokens()
     app[CLOCK] = clock or (lambda: datetime.now(UTC))
     app[OPEN_ROUTES] = open_routes
+    if audit is not None:
+        app[AUDIT] = audit
+        app.add_routes(audit_web.routes)
     app.add_routes(tokens_web.routes)
     app.add_routes(api.routes)
     app.add_routes(pages.routes)

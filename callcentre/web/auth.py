@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from callcentre.errors import InvalidInput
-from callcentre.ports import Token, TokenRepository
+from callcentre.errors import InvalidInput, StorageError
+from callcentre.ports import AuditEntry, AuditRepository, Token, TokenRepository
 from callcentre.web.errors import error_response
 
 log = logging.getLogger("callcentre.web")
@@ -78,6 +78,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/tokens"): _ADMIN,
     ("POST", "/api/tokens"): _ADMIN,
     ("POST", "/api/tokens/{id}/revoke"): _ADMIN,
+    ("GET", "/api/audit"): _ADMIN,
 }
 OPEN_ROUTES: web.AppKey[frozenset[str]] = web.AppKey("open_routes")  # http_open_routes
 
@@ -154,10 +155,49 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if isinstance(token, str):
         await request.app[REFUSED].refused(request.remote or "unknown address", token)
         return _unauthorised("invalid_token", f"the token is {token}; ask an admin for a new one")
+    request[_TOKEN] = token  # known even when refused: the audit trail names them
     if ROLES.index(token.role) < ROLES.index(needed):
         return error_response(403, "forbidden", f"this needs the {needed} role")
-    request[_TOKEN] = token
     return await handler(request)
+
+
+AUDIT: web.AppKey[AuditRepository] = web.AppKey("audit")
+UNAUDITED = frozenset({("GET", "/metrics")})  # a scrape every few seconds, no resident in it
+
+
+@web.middleware
+async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Appends who did what to the audit trail, once the answer is known (outside
+    web/errors.py's middleware, so a handler's error is recorded with its status)."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        token = request.get(_TOKEN)
+        if token is not None and AUDIT in request.app:
+            await _audit(request, token, status)
+
+
+async def _audit(request: web.Request, token: Token, status: int) -> None:
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else request.path
+    method = "GET" if request.method == "HEAD" else request.method
+    if (method, name) in UNAUDITED:
+        return
+    action = "refused" if status == 403 else ("read" if method == "GET" else "change")
+    target = ",".join(request.match_info.values()) or request.query_string[:200]
+    entry = AuditEntry(request.app.get(CLOCK, _utc_now)(), token.name, token.role, action,
+                       method, name, target, status)
+    try:
+        await request.app[AUDIT].append(entry)
+    except StorageError:
+        log.exception("could not append to the audit trail: %s %s by %s", method, name,
+                      token.name)
 
 
 def _unauthorised(error: str, message: str) -> web.Response:

@@ -185,6 +185,13 @@ _TOKENS: dict[str, Schema] = {
         "the token", ref("Token")), tag="tokens", params=(path("id", ID),), errors=(404,),
         body=obj({}))},
 }
+_AUDIT: dict[str, Schema] = {
+    "/api/audit": {"get": op("The audit trail for a time range: who read or changed what",
+                             answer("the entries, oldest first", ref("AuditList")), tag="audit",
+                             params=(query("since", TIME_IN, "from (required)"),
+                                     query("until", TIME_IN, "up to, not included (required)"),
+                                     query("format", {"enum": ["json", "csv"]})))},
+}
 _PUBLIC: dict[str, Schema] = {
     PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
                      tag="meta")},
@@ -212,7 +219,8 @@ DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "callcentre", "version": version("callcentre"), "description": _ABOUT},
     "security": [{"bearer": []}],
-    "paths": _with_access({**_CALLS, **_CASES, **_CALLBACKS, **_TOKENS, **_PUBLIC}),
+    "paths": _with_access({**_CALLS, **_CASES, **_CALLBACKS, **_TOKENS, **_AUDIT,
+                           **_PUBLIC}),
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                        "description": "a token from `callcentre token create`"}},

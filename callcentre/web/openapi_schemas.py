@@ -145,6 +145,11 @@ _TOKEN: Schema = obj({"id": {"type": "integer"}, "name": NAME,
                       "state": {"enum": ["valid", "expired", "revoked"]}})
 SCHEMAS: dict[str, Schema] = {
     "Token": _TOKEN,
+    "AuditList": obj({"items": {"type": "array", "items": obj({
+        "at": {"type": "string"}, "person": {"type": "string"}, "role": {"type": "string"},
+        "action": {"enum": ["read", "change", "refused"]}, "method": {"type": "string"},
+        "route": {"type": "string"}, "target": {"type": "string"},
+        "status": {"type": "integer"}})}}),
     "TokenList": obj({"items": {"type": "array", "items": ref("Token")}}),
     "NewToken": obj({"token": {"type": "string", "description": "shown once, never again"},
                      "about": ref("Token")}),

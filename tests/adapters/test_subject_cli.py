@@ -35,3 +35,39 @@ def test_export_then_erase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     main([*args, "export", "07700 900123"])
     assert json.loads(capsys.readouterr().out)["records"]["callbacks"] == []
     assert main([*args, "export", "not a number"]) == 2
+
+
+async def _audited(path: Path) -> None:
+    from callcentre.ports import AuditEntry
+    from callcentre.storage.audit_repository import SqliteAuditRepository
+    from callcentre.testing import utc
+
+    db = Database(path)
+    await db.open()
+    await db.migrate()
+    for day in (1, 2, 3):
+        await SqliteAuditRepository(db).append(AuditEntry(
+            utc(2027, 3, day, 10), "Ann", "agent", "read", "GET", "/api/calls/{id}", str(day), 200))
+    await db.close()
+
+
+def test_token_list_revoke_and_audit_export(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cc.sqlite3"
+    asyncio.run(_audited(path))
+    base = ["--set", f"db={path}", "--set", "timezone=UTC"]
+    assert main([*base, "token", "create", "--role", "agent", "--name", "Ann",
+                 "--interface", "PJSIP/ann", "--days", "7"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("cc_")
+    assert main([*base, "token", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "valid" in listed and "Ann at PJSIP/ann" in listed and token not in listed
+    assert main([*base, "token", "revoke", "1"]) == 0
+    main([*base, "token", "list"])
+    assert "revoked" in capsys.readouterr().out
+    assert main([*base, "token", "create", "--role", "manager", "--name", "Ann"]) == 2
+    assert "Ann has the agent role" in capsys.readouterr().err
+    assert main([*base, "audit", "export", "--since", "2027-03-02", "--until", "2027-03-03"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("at,person") and len(rows) == 2 and rows[1].endswith(",2,200")

@@ -13,13 +13,22 @@ import pytest
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
-from callcentre.errors import CaseExists, Conflict, NoSuchCall, NoSuchCase, NotFound
-from callcentre.ports import CallQuery, RepeatQuery, Token
+from callcentre.errors import (
+    CaseExists,
+    Conflict,
+    NoSuchCall,
+    NoSuchCase,
+    NotFound,
+    StorageError,
+)
+from callcentre.ports import AuditEntry, CallQuery, RepeatQuery, Token
+from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database, migrations
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
+    InMemoryAuditRepository,
     InMemoryCallRepository,
     InMemoryCaseRepository,
     InMemoryTokenRepository,
@@ -34,18 +43,22 @@ class Repos:
     calls: Any
     cases: Any
     tokens: Any
+    audit: Any
+    db: Database | None = None
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
-        yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository())
+        yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository(),
+                    InMemoryAuditRepository())
         return
     db = Database(tmp_path / "cc.sqlite3")
     await db.open()
     await db.migrate()
     try:
-        yield Repos(SqliteCallRepository(db), SqliteCaseRepository(db), SqliteTokenRepository(db))
+        yield Repos(SqliteCallRepository(db), SqliteCaseRepository(db), SqliteTokenRepository(db),
+                    SqliteAuditRepository(db), db)
     finally:
         await db.close()
 
@@ -241,3 +254,21 @@ async def test_tokens_made_before_people_keep_working_after_the_upgrade(tmp_path
     now = datetime.now(UTC)
     assert first.expires_at is not None
     assert now + timedelta(days=89) < first.expires_at < now + timedelta(days=91)
+
+
+async def test_the_audit_trail_keeps_entries_in_order_and_cannot_be_changed(
+        repos: Repos) -> None:
+    def entry(minutes: int, action: str = "read") -> AuditEntry:
+        return AuditEntry(T0 + timedelta(minutes=minutes), "Ann", "agent", action, "GET",
+                          "/api/callbacks/{id}", str(minutes), 200)
+
+    for m in (5, 1, 3):
+        await repos.audit.append(entry(m))
+    got = await repos.audit.between(T0 + timedelta(minutes=1), T0 + timedelta(minutes=5))
+    assert got == [entry(1), entry(3)]  # oldest first; the end not included
+    if repos.db is not None:  # append-only in the database itself, whoever writes to it
+        for sql in ("UPDATE audit SET person = 'Bob'", "DELETE FROM audit"):
+            with pytest.raises(StorageError, match="append-only"):
+                async with repos.db.write() as conn:
+                    await conn.execute(sql)
+        assert len(await repos.audit.between(T0, T0 + timedelta(hours=1))) == 3

@@ -1,0 +1,34 @@
+"""All SQL about the audit trail (append-only; migration 010's triggers refuse changes)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from callcentre.ports import AuditEntry
+from callcentre.storage.db import Database, from_epoch, to_epoch
+
+
+class SqliteAuditRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(self, entry: AuditEntry) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO audit (at, person, role, action, method, route, target, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (to_epoch(entry.at), entry.person, entry.role, entry.action, entry.method,
+                 entry.route, entry.target, entry.status))
+
+    async def between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        rows = await self._db.fetch_all("SELECT * FROM audit WHERE at >= ? AND at < ? ORDER BY at,"
+                                        " id", (to_epoch(start), to_epoch(end)))
+        return self._db.unreadable.read("audit", rows, _entry)
+
+
+def _entry(row: sqlite3.Row) -> AuditEntry:
+    at = from_epoch(row["at"])
+    assert at is not None
+    return AuditEntry(at, row["person"], row["role"], row["action"], row["method"],
+                      row["route"], row["target"], row["status"])
