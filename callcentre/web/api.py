@@ -55,7 +55,7 @@ async def list_calls(request: web.Request) -> web.Response:
                               "next": next_page(request, page.next_cursor)})
 
 
-@routes.get("/api/calls/{id}")
+@routes.get("/api/calls/{id:[0-9]+}")
 async def get_call(request: web.Request) -> web.Response:
     deps = request.app[API]
     call = await deps.calls.get(path_id(request))
@@ -66,7 +66,7 @@ async def get_call(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.patch("/api/calls/{id}")
+@routes.patch("/api/calls/{id:[0-9]+}")
 async def link_call(request: web.Request) -> web.Response:
     deps = request.app[API]
     call_id = path_id(request)

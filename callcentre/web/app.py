@@ -26,6 +26,7 @@ from callcentre.web.auth import (
 )
 from callcentre.web.errors import error_middleware
 from callcentre.web.layout import with_banner
+from callcentre.web.parsing import KNOWN, known_only
 
 MAX_BODY = 64 * 1024  # no legitimate request body is larger
 
@@ -84,7 +85,8 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              audit: AuditRepository | None = None) -> web.Application:
     """``connections``: web/limits.py's middleware, which marks a connection busy;
     ``open_routes``: routes anyone may use beyond the public ones (http_open_routes)."""
-    middlewares: list[Middleware] = [audit_middleware, error_middleware, access_middleware]
+    middlewares: list[Middleware] = [audit_middleware, error_middleware, access_middleware,
+                                     known_only]
     if page_deps.banner:
         middlewares.insert(0, banner_middleware(page_deps.banner))
     if connections is not None:
@@ -98,6 +100,7 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[REFUSED] = RefusedTokens()
     app[CLOCK] = clock or (lambda: datetime.now(UTC))
     app[OPEN_ROUTES] = open_routes
+    app[KNOWN] = openapi.KNOWN
     if audit is not None:
         app[AUDIT] = audit
         app.add_routes(audit_web.routes)

@@ -36,7 +36,7 @@ from callcentre.web.openapi_schemas import (
     obj,
     ref,
 )
-from callcentre.web.parsing import MAX_ID, MAX_PAGE
+from callcentre.web.parsing import MAX_ID, MAX_PAGE, Known
 
 PATH = "/api/openapi.json"
 ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -135,7 +135,10 @@ _CASES: dict[str, Schema] = {
                     params=(path("ref", CASE_REF),), errors=(404,),
                     body=obj({"status": enum_of(CaseStatus)}))},
 }
-_NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON}, {
+# fields that once said who acted: still taken, and ignored (the token's person acts)
+ACTOR: Schema = {"type": "string", "deprecated": True,
+                 "description": "ignored: who did it is the token's person"}
+_NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON}, {"promised_by": ACTOR,
     "case_ref": null(CASE_REF), "owner": null(NAME), "language": null(STR),
     "due_by": null({**TIME_IN, "description": "default: the policy's promise"}),
     "not_before": null(TIME_IN)})
@@ -159,16 +162,18 @@ _CALLBACKS: dict[str, Schema] = {
         "the callback", ref("Callback")), tag="callbacks", params=(path("id", ID),),
         errors=(404,))},
     "/api/callbacks/{id}/reschedule": _callback_action("Move the deadline", obj(
-        {"told": enum_of(Told), "due_by": TIME_IN, "reason": REASON})),
-    "/api/callbacks/{id}/cancel": _callback_action("Cancel", obj({"reason": REASON})),
+        {"told": enum_of(Told), "due_by": TIME_IN, "reason": REASON}, {"by": ACTOR})),
+    "/api/callbacks/{id}/cancel": _callback_action("Cancel", obj({"reason": REASON},
+                                                                 {"by": ACTOR})),
     "/api/callbacks/{id}/outcome": _callback_action("Record an attempt's outcome", obj(
-        {"outcome": enum_of(AttemptOutcome)}, {"note": null(STR)})),
+        {"outcome": enum_of(AttemptOutcome)}, {"note": null(STR), "by": ACTOR})),
     "/api/callbacks/{id}/correct": _callback_action(
         "Correct a closed callback's result (who: the token's name and role)",
         obj({"result": enum_of(Result), "reason": REASON})),
     "/api/callbacks/{id}/snooze": _callback_action("Not before a later time", obj(
-        {"until": TIME_IN})),
-    "/api/callbacks/{id}/accept": _callback_action("The token's agent takes it", obj({})),
+        {"until": TIME_IN}, {"by": ACTOR})),
+    "/api/callbacks/{id}/accept": _callback_action("The token's agent takes it",
+                                                   obj({}, {"agent": ACTOR})),
 }
 _TOKENS: dict[str, Schema] = {
     "/api/me": {"get": op("Whose token this is", answer("the token's person", ref("Token")),
@@ -228,6 +233,18 @@ DESCRIPTION: dict[str, Any] = {
     },
 }
 _BODY = json.dumps(DESCRIPTION, indent=1).encode()
+
+
+def _fields(spec: Schema) -> tuple[frozenset[str], frozenset[str]]:
+    query = frozenset(p["name"] for p in spec["parameters"] if p["in"] == "query")
+    body = spec.get("requestBody", {}).get("content", {}).get("application/json", {})
+    return query, frozenset(body.get("schema", {}).get("properties", {}))
+
+
+# what each operation takes, as described: web/parsing.py answers anything else 422
+KNOWN: Known = {(method.upper(), route): _fields(spec)
+                for route, operations in DESCRIPTION["paths"].items()
+                for method, spec in operations.items()}
 routes = web.RouteTableDef()
 
 

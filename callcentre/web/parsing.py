@@ -10,9 +10,33 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from callcentre.errors import InvalidInput
+from callcentre.web.errors import Handler
 from callcentre.web.serialise import parse_int
 
 E = TypeVar("E", bound=enum.Enum)
+# (method, route) -> the query parameters and body fields it takes (web/openapi.py derives
+# them from the description; app.py sets them): anything else is answered 422
+Known = dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]
+KNOWN: web.AppKey[Known] = web.AppKey("known_fields")
+
+
+def _known(request: web.Request) -> tuple[frozenset[str], frozenset[str]] | None:
+    route = request.match_info.route.resource
+    if route is None or KNOWN not in request.app:
+        return None
+    method = "GET" if request.method == "HEAD" else request.method
+    return request.app[KNOWN].get((method, route.canonical))
+
+
+@web.middleware
+async def known_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A query parameter the route does not take is a 422 naming it, not silence."""
+    known = _known(request)
+    if known is not None:
+        for name in request.query:
+            if name not in known[0]:
+                raise InvalidInput(f"{name} is not a parameter of this request", field=name)
+    return await handler(request)
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -28,6 +52,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise json.JSONDecodeError(str(err), "", 0) from None
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object")
+    known = _known(request)
+    for name in body if known is not None else ():
+        if name not in known[1]:  # type: ignore[index]
+            raise InvalidInput(f"{name} is not a field of this request", field=name)
     return body
 
 

@@ -151,7 +151,9 @@ async def test_case_lifecycle_and_linking_a_call(api_client: Api) -> None:
     ("post", "/api/cases", ["not", "an", "object"], 422, "invalid_input"),
     ("patch", "/api/calls/1", {"case_ref": "NOPE"}, 404, "not_found"),
     ("patch", "/api/calls/999", {"case_ref": None}, 404, "not_found"),
-    ("patch", "/api/calls/abc", {"case_ref": None}, 422, "invalid_input"),
+    ("patch", "/api/calls/abc", {"case_ref": None}, 404, "not_found"),  # as /api/callbacks/xyz
+    ("patch", "/api/calls/1", {"case_ref": None, "by": "x"}, 422, "invalid_input"),
+    ("get", "/api/calls?colour=red", None, 422, "invalid_input"),
     ("patch", "/api/calls/1", {}, 422, "invalid_input"),
     ("get", "/api/cases/NOPE", None, 404, "not_found"),
     ("get", "/api/calls/42", None, 404, "not_found"),
