@@ -219,6 +219,10 @@ class TokenRepository(Protocol):
     async def revoke(self, token_id: int, at: datetime) -> Token:
         """Mark a token revoked (once; revoking again keeps the first time). Raises NotFound."""
 
+    async def bound_expiry(self, until: datetime) -> int:
+        """Give every token without an expiry (made before expiry existed) this one; return
+        how many."""
+
 
 class StandardsRepository(Protocol):
     """Figures of calls per day (and queue), and the cache of settled days."""

@@ -278,6 +278,11 @@ class InMemoryTokenRepository:
                 return self._tokens[digest]
         raise NotFound(f"no token {token_id}")
 
+    async def bound_expiry(self, until: datetime) -> int:
+        unbounded = {h: t for h, t in self._tokens.items() if t.expires_at is None}
+        self._tokens.update({h: replace(t, expires_at=until) for h, t in unbounded.items()})
+        return len(unbounded)
+
 
 def default_policy(**changes: Any) -> CallbackPolicy:
     """The packaged default policy (callcentre/scheduling/default_policy.toml), changed."""

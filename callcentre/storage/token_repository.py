@@ -48,6 +48,13 @@ class SqliteTokenRepository:
         return self._db.unreadable.one("tokens", row, _token)
 
 
+    async def bound_expiry(self, until: datetime) -> int:
+        async with self._db.write() as conn:
+            cur = await conn.execute("UPDATE tokens SET expires_at = ? WHERE expires_at IS NULL",
+                                     (to_epoch(until),))
+            return int(cur.rowcount)
+
+
 async def _person(conn: Any, token: Token) -> int:
     """The person's id, added when new; their role and interface must be as stored."""
     rows = list(await conn.execute_fetchall(
