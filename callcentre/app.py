@@ -74,6 +74,9 @@ from callcentre.web.standards import StandardsDeps
 log = logging.getLogger("callcentre")
 
 
+TOKEN_DAYS = 90
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -265,6 +268,7 @@ class Service:
             await self.db.open()
             stack.push_async_callback(self.db.close)
             await self.db.migrate()
+            await self._bound_token_expiry()
             for queue in await self.standards.queues():
                 self.metrics.touch_queue(queue)
             recovered = await self.calllog.recover()
@@ -284,6 +288,13 @@ class Service:
             self.metrics.touch_retention(self.retention.kinds)
             self.supervisor.start("retention", self.retention.run)  # the daily purge
             yield self
+
+    async def _bound_token_expiry(self) -> None:
+        """Tokens made before expiry existed last TOKEN_DAYS from the first start after."""
+        bounded = await self.tokens.bound_expiry(self.clock.now() + timedelta(days=TOKEN_DAYS))
+        if bounded:
+            log.info("%d tokens made before tokens expired now expire in %d days", bounded,
+                     TOKEN_DAYS)
 
     def _start_ledger(self) -> None:
         if self.queue_log is None:

@@ -199,6 +199,10 @@ class TokenRepository(Protocol):
     async def end_session(self, session_hash: str, at: datetime) -> None:
         """Sign-out: the session ends (once; ending it again changes nothing)."""
 
+    async def bound_expiry(self, until: datetime) -> int:
+        """Give every token without an expiry (made before expiry existed) this one; return
+        how many."""
+
 
 class StandardsRepository(Protocol):
     """Figures of calls per day (and queue), and the cache of settled days."""

@@ -293,6 +293,11 @@ class InMemoryTokenRepository:
         if found is not None and found.ended_at is None:
             self._sessions[session_hash] = replace(found, ended_at=at)
 
+    async def bound_expiry(self, until: datetime) -> int:
+        unbounded = {h: t for h, t in self._tokens.items() if t.expires_at is None}
+        self._tokens.update({h: replace(t, expires_at=until) for h, t in unbounded.items()})
+        return len(unbounded)
+
 
 def default_policy(**changes: Any) -> CallbackPolicy:
     """The packaged default policy (callcentre/scheduling/default_policy.toml), changed."""

@@ -47,7 +47,6 @@ class SqliteTokenRepository:
             raise NotFound(f"no token {token_id}")
         return self._db.unreadable.one("tokens", row, _token)
 
-
     async def start_session(self, session_hash: str, session: Session) -> None:
         async with self._db.write() as conn:
             await conn.execute(
@@ -67,6 +66,12 @@ class SqliteTokenRepository:
         async with self._db.write() as conn:
             await conn.execute("UPDATE sessions SET ended_at = coalesce(ended_at, ?)"
                                " WHERE hash = ?", (to_epoch(at), session_hash))
+
+    async def bound_expiry(self, until: datetime) -> int:
+        async with self._db.write() as conn:
+            cur = await conn.execute("UPDATE tokens SET expires_at = ? WHERE expires_at IS NULL",
+                                     (to_epoch(until),))
+            return int(cur.rowcount)
 
 
 async def _person(conn: Any, token: Token) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,9 @@ async def test_tokens_belong_to_people_expire_and_are_revoked(repos: Repos) -> N
     assert [t.id for t in await repos.tokens.all()] == [second.id, made.id]
     with pytest.raises(NotFound):
         await repos.tokens.revoke(999, T0)
+    await repos.tokens.add("old", Token("Cy", "agent", T0))  # no expiry: made long ago
+    assert await repos.tokens.bound_expiry(later) == 1
+    assert (await repos.tokens.find("old")).expires_at == later  # type: ignore[union-attr]
 
 
 async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) -> None:
@@ -233,7 +236,8 @@ async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) 
 
 async def test_tokens_made_before_people_keep_working_after_the_upgrade(tmp_path: Path) -> None:
     """A database at schema 7 with two tokens of one name: after migration 009 they belong
-    to one person (the higher role) and expire 90 days after the upgrade."""
+    to one person (the higher role); the service then bounds their expiry (the migration
+    never reads the clock)."""
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as con:
         for version, _, sql in migrations():
@@ -248,13 +252,14 @@ async def test_tokens_made_before_people_keep_working_after_the_upgrade(tmp_path
         await db.migrate()
         tokens = SqliteTokenRepository(db)
         first, second = await tokens.find("h1"), await tokens.find("h2")
+        assert first is not None and second is not None and first.expires_at is None
+        assert (first.name, first.role) == (second.name, second.role) == ("Front desk", "manager")
+        assert await tokens.bound_expiry(T0 + timedelta(days=90)) == 2
+        assert await tokens.bound_expiry(T0 + timedelta(days=1)) == 0  # once
+        bounded = await tokens.find("h1")
     finally:
         await db.close()
-    assert first is not None and second is not None
-    assert (first.name, first.role) == (second.name, second.role) == ("Front desk", "manager")
-    now = datetime.now(UTC)
-    assert first.expires_at is not None
-    assert now + timedelta(days=89) < first.expires_at < now + timedelta(days=91)
+    assert bounded is not None and bounded.expires_at == T0 + timedelta(days=90)
 
 
 async def test_the_audit_trail_keeps_entries_in_order_and_cannot_be_changed(
