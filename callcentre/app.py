@@ -259,7 +259,7 @@ class Service:
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),
-                        SqliteAuditRepository(self.db))
+                        SqliteAuditRepository(self.db), self.config.session_hours)
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -42,7 +42,8 @@ class Config:
     http_port: int = setting(8080, "HTTP port.")
     http_max_connections: int = setting(1000, "Most HTTP connections open at once (fewer if the file-descriptor limit cannot hold them). Beyond it a new connection takes the place of the one idle longest, or is answered 503 when none is idle.")
     http_header_timeout: float = setting(10.0, "Seconds a new HTTP connection has to send its first request's headers; then it is answered 408 and closed.")
-    http_open_routes: tuple[str, ...] = setting(("/", "/standards", "/wallboard", "/api/wallboard", "/metrics"), "Routes anyone may use without a token, beyond the public ones (/healthz, /public/standards, the council-wide standards API, /api/openapi.json, the agent page's shell). Each is otherwise closed to its role (web/auth.py ACCESS); until pages have sign-in, the pages a browser opens are listed here; empty it to close them.")
+    http_open_routes: tuple[str, ...] = setting((), "Routes anyone may use without signing in, beyond the public ones (/healthz, /public/standards, the council-wide standards API, /api/openapi.json, /signin). Closed by default: each is otherwise its role's (web/auth.py ACCESS), e.g. /metrics for a Prometheus without a token, /wallboard for a screen on the council's network.")
+    session_hours: float = setting(12.0, "How long a browser stays signed in (never past its token's expiry).")
     http_body_timeout: float = setting(10.0, "Seconds a request's body may take to arrive after its headers; then it is answered 408 and the connection closed.")
     http_idle_timeout: float = setting(30.0, "Seconds an idle keep-alive HTTP connection stays open (also how long a next request's headers may take).")
     timezone: str = setting("Europe/London", "The council's time zone, for display and opening hours.")
@@ -139,7 +140,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
 
 # settings that must be greater than 0
 POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repeat_window_days",
-            "http_max_connections", "http_header_timeout", "http_idle_timeout", "http_body_timeout",
+            "http_max_connections", "http_header_timeout", "http_idle_timeout", "http_body_timeout", "session_hours",
             "live_feed_queue", "live_feed_write_timeout", "drain_seconds",
             "queue_log_grace_seconds", "queue_events_silence_minutes", "call_log_max_pending")
 

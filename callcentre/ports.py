@@ -18,6 +18,7 @@ from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.people import AuditEntry, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.retention import Changed, Kind
 from callcentre.domain.standards import Figures
@@ -57,23 +58,6 @@ class RepeatQuery:
     since: datetime
     before: datetime
     exclude_linkedid: str
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A bearer token of a named person (``name``, unique): what it may do is the person's
-    ``role``; ``interface`` is the AMI member interface where an agent takes calls."""
-
-    name: str
-    role: str
-    created_at: datetime
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-    interface: str | None = None
-    id: int | None = None
-
-    def valid_at(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 class CallRepository(Protocol):
@@ -181,20 +165,6 @@ class CaseRepository(Protocol):
         """Raises NoSuchCase."""
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One request a person's token made: what they read or changed, or were refused."""
-
-    at: datetime
-    person: str
-    role: str
-    action: str  # read, change, refused
-    method: str
-    route: str  # as the router names it, e.g. /api/callbacks/{id}
-    target: str  # the id or ref in the path, or a list's query
-    status: int
-
-
 class AuditRepository(Protocol):
     """Append-only: entries are added, never changed or removed."""
 
@@ -218,6 +188,16 @@ class TokenRepository(Protocol):
 
     async def revoke(self, token_id: int, at: datetime) -> Token:
         """Mark a token revoked (once; revoking again keeps the first time). Raises NotFound."""
+
+    async def start_session(self, session_hash: str, session: Session) -> None:
+        """Store a browser session of ``session.token`` (which must have an id)."""
+
+    async def session(self, session_hash: str) -> Session | None:
+        """The session with this hash, ended and expired ones included, with its token as
+        it is now (revoked or expired tokens included: the caller decides)."""
+
+    async def end_session(self, session_hash: str, at: datetime) -> None:
+        """Sign-out: the session ends (once; ending it again changes nothing)."""
 
     async def bound_expiry(self, until: datetime) -> int:
         """Give every token without an expiry (made before expiry existed) this one; return

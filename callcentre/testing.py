@@ -19,6 +19,7 @@ from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.people import AuditEntry, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.errors import (
     CaseExists,
@@ -33,7 +34,6 @@ from callcentre.errors import (
     StaleCallback,
 )
 from callcentre.ports import (
-    AuditEntry,
     CallbackQuery,
     CallQuery,
     DueEntry,
@@ -42,7 +42,6 @@ from callcentre.ports import (
     OriginateRequest,
     Page,
     RepeatQuery,
-    Token,
 )
 from callcentre.scheduling.policy import load_callback_policy, read_policy
 
@@ -250,6 +249,7 @@ class InMemoryTokenRepository:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}  # hash -> token
         self._people: dict[str, tuple[str, str | None]] = {}  # name -> (role, interface)
+        self._sessions: dict[str, Session] = {}
 
     async def add(self, token_hash: str, token: Token) -> Token:
         person = (token.role, token.interface)
@@ -277,6 +277,21 @@ class InMemoryTokenRepository:
                     self._tokens[digest] = replace(token, revoked_at=at)
                 return self._tokens[digest]
         raise NotFound(f"no token {token_id}")
+
+    async def start_session(self, session_hash: str, session: Session) -> None:
+        self._sessions[session_hash] = session
+
+    async def session(self, session_hash: str) -> Session | None:
+        found = self._sessions.get(session_hash)
+        if found is None:
+            return None
+        now = next(t for t in self._tokens.values() if t.id == found.token.id)
+        return replace(found, token=now)
+
+    async def end_session(self, session_hash: str, at: datetime) -> None:
+        found = self._sessions.get(session_hash)
+        if found is not None and found.ended_at is None:
+            self._sessions[session_hash] = replace(found, ended_at=at)
 
     async def bound_expiry(self, until: datetime) -> int:
         unbounded = {h: t for h, t in self._tokens.items() if t.expires_at is None}

@@ -34,6 +34,10 @@ NO_PHONES = "DEMO: there are no telephones to ring"
 TRACES = ("answered.ami", "abandoned.ami", "abandoned_long.ami", "timeout.ami")
 
 
+# recorded test calls, no resident's data: the pages open without signing in
+DEMO_OPEN = ("/", "/standards", "/wallboard", "/api/wallboard", "/metrics")
+
+
 def demo_config(config: Config, ami_port: int, secret: str) -> Config:
     """The demo's own database file and policy (always open), whatever the config says."""
     db = config.db if config.db != Config.db else "var/demo.sqlite3"
@@ -41,7 +45,8 @@ def demo_config(config: Config, ami_port: int, secret: str) -> Config:
     return dataclasses.replace(config, ami_host="127.0.0.1", ami_port=ami_port,
                                ami_username="demo", ami_secret=secret, db=db,
                                policy_file=str(policy),
-                               inbound_contexts=(*config.inbound_contexts, "from-resident"))
+                               inbound_contexts=(*config.inbound_contexts, "from-resident"),
+                               http_open_routes=(*config.http_open_routes, *DEMO_OPEN))
 
 
 async def replay_forever(server: FakeAmiServer, speed: float, pause: float = 3.0) -> None:
@@ -111,6 +116,7 @@ async def run_demo(config: Config, speed: float = 1.0) -> None:
         log.warning("DEMO running: open http://%s:%s/ ; database %s", cfg.http_host,
                     cfg.http_port, cfg.db)
         # Printed, not logged: a secret, for the person who started the demo.
-        print(f"DEMO manager token (for /agent and /api, this demo database only): {demo.token}",
+        print(f"DEMO manager token (sign in at /signin for /agent; for /api; this demo database"
+              f" only): {demo.token}",
               flush=True)
         await stop.wait()

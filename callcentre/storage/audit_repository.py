@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from callcentre.ports import AuditEntry
+from callcentre.domain.people import AuditEntry
 from callcentre.storage.db import Database, from_epoch, to_epoch
 
 

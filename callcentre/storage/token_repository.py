@@ -6,8 +6,8 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from callcentre.domain.people import Session, Token
 from callcentre.errors import Conflict, NotFound
-from callcentre.ports import Token
 from callcentre.storage.db import Database, from_epoch, to_epoch
 
 _SELECT = ("SELECT t.rowid AS id, p.name, p.role, p.interface, t.created_at, t.expires_at,"
@@ -47,6 +47,25 @@ class SqliteTokenRepository:
             raise NotFound(f"no token {token_id}")
         return self._db.unreadable.one("tokens", row, _token)
 
+    async def start_session(self, session_hash: str, session: Session) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO sessions (hash, token_id, csrf, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_hash, session.token.id, session.csrf, to_epoch(session.created_at),
+                 to_epoch(session.expires_at)))
+
+    async def session(self, session_hash: str) -> Session | None:
+        row = await self._db.fetch_one(
+            "SELECT s.csrf, s.created_at AS s_created, s.expires_at AS s_expires, s.ended_at,"
+            f" x.* FROM sessions s JOIN ({_SELECT}) x ON x.id = s.token_id WHERE s.hash = ?",
+            (session_hash,))
+        return None if row is None else self._db.unreadable.one("sessions", row, _session)
+
+    async def end_session(self, session_hash: str, at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("UPDATE sessions SET ended_at = coalesce(ended_at, ?)"
+                               " WHERE hash = ?", (to_epoch(at), session_hash))
 
     async def bound_expiry(self, until: datetime) -> int:
         async with self._db.write() as conn:
@@ -80,3 +99,9 @@ def _token(row: sqlite3.Row) -> Token:
     assert created is not None
     return Token(row["name"], row["role"], created, from_epoch(row["expires_at"]),
                  from_epoch(row["revoked_at"]), row["interface"], row["id"])
+
+
+def _session(row: sqlite3.Row) -> Session:
+    created, expires = from_epoch(row["s_created"]), from_epoch(row["s_expires"])
+    assert created is not None and expires is not None
+    return Session(_token(row), row["csrf"], created, expires, from_epoch(row["ended_at"]))

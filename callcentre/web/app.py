@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from callcentre.observability.exposition import CONTENT_TYPE, Exposition
 from callcentre.ports import AuditRepository, TokenRepository
-from callcentre.web import api, callbacks, openapi, pages, standards
+from callcentre.web import api, callbacks, openapi, pages, signin, standards
 from callcentre.web import audit as audit_web
 from callcentre.web import tokens as tokens_web
 from callcentre.web.auth import (
@@ -82,7 +82,8 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              connections: Middleware | None = None,
              clock: Callable[[], datetime] | None = None,
              open_routes: frozenset[str] = frozenset(),
-             audit: AuditRepository | None = None) -> web.Application:
+             audit: AuditRepository | None = None,
+             session_hours: float = 12.0) -> web.Application:
     """``connections``: web/limits.py's middleware, which marks a connection busy;
     ``open_routes``: routes anyone may use beyond the public ones (http_open_routes)."""
     middlewares: list[Middleware] = [audit_middleware, error_middleware, access_middleware,
@@ -101,6 +102,8 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[CLOCK] = clock or (lambda: datetime.now(UTC))
     app[OPEN_ROUTES] = open_routes
     app[KNOWN] = openapi.KNOWN
+    app[signin.SESSION_HOURS] = session_hours
+    app.add_routes(signin.routes)
     if audit is not None:
         app[AUDIT] = audit
         app.add_routes(audit_web.routes)

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcentre.domain.people import AuditEntry
 from callcentre.errors import InvalidInput
-from callcentre.ports import AuditEntry
 from callcentre.web.api import API
 from callcentre.web.auth import AUDIT
 from callcentre.web.serialise import parse_time

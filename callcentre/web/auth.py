@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from callcentre.domain.people import AuditEntry, Session, Token
 from callcentre.errors import InvalidInput, StorageError
-from callcentre.ports import AuditEntry, AuditRepository, Token, TokenRepository
+from callcentre.ports import AuditRepository, TokenRepository
 from callcentre.web.errors import error_response
 
 log = logging.getLogger("callcentre.web")
@@ -51,7 +54,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/standards"): Rule(PUBLIC, by_queue="manager"),
     ("GET", "/api/standards.csv"): Rule(PUBLIC, by_queue="manager"),
     ("GET", "/api/openapi.json"): _OPEN,
-    ("GET", "/agent"): _OPEN,  # the page's shell: its data comes from the API, with a token
+    ("GET", "/signin"): _OPEN,
+    ("POST", "/signin"): _OPEN,
+    ("POST", "/signout"): _AGENT,
+    ("GET", "/agent"): _AGENT,
     ("GET", "/"): _AGENT,  # the latest calls
     ("GET", "/metrics"): _MANAGER,
     ("GET", "/standards"): _MANAGER,
@@ -150,15 +156,39 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if needed == PUBLIC:
         return await handler(request)
     token = await _token(request)
-    if token is None:
-        return _unauthorised("unauthorised", "send 'Authorization: Bearer <token>'")
+    if token is None or (isinstance(token, str) and _SESSION_COOKIE_SENT in request):
+        return _sign_in_first(request)
     if isinstance(token, str):
         await request.app[REFUSED].refused(request.remote or "unknown address", token)
         return _unauthorised("invalid_token", f"the token is {token}; ask an admin for a new one")
     request[_TOKEN] = token  # known even when refused: the audit trail names them
     if ROLES.index(token.role) < ROLES.index(needed):
         return error_response(403, "forbidden", f"this needs the {needed} role")
+    if not await _csrf_ok(request):
+        return error_response(403, "csrf", "a change asked for with a session cookie needs "
+                              "the page's X-CSRF-Token header (or csrf field)")
     return await handler(request)
+
+
+def _sign_in_first(request: web.Request) -> web.StreamResponse:
+    """401; a browser asking for a page is sent to sign in, and back here afterwards."""
+    if (request.method == "GET" and not request.path.startswith("/api/")
+            and "text/html" in request.headers.get("Accept", "")):
+        raise web.HTTPSeeOther(f"/signin?{urlencode({'next': request.path_qs})}")
+    return _unauthorised("unauthorised", "send 'Authorization: Bearer <token>', or sign in "
+                         "at /signin")
+
+
+async def _csrf_ok(request: web.Request) -> bool:
+    """A session's change must carry its CSRF secret: a cookie alone is not consent (the
+    cookie is SameSite=Strict too). Bearer tokens are never sent by a browser unasked."""
+    session = request.get(SESSION)
+    if session is None or request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.content_type == "application/x-www-form-urlencoded":
+        sent = str((await request.post()).get("csrf", ""))
+    return sent is not None and hmac.compare_digest(sent.encode(), session.csrf.encode())
 
 
 AUDIT: web.AppKey[AuditRepository] = web.AppKey("audit")
@@ -209,7 +239,8 @@ def _unauthorised(error: str, message: str) -> web.Response:
     return response
 
 
-_TOKEN = web.RequestKey("token", Token)  # the request's token, once access_middleware took it
+TOKEN = web.RequestKey("token", Token)  # the request's token, once access_middleware took it
+_TOKEN = TOKEN
 
 
 def person(request: web.Request) -> Token:
@@ -223,25 +254,44 @@ def who(request: web.Request) -> str:
     return f"{token.name} ({token.role})"
 
 
+SESSION_COOKIE = "cc_session"
+SESSION = web.RequestKey("session", Session)  # set when a session cookie let the request in
+_SESSION_COOKIE_SENT = web.RequestKey("session_cookie_sent", bool)
+
+
 async def _token(request: web.Request) -> Token | str | None:
-    """The request's valid token; None when it sent none; why not, when it sent a bad one."""
+    """The request's valid token (a bearer token, else a session cookie's); None when it
+    sent neither; why not, when it sent a bad one."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        return None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return None if not cookie else await _session_token(request, cookie)
     try:
         digest = hash_token(value.strip())
     except UnicodeEncodeError:  # bytes that are not UTF-8 (aiohttp keeps them as surrogates)
         return "unknown"
     token = await request.app[TOKENS].find(digest)  # by digest: timing tells nothing of a token
+    problem = token_problem(token, request.app.get(CLOCK, _utc_now)())
+    return problem if problem or token is None else token
+
+
+def token_problem(token: Token | None, now: datetime) -> str:
+    """Why a token found (or not) cannot be used now; "" when it can."""
     if token is None:
         return "unknown"
-    now = request.app.get(CLOCK, _utc_now)()
     if token.revoked_at is not None:
         return "revoked"
-    if not token.valid_at(now):
-        return "expired"
-    return token
+    return "" if token.valid_at(now) else "expired"
+
+
+async def _session_token(request: web.Request, cookie: str) -> Token | str:
+    request[_SESSION_COOKIE_SENT] = True
+    session = await request.app[TOKENS].session(hash_token(cookie))
+    if session is None or not session.valid_at(request.app.get(CLOCK, _utc_now)()):
+        return "signed out"
+    request[SESSION] = session
+    return session.token
 
 
 def _utc_now() -> datetime:

@@ -8,9 +8,17 @@ from typing import Any
 
 from aiohttp import web
 
+from callcentre.domain.people import Token
 from callcentre.errors import InvalidInput
-from callcentre.ports import Token
-from callcentre.web.auth import CLOCK, TOKENS, create_token, hash_token, person, who
+from callcentre.web.auth import (
+    CLOCK,
+    SESSION,
+    TOKENS,
+    create_token,
+    hash_token,
+    person,
+    who,
+)
 from callcentre.web.parsing import json_object, path_id, text
 
 log = logging.getLogger("callcentre.web")
@@ -28,7 +36,11 @@ def token_json(t: Token, now: datetime) -> dict[str, Any]:
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     """Whose token this is: name, role, interface, expiry."""
-    return web.json_response(token_json(person(request), request.app[CLOCK]()))
+    about = token_json(person(request), request.app[CLOCK]())
+    session = request.get(SESSION)
+    if session is not None:  # what a signed-in page sends back with each change it asks for
+        about["csrf"] = session.csrf
+    return web.json_response(about, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/tokens")

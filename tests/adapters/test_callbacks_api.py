@@ -164,7 +164,8 @@ async def test_needs_a_token(api: Api) -> None:
 
 
 async def test_agent_page_and_prompt_stream(api: Api) -> None:
-    page = await api.client.get("/agent")
+    assert (await api.client.get("/agent")).status == 401
+    page = await api.client.get("/agent", headers=api.headers)
     assert page.status == 200 and "/api/callbacks/stream" in await page.text()
     resp = await api.client.get("/api/callbacks/stream?agent=Agent 9", headers=api.headers)
     assert resp.headers["Content-Type"].startswith("text/event-stream")
@@ -206,7 +207,7 @@ async def test_an_agent_corrects_a_result_with_who_and_why(api: Api) -> None:
 
 
 async def test_the_agent_page_can_correct_a_result(api: Api) -> None:
-    page = await (await api.client.get("/agent")).text()
+    page = await (await api.client.get("/agent", headers=api.headers)).text()
     assert 'id="correct"' in page and '"correct"' in page and "Recently closed" in page
 
 

@@ -41,6 +41,7 @@ async def test_a_full_queue_drops_the_subscriber_and_counts_it() -> None:
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
     cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"), http_port=free_port(),
+                 http_open_routes=("/metrics",),
                  policy_file=policy_file(tmp_path), ami_reconnect_max=0.2)
     async with Service(cfg).running() as svc:
         yield svc

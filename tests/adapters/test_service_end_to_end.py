@@ -15,6 +15,7 @@ import pytest
 from callcentre.ami.fakeserver import FakeAmiServer, rewrite_trace
 from callcentre.app import Service
 from callcentre.config import Config
+from callcentre.web.auth import create_token
 from tests.support import policy_file, trace_bytes
 
 
@@ -84,8 +85,13 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
                     break
                 await asyncio.sleep(0.1)
             assert sorted(c["outcome"] for c in page["items"]) == ["abandoned", "answered"]
-            async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
-                text = await resp.text()
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{base}/metrics") as resp:
+                    assert resp.status == 401  # a manager's (or http_open_routes)
+                boss = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
+                async with http.get(f"{base}/metrics",
+                                    headers={"Authorization": f"Bearer {boss}"}) as resp:
+                    text = await resp.text()
             assert 'callcentre_calls_total{outcome="answered",queue="council"} 1.0' in text
             assert "callcentre_ami_connected 1.0" in text
     finally:
@@ -93,8 +99,6 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
 
 
 async def svc_token(svc: Service) -> str:
-    from callcentre.web.auth import create_token
-
     return await create_token(svc.tokens, "agent", "test", svc.clock.now())
 
 

@@ -38,7 +38,7 @@ def test_export_then_erase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 async def _audited(path: Path) -> None:
-    from callcentre.ports import AuditEntry
+    from callcentre.domain.people import AuditEntry
     from callcentre.storage.audit_repository import SqliteAuditRepository
     from callcentre.testing import utc
 

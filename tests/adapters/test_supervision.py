@@ -87,6 +87,7 @@ async def running(tmp_path: Path, request: pytest.FixtureRequest,
     server.on_action("QueueStatus", events=[AGENT])
     server.on_action("Originate")
     cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
+                 http_open_routes=("/metrics",),
                  policy_file=policy_file(tmp_path), http_port=free_port(),
                  inbound_contexts=("from-resident",), ami_reconnect_max=0.2)
     svc = Service(cfg)

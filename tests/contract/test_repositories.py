@@ -13,6 +13,7 @@ import pytest
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
+from callcentre.domain.people import AuditEntry, Token
 from callcentre.errors import (
     CaseExists,
     Conflict,
@@ -21,7 +22,7 @@ from callcentre.errors import (
     NotFound,
     StorageError,
 )
-from callcentre.ports import AuditEntry, CallQuery, RepeatQuery, Token
+from callcentre.ports import CallQuery, RepeatQuery
 from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository

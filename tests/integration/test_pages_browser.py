@@ -51,7 +51,8 @@ async def site(tmp_path: Path):  # type: ignore[no-untyped-def]
     cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
                  policy_file=policy_file(tmp_path),
                  http_port=free_port(), inbound_contexts=("from-resident",),
-                 council_name="Exampleshire Council")
+                 council_name="Exampleshire Council",
+                 http_open_routes=("/wallboard", "/api/wallboard"))  # a screen on the wall
     async with Service(cfg).running() as svc:
         await svc.ami.wait_connected(5)
         await server.wait_logged_in()

@@ -77,7 +77,8 @@ async def test_prometheus_service_level_equals_the_database(tmp_path: Path) -> N
         server.on_action(action, events=[])
     cfg = Config(ami_port=await server.start(), ami_secret="s", db=str(tmp_path / "cc.sqlite3"),
                  policy_file=policy_file(tmp_path),
-                 http_port=free_port(), inbound_contexts=("from-resident",))
+                 http_port=free_port(), inbound_contexts=("from-resident",),
+                 http_open_routes=("/metrics",))  # a Prometheus without a token
     prom, prom_port = start_prometheus(tmp_path, cfg.http_port)
     try:
         async with Service(cfg).running() as svc:
