@@ -25,19 +25,10 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _policy import ALWAYS_OPEN  # bench/, the script's own folder
+
 from callcentre.app import Service
 from callcentre.config import Config
-
-POLICY = """timezone = "Europe/London"
-[opening_hours]
-monday = ["00:00-24:00"]
-[holidays]
-country = ""
-closures = []
-[callbacks]
-abandoned_after_seconds = 0
-out_of_hours = false
-"""
 
 
 def free_port() -> int:
@@ -70,7 +61,7 @@ def p(values: list[float], q: int) -> float:
 async def main(idle: int, requests: int) -> None:
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "policy.toml").write_text(POLICY)
+        (Path(tmp) / "policy.toml").write_text(ALWAYS_OPEN)
         cfg = Config(db=str(Path(tmp) / "cc.sqlite3"), http_port=free_port(),
                      ami_port=free_port(), policy_file=str(Path(tmp) / "policy.toml"))
         url = f"http://127.0.0.1:{cfg.http_port}/healthz"

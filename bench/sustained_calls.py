@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _policy import ALWAYS_OPEN  # bench/, the script's own folder
+
 from callcentre.ami.fakeserver import FakeAmiServer, rewrite_trace
 from callcentre.ami.protocol import FrameParser
 
@@ -46,22 +48,6 @@ IDS_PER_CALL = 100
 _ID = re.compile(rb"((?:Uniqueid|Linkedid|DestUniqueid|DestLinkedid|UniqueID|LinkedID): \d+\.)"
                  rb"(\d+)\r\n")
 _BRIDGE = re.compile(rb"BridgeUniqueid: ([0-9a-f-]{36})\r\n")
-POLICY = """timezone = "Europe/London"
-[opening_hours]
-monday = ["00:00-24:00"]
-tuesday = ["00:00-24:00"]
-wednesday = ["00:00-24:00"]
-thursday = ["00:00-24:00"]
-friday = ["00:00-24:00"]
-saturday = ["00:00-24:00"]
-sunday = ["00:00-24:00"]
-[holidays]
-country = ""
-closures = []
-[callbacks]
-abandoned_after_seconds = 0
-out_of_hours = false
-"""
 
 
 class Template:
@@ -130,7 +116,7 @@ def stored_calls(db: Path) -> int:
 
 
 def start_service(tmp: Path, ami_port: int) -> subprocess.Popen[bytes]:
-    (tmp / "policy.toml").write_text(POLICY)
+    (tmp / "policy.toml").write_text(ALWAYS_OPEN)
     env = {**os.environ, "CALLCENTRE_DB": str(tmp / "cc.sqlite3"),
            "CALLCENTRE_HTTP_PORT": str(free_port()), "CALLCENTRE_AMI_PORT": str(ami_port),
            "CALLCENTRE_AMI_SECRET": "callcentre", "CALLCENTRE_QUEUE_LOG": "",

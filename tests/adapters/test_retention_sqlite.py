@@ -6,10 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,15 +40,6 @@ RESIDENT = "+447700900123"
 POLICY = RetentionPolicy({Kind.CALLS: Period(13, "months"), Kind.CALLBACKS: Period(13, "months"),
                           Kind.CASES: Period(24, "months"),
                           Kind.LEDGER_LINES: Period(13, "months")})
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "cc.sqlite3")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def service(db: Database, batch: int = 7) -> RetentionService:
