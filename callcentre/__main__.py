@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from callcentre import config as config_mod
 from callcentre.errors import CallcentreError, ConfigError
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     token_sub.add_parser("list", help="every token: id, person, role, state (never the token)")
     revoke = token_sub.add_parser("revoke", help="revoke a token at once, for good")
     revoke.add_argument("id", type=int, help="the token's id (from token list)")
+    _person_parser(sub)
     subject = sub.add_parser("subject", help="a resident's personal data (UK GDPR rights)")
     subject_sub = subject.add_subparsers(dest="subject_command", required=True)
     for name, what in (("export", "print every record of one resident as JSON"),
@@ -56,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True, help="up to, not included")
     export.add_argument("--format", choices=("json", "csv"), default="csv")
     return p
+
+
+def _person_parser(sub: Any) -> None:
+    person = sub.add_parser("person", help="people who may use callcentre")
+    person_sub = person.add_subparsers(dest="person_command", required=True)
+    add = person_sub.add_parser("add", help="let someone sign in (with a council account, "
+                                "or a token made later)")
+    add.add_argument("name", help="as the identity provider names them (oidc_name_claim)")
+    add.add_argument("--role", required=True, choices=("agent", "manager", "admin"))
+    add.add_argument("--interface", help="the AMI member interface where they take calls,"
+                     " e.g. PJSIP/agent1 (agents)")
+    person_sub.add_parser("list", help="everyone, with their role")
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -103,10 +116,26 @@ async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
             for t in [token_json(token, now) for token in await repo.all()]:
                 print(f"{t['id']:>5}  {t['state']:<8} {t['role']:<8} {t['name']}"
                       f"{' at ' + t['interface'] if t['interface'] else ''}"
-                      f"  (expires {t['expires_at'] or 'never'})")
+                      f"  (expires {t['expires_at'] or 'never'})"
+                      f"{'  signed in with a council account' if t['via'] else ''}")
         else:
             revoked = await repo.revoke(args.id, now)
             print(f"token {revoked.id} of {revoked.name} revoked")
+
+
+async def _person(cfg: config_mod.Config, args: argparse.Namespace) -> None:
+    from callcentre.app import SystemClock
+    from callcentre.storage.token_repository import SqliteTokenRepository
+    from callcentre.web.auth import new_person
+
+    async with _database(cfg) as db:
+        repo = SqliteTokenRepository(db)
+        if args.person_command == "add":
+            person = await repo.add_person(new_person(args.role, args.name, args.interface),
+                                           SystemClock().now())
+            print(f"{person.name} may now sign in as {person.role}")
+        for p in await repo.people() if args.person_command == "list" else []:
+            print(f"{p.role:<8} {p.name}{' at ' + p.interface if p.interface else ''}")
 
 
 async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
@@ -169,6 +198,8 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await _migrate(cfg)
     elif args.command == "token":
         await _token(cfg, args)
+    elif args.command == "person":
+        await _person(cfg, args)
     elif args.command == "subject":
         await _subject(cfg, args.subject_command, args.number)
     elif args.command == "audit":

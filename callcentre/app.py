@@ -69,6 +69,7 @@ from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
 from callcentre.web.limits import ConnectionGuard, fd_budget, serve
 from callcentre.web.live_feed import Board
+from callcentre.web.signin import signin_deps
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
@@ -259,7 +260,8 @@ class Service:
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),
-                        SqliteAuditRepository(self.db), self.config.session_hours)
+                        SqliteAuditRepository(self.db),
+                        signin_deps(self.config, self.clock.now))
 
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcentre.errors import ConfigError
 
 ENV_PREFIX = "CALLCENTRE_"
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 AUTO_QUEUE_LOG = "/var/log/asterisk/queue_log"  # Debian's Asterisk writes it here
 
 
@@ -44,6 +46,12 @@ class Config:
     http_header_timeout: float = setting(10.0, "Seconds a new HTTP connection has to send its first request's headers; then it is answered 408 and closed.")
     http_open_routes: tuple[str, ...] = setting((), "Routes anyone may use without signing in, beyond the public ones (/healthz, /public/standards, the council-wide standards API, /api/openapi.json, /signin). Closed by default: each is otherwise its role's (web/auth.py ACCESS), e.g. /metrics for a Prometheus without a token, /wallboard for a screen on the council's network.")
     session_hours: float = setting(12.0, "How long a browser stays signed in (never past its token's expiry).")
+    oidc_issuer: str = setting("", "The council's OpenID Connect identity provider (its issuer URL, https; http only on this machine), for signing in with a council account. Empty: sign in with a token only.")
+    oidc_client_id: str = setting("callcentre", "callcentre's client ID at the identity provider.")
+    oidc_client_secret: str = setting("", "callcentre's client secret at the identity provider. Never logged.")
+    oidc_name_claim: str = setting("email", "The ID token claim that names the person: it must equal the name of a person an admin added (callcentre person add), whose role then applies.")
+    oidc_label: str = setting("your council account", "What the sign-in page calls the identity provider: \"Sign in with ...\".")
+    oidc_redirect_uri: str = setting("", "Where the identity provider sends a browser back (registered there). Empty: /signin/oidc/callback on the address the browser used; set it behind a proxy.")
     http_body_timeout: float = setting(10.0, "Seconds a request's body may take to arrive after its headers; then it is answered 408 and the connection closed.")
     http_idle_timeout: float = setting(30.0, "Seconds an idle keep-alive HTTP connection stays open (also how long a next request's headers may take).")
     timezone: str = setting("Europe/London", "The council's time zone, for display and opening hours.")
@@ -163,6 +171,18 @@ def _validate(c: Config) -> None:
     if not c.inbound_contexts:
         raise ConfigError("inbound_contexts: name at least one dialplan context")
     _validate_standards(c)
+    _validate_oidc(c)
+
+
+def _validate_oidc(c: Config) -> None:
+    if not c.oidc_issuer:
+        return
+    issuer = urlsplit(c.oidc_issuer)
+    if not issuer.hostname or issuer.scheme not in ("https", "http") or (
+            issuer.scheme == "http" and issuer.hostname not in LOOPBACK):
+        raise ConfigError("oidc_issuer: must be an https URL (http only for localhost)")
+    if not c.oidc_client_id or not c.oidc_name_claim:
+        raise ConfigError("oidc_client_id and oidc_name_claim: needed with oidc_issuer")
 
 
 def _validate_standards(c: Config) -> None:

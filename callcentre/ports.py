@@ -18,7 +18,7 @@ from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
-from callcentre.domain.people import AuditEntry, Session, Token
+from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.retention import Changed, Kind
 from callcentre.domain.standards import Figures
@@ -182,6 +182,17 @@ class TokenRepository(Protocol):
 
     async def find(self, token_hash: str) -> Token | None:
         """The token with this hash, revoked and expired ones included (the caller decides)."""
+
+    async def add_person(self, person: Person, at: datetime) -> Person:
+        """Let someone use callcentre (with no token yet: they may sign in through the
+        identity provider). Raises Conflict when the name or the interface is taken."""
+
+    async def person(self, name: str) -> Person | None:
+        """The person with this name (letter case aside, as in e-mail addresses), if an
+        admin added them."""
+
+    async def people(self) -> list[Person]:
+        """Everyone, by name."""
 
     async def all(self) -> list[Token]:
         """Every token, newest first."""

@@ -19,7 +19,7 @@ from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
-from callcentre.domain.people import AuditEntry, Session, Token
+from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.errors import (
     CaseExists,
@@ -248,24 +248,35 @@ class InMemoryAuditRepository:
 class InMemoryTokenRepository:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}  # hash -> token
-        self._people: dict[str, tuple[str, str | None]] = {}  # name -> (role, interface)
+        self._people: dict[str, Person] = {}  # by name
         self._sessions: dict[str, Session] = {}
 
     async def add(self, token_hash: str, token: Token) -> Token:
-        person = (token.role, token.interface)
-        known = self._people.get(token.name)
-        if known is not None and known != person:
-            raise Conflict(f"{token.name} has the {known[0]} role")
-        if known is None and token.interface is not None and any(
-                i == token.interface for _, i in self._people.values()):
-            raise Conflict(f"interface {token.interface} is another person's")
-        self._people[token.name] = person
-        stored = replace(token, revoked_at=None, id=len(self._tokens) + 1)
-        self._tokens[token_hash] = stored
-        return stored
+        person = Person(token.name, token.role, token.interface)
+        if self._people.get(token.name, person) != person:
+            raise Conflict(f"{token.name} has the {self._people[token.name].role} role")
+        if token.name not in self._people:
+            await self.add_person(person, token.created_at)
+        self._tokens[token_hash] = replace(token, revoked_at=None, id=len(self._tokens) + 1)
+        return self._tokens[token_hash]
 
     async def find(self, token_hash: str) -> Token | None:
         return self._tokens.get(token_hash)
+
+    async def add_person(self, person: Person, at: datetime) -> Person:
+        if person.name in self._people or person.interface in {
+                p.interface for p in self._people.values() if p.interface}:
+            raise Conflict(f"{person.name} is already a person, or the interface "
+                           f"{person.interface} is another person's")
+        self._people[person.name] = person
+        return person
+
+    async def person(self, name: str) -> Person | None:
+        alike = [p for p in self._people.values() if p.name.lower() == name.lower()]
+        return self._people.get(name) or (alike[0] if alike else None)
+
+    async def people(self) -> list[Person]:
+        return sorted(self._people.values(), key=lambda p: p.name)
 
     async def all(self) -> list[Token]:
         return sorted(self._tokens.values(), key=lambda t: -(t.id or 0))
@@ -282,11 +293,8 @@ class InMemoryTokenRepository:
         self._sessions[session_hash] = session
 
     async def session(self, session_hash: str) -> Session | None:
-        found = self._sessions.get(session_hash)
-        if found is None:
-            return None
-        now = next(t for t in self._tokens.values() if t.id == found.token.id)
-        return replace(found, token=now)
+        found, now = self._sessions.get(session_hash), {t.id: t for t in self._tokens.values()}
+        return None if found is None else replace(found, token=now[found.token.id])
 
     async def end_session(self, session_hash: str, at: datetime) -> None:
         found = self._sessions.get(session_hash)

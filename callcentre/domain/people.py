@@ -19,9 +19,20 @@ class Token:
     revoked_at: datetime | None = None
     interface: str | None = None
     id: int | None = None
+    via: str | None = None  # "oidc": made for one sign-in through the identity provider
 
     def valid_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone an admin let use callcentre: tokens and sign-ins take their ``role`` and
+    ``interface`` (the AMI member interface where an agent takes calls)."""
+
+    name: str
+    role: str
+    interface: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from callcentre.domain.people import Session, Token
+from callcentre.domain.people import Person, Session, Token
 from callcentre.errors import Conflict, NotFound
 from callcentre.storage.db import Database, from_epoch, to_epoch
 
 _SELECT = ("SELECT t.rowid AS id, p.name, p.role, p.interface, t.created_at, t.expires_at,"
-           " t.revoked_at FROM tokens t JOIN people p ON p.id = t.person_id")
+           " t.revoked_at, t.via FROM tokens t JOIN people p ON p.id = t.person_id")
 
 
 class SqliteTokenRepository:
@@ -22,13 +23,33 @@ class SqliteTokenRepository:
         async with self._db.write() as conn:
             person_id = await _person(conn, token)
             cur = await conn.execute(
-                "INSERT INTO tokens (hash, name, role, created_at, person_id, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (hash, name, role, created_at, person_id, expires_at, via)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (token_hash, token.name, token.role, to_epoch(token.created_at), person_id,
-                 to_epoch(token.expires_at)))
+                 to_epoch(token.expires_at), token.via))
             new_id = cur.lastrowid
-        return Token(token.name, token.role, token.created_at, token.expires_at, None,
-                     token.interface, new_id)
+        return replace(token, revoked_at=None, id=new_id)
+
+    async def add_person(self, person: Person, at: datetime) -> Person:
+        async with self._db.write() as conn:
+            try:
+                await conn.execute(
+                    "INSERT INTO people (name, role, interface, created_at) VALUES (?, ?, ?, ?)",
+                    (person.name, person.role, person.interface, to_epoch(at)))
+            except sqlite3.IntegrityError as err:
+                raise Conflict(f"{person.name} is already a person, or the interface "
+                               f"{person.interface} is another person's") from err
+        return person
+
+    async def person(self, name: str) -> Person | None:
+        row = await self._db.fetch_one(
+            "SELECT name, role, interface FROM people WHERE name = ? COLLATE NOCASE"
+            " ORDER BY name = ? DESC LIMIT 1", (name, name))
+        return None if row is None else Person(row["name"], row["role"], row["interface"])
+
+    async def people(self) -> list[Person]:
+        rows = await self._db.fetch_all("SELECT name, role, interface FROM people ORDER BY name")
+        return [Person(r["name"], r["role"], r["interface"]) for r in rows]
 
     async def find(self, token_hash: str) -> Token | None:
         row = await self._db.fetch_one(f"{_SELECT} WHERE t.hash = ?", (token_hash,))
@@ -98,7 +119,7 @@ def _token(row: sqlite3.Row) -> Token:
     created = from_epoch(row["created_at"])
     assert created is not None
     return Token(row["name"], row["role"], created, from_epoch(row["expires_at"]),
-                 from_epoch(row["revoked_at"]), row["interface"], row["id"])
+                 from_epoch(row["revoked_at"]), row["interface"], row["id"], row["via"])
 
 
 def _session(row: sqlite3.Row) -> Session:

@@ -83,7 +83,7 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
              clock: Callable[[], datetime] | None = None,
              open_routes: frozenset[str] = frozenset(),
              audit: AuditRepository | None = None,
-             session_hours: float = 12.0) -> web.Application:
+             signin_deps: signin.SigninDeps | None = None) -> web.Application:
     """``connections``: web/limits.py's middleware, which marks a connection busy;
     ``open_routes``: routes anyone may use beyond the public ones (http_open_routes)."""
     middlewares: list[Middleware] = [audit_middleware, error_middleware, access_middleware,
@@ -102,7 +102,8 @@ def make_app(api_deps: api.ApiDeps, page_deps: pages.PageDeps,
     app[CLOCK] = clock or (lambda: datetime.now(UTC))
     app[OPEN_ROUTES] = open_routes
     app[KNOWN] = openapi.KNOWN
-    app[signin.SESSION_HOURS] = session_hours
+    app[signin.SIGNIN] = signin_deps or signin.SigninDeps()
+    app.on_cleanup.append(signin.close)
     app.add_routes(signin.routes)
     if audit is not None:
         app[AUDIT] = audit

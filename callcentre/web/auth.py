@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from callcentre.domain.people import AuditEntry, Session, Token
+from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.errors import InvalidInput, StorageError
 from callcentre.ports import AuditRepository, TokenRepository
 from callcentre.web.errors import error_response
@@ -55,6 +55,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/standards.csv"): Rule(PUBLIC, by_queue="manager"),
     ("GET", "/api/openapi.json"): _OPEN,
     ("GET", "/signin"): _OPEN,
+    ("GET", "/signin/oidc"): _OPEN,
+    ("GET", "/signin/oidc/callback"): _OPEN,
     ("POST", "/signin"): _OPEN,
     ("POST", "/signout"): _AGENT,
     ("GET", "/agent"): _AGENT,
@@ -81,6 +83,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/callbacks/{id}/reschedule"): _MANAGER,
     ("POST", "/api/callbacks/{id}/correct"): _AGENT,  # recorded with who and why
     ("GET", "/api/me"): _AGENT,
+    ("GET", "/api/people"): _ADMIN,
+    ("POST", "/api/people"): _ADMIN,
     ("GET", "/api/tokens"): _ADMIN,
     ("POST", "/api/tokens"): _ADMIN,
     ("POST", "/api/tokens/{id}/revoke"): _ADMIN,
@@ -107,7 +111,7 @@ class RefusedTokens:
             if len(self._logged) > 10_000:  # many sources: start again rather than grow
                 self._logged.clear()
             self._logged[remote] = now
-            log.warning("refused an API token from %s: %s (%d refused since start)",
+            log.warning("refused a token or sign-in from %s: %s (%d refused since start)",
                         remote, why, self.count)
         await asyncio.sleep(self.delay)
 
@@ -120,21 +124,27 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-async def create_token(repo: TokenRepository, role: str, name: str, at: datetime, *,
-                       days: float = 90.0, interface: str | None = None) -> str:
-    """A new token for the person ``name`` (added with ``role`` and ``interface`` if new),
-    valid for ``days``; returned once, stored only as its hash."""
+def new_person(role: str, name: str, interface: str | None = None) -> Person:
+    """A person as an admin gave them (name and interface trimmed); raises InvalidInput."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
     if not name.strip() or not name.isprintable() or len(name) > 100:
         raise InvalidInput("name must be 1-100 printable characters", field="name")
     if interface is not None and not interface.isprintable():
         raise InvalidInput("interface must be printable", field="interface")
+    return Person(name.strip(), role, (interface or "").strip() or None)
+
+
+async def create_token(repo: TokenRepository, role: str, name: str, at: datetime, *,
+                       days: float = 90.0, interface: str | None = None) -> str:
+    """A new token for the person ``name`` (added with ``role`` and ``interface`` if new),
+    valid for ``days``; returned once, stored only as its hash."""
+    person = new_person(role, name, interface)
     if not 0 < days <= 3660:
         raise InvalidInput("days must be more than 0 and at most 3660", field="days")
     token = "cc_" + secrets.token_urlsafe(32)
-    await repo.add(hash_token(token), Token(name.strip(), role, at, at + timedelta(days=days),
-                                            interface=(interface or "").strip() or None))
+    await repo.add(hash_token(token), Token(person.name, role, at, at + timedelta(days=days),
+                                            interface=person.interface))
     return token
 
 

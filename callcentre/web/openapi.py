@@ -186,6 +186,14 @@ _TOKENS: dict[str, Schema] = {
             errors=(409,), body=obj({"name": NAME, "role": {"enum": list(ROLES)}}, {
                 "interface": null(STR), "days": {"type": "number", "exclusiveMinimum": 0,
                                                  "maximum": 3660}}))},
+    "/api/people": {
+        "get": op("Everyone who may use callcentre, by name", answer(
+            "the people", ref("PersonList")), tag="tokens"),
+        "post": op("Let someone use callcentre: sign in with a council account (its "
+                   "oidc_name_claim is their name), or with a token made later", answer(
+                       "the person", ref("Person")), tag="tokens", status=201, errors=(409,),
+                   body=obj({"name": NAME, "role": {"enum": list(ROLES)}},
+                            {"interface": null(STR)}))},
     "/api/tokens/{id}/revoke": {"post": op("Revoke a token (at once, for good)", answer(
         "the token", ref("Token")), tag="tokens", params=(path("id", ID),), errors=(404,),
         body=obj({}))},

@@ -142,7 +142,11 @@ _TOKEN: Schema = obj({"id": {"type": "integer"}, "name": NAME,
                       "created_at": {"type": "string"},
                       "expires_at": {"type": ["string", "null"]},
                       "revoked_at": {"type": ["string", "null"]},
-                      "state": {"enum": ["valid", "expired", "revoked"]}})
+                      "state": {"enum": ["valid", "expired", "revoked"]},
+                      "via": {"enum": [None, "oidc"], "description": (
+                          "oidc: made for one sign-in through the council's identity provider "
+                          "(it lasts as long as that browser session); null: issued to the "
+                          "person")}})
 SCHEMAS: dict[str, Schema] = {
     "Token": _TOKEN,
     "AuditList": obj({"items": {"type": "array", "items": obj({
@@ -150,6 +154,9 @@ SCHEMAS: dict[str, Schema] = {
         "action": {"enum": ["read", "change", "refused"]}, "method": {"type": "string"},
         "route": {"type": "string"}, "target": {"type": "string"},
         "status": {"type": "integer"}})}}),
+    "Person": obj({"name": NAME, "role": {"enum": ["agent", "manager", "admin"]},
+                   "interface": {"type": ["string", "null"]}}),
+    "PersonList": obj({"items": {"type": "array", "items": ref("Person")}}),
     "TokenList": obj({"items": {"type": "array", "items": ref("Token")}}),
     "NewToken": obj({"token": {"type": "string", "description": "shown once, never again"},
                      "about": ref("Token")}),

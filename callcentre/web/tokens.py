@@ -1,4 +1,5 @@
-"""Admins manage people's tokens: list (never the token itself), create (shown once), revoke."""
+"""Admins manage people and their tokens: people listed and added; tokens listed (never the
+token itself), created (shown once) and revoked."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcentre.domain.people import Token
+from callcentre.domain.people import Person, Token
 from callcentre.errors import InvalidInput
 from callcentre.web.auth import (
     CLOCK,
@@ -16,6 +17,7 @@ from callcentre.web.auth import (
     TOKENS,
     create_token,
     hash_token,
+    new_person,
     person,
     who,
 )
@@ -30,7 +32,8 @@ def token_json(t: Token, now: datetime) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "role": t.role, "interface": t.interface,
             "created_at": t.created_at.isoformat(),
             "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None, "state": state}
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None, "state": state,
+            "via": t.via}
 
 
 @routes.get("/api/me")
@@ -64,6 +67,26 @@ async def new_token(request: web.Request) -> web.Response:
     _log(request, f"made token {made.id} for {made.name} ({made.role})")
     return web.json_response({"token": token, "about": token_json(made, now)}, status=201,
                              headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/api/people")
+async def all_people(request: web.Request) -> web.Response:
+    people = await request.app[TOKENS].people()
+    return web.json_response({"items": [person_json(p) for p in people]})
+
+
+@routes.post("/api/people")
+async def add_person(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    person = new_person(text(body, "role") or "", text(body, "name") or "",
+                        text(body, "interface", False))
+    await request.app[TOKENS].add_person(person, request.app[CLOCK]())
+    _log(request, f"added {person.name} ({person.role})")
+    return web.json_response(person_json(person), status=201)
+
+
+def person_json(p: Person) -> dict[str, Any]:
+    return {"name": p.name, "role": p.role, "interface": p.interface}
 
 
 @routes.post("/api/tokens/{id:[0-9]+}/revoke")

@@ -133,6 +133,27 @@ async def test_revoked_and_expired_tokens_are_refused(
             assert "expired" in body["message"]
 
 
+async def test_admins_add_people_who_then_may_sign_in(
+        served: tuple[Service, dict[str, str]]) -> None:
+    svc, tokens = served
+    base = f"http://127.0.0.1:{svc.config.http_port}"
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/people", headers=admin, json={
+                "name": "dee@council.example", "role": "manager"}) as resp:
+            assert resp.status == 201
+        async with http.post(f"{base}/api/people", headers=admin, json={
+                "name": "dee@council.example", "role": "agent"}) as resp:
+            assert resp.status == 409
+        async with http.post(f"{base}/api/people", headers=admin, json={
+                "name": "Eve", "role": "boss"}) as resp:
+            assert resp.status == 422 and (await resp.json())["details"]["field"] == "role"
+        async with http.get(f"{base}/api/people", headers=admin) as resp:
+            assert {"name": "dee@council.example", "role": "manager",
+                    "interface": None} in (await resp.json())["items"]
+    assert await svc.tokens.person("dee@council.example") is not None
+
+
 def test_what_the_table_says_is_what_councils_were_promised() -> None:
     """Stated here on its own, not read from the table: open are only the health check, the
     published standards, the API's description and signing in;
@@ -140,9 +161,11 @@ def test_what_the_table_says_is_what_councils_were_promised() -> None:
     public = {route for route, rule in ACCESS.items() if rule.role == PUBLIC}
     assert public == {("GET", "/healthz"), ("GET", "/public/standards"),
                       ("GET", "/api/standards"), ("GET", "/api/standards.csv"),
-                      ("GET", "/api/openapi.json"), ("GET", "/signin"), ("POST", "/signin")}
+                      ("GET", "/api/openapi.json"), ("GET", "/signin"), ("POST", "/signin"),
+                      ("GET", "/signin/oidc"), ("GET", "/signin/oidc/callback")}
     assert {r for r, rule in ACCESS.items() if rule.role == "admin"} == {
         ("GET", "/api/tokens"), ("POST", "/api/tokens"), ("POST", "/api/tokens/{id}/revoke"),
+        ("GET", "/api/people"), ("POST", "/api/people"),
         ("GET", "/api/audit")}
     for route in (("POST", "/api/callbacks/{id}/reschedule"), ("GET", "/standards"),
                   ("GET", "/wallboard"), ("GET", "/api/wallboard"), ("GET", "/metrics")):

@@ -71,3 +71,19 @@ def test_token_list_revoke_and_audit_export(tmp_path: Path,
     assert main([*base, "audit", "export", "--since", "2027-03-02", "--until", "2027-03-03"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("at,person") and len(rows) == 2 and rows[1].endswith(",2,200")
+
+
+def test_person_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--set", f"db={tmp_path / 'cc.sqlite3'}"]
+    assert main([*base, "person", "add", "dee@council.example", "--role", "manager"]) == 0
+    assert "dee@council.example may now sign in as manager" in capsys.readouterr().out
+    assert main([*base, "person", "add", "Eve", "--role", "agent",
+                 "--interface", "PJSIP/eve"]) == 0
+    capsys.readouterr()
+    assert main([*base, "person", "add", "dee@council.example", "--role", "agent"]) == 2
+    assert "already a person" in capsys.readouterr().err
+    assert main([*base, "person", "add", "Bad\nName", "--role", "agent"]) == 2
+    assert "printable" in capsys.readouterr().err
+    assert main([*base, "person", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "agent    Eve at PJSIP/eve", "manager  dee@council.example"]

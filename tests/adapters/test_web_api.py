@@ -202,7 +202,7 @@ async def test_unknown_tokens_are_counted_logged_once_and_slowed(
         assert resp.status == 401
     assert time.monotonic() - started >= 3 * 0.2  # no thousands a second
     assert refused.count == 3
-    said = [r.getMessage() for r in caplog.records if "refused an API token" in r.getMessage()]
+    said = [r.getMessage() for r in caplog.records if "refused a token or sign-in" in r.getMessage()]
     assert len(said) == 1 and "127.0.0.1" in said[0]
     assert (await api_client.client.get("/api/calls")).status == 401  # none sent: not counted
     assert refused.count == 3

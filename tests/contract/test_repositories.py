@@ -13,7 +13,7 @@ import pytest
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
-from callcentre.domain.people import AuditEntry, Token
+from callcentre.domain.people import AuditEntry, Person, Token
 from callcentre.errors import (
     CaseExists,
     Conflict,
@@ -220,6 +220,23 @@ async def test_tokens_belong_to_people_expire_and_are_revoked(repos: Repos) -> N
     await repos.tokens.add("old", Token("Cy", "agent", T0))  # no expiry: made long ago
     assert await repos.tokens.bound_expiry(later) == 1
     assert (await repos.tokens.find("old")).expires_at == later  # type: ignore[union-attr]
+
+
+async def test_people_are_added_without_a_token_and_sign_in_tokens_say_so(repos: Repos) -> None:
+    dee = Person("dee@council.example", "manager")
+    assert await repos.tokens.add_person(dee, T0) == dee
+    assert await repos.tokens.person("dee@council.example") == dee
+    assert await repos.tokens.person("nobody") is None
+    assert await repos.tokens.person("Dee@Council.Example") == dee  # as e-mail is read
+    with pytest.raises(Conflict):  # one name, one person
+        await repos.tokens.add_person(Person("dee@council.example", "agent"), T0)
+    await repos.tokens.add_person(Person("Eve", "agent", "PJSIP/e1"), T0)
+    with pytest.raises(Conflict):  # an interface is one person's
+        await repos.tokens.add_person(Person("Fay", "agent", "PJSIP/e1"), T0)
+    assert [p.name for p in await repos.tokens.people()] == ["Eve", "dee@council.example"]
+    made = await repos.tokens.add("sig", Token(dee.name, dee.role, T0, T0 + timedelta(hours=8),
+                                               via="oidc"))
+    assert await repos.tokens.find("sig") == made and made.via == "oidc"
 
 
 async def test_each_database_has_its_own_stable_installation_id(tmp_path: Path) -> None:

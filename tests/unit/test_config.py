@@ -29,10 +29,20 @@ def test_layers_defaults_file_env_cli(tmp_path: Path) -> None:
     ({"CALLCENTRE_REPEAT_WINDOW_DAYS": "0"}, "repeat_window_days"),
     ({"CALLCENTRE_LOG_LEVEL": "LOUD"}, "log_level"),
     ({"CALLCENTRE_CONFIG": "/nonexistent/cc.toml"}, "cannot read"),
+    # a provider's answers over plain http could be changed on the way: only on this machine
+    ({"CALLCENTRE_OIDC_ISSUER": "http://login.council.example"}, "oidc_issuer"),
+    ({"CALLCENTRE_OIDC_ISSUER": "login.council.example"}, "oidc_issuer"),
+    ({"CALLCENTRE_OIDC_ISSUER": "https://login.council.example",
+      "CALLCENTRE_OIDC_CLIENT_ID": ""}, "oidc_client_id"),
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config.load(env=env)
+
+
+def test_an_https_or_local_identity_provider_is_taken() -> None:
+    for issuer in ("https://login.council.example/realms/staff", "http://localhost:9400"):
+        assert config.load(env={"CALLCENTRE_OIDC_ISSUER": issuer}).oidc_issuer == issuer
 
 
 def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
