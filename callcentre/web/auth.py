@@ -171,7 +171,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if isinstance(token, str):
         await request.app[REFUSED].refused(request.remote or "unknown address", token)
         return _unauthorised("invalid_token", f"the token is {token}; ask an admin for a new one")
-    request[_TOKEN] = token  # known even when refused: the audit trail names them
+    request[TOKEN] = token  # known even when refused: the audit trail names them
     if ROLES.index(token.role) < ROLES.index(needed):
         return error_response(403, "forbidden", f"this needs the {needed} role")
     if not await _csrf_ok(request):
@@ -218,7 +218,7 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = exc.status
         raise
     finally:
-        token = request.get(_TOKEN)
+        token = request.get(TOKEN)
         if token is not None and AUDIT in request.app:
             await _audit(request, token, status)
 
@@ -250,17 +250,16 @@ def _unauthorised(error: str, message: str) -> web.Response:
 
 
 TOKEN = web.RequestKey("token", Token)  # the request's token, once access_middleware took it
-_TOKEN = TOKEN
 
 
 def person(request: web.Request) -> Token:
     """Whose token let the request through (never anything the request body says)."""
-    return request[_TOKEN]
+    return request[TOKEN]
 
 
 def who(request: web.Request) -> str:
     """Who sent the request, for the record: "<name> (<role>)"."""
-    token = request[_TOKEN]
+    token = request[TOKEN]
     return f"{token.name} ({token.role})"
 
 
