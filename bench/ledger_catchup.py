@@ -94,7 +94,7 @@ async def catch_up(n: int, tmp: Path) -> dict[str, float]:
     async with db.write() as conn:
         await conn.execute("INSERT INTO ledger_sources VALUES (?, ?, ?, 0, 0)",
                            (str(log), st.st_dev, st.st_ino))
-    service = LedgerService(ledger_repo, Clock(), TZ, lambda raw: raw, lambda at: True)
+    service = LedgerService(ledger_repo, Clock(), lambda raw: raw, lambda at: True)
     tail = QueueLogTail(str(log), ledger_repo.position, service.take)
     started = time.perf_counter()
     await tail.poll_once()

@@ -34,7 +34,6 @@ from callcentre.domain.calls import Call, CallTracker
 from callcentre.domain.live import LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
-from callcentre.errors import StorageError
 from callcentre.observability.logs import quiet_loop_errors
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
@@ -127,9 +126,9 @@ class Service:
                                    config.short_abandon_seconds)
         self.callbacks = _callbacks(config, policy.callbacks, self.db, self.cases, self.calls,
                                     self.clock, self.ami.send_action)
+        self.figure_days = SqliteStandardsRepository(self.db)
         figures = SqliteCallbackFigures(self.db)
-        self.standards = standards_service(config, SqliteStandardsRepository(self.db), self.clock,
-                                           figures)
+        self.standards = standards_service(config, self.figure_days, self.clock, figures)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
@@ -163,7 +162,7 @@ class Service:
     def _build_ledger(self, config: Config, numbers: Normaliser) -> None:
         """Asterisk's queue_log settles every queue call, when the file can be read."""
         self.ledger_lines = SqliteLedgerRepository(self.db)
-        self.ledger = LedgerService(self.ledger_lines, self.clock, config.tz, numbers,
+        self.ledger = LedgerService(self.ledger_lines, self.clock, numbers,
                                     self.hours.is_open,
                                     timedelta(seconds=config.queue_log_grace_seconds))
         path = config.queue_log_path
@@ -271,6 +270,7 @@ class Service:
             stack.push_async_callback(self.db.close)
             await self.db.migrate()
             await self._bound_token_expiry()
+            await self._prepare_figures()
             for queue in await self.standards.queues():
                 self.metrics.touch_queue(queue)
             recovered = await self.calllog.recover()
@@ -285,7 +285,6 @@ class Service:
             stack.push_async_callback(self._stop_ami)
             stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
-            self.warming = self._spawn(self._warm_standards())
             self._start_ledger()
             self.metrics.touch_retention(self.retention.kinds)
             self.supervisor.start("retention", self.retention.run)  # the daily purge
@@ -345,16 +344,14 @@ class Service:
         await self.ami.close()
         await self.supervisor.stop("ami", "resync")
 
-    async def _warm_standards(self) -> None:
+    async def _prepare_figures(self) -> None:
+        """Day figures filed under the council's time zone: built from the calls at the
+        first start after the upgrade that brought them, or after the zone changed."""
         started = time.monotonic()
-        try:
-            days = await self.standards.warm()
-        except StorageError:
-            log.warning("could not pre-compute the standards of past days", exc_info=True)
-            return
-        if days:
-            log.info("standards: %d past days aggregated in %.1f s", days,
-                     time.monotonic() - started)
+        rebuilt = await self.figure_days.prepare(self.config.tz)
+        if rebuilt is not None:
+            log.info("standards: figures of every day built for %s in %.1f s (%d rows)",
+                     self.config.timezone, time.monotonic() - started, rebuilt.rows)
 
     async def _cancel_tasks(self) -> None:
         for task in list(self._tasks):

@@ -128,11 +128,10 @@ class LedgerRepository(Protocol):
     async def call_of(self, callid: str) -> Call | None:
         """The call log's record of the call (its Linkedid is the callid), if any."""
 
-    async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
-                     day: date) -> Call:
+    async def settle(self, callid: str, call: Call, verdict: str, at: datetime) -> Call:
         """Store ``call`` as settled (created if the call log has none; replaced even if
         finished, keeping an agent's case link), with ``verdict`` ("agrees" or what differed),
-        mark ``callid`` settled, and forget the cached standards of council-local ``day``."""
+        and mark ``callid`` settled."""
 
     async def give_up(self, callid: str, at: datetime) -> None:
         """Stop trying to settle ``callid`` (until a new line about it arrives)."""
@@ -216,13 +215,12 @@ class TokenRepository(Protocol):
 
 
 class StandardsRepository(Protocol):
-    """Figures of calls per day (and queue), and the cache of settled days."""
+    """Figures of finished calls per council-local day and queue, kept up to date as calls
+    are stored: a period costs its days, not the history."""
 
-    async def figures(self, start: datetime, end: datetime, queue: str | None) -> Figures: ...
-
-    async def cached(self, days: list[date], queue: str | None) -> dict[date, Figures]: ...
-
-    async def store(self, day: date, queue: str | None, figures: Figures, at: datetime) -> None: ...
+    async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
+        """The finished calls that arrived on local days [first_day, end_day), of ``queue``
+        (None: every call)."""
 
     async def queues(self) -> list[str]: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callcentre.domain.callback_events import MemberChanged
@@ -131,7 +131,6 @@ class InMemoryLedgerRepository:
         self.positions: dict[str, LedgerPosition] = {}
         self._last: dict[str, datetime] = {}
         self._settled: set[str] = set()
-        self.forgotten_days: list[date] = []
 
     async def position(self, path: str) -> LedgerPosition | None:
         return self.positions.get(path)
@@ -159,8 +158,7 @@ class InMemoryLedgerRepository:
         call_id = self.calls._ids.get(callid)
         return None if call_id is None else self.calls._by_id[call_id]
 
-    async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
-                     day: date) -> Call:
+    async def settle(self, callid: str, call: Call, verdict: str, at: datetime) -> Call:
         old = await self.call_of(call.linkedid)
         call_id = old.id if old is not None and old.id is not None else len(self.calls._by_id) + 1
         if old is not None and old.case_link is CaseLink.AGENT:
@@ -169,7 +167,6 @@ class InMemoryLedgerRepository:
         self.calls._by_id[call_id] = stored
         self.calls._ids[call.linkedid] = call_id
         self._settled.add(callid)
-        self.forgotten_days.append(day)
         return stored
 
     async def give_up(self, callid: str, at: datetime) -> None:

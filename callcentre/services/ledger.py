@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from callcentre.domain.calls import Call
 from callcentre.domain.queue_log import QueueLogError, fold, parse_line, reconcile
@@ -47,12 +46,11 @@ class LedgerStats:
 
 
 class LedgerService:
-    def __init__(self, repo: LedgerRepository, clock: Clock, tz: ZoneInfo, numbers: Normaliser,
+    def __init__(self, repo: LedgerRepository, clock: Clock, numbers: Normaliser,
                  is_open: Callable[[datetime], bool], grace: timedelta = timedelta(seconds=30),
                  ) -> None:
         self._repo = repo
         self._clock = clock
-        self._tz = tz
         self._numbers = numbers
         self._is_open = is_open
         self._grace = grace
@@ -153,8 +151,7 @@ class LedgerService:
             verdict = _verdict(result.differences)
             if stored is not None and not result.differences and stored.ledger:
                 verdict = stored.ledger  # settled again (new lines): keep what was corrected
-            day = call.arrived_at.astimezone(self._tz).date()
-            settled = await self._repo.settle(callid, call, verdict, self._clock.now(), day)
+            settled = await self._repo.settle(callid, call, verdict, self._clock.now())
         self._count(callid, result.differences, result.created)
         for listener in self._listeners:
             listener(stored, settled)

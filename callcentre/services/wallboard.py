@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,8 @@ async def wallboard(live: LiveSnapshot, standards: StandardsService, now: dateti
     waiting = sum(n for n, _ in live.waiting.values())
     available = sum(states.get("available", 0) for states in live.agents.values())
     longest = max((w for _, w in live.waiting.values()), default=0.0)
-    today = await standards.standards([standards.today()], None)
+    day = standards.today()
+    today = await standards.standards(day, day + timedelta(days=1), None)
     first = standards.thresholds[0]
     share = today.service_level.get(first)
     tiles = [

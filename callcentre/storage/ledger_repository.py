@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from callcentre.domain.calls import Call
 from callcentre.domain.queue_log import QueueLogLine
@@ -82,13 +82,11 @@ class SqliteLedgerRepository:
         row = await self._db.fetch_one("SELECT * FROM calls WHERE linkedid = ?", (callid,))
         return None if row is None else self._db.unreadable.one("calls", row, call_from_row)
 
-    async def settle(self, callid: str, call: Call, verdict: str, at: datetime,
-                     day: date) -> Call:
+    async def settle(self, callid: str, call: Call, verdict: str, at: datetime) -> Call:
         async with self._db.write() as conn:
             await conn.execute(_SETTLE, (*row_values(call), verdict))
             await conn.execute("UPDATE ledger_calls SET settled_at = ? WHERE callid = ?",
                                (to_epoch(at), callid))
-            await conn.execute("DELETE FROM standards_days WHERE day = ?", (day.isoformat(),))
             rows = list(await conn.execute_fetchall(
                 "SELECT * FROM calls WHERE linkedid = ?", (call.linkedid,)))
         return call_from_row(rows[0])

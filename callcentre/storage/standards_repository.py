@@ -1,96 +1,135 @@
-"""All SQL for the standards report: per-day aggregates of finished calls, and their cache."""
+"""All SQL for the standards report: the per-day figures that triggers keep as calls are
+stored (migration 013), the council-local days they are filed under, and their rebuild."""
 
 from __future__ import annotations
 
-import json
+import logging
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callcentre.domain.standards import Figures
-from callcentre.storage.db import Database, to_epoch
+from callcentre.storage.db import Database
 
+log = logging.getLogger("callcentre.storage")
 ALL_QUEUES = "*"
-# wait bucket k holds waits in (k-1, k]: integer part, plus one if there is a fraction
-_AGGREGATE = """
-SELECT outcome,
-       CAST(wait_seconds AS INTEGER) + (wait_seconds > CAST(wait_seconds AS INTEGER)) AS bucket,
-       COUNT(*) AS n, SUM(wait_seconds) AS wait_sum,
-       SUM(repeat_of IS NOT NULL) AS repeats, SUM(out_of_hours) AS ooh,
-       SUM(ledger IS NOT NULL) AS checked, SUM(ledger IS NOT NULL AND ledger != 'agrees')
-FROM calls
-WHERE arrived_at >= ? AND arrived_at < ? AND outcome IS NOT NULL {queue}
-GROUP BY outcome, bucket
+FIRST_DAY, END_DAY = date(1970, 1, 1), date(2200, 1, 1)  # local_days covers these
+_COLUMNS = "queue, day, outcome, bucket, n, wait_us, repeats, ooh, checked, corrected"
+_SUMS = "SUM(n), SUM(wait_us), SUM(repeats), SUM(ooh), SUM(checked), SUM(corrected)"
+_SUMS_AS = ("SUM(n) AS n, SUM(wait_us) AS wait_us, SUM(repeats) AS repeats, SUM(ooh) AS ooh,"
+            " SUM(checked) AS checked, SUM(corrected) AS corrected")
+# each finished call once, with its local day, wait bucket and what it adds (as the triggers)
+_CONTRIBUTIONS = """
+SELECT coalesce((SELECT day FROM local_days WHERE start <= c.arrived_at
+                 ORDER BY start DESC LIMIT 1), '') AS day,
+       c.queue AS queue, c.outcome AS outcome,
+       coalesce(CAST(c.wait_seconds AS INTEGER)
+                + (c.wait_seconds > CAST(c.wait_seconds AS INTEGER)), -1) AS bucket,
+       1 AS n, coalesce(CAST(round(c.wait_seconds * 1000000) AS INTEGER), 0) AS wait_us,
+       c.repeat_of IS NOT NULL AS repeats, c.out_of_hours AS ooh,
+       c.ledger IS NOT NULL AS checked, c.ledger IS NOT NULL AND c.ledger != 'agrees' AS corrected
+FROM calls c WHERE c.outcome IS NOT NULL
+"""
+_RECOUNT = f"""
+WITH each_call AS MATERIALIZED ({_CONTRIBUTIONS})
+SELECT queue, day, outcome, bucket, {_SUMS_AS} FROM each_call WHERE queue IS NOT NULL
+GROUP BY queue, day, outcome, bucket
+UNION ALL
+SELECT '{ALL_QUEUES}', day, outcome, bucket, {_SUMS_AS} FROM each_call
+GROUP BY day, outcome, bucket
 """
 
 
 def figures_from_rows(rows: Iterable[Any]) -> Figures:
+    """Rows of (outcome, bucket, n, wait_us, repeats, ooh, checked, corrected) merged."""
     outcomes: Counter[str] = Counter()
     answered: Counter[int] = Counter()
     abandoned: Counter[int] = Counter()
-    wait_sum, repeats, ooh, checked, corrected = 0.0, 0, 0, 0, 0
-    for outcome, bucket, n, w_sum, rep, out, chk, fixed in rows:
+    wait_us, repeats, ooh, checked, corrected = 0, 0, 0, 0, 0
+    for outcome, bucket, n, waited, rep, out, chk, fixed in rows:
         outcomes[outcome] += n
-        repeats += rep or 0
-        ooh += out or 0
-        checked += chk or 0
-        corrected += fixed or 0
-        if outcome == "answered" and bucket is not None:
-            answered[int(bucket)] += n
-            wait_sum += w_sum or 0.0
-        elif outcome == "abandoned" and bucket is not None:
-            abandoned[int(bucket)] += n
-    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_sum, repeats, ooh,
+        repeats += rep
+        ooh += out
+        checked += chk
+        corrected += fixed
+        if outcome == "answered" and bucket >= 0:
+            answered[bucket] += n
+            wait_us += waited
+        elif outcome == "abandoned" and bucket >= 0:
+            abandoned[bucket] += n
+    return Figures(dict(outcomes), dict(answered), dict(abandoned), wait_us / 1e6, repeats, ooh,
                    checked, corrected)
 
 
-def to_json(f: Figures) -> str:
-    return json.dumps({"outcomes": f.outcomes, "answered": f.answered_waits,
-                       "abandoned": f.abandoned_waits, "wait_sum": f.answered_wait_sum,
-                       "repeats": f.repeats, "ooh": f.out_of_hours, "checked": f.checked,
-                       "corrected": f.corrected}, separators=(",", ":"))
-
-
-def from_json(text: str) -> Figures:
-    d = json.loads(text)
-    return Figures(d["outcomes"], {int(k): v for k, v in d["answered"].items()},
-                   {int(k): v for k, v in d["abandoned"].items()}, d["wait_sum"], d["repeats"],
-                   d["ooh"], d.get("checked", 0), d.get("corrected", 0))  # cached before 006
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    rows: int  # (queue, day, outcome, bucket) rows recounted from the calls
+    differed: int  # of which the kept figures had otherwise (then replaced)
 
 
 class SqliteStandardsRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def figures(self, start: datetime, end: datetime, queue: str | None) -> Figures:
-        """Aggregate the finished calls that arrived in [start, end)."""
-        sql = _AGGREGATE.format(queue="AND queue = ?" if queue else "")
-        args: list[Any] = [to_epoch(start), to_epoch(end)]
-        if queue:
-            args.append(queue)
-        return figures_from_rows(await self._db.fetch_all(sql, args))
-
-    async def cached(self, days: list[date], queue: str | None) -> dict[date, Figures]:
-        if not days:
-            return {}
+    async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
+        """The finished calls that arrived on council-local days [first_day, end_day)."""
         rows = await self._db.fetch_all(
-            "SELECT day, figures FROM standards_days WHERE queue = ? AND day >= ? AND day <= ?",
-            (queue or ALL_QUEUES, min(days).isoformat(), max(days).isoformat()))
-        return {date.fromisoformat(r["day"]): from_json(r["figures"]) for r in rows}
-
-    async def store(self, day: date, queue: str | None, figures: Figures, at: datetime) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(
-                "INSERT OR REPLACE INTO standards_days (day, queue, figures, computed_at) "
-                "VALUES (?, ?, ?, ?)",
-                (day.isoformat(), queue or ALL_QUEUES, to_json(figures), to_epoch(at)))
+            f"SELECT outcome, bucket, {_SUMS} FROM figure_days"
+            " WHERE queue = ? AND day >= ? AND day < ? GROUP BY outcome, bucket"
+            " HAVING SUM(n) != 0",
+            (queue or ALL_QUEUES, first_day.isoformat(), end_day.isoformat()))
+        return figures_from_rows(rows)
 
     async def queues(self) -> list[str]:
-        # A loose index scan: one index lookup per queue, not a pass over every call.
+        """Every queue a finished call was in: one index lookup per queue."""
         rows = await self._db.fetch_all(
             "WITH RECURSIVE q(name) AS ("
-            " SELECT MIN(queue) FROM calls"
-            " UNION ALL SELECT (SELECT MIN(queue) FROM calls WHERE queue > q.name) FROM q"
-            " WHERE q.name IS NOT NULL) SELECT name FROM q WHERE name IS NOT NULL")
+            " SELECT MIN(queue) FROM figure_days WHERE queue != ?"
+            " UNION ALL SELECT (SELECT MIN(queue) FROM figure_days WHERE queue > q.name"
+            " AND queue != ?) FROM q WHERE q.name IS NOT NULL)"
+            " SELECT name FROM q WHERE name IS NOT NULL", (ALL_QUEUES, ALL_QUEUES))
         return [r[0] for r in rows]
+
+    async def prepare(self, tz: ZoneInfo) -> Rebuilt | None:
+        """Files days under ``tz``: at the first start after migration 013, or after the
+        council's time zone changed, the local days are written and the figures rebuilt;
+        otherwise nothing (None)."""
+        row = await self._db.fetch_one("SELECT tz FROM local_days_zone WHERE id = 1")
+        if row is not None and row[0] == tz.key:
+            return None
+        async with self._db.write() as conn:
+            await conn.execute("DELETE FROM local_days")
+            await conn.executemany("INSERT INTO local_days (start, day) VALUES (?, ?)",
+                                   _local_days(tz))
+            await conn.execute("INSERT OR REPLACE INTO local_days_zone (id, tz) VALUES (1, ?)",
+                               (tz.key,))
+        return await self.rebuild()
+
+    async def rebuild(self) -> Rebuilt:
+        """Recounts every day's figures from the calls; replaces the kept ones where they
+        differ (they should not: the triggers keep them) and says how many did."""
+        async with self._db.write() as conn:
+            await conn.execute("DROP TABLE IF EXISTS temp.recount")
+            await conn.execute(f"CREATE TEMP TABLE recount AS {_RECOUNT}")
+            differed = list(await conn.execute_fetchall(
+                "SELECT COUNT(*) FROM (SELECT * FROM temp.recount EXCEPT"
+                f" SELECT {_COLUMNS} FROM figure_days WHERE n != 0) UNION ALL"
+                f" SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM figure_days WHERE n != 0"
+                " EXCEPT SELECT * FROM temp.recount)"))
+            rows = list(await conn.execute_fetchall("SELECT COUNT(*) FROM temp.recount"))
+            if sum(r[0] for r in differed):
+                await conn.execute("DELETE FROM figure_days")
+                await conn.execute(f"INSERT INTO figure_days ({_COLUMNS})"
+                                   " SELECT * FROM temp.recount")
+            await conn.execute("DROP TABLE temp.recount")
+        return Rebuilt(rows[0][0], sum(r[0] for r in differed))
+
+
+def _local_days(tz: ZoneInfo) -> Iterable[tuple[float, str]]:
+    day = FIRST_DAY
+    while day < END_DAY:
+        yield datetime.combine(day, time(0), tz).timestamp(), day.isoformat()
+        day += timedelta(days=1)

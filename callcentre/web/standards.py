@@ -73,7 +73,7 @@ async def _range_report(service: StandardsService, start: date | None, end: date
         raise InvalidInput(f"to must be on or after from, at most {MAX_RANGE_DAYS} days later",
                            field="to")
     period = Period(PeriodKind.DAY, start, end + timedelta(days=1))
-    standards = await service.standards(period.days(), queue)
+    standards = await service.standards(period.first_day, period.end_day, queue)
     callbacks = await service.callback_period(period) if queue is None else None
     return Report(period, standards, [(period, standards)], service.thresholds,
                   service.targets, queue, callbacks)

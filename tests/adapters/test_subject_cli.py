@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,17 @@ def test_export_then_erase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     main([*args, "export", "07700 900123"])
     assert json.loads(capsys.readouterr().out)["records"]["callbacks"] == []
     assert main([*args, "export", "not a number"]) == 2
+
+
+async def _calls(path: Path) -> None:
+    from callcentre.storage.call_repository import SqliteCallRepository
+    from tests.contract.test_standards_repository import random_calls
+
+    db = Database(path)
+    await db.open()
+    await db.migrate()
+    await SqliteCallRepository(db).save(random_calls(200, seed=1))
+    await db.close()
 
 
 async def _audited(path: Path) -> None:
@@ -87,3 +99,20 @@ def test_person_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*base, "person", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "agent    Eve at PJSIP/eve", "manager  dee@council.example"]
+
+
+def test_rebuild_figures_builds_then_checks_then_repairs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cc.sqlite3"
+    asyncio.run(_calls(path))
+    base = ["--set", f"db={path}", "--set", "timezone=UTC"]
+    assert main([*base, "rebuild-figures"]) == 0
+    assert "built the figures of every day for UTC" in capsys.readouterr().out
+    assert main([*base, "rebuild-figures"]) == 0
+    assert "agree with a recount" in capsys.readouterr().out
+    con = sqlite3.connect(path)
+    con.executescript("DELETE FROM figure_days WHERE queue = '*';")  # drifted, as by hand
+    con.close()
+    assert main([*base, "rebuild-figures"]) == 1
+    assert "differed from a recount" in capsys.readouterr().out
+    assert main([*base, "rebuild-figures"]) == 0

@@ -77,7 +77,7 @@ async def test_unsettled_calls_oldest_first_until_settled(repos: Repos) -> None:
     assert await repos.ledger.unsettled(LINES[3].at, 10) == []  # c2's line is not older
     assert await repos.ledger.unsettled(late, 1) == ["c2"]
     call = Call("c1", "", LINES[0].at, outcome=Outcome.ANSWERED, queue="council")
-    stored = await repos.ledger.settle("c1", call, "record: none -> queue_log", T0, T0.date())
+    stored = await repos.ledger.settle("c1", call, "record: none -> queue_log", T0)
     assert stored.id is not None and stored.ledger == "record: none -> queue_log"
     assert await repos.ledger.unsettled(late, 10) == ["c2"]
     await repos.ledger.append(LINES[2:3], AT, T0)  # a new line unsettles it again
@@ -95,8 +95,7 @@ async def test_settling_replaces_a_finished_call_but_keeps_an_agents_case_link(
     assert (await repos.ledger.call_of("c1")).outcome is Outcome.ABANDONED
     fixed = replace(logged, outcome=Outcome.ANSWERED, answered_at=T0 + timedelta(seconds=3),
                     case_ref=None, case_link=None)
-    stored = await repos.ledger.settle("c1", fixed, "outcome: abandoned -> answered", T0,
-                                       T0.date())
+    stored = await repos.ledger.settle("c1", fixed, "outcome: abandoned -> answered", T0)
     assert (stored.id, stored.outcome, stored.case_ref, stored.case_link) == (
         logged.id, Outcome.ANSWERED, "HOU-9", CaseLink.AGENT)
     assert await repos.calls.get(logged.id) == stored

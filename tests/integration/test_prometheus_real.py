@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ async def test_prometheus_service_level_equals_the_database(tmp_path: Path) -> N
             await server.push(b"".join(b"".join(frames[2:]) for frames in calls))
             await wait_for(prom_port, 'callcentre_calls_total{outcome="timeout"} == 1')
             await asyncio.sleep(3)  # a few more scrapes and rule evaluations
-            db = await svc.standards.standards([svc.standards.today()], None)
+            today = svc.standards.today()
+            db = await svc.standards.standards(today, today + timedelta(days=1), None)
             sl20 = await wait_for(prom_port, "queue:callcentre_service_level_20s:ratio5m")
             sl60 = await wait_for(prom_port, "queue:callcentre_service_level_60s:ratio5m")
             abandon = await wait_for(prom_port, "queue:callcentre_abandon_rate:ratio5m")

@@ -105,7 +105,7 @@ def test_the_ledger_keeps_going_through_any_lines(noise: list[str]) -> None:
     async def run() -> None:
         calls = InMemoryCallRepository()
         repo = InMemoryLedgerRepository(calls)
-        ledger = LedgerService(repo, FakeClock(), TZ, lambda raw: raw, lambda at: True)
+        ledger = LedgerService(repo, FakeClock(), lambda raw: raw, lambda at: True)
         real = (FIXTURES / "timeout.queue_log").read_text().splitlines()
         await ledger.take([*noise, *real], LedgerPosition("q", 1, 1, 1))
         assert ledger.stats.lines == len(noise) + len(real)

@@ -1,8 +1,8 @@
-"""Standards figures: pure arithmetic, periods in council time, caching of settled days."""
+"""Standards figures: pure arithmetic, periods in council time, reports by whole days."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,45 +73,29 @@ def test_periods_in_council_time() -> None:
     assert [p.first_day.month for p in months] == [12, 1, 2, 3]
 
 
-class CountingRepo:
+class DaysRepo:
+    """Answers the days it is asked for, and records them."""
+
     def __init__(self) -> None:
-        self.computed: list[datetime] = []
-        self.store_: dict[date, Figures] = {}
+        self.asked: list[tuple[date, date, str | None]] = []
 
-    async def figures(self, start: datetime, end: datetime, queue: str | None) -> Figures:
-        self.computed.append(start)
-        return Figures(outcomes={"answered": 1}, answered_waits={5: 1}, answered_wait_sum=5.0)
-
-    async def cached(self, days: list[date], queue: str | None) -> dict[date, Figures]:
-        return {d: f for d, f in self.store_.items() if d in days}
-
-    async def store(self, day: date, queue: str | None, figures: Figures, at: datetime) -> None:
-        self.store_[day] = figures
+    async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
+        self.asked.append((first_day, end_day, queue))
+        return Figures({"answered": (end_day - first_day).days}, {10: (end_day - first_day).days})
 
     async def queues(self) -> list[str]:
         return []
 
 
-async def test_only_settled_days_are_cached() -> None:
-    repo = CountingRepo()
-    clock = FakeClock(utc(2026, 11, 23, 3, 0))  # 03:00 on Monday: Sunday ended 3 hours ago
-    service = StandardsService(repo, clock, LONDON, [20], 5, Targets({20: 0.8}, 0.05, 0.9))
-    days = [date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)]
-    first = await service.standards(days, None)
-    assert first.answered == 3
-    assert sorted(repo.store_) == [date(2026, 11, 21)]  # Sunday is not settled yet (6 h)
-    repo.computed.clear()
-    await service.standards(days, None)
-    assert len(repo.computed) == 2  # Saturday now comes from the cache
-
-
-async def test_warm_caches_every_settled_day_once() -> None:
-    repo = CountingRepo()
-    clock = FakeClock(utc(2026, 11, 23, 12, 0))
-    service = StandardsService(repo, clock, LONDON, [20], 5, Targets({20: 0.8}, 0.05, 0.9))
-    assert await service.warm(days_back=10) == 10
-    assert len(repo.store_) == 10 and max(repo.store_) == date(2026, 11, 22)
-    assert await service.warm(days_back=10) == 0
+async def test_a_report_reads_each_period_of_its_trend_once_as_whole_local_days() -> None:
+    repo = DaysRepo()
+    service = StandardsService(repo, FakeClock(utc(2026, 11, 23, 3, 0)), LONDON, [20], 5,
+                               Targets({20: 0.8}, 0.05, 0.9))
+    report = await service.report(PeriodKind.MONTH, date(2026, 11, 5), "a", trend_periods=3)
+    assert repo.asked == [(date(2026, 9, 1), date(2026, 10, 1), "a"),
+                          (date(2026, 10, 1), date(2026, 11, 1), "a"),
+                          (date(2026, 11, 1), date(2026, 12, 1), "a")]
+    assert report.standards.answered == 30 and report.trend[1][1].answered == 31
 
 
 def test_callback_rows_state_the_kept_ratio_and_its_formula() -> None:
