@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from callcentre.app import Service
 from callcentre.config import Config
 from callcentre.domain.calls import Call, EndSource, Outcome
-from callcentre.storage.call_repository import _COLUMNS, _row_values
+from callcentre.storage.call_repository import COLUMNS, row_values
 from callcentre.storage.db import Database
 
 OUTCOMES = [(Outcome.ANSWERED, 0.82), (Outcome.ABANDONED, 0.12), (Outcome.TIMEOUT, 0.02),
@@ -77,10 +77,10 @@ def write_db(path: Path, n: int, queues: int, start: datetime) -> float:
     asyncio.run(_migrate(path))
     t0 = time.perf_counter()
     conn = sqlite3.connect(path)
-    sql = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    sql = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     batch = []
     for call in month_of_calls(n, queues, start, random.Random(7)):
-        batch.append(_row_values(call))
+        batch.append(row_values(call))
         if len(batch) == 20_000:
             conn.executemany(sql, batch)
             batch.clear()

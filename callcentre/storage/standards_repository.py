@@ -106,7 +106,10 @@ class SqliteStandardsRepository:
                                    _local_days(tz))
             await conn.execute("INSERT OR REPLACE INTO local_days_zone (id, tz) VALUES (1, ?)",
                                (tz.key,))
-        return await self.rebuild()
+            await conn.execute("DELETE FROM figure_days")
+            await conn.execute(f"INSERT INTO figure_days ({_COLUMNS}) {_RECOUNT}")
+            rows = list(await conn.execute_fetchall("SELECT COUNT(*) FROM figure_days"))
+        return Rebuilt(rows[0][0], 0)
 
     async def rebuild(self) -> Rebuilt:
         """Recounts every day's figures from the calls; replaces the kept ones where they
