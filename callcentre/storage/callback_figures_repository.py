@@ -1,4 +1,4 @@
-"""All SQL for callback figures (reports, metrics, wallboard)."""
+"""All SQL for callback figures (reports, metrics, wallboard; 014_callback_tallies.sql)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,24 @@ from datetime import datetime, timedelta
 
 from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
 from callcentre.storage.db import Database, to_epoch
+
+# One statement, so one snapshot: a callback closed meanwhile is counted open or closed,
+# never neither. The history-wide figures are counters the triggers of 014_callback_tallies.sql
+# keep; the rest reads the open callbacks through the partial index callbacks_open (its
+# condition is status != 'closed', word for word). ?1 now, ?2 the end of the at-risk margin,
+# ?3 an hour from now.
+_COUNTS = (
+    "SELECT figure, label, n, 0, 0, 0 FROM callback_tallies WHERE n != 0 "
+    "UNION ALL "
+    "SELECT 'open', status, COUNT(*), SUM(due_by < ?1), "
+    "SUM(due_by >= ?1 AND due_by < ?2 AND attempt_count = 0), SUM(due_by >= ?1 AND due_by < ?3) "
+    "FROM callbacks WHERE status != 'closed' GROUP BY status")
+# A period's callbacks, each read from a covering index (014): made in it, and due in it
+# (a promise is judged by its deadline).
+_MADE = "SELECT COUNT(*) FROM callbacks WHERE created_at >= ? AND created_at < ?"
+_DUE = ("SELECT result, COUNT(*), SUM(extensions > 0), "
+        "SUM(result = 'missed' AND first_attempt_in_time = 1) "
+        "FROM callbacks WHERE due_by >= ? AND due_by < ? GROUP BY result")
 
 
 class SqliteCallbackFigures:
@@ -15,39 +33,26 @@ class SqliteCallbackFigures:
     async def counts(self, now: datetime, at_risk_margin: timedelta) -> CallbackCounts:
         t = to_epoch(now)
         assert t is not None
-        promised = await self._db.fetch_all(
-            "SELECT source, COUNT(*) FROM callbacks GROUP BY source")
-        # by the result first closed with: corrections are counted apart (migration 007)
-        closed = await self._db.fetch_all(
-            "SELECT closed_result, COUNT(*), SUM(extensions > 0) FROM callbacks "
-            "WHERE status = 'closed' GROUP BY closed_result")
-        fixes = await self._db.fetch_all(
-            "SELECT j.value, COUNT(*) FROM callbacks, json_each(callbacks.corrections) j "
-            "WHERE corrections IS NOT NULL GROUP BY j.value")
-        open_rows = await self._db.fetch_all(
-            "SELECT status, COUNT(*), SUM(due_by < ?), "
-            "SUM(due_by >= ? AND due_by < ? AND attempt_count = 0), "
-            "SUM(due_by >= ? AND due_by < ?), SUM(extensions > 0) "
-            "FROM callbacks WHERE status != 'closed' GROUP BY status",
-            (t, t, t + at_risk_margin.total_seconds(), t, t + 3600))
+        rows = await self._db.fetch_all(_COUNTS, (t, t + at_risk_margin.total_seconds(), t + 3600))
+        by: dict[str, dict[str, int]] = {}
+        for r in rows:
+            by.setdefault(r[0], {})[r[1]] = r[2]
+        opened = [r for r in rows if r[0] == "open"]
         return CallbackCounts(
-            promised={r[0]: r[1] for r in promised},
-            closed={r[0]: r[1] for r in closed if r[0]},
-            corrected={tuple(r[0].split(">", 1)): r[1] for r in fixes if ">" in r[0]},
-            extended=sum(r[2] or 0 for r in closed) + sum(r[5] or 0 for r in open_rows),
-            open_by_state={r[0]: r[1] for r in open_rows},
-            overdue=sum(r[2] or 0 for r in open_rows),
-            at_risk=sum(r[3] or 0 for r in open_rows if r[0] == "pending"),
-            due_next_hour=sum(r[4] or 0 for r in open_rows))
+            promised=by.get("promised", {}),
+            closed={k: n for k, n in by.get("closed", {}).items() if k},
+            corrected={tuple(k.split(">", 1)): n for k, n in by.get("corrected", {}).items()
+                       if ">" in k},
+            extended=sum(by.get("extended", {}).values()),
+            open_by_state=by.get("open", {}),
+            overdue=sum(r[3] or 0 for r in opened),
+            at_risk=sum(r[4] or 0 for r in opened if r[1] == "pending"),
+            due_next_hour=sum(r[5] or 0 for r in opened))
 
     async def period(self, start: datetime, end: datetime) -> CallbackPeriod:
         a, b = to_epoch(start), to_epoch(end)
-        made = await self._db.fetch_one(
-            "SELECT COUNT(*) FROM callbacks WHERE created_at >= ? AND created_at < ?", (a, b))
-        rows = await self._db.fetch_all(
-            "SELECT result, COUNT(*), SUM(extensions > 0), "
-            "SUM(result = 'missed' AND first_attempt_in_time = 1) "
-            "FROM callbacks WHERE due_by >= ? AND due_by < ? GROUP BY result", (a, b))
+        made = await self._db.fetch_one(_MADE, (a, b))
+        rows = await self._db.fetch_all(_DUE, (a, b))
         by = {r[0]: r[1] for r in rows}
         return CallbackPeriod(
             promised=int(made[0]) if made else 0, due=sum(by.values()),

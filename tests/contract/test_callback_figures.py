@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from callcentre.domain.callback_outcomes import correct_result
+from callcentre.domain.callback_figures import CallbackCounts
+from callcentre.domain.callback_outcomes import CORRECTABLE, correct_result
 from callcentre.domain.callback_policy import Source
-from callcentre.domain.callbacks import Result, Status
+from callcentre.domain.callbacks import (
+    AttemptOutcome,
+    Callback,
+    Result,
+    Status,
+    Told,
+    cancel,
+    expire,
+    finish_attempt,
+    link_lost,
+    record_outcome,
+    reschedule,
+    resident_answered,
+    start_attempt,
+)
+from callcentre.domain.retention import Kind
+from callcentre.errors import Conflict
+from callcentre.storage import callback_figures_repository as figures_sql
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.db import Database
-from tests.contract.test_callback_repository import T0, a_callback
+from callcentre.storage.db import Database, migrations
+from callcentre.storage.retention_repository import SqliteRetentionRepository
+from tests.contract.test_callback_repository import POLICY, T0, a_callback
 
 
 def closed(result: Result, due_in: timedelta, **kw: object):  # type: ignore[no-untyped-def]
@@ -73,3 +96,209 @@ async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(db: Dat
     await repo.update(correct_result(again, Result.MISSED, "no, voicemail", "Sam (agent)", T0))
     period = await figures.period(T0, T0 + timedelta(days=1))  # reports follow the result
     assert (period.kept, period.missed) == (1, 1)
+
+
+# --- maintained counts (014_callback_tallies.sql) against a recount -----------------------
+
+MARGIN = timedelta(minutes=30)
+PHONES = [f"+4477009001{i:02d}" for i in range(6)]  # few, so erasures meet open callbacks
+
+
+async def recount(db: Database, now: datetime, margin: timedelta) -> CallbackCounts:
+    """counts() as it was before migration 014: every callback ever made, re-grouped. The
+    reference the maintained counters must always equal (bench/callback_figures.py too)."""
+    t = now.timestamp()
+    promised = await db.fetch_all("SELECT source, COUNT(*) FROM callbacks GROUP BY source")
+    closed = await db.fetch_all(
+        "SELECT closed_result, COUNT(*), SUM(extensions > 0) FROM callbacks "
+        "WHERE status = 'closed' GROUP BY closed_result")
+    fixes = await db.fetch_all(
+        "SELECT j.value, COUNT(*) FROM callbacks, json_each(callbacks.corrections) j "
+        "WHERE corrections IS NOT NULL GROUP BY j.value")
+    open_rows = await db.fetch_all(
+        "SELECT status, COUNT(*), SUM(due_by < ?), "
+        "SUM(due_by >= ? AND due_by < ? AND attempt_count = 0), "
+        "SUM(due_by >= ? AND due_by < ?), SUM(extensions > 0) "
+        "FROM callbacks WHERE status != 'closed' GROUP BY status",
+        (t, t, t + margin.total_seconds(), t, t + 3600))
+    return CallbackCounts(
+        promised={r[0]: r[1] for r in promised},
+        closed={r[0]: r[1] for r in closed if r[0]},
+        corrected={tuple(r[0].split(">", 1)): r[1] for r in fixes if ">" in r[0]},
+        extended=sum(r[2] or 0 for r in closed) + sum(r[5] or 0 for r in open_rows),
+        open_by_state={r[0]: r[1] for r in open_rows},
+        overdue=sum(r[2] or 0 for r in open_rows),
+        at_risk=sum(r[3] or 0 for r in open_rows if r[0] == "pending"),
+        due_next_hour=sum(r[4] or 0 for r in open_rows))
+
+
+class History:
+    """Random operations through the real repositories and domain rules, as the service
+    makes them: each reads the callback afresh (a purge may have changed it meanwhile)."""
+
+    def __init__(self, db: Database, seed: int) -> None:
+        self.db, self.rng, self.now = db, random.Random(seed), T0
+        self.repo, self.retention = SqliteCallbackRepository(db), SqliteRetentionRepository(db)
+        self.ids: list[int] = []
+        self.done: Counter[str] = Counter()
+
+    async def step(self) -> str:
+        self.now += timedelta(minutes=self.rng.randint(1, 20))
+        ops = [self.create] * 3 + [self.attempt] * 3 + [self.close] * 2 + [
+            self.correct, self.correct, self.extend, self.anonymise, self.erase, self.hand_edit]
+        op = self.rng.choice(ops)
+        await op()
+        return op.__name__
+
+    async def pick(self, *statuses: Status) -> Callback | None:
+        found = [cb for cb in [await self.repo.get(i) for i in self.ids]
+                 if cb.status in statuses and (cb.status is not Status.CLOSED
+                                              or cb.result in CORRECTABLE)]
+        return self.rng.choice(found) if found else None
+
+    async def create(self) -> None:
+        source = self.rng.choice(list(Source))
+        due = self.now + timedelta(minutes=self.rng.choice([10, 25, 45, 90, 600, 2000]))
+        cb = await self.repo.add(a_callback(self.rng.choice(PHONES), self.now, source=source,
+                                            due_by=due))
+        self.ids.append(cb.id or 0)
+        self.done["created"] += 1
+
+    async def attempt(self) -> None:
+        cb = await self.pick(Status.PENDING, Status.DIALLING)
+        if cb is None:
+            return
+        if cb.status is Status.PENDING:
+            cb = start_attempt(cb, "PJSIP/agent1", f"ch-{self.now.timestamp()}", self.now)
+        elif self.rng.random() < 0.2:
+            cb = resident_answered(cb, self.now)
+            cb = link_lost(cb, self.now, POLICY)  # an agent must say what happened
+        else:
+            outcome = self.rng.choice([AttemptOutcome.REACHED, AttemptOutcome.NO_ANSWER,
+                                       AttemptOutcome.BUSY, AttemptOutcome.AGENT_NO_ANSWER])
+            cb = finish_attempt(resident_answered(cb, self.now), outcome, self.now, POLICY)
+        await self.repo.update(cb)
+        self.done[cb.status.value] += 1
+
+    async def close(self) -> None:
+        cb = await self.pick(Status.PENDING, Status.NEEDS_OUTCOME)
+        if cb is None:
+            return
+        how = self.rng.choice(["reached", "cancel", "expire"])
+        if how == "cancel" or (how == "expire" and cb.status is not Status.PENDING):
+            cb = cancel(cb, "the resident phoned in", "Sam (agent)", self.now)
+        elif how == "expire":
+            cb = expire(cb, self.now)
+        else:  # kept, or late once the deadline has passed
+            cb = record_outcome(cb, AttemptOutcome.REACHED, "Sam (agent)", self.now, POLICY)
+        await self.repo.update(cb)
+        self.done[cb.result.value if cb.result else "?"] += 1
+
+    async def correct(self) -> None:
+        cb = await self.pick(Status.CLOSED)
+        if cb is None:
+            return
+        to = self.rng.choice([r for r in CORRECTABLE if r is not cb.result])
+        await self.repo.update(correct_result(cb, to, "it was voicemail", "Jo (manager)",
+                                              self.now))
+        self.done["corrected"] += 1
+
+    async def extend(self) -> None:
+        cb = await self.pick(Status.PENDING, Status.DIALLING, Status.NEEDS_OUTCOME)
+        if cb is None:
+            return
+        later = self.rng.random() < 0.8  # else brought forward: not an extension
+        due = (max(cb.due_by, self.now) + timedelta(hours=2) if later
+               else self.now + (max(cb.due_by, self.now) - self.now) / 2 + timedelta(minutes=1))
+        await self.repo.update(reschedule(cb, due, "surveyor delayed", Told.PHONE,
+                                          "Jo (manager)", self.now, POLICY))
+        self.done["extended" if due > cb.due_by else "brought forward"] += 1
+
+    async def anonymise(self) -> None:
+        self.done["anonymised"] += await self.retention.anonymise(
+            Kind.CALLBACKS, self.now - timedelta(minutes=30), self.rng.randint(1, 5))
+
+    async def erase(self) -> None:
+        try:
+            changed = await self.retention.erase(self.rng.choice(PHONES))
+        except Conflict:  # an open callback needs the number
+            return
+        self.done["erased"] += changed.counts[Kind.CALLBACKS]
+
+    async def hand_edit(self) -> None:
+        """What the service never does and a repair by hand might: delete a callback, or
+        change its source. The triggers keep the counters right through those too."""
+        if not self.ids:
+            return
+        victim = self.rng.choice(self.ids)
+        async with self.db.write() as conn:
+            if self.rng.random() < 0.5:
+                await conn.execute("DELETE FROM callbacks WHERE id = ?", (victim,))
+                self.ids.remove(victim)
+                self.done["deleted"] += 1
+            else:
+                await conn.execute("UPDATE callbacks SET source = ? WHERE id = ?",
+                                   (self.rng.choice(list(Source)).value, victim))
+                self.done["source changed"] += 1
+
+
+async def test_maintained_counts_equal_a_recount_after_any_sequence(db: Database) -> None:
+    history, figures = History(db, seed=16), SqliteCallbackFigures(db)
+    for n in range(400):
+        op = await history.step()
+        counts = await figures.counts(history.now, MARGIN)
+        assert counts == await recount(db, history.now, MARGIN), (
+            f"after step {n} ({op}); so far {dict(history.done)}")
+        history.done.update(k for k in ("at_risk", "overdue", "due_next_hour")
+                            if getattr(counts, k))
+    # the sequence went everywhere it should (a change of seed must keep this true)
+    every = {"created", "kept", "late", "missed", "cancelled", "corrected", "extended",
+             "brought forward", "anonymised", "erased", "deleted", "source changed",
+             "dialling", "needs_outcome", "pending", "at_risk", "overdue", "due_next_hour"}
+    assert every <= {k for k, n in history.done.items() if n}, dict(history.done)
+
+
+async def test_the_migration_fills_the_counters_from_callbacks_already_stored(
+        tmp_path: Path) -> None:
+    """A database from before 014 with a history of callbacks: after the upgrade the
+    counters equal a recount, and the triggers keep them so."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as con:
+        for version, _, sql in migrations():
+            if version < 14:
+                con.executescript(sql)
+                con.execute(f"PRAGMA user_version={version}")
+    db = Database(path)
+    await db.open()
+    try:
+        history, figures = History(db, seed=2026), SqliteCallbackFigures(db)
+        for _ in range(150):
+            await history.step()
+        assert await db.migrate() >= 14  # the runner splits the triggers' bodies rightly
+        counts = await figures.counts(history.now, MARGIN)
+        assert counts == await recount(db, history.now, MARGIN)
+        assert sum(counts.promised.values()) == len(history.ids) > 0 and counts.corrected
+        for _ in range(50):
+            await history.step()
+        assert await figures.counts(history.now, MARGIN) == await recount(
+            db, history.now, MARGIN)
+    finally:
+        await db.close()
+
+
+async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_history(
+        db: Database) -> None:
+    """The plans SQLite makes (EXPLAIN QUERY PLAN): counts() reads the counters and the
+    partial index of open callbacks; period() two covering indexes, each a range."""
+    async def plan(sql: str, args: int) -> str:
+        rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {sql}", (0.0,) * args)
+        return " | ".join(r[3] for r in rows)
+
+    counts = await plan(figures_sql._COUNTS, 3)
+    assert "SCAN callback_tallies" in counts
+    assert "SCAN callbacks USING COVERING INDEX callbacks_open" in counts
+    assert "TEMP B-TREE" not in counts  # grouped in the index's order (status first)
+    assert await plan(figures_sql._MADE, 2) == (
+        "SEARCH callbacks USING COVERING INDEX callbacks_created (created_at>? AND created_at<?)")
+    assert (await plan(figures_sql._DUE, 2)).startswith(
+        "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
