@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from callcentre.app import Service
+from callcentre.config import Config
 from callcentre.errors import StorageError
 from callcentre.storage.db import Database
+from tests.adapters.test_service_end_to_end import free_port, get_json, svc_token
+from tests.support import policy_file
 
 # A read that runs until it is interrupted: counts an endless recursive sequence.
 ENDLESS = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
@@ -105,3 +109,19 @@ async def test_a_closed_database_says_so() -> None:
             await attempt
     with pytest.raises(ValueError, match="at least one reader"):
         Database(":memory:", readers=0)
+
+
+async def test_healthz_answers_while_reports_hold_every_reader(tmp_path: Path) -> None:
+    cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"), db_readers=2,
+                 policy_file=policy_file(tmp_path), http_port=free_port(), ami_reconnect_max=0.2)
+    async with Service(cfg).running() as svc:
+        base, token = f"http://127.0.0.1:{cfg.http_port}", await svc_token(svc)
+        reports = [await hold_a_reader(svc.db), await hold_a_reader(svc.db)]
+        api = asyncio.create_task(get_json(f"{base}/api/calls/1", token))
+        status, health = await finishes(get_json(f"{base}/healthz"))
+        assert status == 200 and health["db"] == {"ok": True, "detail": "ok"}
+        assert not api.done()  # the API's reads wait for a reader, /healthz did not
+        reports[0].cancel()
+        assert (await finishes(api))[0] == 404  # answered once a reader came free
+        reports[1].cancel()
+        await finishes(asyncio.wait(reports))
