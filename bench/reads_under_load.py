@@ -1,14 +1,17 @@
 """Reads under load (#16): p50/p99 of ``GET /api/calls/{id}`` and of ``/healthz`` over HTTP,
 alone and while long reports run, and the cost of a page of a one-year list.
 
-A database of ``--calls`` (1,000,000) calls over two years is written straight into SQLite
-after ``Database.migrate()`` (executemany, one transaction). The real service
+A database of ``--calls`` (1,000,000) calls over two years, and a closed callback for every
+second call, is written straight into SQLite after ``Database.migrate()`` (executemany, one
+transaction); the policy keeps it all (no retention purge during the run). The real service
 (``callcentre serve``, its own process, no PBX: its AMI link just retries) is then started
 twice on it: with ``db_readers=1``, the reference (every read on one connection, as before
 #16; /healthz has its own connection in both runs), and with the default pool. In each,
 requests are sent one at a time on a keep-alive connection, first alone, then while
-``--reports`` managers each ask again and again for a year of one queue's standards with
-that queue's cache dropped first (so each report is 365 day-aggregates, back to back).
+``--reports`` managers each ask again and again for a report: half of them a year of one
+queue's standards with that queue's cache dropped first (365 day-aggregates, back to back),
+the other half a year of callbacks (``/api/callbacks?due_from=&due_until=``: one long read
+that still sorts its window, as calls' lists did before #16; one callback per two calls).
 
 Lists: ``/api/calls?since=&until=`` over a one-year window, the first page and page 50
 (following ``next``), over HTTP; and the same pages read with the pre-#16 statement
@@ -53,6 +56,12 @@ COLUMNS = ("linkedid", "channel", "arrived_at", "caller", "caller_raw", "queue",
            "abandoned", "talk_ended_at", "ended_at", "hangup_cause", "outcome", "end_source",
            "case_ref", "case_link", "last_event_at", "wait_seconds", "talk_seconds")
 YEAR = 365 * 86400.0
+# the bench's policy: always open, and nothing old enough for the retention purge to touch
+POLICY = ALWAYS_OPEN + "[retention]\n" + "".join(
+    f'{kind} = "120 months"\n' for kind in ("calls", "callbacks", "cases", "ledger_lines"))
+CALLBACK_COLUMNS = ("version", "phone", "reason", "language", "source", "promised_by",
+                    "not_before", "due_by", "created_at", "closed_at", "status", "result",
+                    "closed_result", "attempt_count", "first_attempt_in_time")
 
 
 def free_port() -> int:
@@ -84,6 +93,21 @@ def rows(n: int, end: float, seed: int = 16) -> Iterator[tuple[object, ...]]:
                "hangup", case, "agent" if case else None, ended, wait if queued else None, talk)
 
 
+def callback_rows(n: int, end: float) -> Iterator[tuple[object, ...]]:
+    """A closed, kept callback for every second call, due four hours after it."""
+    step = 2 * YEAR / n
+    for i in range(0, n, 2):
+        at = end - 2 * YEAR + i * step
+        yield (1, f"+4477009{i % 10**5:05d}", "bench", "en", "abandoned", "callcentre", at,
+               at + 4 * 3600, at, at + 3600, "closed", "kept", "kept", 1, 1)
+
+
+def insert(con: sqlite3.Connection, table: str, columns: tuple[str, ...],
+           values: Iterator[tuple[object, ...]]) -> None:
+    marks = ", ".join("?" * len(columns))
+    con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", values)
+
+
 def build(path: Path, n: int, end: float) -> float:
     async def migrate() -> None:
         db = Database(path)
@@ -96,9 +120,9 @@ def build(path: Path, n: int, end: float) -> float:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA synchronous=OFF")
     con.execute("PRAGMA cache_size=-400000")
-    sql = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     con.execute("BEGIN")
-    con.executemany(sql, rows(n, end))
+    insert(con, "calls", COLUMNS, rows(n, end))
+    insert(con, "callbacks", CALLBACK_COLUMNS, callback_rows(n, end))
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -175,28 +199,38 @@ async def timed(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) 
     return time.perf_counter() - started
 
 
-async def latencies(run: Running, n: int, ids: int) -> dict[str, list[float]]:
+async def latencies(run: Running, n: int, ids: int,
+                    seconds: float = 45.0) -> dict[str, list[float]]:
+    """``n`` of each, one at a time (fewer if ``seconds`` run out: a slow reference)."""
     rng = random.Random(7)
     auth = {"Authorization": f"Bearer {run.token}"}
     out: dict[str, list[float]] = {"call": [], "healthz": []}
+    ends = time.monotonic() + seconds
     async with aiohttp.ClientSession() as http:
         for _ in range(n):
+            if time.monotonic() > ends:
+                break
             out["call"].append(await timed(http, f"{run.base}/api/calls/{rng.randrange(1, ids)}",
                                            auth))
             out["healthz"].append(await timed(http, f"{run.base}/healthz", {}))
     return out
 
 
-async def report_loop(run: Running, db: Path, queue: str, stop: asyncio.Event,
-                      done: list[float]) -> None:
-    today = datetime.now(UTC).date()
-    url = (f"{run.base}/api/standards?from={today - timedelta(days=365)}"
-           f"&to={today - timedelta(days=1)}&queue={queue}")
+async def report_loop(run: Running, db: Path, n: int, stop: asyncio.Event,
+                      done: dict[str, list[float]]) -> None:
+    """Report after report: the even ones a year of a queue's standards, computed afresh;
+    the odd ones a year of callbacks."""
+    today, queue = datetime.now(UTC).date(), QUEUES[n // 2 % len(QUEUES)]
+    kind, url = ("standards", f"{run.base}/api/standards?from={today - timedelta(days=365)}"
+                 f"&to={today - timedelta(days=1)}&queue={queue}") if n % 2 == 0 else (
+        "callbacks", f"{run.base}/api/callbacks?due_from={today - timedelta(days=365)}"
+                     f"&due_until={today}")
     auth = {"Authorization": f"Bearer {run.token}"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
         while not stop.is_set():
-            await asyncio.to_thread(drop_cache, db, queue)
-            done.append(await timed(http, url, auth))
+            if kind == "standards":
+                await asyncio.to_thread(drop_cache, db, queue)
+            done.setdefault(kind, []).append(await timed(http, url, auth))
 
 
 def drop_cache(db: Path, queue: str) -> None:
@@ -205,10 +239,9 @@ def drop_cache(db: Path, queue: str) -> None:
 
 
 async def under_reports(run: Running, db: Path, reports: int, n: int,
-                        ids: int) -> tuple[dict[str, list[float]], list[float]]:
-    stop, done = asyncio.Event(), []
-    loops = [asyncio.create_task(report_loop(run, db, QUEUES[i % len(QUEUES)], stop, done))
-             for i in range(reports)]
+                        ids: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    stop, done = asyncio.Event(), {}
+    loops = [asyncio.create_task(report_loop(run, db, i, stop, done)) for i in range(reports)]
     await asyncio.sleep(1.0)  # the reports are under way
     try:
         measured = await latencies(run, n, ids)
@@ -283,7 +316,7 @@ async def list_pages(run: Running, end: float, walks: int = 5) -> tuple[list[flo
 class Figures:
     alone: dict[str, list[float]]
     loaded: dict[str, list[float]]
-    reports: list[float]
+    reports: dict[str, list[float]]
 
 
 async def measure(tmp: Path, readers: int, token: str, args: argparse.Namespace,
@@ -299,7 +332,7 @@ async def measure(tmp: Path, readers: int, token: str, args: argparse.Namespace,
 
 def line(label: str, ref: list[float], now: list[float]) -> str:
     return (f"{label:38} {p(ref, 50):7.2f} / {p(ref, 99):7.2f}   {p(now, 50):7.2f} / "
-            f"{p(now, 99):7.2f}   {p(ref, 99) / p(now, 99):6.1f}x")
+            f"{p(now, 99):7.2f}   {p(ref, 99) / p(now, 99):6.1f}x   (n={len(ref)}, {len(now)})")
 
 
 def report(ref: Figures, now: Figures, readers: int, reports: int) -> None:
@@ -308,10 +341,10 @@ def report(ref: Figures, now: Figures, readers: int, reports: int) -> None:
     for key, label in (("call", "GET /api/calls/{id}"), ("healthz", "GET /healthz")):
         print(line(f"{label} alone", ref.alone[key], now.alone[key]))
         print(line(f"{label} during {reports} reports", ref.loaded[key], now.loaded[key]))
-    for name, fig in (("ref", ref), ("now", now)):
-        mean = statistics.mean(fig.reports) if fig.reports else float("nan")
-        print(f"  reports finished meanwhile ({name}): {len(fig.reports)}, "
-              f"{mean:.2f} s each (a year of one queue's standards, cache dropped)")
+    for name, fig in (("db_readers=1", ref), (f"db_readers={readers}", now)):
+        print(f"  reports finished meanwhile with {name}: " + "; ".join(
+            f"{len(took)} {kind}, {statistics.mean(took):.2f} s each"
+            for kind, took in sorted(fig.reports.items())))
 
 
 def lists_report(sql: dict[str, tuple[float, float]],
@@ -333,7 +366,7 @@ async def main(args: argparse.Namespace) -> None:
     pooled = Config().db_readers
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        (tmp / "policy.toml").write_text(ALWAYS_OPEN)
+        (tmp / "policy.toml").write_text(POLICY)
         end = time.time() - 3600  # every call over an hour ago
         took = await asyncio.to_thread(build, tmp / "cc.sqlite3", args.calls, end)
         size = (tmp / "cc.sqlite3").stat().st_size / 2**20
