@@ -98,6 +98,7 @@ def _key(row: sqlite3.Row) -> str:
 
 
 class Database:
+    # readers: the service passes config.py's db_readers; 4 here for commands, tests, benches
     def __init__(self, path: str | Path, readers: int = 4) -> None:
         if readers < 1:
             raise ValueError("a database needs at least one reader connection")
