@@ -88,7 +88,7 @@ async def _database(cfg: config_mod.Config) -> AsyncIterator[Database]:
     """The database, opened and migrated, for one command."""
     from callcentre.storage.db import Database
 
-    db = Database(cfg.db)
+    db = Database(cfg.db, cfg.db_readers)
     await db.open()
     try:
         await db.migrate()

@@ -101,7 +101,7 @@ class Service:
         self.config = config
         self.clock = clock or SystemClock()
         self.banner = banner
-        self.db = Database(config.db)
+        self.db = Database(config.db, config.db_readers)
         self.calls = SqliteCallRepository(self.db)
         self.cases = SqliteCaseRepository(self.db)
         self.tokens = SqliteTokenRepository(self.db)

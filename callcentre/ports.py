@@ -18,6 +18,7 @@ from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.paging import Keyset
 from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.retention import Changed, Kind
@@ -35,7 +36,7 @@ class Clock(Protocol):
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
-    next_cursor: int | None  # pass back as ``cursor`` for the next page; None on the last
+    next_cursor: Keyset | None  # pass back as ``cursor`` for the next page; None on the last
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class CallQuery:
     outcome: Outcome | None = None
     case_ref: str | None = None
     limit: int = 50
-    cursor: int | None = None  # newest first: only calls with id < cursor
+    cursor: Keyset | None = None  # only calls after it: (arrived_at, id) below its key
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,8 @@ class CallRepository(Protocol):
         """Raises NoSuchCall."""
 
     async def find(self, query: CallQuery) -> Page[Call]:
-        """Newest first (by id), filtered; ``limit`` items at most."""
+        """Newest first by (arrived_at, id), filtered; ``limit`` items at most. Each page
+        costs the same however deep it is: the next page starts below ``next_cursor``."""
 
     async def unfinished(self) -> list[Call]:
         """Calls stored without an outcome (in progress when the service last stopped)."""

@@ -19,6 +19,7 @@ from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink
 from callcentre.domain.cases import Case, CaseStatus
+from callcentre.domain.paging import Keyset
 from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.errors import (
@@ -95,12 +96,11 @@ class InMemoryCallRepository:
         except KeyError:
             raise NoSuchCall(call_id) from None
 
-    async def find(self, query: CallQuery) -> Page[Call]:
-        found = [c for c in sorted(self._by_id.values(), key=lambda c: -(c.id or 0))
-                 if _matches(c, query)]
-        items = found[: query.limit]
-        more = len(found) > query.limit
-        return Page(items, items[-1].id if more and items else None)
+    async def find(self, query: CallQuery) -> Page[Call]:  # as SQLite: by (arrived_at, id)
+        found = sorted((c for c in self._by_id.values() if _matches(c, query)),
+                       key=lambda c: (c.arrived_at, c.id or 0), reverse=True)
+        page, more = found[: query.limit], len(found) > query.limit
+        return Page(page, Keyset.of(page[-1].arrived_at, page[-1].id) if more and page else None)
 
     async def unfinished(self) -> list[Call]:
         return [c for _, c in sorted(self._by_id.items()) if not c.finished]
@@ -186,7 +186,7 @@ def _matches(c: Call, q: CallQuery) -> bool:
             and (q.queue is None or c.queue == q.queue)
             and (q.outcome is None or c.outcome == q.outcome)
             and (q.case_ref is None or c.case_ref == q.case_ref)
-            and (q.cursor is None or (c.id or 0) < q.cursor))
+            and (q.cursor is None or Keyset.of(c.arrived_at, c.id) < q.cursor))
 
 
 class InMemoryCaseRepository:

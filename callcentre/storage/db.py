@@ -1,8 +1,12 @@
-"""The SQLite database: one writer connection (WAL), one reader, numbered migrations.
+"""The SQLite database: one writer connection (WAL), a pool of readers, numbered migrations.
 
 All writes go through ``Database.write()``, which serialises transactions on the
-single writer connection; reads use a second connection so the API never waits
-behind a batch of call updates.
+single writer connection. Reads take a free connection from a small pool
+(storage/readers.py), so the API never waits behind a batch of call updates, and a long
+report holds one reader while the others keep answering. ``ping()`` (what /healthz
+asks) has a connection of its own that no other read uses: health is never queued
+behind a report. A ``:memory:`` database is private to its connection, so there every
+read and the ping share the writer.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import aiosqlite
 
 from callcentre.domain.ratelimit import LogBudget
 from callcentre.errors import StorageError, UnreadableRecord
+from callcentre.storage.readers import ReaderPool
 
 log = logging.getLogger("callcentre.storage")
 T = TypeVar("T")
@@ -93,11 +98,17 @@ def _key(row: sqlite3.Row) -> str:
 
 
 class Database:
-    def __init__(self, path: str | Path) -> None:
+    # readers: the service passes config.py's db_readers; 4 here for commands, tests, benches
+    def __init__(self, path: str | Path, readers: int = 4) -> None:
+        if readers < 1:
+            raise ValueError("a database needs at least one reader connection")
         self.path = str(path)
         self.unreadable = UnreadableRows()
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._readers = readers
+        self._pool: ReaderPool | None = None
+        self._health: aiosqlite.Connection | None = None  # ping()'s own: never behind a report
+        self._opened: list[aiosqlite.Connection] = []
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -105,10 +116,23 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = await self._connect()
+            self._opened.append(self._writer)
             await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
-            self._reader = await self._connect() if self.path != ":memory:" else self._writer
+            if self.path == ":memory:":
+                readers, self._health = [self._writer], self._writer
+            else:
+                readers = [await self._read_only() for _ in range(self._readers)]
+                self._health = await self._read_only()
+            self._pool = ReaderPool(readers)
         except (sqlite3.Error, OSError) as err:
+            await self.close()
             raise StorageError(f"cannot open database {self.path}: {err}") from err
+
+    async def _read_only(self) -> aiosqlite.Connection:
+        conn = await self._connect()
+        self._opened.append(conn)
+        await conn.execute("PRAGMA query_only=ON")  # a read connection never writes
+        return conn
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -119,9 +143,10 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
+        opened, self._opened = self._opened, []
+        self._writer = self._health = self._pool = None
+        for conn in opened:
             await conn.close()
-        self._writer = self._reader = None
 
     async def migrate(self) -> int:
         """Apply pending migrations; return the schema version."""
@@ -154,10 +179,13 @@ class Database:
                 raise
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read on the reader connection. Rows are fetched whole, so the statement
-        is finished at once and never pins an old WAL snapshot."""
+        """Run a read on a free reader connection (waiting for one if all are busy). Rows
+        are fetched whole, so the statement is finished at once and never pins an old WAL
+        snapshot."""
+        if self._pool is None:
+            raise StorageError("database is not open")
         try:
-            return list(await self._require(self._reader).execute_fetchall(sql, args))
+            return await self._pool.fetch_all(sql, args)
         except sqlite3.Error as err:
             raise StorageError(f"database read failed: {err}") from err
 
@@ -172,9 +200,18 @@ class Database:
             raise StorageError("database has no installation id; run callcentre migrate")
         return str(row[0])
 
+    @property
+    def readers_free(self) -> int:
+        """Reader connections not running a read now (0 when closed)."""
+        return self._pool.free if self._pool is not None else 0
+
     async def ping(self) -> None:
-        """Raises StorageError when the database does not answer."""
-        await self.fetch_one("SELECT 1")
+        """Raises StorageError when the database does not answer. On its own connection:
+        it never waits for a free reader, so /healthz answers while reports run."""
+        try:  # reads the file's header: a read transaction, not just a live connection
+            await self._require(self._health).execute_fetchall("PRAGMA user_version")
+        except (sqlite3.Error, ValueError) as err:  # ValueError: aiosqlite's closed connection
+            raise StorageError(f"database does not answer: {err}") from err
 
     def _require(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
         if conn is None:

@@ -15,8 +15,8 @@ from callcentre.ports import CallQuery, CallRepository, LedgerRepository
 from callcentre.services.cases import CaseService
 from callcentre.web.parsing import (
     choice,
-    id_cursor,
     json_object,
+    keyset_cursor,
     next_page,
     page_limit,
     path_id,
@@ -48,11 +48,12 @@ async def list_calls(request: web.Request) -> web.Response:
         outcome=choice(Outcome, "outcome", q.get("outcome")),
         case_ref=q.get("case") or None,
         limit=page_limit(request),
-        cursor=id_cursor(request),
+        cursor=keyset_cursor(request),
     )
     page = await deps.calls.find(query)
+    after = page.next_cursor.token() if page.next_cursor else None
     return web.json_response({"items": [call_json(c, deps.tz) for c in page.items],
-                              "next": next_page(request, page.next_cursor)})
+                              "next": next_page(request, after)})
 
 
 @routes.get("/api/calls/{id:[0-9]+}")

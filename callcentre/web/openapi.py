@@ -107,11 +107,12 @@ _PAGING = (query("limit", LIMIT, "items per page"),)
 _ID_CURSOR = query("cursor", ID, "from a page's next")
 
 _CALLS: dict[str, Schema] = {
-    "/api/calls": {"get": op("Calls, newest first", answer("a page", ref("CallPage")),
+    "/api/calls": {"get": op("Calls, newest first (by arrival)", answer("a page", ref("CallPage")),
                              tag="calls", params=(
         query("since", TIME_IN), query("until", TIME_IN), query("queue", STR),
         query("outcome", enum_of(Outcome)), query("case", STR, "linked to this case"),
-        *_PAGING, _ID_CURSOR))},
+        *_PAGING, query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
+                        "given by this service is a 422)")))},
     "/api/calls/{id}": {
         "get": op("One call, with its visits to queues", answer(
             "the call", ref("CallWithStints")), tag="calls", params=(path("id", ID),),

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from callcentre.domain.paging import Keyset
 from callcentre.errors import InvalidInput
 from callcentre.web.errors import Handler
 from callcentre.web.serialise import parse_int
@@ -115,3 +116,9 @@ def page_limit(request: web.Request) -> int:
 def id_cursor(request: web.Request) -> int | None:
     """The ``cursor`` of lists paged by id, newest first."""
     return parse_int("cursor", request.query.get("cursor"), None, 1, MAX_ID)
+
+
+def keyset_cursor(request: web.Request) -> Keyset | None:
+    """The ``cursor`` of lists paged by (time, id), newest first: a page's own token."""
+    token = request.query.get("cursor")
+    return Keyset.from_token(token) if token else None

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcentre.domain.calls import Call, CallTracker, CaseLink, EndSource, Outcome
 from callcentre.domain.hours import always_open
+from callcentre.domain.paging import Keyset
 from callcentre.domain.queue_log import parse_line
 from callcentre.phones import normaliser
 from callcentre.ports import LedgerPosition
@@ -104,7 +105,8 @@ async def test_calls_list_shape_times_and_pagination(api_client: Api) -> None:
     for key in ("id", "caller", "dialled", "queue", "queued_at", "answered_at", "ended_at",
                 "outcome", "case_ref", "repeat_of"):
         assert key in first
-    assert body["next"] == "/api/calls?limit=2&outcome=answered&cursor=4"
+    after = Keyset.of(answered(3).arrived_at, 4).token()  # the page's last call: 17953.3, id 4
+    assert body["next"] == f"/api/calls?limit=2&outcome=answered&cursor={after}"
     seen = [i["linkedid"] for i in body["items"]]
     while body["next"]:
         body = await (await api_client.client.get(body["next"], headers=api_client.agent)).json()
@@ -115,6 +117,10 @@ async def test_calls_list_shape_times_and_pagination(api_client: Api) -> None:
 @pytest.mark.parametrize(("query", "field"), [
     ("since=yesterday", "since"), ("limit=0", "limit"), ("limit=x", "limit"),
     ("outcome=lost", "outcome"), ("cursor=-1", "cursor"),
+    # an id, as cursors were before #16; not base64; base64 of something else; a token
+    # changed by hand; one too long to be ours
+    ("cursor=4", "cursor"), ("cursor=%25%25%25", "cursor"), ("cursor=aGVsbG8", "cursor"),
+    (f"cursor={Keyset(1.5e9, 7).token()[:-1]}A", "cursor"), (f"cursor={'A' * 200}", "cursor"),
 ])
 async def test_bad_filters_say_what_is_wrong(api_client: Api, query: str, field: str) -> None:
     resp = await api_client.client.get(f"/api/calls?{query}", headers=api_client.agent)

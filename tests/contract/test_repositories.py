@@ -13,6 +13,7 @@ import pytest
 
 from callcentre.domain.calls import Call, CaseLink, EndSource, Outcome
 from callcentre.domain.cases import CaseStatus, new_case
+from callcentre.domain.paging import Keyset
 from callcentre.domain.people import AuditEntry, Person, Token
 from callcentre.errors import (
     CaseExists,
@@ -114,6 +115,45 @@ async def test_find_filters_and_pages_newest_first(repos: Repos) -> None:
                                                 since=T0 + timedelta(minutes=2),
                                                 until=T0 + timedelta(minutes=5)))
     assert [c.linkedid for c in answered.items] == ["1.3"]
+
+
+async def test_find_orders_by_arrival_and_pages_through_equal_times(repos: Repos) -> None:
+    # saved out of arrival order, and three calls arriving in the same microsecond
+    at = [5, 1, 3, 3, 3, 0, 4]
+    await repos.calls.save([finished(a_call(f"2.{i}", T0 + timedelta(seconds=s)))
+                            for i, s in enumerate(at)])
+    whole = (await repos.calls.find(CallQuery(limit=100))).items
+    assert [c.linkedid for c in whole] == ["2.0", "2.6", "2.4", "2.3", "2.2", "2.1", "2.5"]
+    seen, cursor = [], None
+    while True:
+        page = await repos.calls.find(CallQuery(limit=1, cursor=cursor))
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        # the same token from the fake and from SQLite: the last call's arrival and id
+        assert page.next_cursor == Keyset.of(page.items[-1].arrived_at, page.items[-1].id)
+        cursor = Keyset.from_token(page.next_cursor.token())  # as the API passes it on
+    assert seen == whole
+
+
+async def test_every_filter_pages_like_one_long_page(repos: Repos) -> None:
+    queues, outcomes = ["council", "housing"], [Outcome.ANSWERED, Outcome.ABANDONED]
+    await repos.calls.save([replace(
+        finished(a_call(f"3.{i}", T0 + timedelta(minutes=i // 2)), outcomes[i % 2]),
+        queue=queues[i // 3 % 2], case_ref="R-1" if i % 5 == 0 else None) for i in range(24)])
+    for query in (CallQuery(queue="housing"), CallQuery(outcome=Outcome.ABANDONED),
+                  CallQuery(case_ref="R-1"), CallQuery(queue="council", outcome=Outcome.ANSWERED),
+                  CallQuery(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=9),
+                            queue="housing", case_ref="R-1")):
+        whole = (await repos.calls.find(replace(query, limit=100))).items
+        assert whole, query
+        paged, cursor = [], None
+        while True:
+            page = await repos.calls.find(replace(query, limit=2, cursor=cursor))
+            paged += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+        assert paged == whole, query
 
 
 async def test_unfinished_and_previous_from(repos: Repos) -> None:
