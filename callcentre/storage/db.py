@@ -143,8 +143,12 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        opened, self._opened = self._opened, []
+        """Close every connection; reads still running are interrupted first, so a stop
+        never waits for a report to finish."""
+        opened, pool, self._opened = self._opened, self._pool, []
         self._writer = self._health = self._pool = None
+        if pool is not None:
+            await pool.stop()
         for conn in opened:
             await conn.close()
 

@@ -116,6 +116,7 @@ async def test_healthz_answers_while_reports_hold_every_reader(tmp_path: Path) -
                  policy_file=policy_file(tmp_path), http_port=free_port(), ami_reconnect_max=0.2)
     async with Service(cfg).running() as svc:
         base, token = f"http://127.0.0.1:{cfg.http_port}", await svc_token(svc)
+        await finishes(svc.warming)  # the year of standards read at start: no reader busy
         reports = [await hold_a_reader(svc.db), await hold_a_reader(svc.db)]
         api = asyncio.create_task(get_json(f"{base}/api/calls/1", token))
         status, health = await finishes(get_json(f"{base}/healthz"))
@@ -125,3 +126,21 @@ async def test_healthz_answers_while_reports_hold_every_reader(tmp_path: Path) -
         assert (await finishes(api))[0] == 404  # answered once a reader came free
         reports[1].cancel()
         await finishes(asyncio.wait(reports))
+
+
+async def test_closing_interrupts_reads_still_running(tmp_path: Path) -> None:
+    database = Database(tmp_path / "cc.sqlite3", readers=2)
+    await database.open()
+    reports = [await hold_a_reader(database), await hold_a_reader(database)]
+    await finishes(database.close())  # never waits for a report to end by itself
+    for report in reports:
+        with pytest.raises(StorageError, match="interrupted"):
+            await report
+
+
+async def test_a_read_cancelled_before_its_statement_starts_still_ends(
+        two_readers: Database) -> None:
+    report = asyncio.create_task(two_readers.fetch_all(ENDLESS))
+    await asyncio.sleep(0)  # it has a connection; its thread may not have started it yet
+    report.cancel()
+    await finishes(every_reader_back(two_readers))
