@@ -557,3 +557,13 @@ def assert_same_headers(messages: list[Message], expected: list[list[tuple[str, 
 def test_both_modes_are_exercised(parser_mode: bool) -> None:
     assert FrameParser().split_headers is parser_mode
 
+
+def test_odd_run_of_crlfs_after_a_frame_at_the_end_of_a_read() -> None:
+    """Three CRLFs: the first two end frame A; one feed, split or whole, sees the same."""
+    data = b"Event: A\r\nK: v\r\n\r\n\r\n" + b"Event: B\r\n\r\n"
+    whole = FrameParser().feed(data)
+    assert [m.items() for m in whole] == [[("Event", "A"), ("K", "v")], [("Event", "B")]]
+    for cut in range(1, len(data)):
+        parser = FrameParser()
+        assert parser.feed(data[:cut]) + parser.feed(data[cut:]) == whole, cut
+        assert parser.stats.malformed_lines == 0
