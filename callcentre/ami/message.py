@@ -152,9 +152,9 @@ def split_frames(texts: Iterable[str], out: list[Message],
 
     Well formed as ``FrameParser._keep_frames`` checks it, here in the split itself:
     every line is split at its first ": " inside C, and ``dict`` refuses a line that
-    stayed in one piece; then no empty name, and no bare LF (one more "\n" than the
-    CRLFs the lines were split at).  No function call per frame: this loop is most of
-    the cost of splitting every header.
+    stayed in one piece; then no empty name, and no bare LF (one more ``"\\n"`` than
+    the CRLFs the lines were split at).  No Python call per frame: this loop is most
+    of the cost of splitting every header (README, "How fast the AMI parser is").
     """
     new, append = Message.__new__, out.append
     for text in texts:
