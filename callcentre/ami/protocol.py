@@ -11,12 +11,13 @@ Header names are matched as Asterisk spells them: CEL and Cdr events say
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from callcentre.ami.message import Message
+from callcentre.ami.message import Message, split_frames
 
 __all__ = ["FrameParser", "Message", "ParserStats", "Reply", "ReplyRouter", "encode_action"]
 
@@ -24,9 +25,12 @@ TERMINATOR = b"\r\n\r\n"
 _TAIL = len(TERMINATOR) - 1  # bytes kept so a terminator split across reads is found
 
 # Per-line work runs inside C (map over a str method), never as a Python loop: it is
-# most of the cost of parsing.  See FrameParser._parse_block.
+# most of the cost of parsing.  See FrameParser._keep_frames and message.split_frames.
 _CONTAINS = operator.contains
 _SEPARATOR = itertools.repeat(": ")
+_DECODE = bytearray.decode
+_UTF8 = itertools.repeat("utf-8")
+_REPLACE = itertools.repeat("replace")
 
 
 @dataclass
@@ -46,12 +50,18 @@ class FrameParser:
     however the stream is split.  A frame longer than ``max_frame_bytes`` is counted
     in ``stats.oversized_frames`` and skipped without being buffered: only the last
     three bytes are kept while looking for its end, then parsing resumes.
+
+    A well-formed frame is kept as its text, and a lookup searches it: most events are
+    dropped after reading ``Event``.  With ``split_headers`` every header of such a frame
+    is split into a dict as it is parsed (lookups are then dict lookups), for a reader
+    that reads most headers of most frames; both give equal messages.
     """
 
-    def __init__(self, max_frame_bytes: int = 1 << 20) -> None:
+    def __init__(self, max_frame_bytes: int = 1 << 20, *, split_headers: bool = False) -> None:
         if max_frame_bytes < 1:
             raise ValueError("max_frame_bytes must be positive")
         self.max_frame_bytes = max_frame_bytes
+        self.split_headers = split_headers
         self.stats = ParserStats()
         self.banner: str | None = None
         self.reset()
@@ -86,9 +96,7 @@ class FrameParser:
         end = buffer.rfind(TERMINATOR, max(self._searched - _TAIL, 0))
         messages: list[Message] = []
         if end >= 0:
-            block = buffer[:end]  # one copy; bytearray splits and decodes like bytes
-            del buffer[: end + len(TERMINATOR)]
-            self._parse_block(block, messages)
+            buffer = self._take_frames(end, messages)
         if len(buffer) > self.max_frame_bytes + _TAIL:
             self._start_skipping(bytes(buffer[-_TAIL:]))
         self._searched = len(buffer)
@@ -132,22 +140,62 @@ class FrameParser:
         self._skip_tail = b""
         return window[end + len(TERMINATOR) :]
 
-
-    def _parse_block(self, block: bytearray, out: list[Message]) -> None:
-        """Parse complete frames (``block`` holds no final terminator) into ``out``.
+    def _take_frames(self, end: int, out: list[Message]) -> bytearray:
+        """Parse the complete frames (the last ends at ``end``) into ``out``; keep the
+        unfinished rest as the buffer and return it.
 
         A block within the frame limit holds no oversized frame and is decoded at
         once.  That gives each frame the text decoding it alone would: CR and LF are
         ASCII, never inside a UTF-8 sequence, so every invalid sequence is replaced
         before the terminator that follows it.
         """
-        if len(block) <= self.max_frame_bytes:
-            texts = block.decode("utf-8", "replace").split("\r\n\r\n")
+        texts: Iterable[str]
+        if self.split_headers and end <= self.max_frame_bytes:
+            texts = self._split_off_frames(end)
         else:
-            texts = self._decode_frames(block)
+            buffer = self._buffer
+            block = buffer[:end]  # one copy; bytearray splits and decodes like bytes
+            del buffer[: end + len(TERMINATOR)]
+            if end <= self.max_frame_bytes:
+                texts = block.decode("utf-8", "replace").split("\r\n\r\n")
+            else:
+                texts = self._decode_frames(block.split(TERMINATOR))
+        found = len(out)
+        if self.split_headers:
+            split_frames(texts, out, functools.partial(_parse_lines, stats=self.stats))
+        else:
+            self._keep_frames(texts, out)
+        self.stats.frames += len(out) - found
+        return self._buffer
+
+    def _split_off_frames(self, end: int) -> list[str]:
+        """The complete frames split off the buffer as bytes, each decoded alone.
+
+        With ``split_headers`` this beat decoding the block at once by 4% (a 256 KiB
+        string a read takes fresh pages from the allocator); for frames kept as text
+        it lost 8% (a decode call a frame).  Strict decoding first, with no argument to
+        parse, gained 2-7% more; a read with an invalid sequence is decoded again with
+        replacement, so the texts are the same.  The frames are the same too: the last
+        ends at ``end``, which is a later terminator than ``split`` finds in a run of
+        three CRLFs.
+        """
+        buffer = self._buffer
+        frames = buffer.split(TERMINATOR)
+        rest = frames.pop()
+        overlap = len(rest) - (len(buffer) - end - len(TERMINATOR))
+        if overlap:  # "X\r\n\r\n\r\n": the frame is "X\r\n", as the block's split makes it
+            frames[-1] += rest[:overlap]
+            del rest[:overlap]
+        self._buffer = rest
+        try:
+            return list(map(_DECODE, frames))
+        except UnicodeDecodeError:
+            return list(map(_DECODE, frames, _UTF8, _REPLACE))
+
+    def _keep_frames(self, texts: Iterable[str], out: list[Message]) -> None:
+        """Each frame kept as its text, checked with no Python step per line."""
         stats = self.stats
         well_formed = Message._well_formed
-        found = len(out)
         for text in texts:
             text = text.lstrip("\r\n")  # noqa: PLW2901  # stray empty lines between frames
             lines = text.split("\r\n")
@@ -159,12 +207,11 @@ class FrameParser:
                 message = _parse_lines(text, stats)
                 if message is not None:
                     out.append(message)
-        stats.frames += len(out) - found
 
-    def _decode_frames(self, block: bytearray) -> list[str]:
+    def _decode_frames(self, frames: list[bytearray]) -> list[str]:
         """Each frame's text, counting and leaving out the oversized ones."""
         texts = []
-        for raw in block.split(TERMINATOR):
+        for raw in frames:
             if len(raw) > self.max_frame_bytes:
                 self.stats.oversized_frames += 1
             else:

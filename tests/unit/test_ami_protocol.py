@@ -1,8 +1,14 @@
-"""FrameParser, Message, ReplyRouter and encode_action, with byte literals and real traces."""
+"""FrameParser, Message, ReplyRouter and encode_action, with byte literals and real traces.
+
+Every test here runs twice: with frames kept as text (the service's parser) and with
+every header split as it is parsed (``split_headers=True``).  Both must keep each
+guarantee: malformed input, oversized frames, UTF-8 split across reads, repeated keys.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,15 @@ from callcentre.ami.protocol import (
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ami"
+
+
+@pytest.fixture(autouse=True, scope="module", params=[False, True], ids=["text", "split"])
+def parser_mode(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """``FrameParser()`` in this module means either mode (module scope: Hypothesis
+    refuses function-scoped fixtures around @given)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(FrameParser.__init__.__kwdefaults__, "split_headers", request.param)
+        yield request.param
 TRACES = sorted(FIXTURES.glob("*.ami"))
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -537,3 +552,18 @@ def assert_same_headers(messages: list[Message], expected: list[list[tuple[str, 
         for key in {*first, "Event", "Key", "Key: x", "Nope", ""}:
             assert message.get(key) == first.get(key), key
             assert (key in message) == (key in first)
+
+
+def test_both_modes_are_exercised(parser_mode: bool) -> None:
+    assert FrameParser().split_headers is parser_mode
+
+
+def test_odd_run_of_crlfs_after_a_frame_at_the_end_of_a_read() -> None:
+    """Three CRLFs: the first two end frame A; one feed, split or whole, sees the same."""
+    data = b"Event: A\r\nK: v\r\n\r\n\r\n" + b"Event: B\r\n\r\n"
+    whole = FrameParser().feed(data)
+    assert [m.items() for m in whole] == [[("Event", "A"), ("K", "v")], [("Event", "B")]]
+    for cut in range(1, len(data)):
+        parser = FrameParser()
+        assert parser.feed(data[:cut]) + parser.feed(data[cut:]) == whole, cut
+        assert parser.stats.malformed_lines == 0
