@@ -32,7 +32,8 @@ report runs; /metrics p99 under 50 ms. Rows above are flagged with ``!`` and lis
 
 A size is ``CALLS:YEARS`` (``1M`` and ``10M`` are ``1M:1`` and ``10M:10``). Databases are
 built when missing, older than --max-age-days (the history ends when it was built, and
-"this month" must be in it) or built with other arguments; a database behind the
+"this month" must be in it), built with other arguments or by another version of
+bench/history.py; a database behind the
 migrations of this branch is migrated once, timed (the upgrade a council would run).
 Everything printed is measured in this run, except the build speed of a reused database,
 which is not printed.
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -67,6 +69,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import history
 from _policy import ALWAYS_OPEN  # bench/, the script's own folder
 from history import Shape, build, count, load_after, verify
 
@@ -80,6 +83,8 @@ GROWTH = 1.5
 # Growth is flagged only where the larger figure is at least this: below it a ratio of two
 # sub-millisecond timings is noise (0.4 ms -> 1.1 ms), not growth. Every ratio is printed.
 NOISE = 0.010
+# a cached database made by another version of the generator is made again
+GENERATOR = hashlib.sha256(Path(history.__file__).read_bytes()).hexdigest()[:16]
 
 
 # --- the databases ---------------------------------------------------------------------
@@ -130,7 +135,7 @@ def prepare(s: Size, cache: Path, seed: int, max_age_days: float, rebuild: bool,
     path = cache / f"{s.file}.sqlite3"
     meta_path = cache / f"{s.file}.json"
     want = {"calls": s.calls, "years": s.years, "seed": seed, "triggers": triggers,
-            "after": list(after)}
+            "after": list(after), "generator": GENERATOR}
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     fresh_enough = (time.time() - meta.get("built_at", 0)) < max_age_days * 86400
     if rebuild or not path.exists() or not fresh_enough or meta.get("args") != want:
