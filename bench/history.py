@@ -964,6 +964,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--end", type=datetime.fromisoformat, default=None,
                         help="the last moment of history, ISO 8601 with offset (default: now)")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--growth", type=float, default=Shape.growth,
+                        help="calls a year, year on year (0.06: 6 %% more each year)")
     parser.add_argument("--triggers", choices=("live", "rebuild"), default="live")
     parser.add_argument("--indexes", choices=("live", "rebuild"), default="rebuild")
     parser.add_argument("--after", action="append", default=[],
@@ -975,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="anonymise nothing (default: as the retention purge leaves it)")
     args = parser.parse_args(argv)
     calls = args.calls or (50_000 if args.path is None else 1_000_000)
-    shape = Shape(calls=calls, years=args.years, end=args.end, seed=args.seed,
+    shape = Shape(calls=calls, years=args.years, end=args.end, seed=args.seed, growth=args.growth,
                   keep_personal=args.keep_personal, ledger_lines=not args.no_ledger_lines)
     hooks = [load_after(spec) for spec in args.after]
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:

@@ -30,6 +30,11 @@ report runs; /metrics p99 under 50 ms. Rows above are flagged with ``!`` and lis
     .venv/bin/python bench/pages_at_scale.py --sizes 1M,10M  # both, with the growth ratio
     .venv/bin/python bench/pages_at_scale.py --sizes 50k:1,500k:10 --cache /var/tmp/x
 
+The council's volume is flat by default (--growth 0, where bench/history.py's own default
+is 6 % a year): issue #16 compares ten years of 10M calls with the same council's last
+year of 1M, so the last year is the same size in both, and a figure's growth 1M -> 10M
+comes from the older history alone, not from a busier last year.
+
 A size is ``CALLS:YEARS`` (``1M`` and ``10M`` are ``1M:1`` and ``10M:10``). Databases are
 built when missing, older than --max-age-days (the history ends when it was built, and
 "this month" must be in it), built with other arguments or by another version of
@@ -129,18 +134,19 @@ class Prepared:
     note: str  # how it was made or reused, measured in this run
 
 
-def prepare(s: Size, cache: Path, seed: int, max_age_days: float, rebuild: bool,
-            triggers: str, after: Sequence[str]) -> Prepared:
+def prepare(s: Size, cache: Path, seed: int, growth: float, max_age_days: float,
+            rebuild: bool, triggers: str, after: Sequence[str]) -> Prepared:
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{s.file}.sqlite3"
     meta_path = cache / f"{s.file}.json"
-    want = {"calls": s.calls, "years": s.years, "seed": seed, "triggers": triggers,
-            "after": list(after), "generator": GENERATOR}
+    want = {"calls": s.calls, "years": s.years, "seed": seed, "growth": growth,
+            "triggers": triggers, "after": list(after), "generator": GENERATOR}
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     fresh_enough = (time.time() - meta.get("built_at", 0)) < max_age_days * 86400
     if rebuild or not path.exists() or not fresh_enough or meta.get("args") != want:
         print(f"building {path} ({s.calls:,} calls over {s.years:g} years)", flush=True)
-        built = build(path, Shape(calls=s.calls, years=s.years, seed=seed), triggers=triggers,
+        built = build(path, Shape(calls=s.calls, years=s.years, seed=seed, growth=growth),
+                      triggers=triggers,
                       after=[load_after(a) for a in after],
                       progress=lambda line: print(line, flush=True))
         read = verify(path)
@@ -591,7 +597,7 @@ async def run(args: argparse.Namespace) -> None:
     only = set(args.only.split(",")) if args.only else None
     results, preps = [], []
     for s in sizes:
-        prep = await asyncio.to_thread(prepare, s, Path(args.cache), args.seed,
+        prep = await asyncio.to_thread(prepare, s, Path(args.cache), args.seed, args.growth,
                                        args.max_age_days, args.rebuild, args.triggers,
                                        args.after)
         preps.append(prep)
@@ -614,6 +620,10 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the databases anew")
     parser.add_argument("--max-age-days", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--growth", type=float, default=0.0,
+                        help="year-on-year growth of the history (bench/history.py --growth); "
+                        "0: every year as busy as the last, so 10M over 10 years has the "
+                        "1M database's last year and the ratio is history's alone")
     parser.add_argument("--triggers", choices=("live", "rebuild"), default="live",
                         help="bench/history.py --triggers, for builds")
     parser.add_argument("--after", action="append", default=[],
