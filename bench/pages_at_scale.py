@@ -602,7 +602,11 @@ async def run(args: argparse.Namespace) -> None:
                                        args.after)
         preps.append(prep)
         print(f"{s.label}: {prep.path}: {prep.note}", flush=True)
-        results.append(await measure_size(prep, settings, only))
+        try:
+            results.append(await measure_size(prep, settings, only))
+        finally:  # the last fresh copy: as large as the database
+            for p in settings.work.glob("cc.sqlite3*"):
+                p.unlink()
     rows = [row for row, _ in first_view_rows(preps[0])] + STEADY
     rows.append(Row("start", "start to /healthz answering (median of starts)", 60.0, False))
     print()
