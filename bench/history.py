@@ -4,8 +4,8 @@ The schema is the service's own (``Database(path).open(); migrate()``); the rows
 then written straight into the tables with ``executemany`` in large transactions, the
 way the repositories encode them (storage/call_repository.py, callback_repository.py,
 case_repository.py): times as UTC epoch REAL seconds, enums as their values, callbacks'
-attempts and history as JSON arrays. Deterministic: the same arguments (seed included)
-give the same rows.
+attempts and history as JSON arrays. Deterministic: the same arguments (seed and --end
+included; --end defaults to now) give the same database, byte for byte in every row.
 
 The shape of a large council's contact centre:
 
@@ -28,7 +28,7 @@ The shape of a large council's contact centre:
   still open (a few hundred);
 * queue_log's lines (ENTERQUEUE, then CONNECT and COMPLETECALLER or how the visit
   ended) and a settled ledger_calls row for every call with a verdict, as the ledger
-  keeps them (``--no-ledger-lines``: none; a third of the size);
+  keeps them (``--no-ledger-lines``: none, and a database about 40 % smaller);
 * records older than the retention periods (the service's defaults: 13 months for
   calls, callbacks and queue_log lines, 24 for cases) already anonymised, as the daily
   purge leaves them (``--keep-personal`` keeps everything).
@@ -49,7 +49,12 @@ two ways, ``--triggers``:
   rebuilds what the triggers would have maintained: ``module:function`` (called with the
   open ``sqlite3.Connection``, inside a transaction) or a ``.sql`` file (run as a script).
   ``rebuild`` with triggers present and no hook is refused: the maintained tables would
-  be left empty.
+  be left empty. The hook is whatever the change that adds the triggers offers to
+  rebuild them (``callcentre.storage.figures:rebuild`` below is an example name).
+
+With ``live`` triggers and rebuilt indexes (below), the triggers fire while the loaded
+tables have no secondary index: a trigger that reads calls back by an index (rather
+than adding the new row's figures) would be slow then; use ``--indexes live`` with it.
 
 Secondary indexes of the loaded tables are dropped and created again after the load
 (``--indexes rebuild``, the default: a sort is much faster than 10 M random inserts);
