@@ -595,23 +595,41 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings(Path(args.cache) / "run", args.timeout, args.warm_seconds,
                         args.warm_requests, args.steady_seconds)
     only = set(args.only.split(",")) if args.only else None
-    results, preps = [], []
+    results, preps, loads = [], [], []
     for s in sizes:
         prep = await asyncio.to_thread(prepare, s, Path(args.cache), args.seed, args.growth,
                                        args.max_age_days, args.rebuild, args.triggers,
                                        args.after)
         preps.append(prep)
         print(f"{s.label}: {prep.path}: {prep.note}", flush=True)
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(load_average(stop))
         try:
             results.append(await measure_size(prep, settings, only))
         finally:  # the last fresh copy: as large as the database
             for p in settings.work.glob("cc.sqlite3*"):
                 p.unlink()
+            stop.set()
+            loads.append(await sampler)
     rows = [row for row, _ in first_view_rows(preps[0])] + STEADY
     rows.append(Row("start", "start to /healthz answering (median of starts)", 60.0, False))
     print()
     for line in table(sizes, results, rows):
         print(line)
+    for s, (mean, top) in zip(sizes, loads, strict=True):
+        print(f"load average (1 min) while {s.label} was measured: mean {mean:.2f}, max "
+              f"{top:.2f} on {os.cpu_count()} cores (the machine's, other work included)")
+
+
+async def load_average(stop: asyncio.Event) -> tuple[float, float]:
+    """The 1-minute load average every 5 s until ``stop``: mean and max. Other work on
+    the machine slows every figure; this says how much there was."""
+    seen: list[float] = []
+    while not stop.is_set():
+        seen.append(os.getloadavg()[0])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 5.0)
+    return (statistics.fmean(seen), max(seen)) if seen else (float("nan"), float("nan"))
 
 
 def main() -> None:
