@@ -193,8 +193,9 @@ def last_month() -> tuple[datetime, datetime]:
 
 async def timed(fns: dict[int, Any], runs: int, budget: float) -> dict[int, list[float]]:
     """Milliseconds of each call of each size's ``fn``, taken in turns (one call of each per
-    round, so a busy moment of the machine falls on every size alike): ``runs`` rounds, or
-    as many as ``budget`` seconds allow (at least 20)."""
+    round, so a busy moment of the machine falls on every size alike; the order reversed
+    every other round, as the second call of a round waits for a CPU more often):
+    ``runs`` rounds, or as many as ``budget`` seconds allow (at least 20)."""
     for fn in fns.values():
         await fn()  # the first read warms the page cache, as a running service's is
     out: dict[int, list[float]] = {n: [] for n in fns}
@@ -202,7 +203,7 @@ async def timed(fns: dict[int, Any], runs: int, budget: float) -> dict[int, list
     for done in range(runs):
         if done >= 20 and time.perf_counter() > deadline:
             break
-        for n, fn in fns.items():
+        for n, fn in list(fns.items())[:: -1 if done % 2 else 1]:
             t0 = time.perf_counter()
             await fn()
             out[n].append((time.perf_counter() - t0) * 1000)
