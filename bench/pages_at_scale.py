@@ -78,6 +78,7 @@ import history
 from _policy import ALWAYS_OPEN  # bench/, the script's own folder
 from history import Shape, build, count, load_after, verify
 
+from callcentre.domain.paging import Keyset
 from callcentre.storage.db import Database, migrations
 
 TZ = ZoneInfo("Europe/London")
@@ -127,7 +128,7 @@ class Prepared:
     small_year: str  # another small queue, for its year in the API
     busiest: str
     window: tuple[str, str]  # one year of /api/calls: since, until (dates)
-    deep_cursor: int  # the id in the middle of that window
+    deep_cursor: str  # the page cursor of the call in the middle of that window
     call_ids: list[int]
     case_ref: str
     callback_id: int
@@ -201,6 +202,8 @@ def _questions(path: Path, token: str, note: str, seed: int) -> Prepared:
         bounds = [datetime.combine(d, datetime.min.time(), TZ).timestamp() for d in (since, until)]
         (lo, hi), = conn.execute("SELECT min(id), max(id) FROM calls WHERE arrived_at >= ? "
                                  "AND arrived_at < ?", bounds)
+        middle = conn.execute("SELECT arrived_at, id FROM calls WHERE id >= ? ORDER BY id"
+                              " LIMIT 1", ((lo + hi) // 2,)).fetchone()
         top = conn.execute("SELECT max(id) FROM calls").fetchone()[0]
         rng = random.Random(seed)
         ids = [rng.randint(1, top) for _ in range(400)]
@@ -211,7 +214,7 @@ def _questions(path: Path, token: str, note: str, seed: int) -> Prepared:
         conn.close()
     return Prepared(path, token, small_month=ranked[int(len(ranked) * 0.8)],
                     small_year=ranked[int(len(ranked) * 0.8) + 1], busiest=ranked[0],
-                    window=(since.isoformat(), until.isoformat()), deep_cursor=(lo + hi) // 2,
+                    window=(since.isoformat(), until.isoformat()), deep_cursor=Keyset(*middle).token(),
                     call_ids=ids, case_ref=case[0] if case else "", callback_id=callback or 1,
                     note=note)
 
