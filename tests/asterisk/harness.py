@@ -520,7 +520,21 @@ class AsteriskHarness:
                 raise HarnessError(f"channels still up after {timeout:.0f} s:\n"
                                    f"{self.cli('core show channels concise')}")
             time.sleep(0.2)
-        time.sleep(0.3)  # CDR and queue_log lines follow the last Hangup closely
+        self._logs_settled()
+
+    def _logs_settled(self, quiet: float = 0.5, longest: float = 5.0) -> None:
+        """CDR and queue_log lines follow the last Hangup closely, but later on a busy
+        machine: wait until neither file has grown for ``quiet`` seconds (at most
+        ``longest``), rather than a fixed time."""
+        files = [self.log_dir / "queue_log", self.log_dir / "cdr-custom" / "Master.csv"]
+        deadline = time.monotonic() + longest
+        sizes = [file_size(f) for f in files]
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = [file_size(f) for f in files]
+            if now == sizes:
+                return
+            sizes = now
 
     def hangup_all(self) -> None:
         """Hang up every channel and wait until Asterisk is idle (after a failed scenario)."""
