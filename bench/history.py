@@ -755,7 +755,7 @@ def _entry(at: float, by: str, action: str, old: str | None = None, new: str | N
 
 # --- the database ---------------------------------------------------------------------
 
-async def _create(path: Path) -> None:
+async def create_schema(path: Path) -> None:
     """The service's schema, by its own migrations."""
     db = Database(path)
     await db.open()
@@ -811,7 +811,7 @@ def build(path: str | Path, shape: Shape, *, triggers: str = "live", indexes: st
     for p in (work, Path(f"{work}-wal"), Path(f"{work}-shm")):
         p.unlink(missing_ok=True)
     started = time.perf_counter()
-    asyncio.run(_create(work))
+    asyncio.run(create_schema(work))
     conn = sqlite3.connect(work, isolation_level=None)
     built = Built(final)
     try:
