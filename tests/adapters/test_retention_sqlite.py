@@ -29,7 +29,7 @@ from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.retention_repository import SqliteRetentionRepository
+from callcentre.storage.retention_repository import SqliteRetentionRepository, purge_batch
 from callcentre.storage.standards_repository import SqliteStandardsRepository
 from callcentre.testing import FakeClock, utc
 from tests.contract.test_callback_repository import a_callback
@@ -205,3 +205,13 @@ async def text_columns_holding(db: Database, digits: str) -> list[str]:
             if hits and hits[0]:
                 found.append(f"{table}.{column['name']}")
     return found
+
+
+@pytest.mark.parametrize("kind", [Kind.CALLS, Kind.CALLBACKS, Kind.CASES])
+async def test_a_purge_batch_walks_the_personal_index_and_never_sorts(db: Database,
+                                                                     kind: Kind) -> None:
+    # the status index would make SQLite sort every closed record for each batch
+    plan = [row["detail"] for row in await db.fetch_all(
+        f"EXPLAIN QUERY PLAN {purge_batch(kind)}", (0.0, 10))]
+    assert not [step for step in plan if "TEMP B-TREE" in step], plan
+    assert any(f"USING INDEX {kind.value}_personal " in step + " " for step in plan), plan
