@@ -132,6 +132,8 @@ class Prepared:
     call_ids: list[int]
     case_ref: str
     callback_id: int
+    closed_cursor: str  # the page cursor of the closed callback in the middle, by deadline
+    owner: str  # the agent who owns most callbacks
     note: str  # how it was made or reused, measured in this run
 
 
@@ -202,13 +204,20 @@ def _questions(path: Path, token: str, note: str, seed: int) -> Prepared:
         case = conn.execute("SELECT case_ref FROM calls WHERE case_ref IS NOT NULL "
                             "ORDER BY id DESC LIMIT 1 OFFSET 1000").fetchone()
         callback = conn.execute("SELECT max(id) FROM callbacks").fetchone()[0]
+        closed = conn.execute(
+            "SELECT due_by, id FROM callbacks WHERE status = 'closed' ORDER BY due_by DESC, "
+            "id DESC LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM callbacks WHERE status = 'closed')"
+        ).fetchone()
+        owner = conn.execute("SELECT owner FROM callbacks WHERE owner IS NOT NULL GROUP BY owner "
+                             "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
     finally:
         conn.close()
     return Prepared(path, token, small_month=ranked[int(len(ranked) * 0.8)],
                     small_year=ranked[int(len(ranked) * 0.8) + 1], busiest=ranked[0],
                     window=(since.isoformat(), until.isoformat()), deep_cursor=Keyset(*middle).token(),
                     call_ids=ids, case_ref=case[0] if case else "", callback_id=callback or 1,
-                    note=note)
+                    closed_cursor=Keyset(*closed).token() if closed else "",
+                    owner=owner[0] if owner else "", note=note)
 
 
 # --- the service -----------------------------------------------------------------------
@@ -407,6 +416,14 @@ def first_view_rows(p: Prepared) -> list[tuple[Row, Callable[[int], str]]]:
          lambda n: f"/api/calls/{ids[n % len(ids)]}"),
         (Row("callbacks", "/api/callbacks?status=pending"),
          lambda _: "/api/callbacks?status=pending"),
+        (Row("callbacks_closed", "/api/callbacks?status=closed"),
+         lambda _: "/api/callbacks?status=closed"),
+        (Row("callbacks_deep", "/api/callbacks?status=closed, a deep page"),
+         lambda _: f"/api/callbacks?status=closed&cursor={p.closed_cursor}"),
+        (Row("callbacks_owner", "/api/callbacks?owner= (the busiest owner)"),
+         lambda _: f"/api/callbacks?{urlencode({'owner': p.owner})}"),
+        (Row("callbacks_due_year", "/api/callbacks one-year due window, soonest first"),
+         lambda _: f"/api/callbacks?due_from={since}&due_until={until}&order=soonest"),
         (Row("callback", "GET /api/callbacks/{id}"), lambda _: f"/api/callbacks/{p.callback_id}"),
         (Row("cases", "/api/cases?status=open"), lambda _: "/api/cases?status=open"),
         (Row("case", "GET /api/cases/{ref} with its calls"), lambda _: f"/api/cases/{p.case_ref}"),
