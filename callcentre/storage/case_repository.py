@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.errors import CaseExists, NoSuchCase, StorageError
@@ -53,10 +54,7 @@ class SqliteCaseRepository:
 
     async def find(self, status: CaseStatus | None, phone: str | None, limit: int,
                    cursor: str | None) -> tuple[list[Case], str | None]:
-        clause, args = where((("status = ?", status.value if status else None),
-                              ("phone = ?", phone), ("ref > ?", cursor)))
-        rows = await self._db.fetch_all(
-            f"SELECT * FROM cases {clause} ORDER BY ref LIMIT ?", (*args, limit + 1))
+        rows = await self._db.fetch_all(*list_query(status, phone, limit, cursor))
         items = [_case(r) for r in rows[:limit]]
         return items, (items[-1].ref if len(rows) > limit and items else None)
 
@@ -91,3 +89,13 @@ class SqliteCaseRepository:
                 raise NoSuchCase(ref)
         return await self.get(ref)
 
+
+def list_query(status: CaseStatus | None, phone: str | None, limit: int,
+               cursor: str | None) -> tuple[str, list[Any]]:
+    """find()'s one statement: a page and one more row, by ref. Each filter has an index in
+    ref order (migration 018; a number's few cases are read through its own, the status
+    only checked); tests/adapters/test_case_plans.py asks EXPLAIN QUERY PLAN."""
+    only = "+" if phone is not None else ""
+    clause, args = where(((f"{only}status = ?", status.value if status else None),
+                          ("phone = ?", phone), ("ref > ?", cursor)))
+    return f"SELECT * FROM cases {clause} ORDER BY ref LIMIT ?", [*args, limit + 1]
