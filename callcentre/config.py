@@ -65,7 +65,7 @@ class Config:
     abandon_rate_target: float = setting(0.05, "Highest acceptable share of offered calls abandoned after the short-abandon time.")
     callback_kept_target: float = setting(0.9, "Share of callbacks to keep (resident reached by the promised time).")
     council_name: str = setting("the council", "Shown on the published standards page.")
-    short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; metrics/rules.yml uses the same number).")
+    short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; callcentre rules writes the same number into the Prometheus rules).")
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")

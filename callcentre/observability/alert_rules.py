@@ -12,18 +12,23 @@ warning: a promise or a standard is at risk), which alertmanager.py routes on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
 from callcentre.config import Config
+from callcentre.errors import ConfigError
 from callcentre.observability.yaml_text import Commented, Flow, Value, dump
 
 # Calls offered in the last hour before a queue's hourly figures are judged: fewer say little.
 MIN_CALLS = 10
 WINDOWS = ("5m", "1h", "1d")
+# Closed callbacks in the last day before its kept ratio is judged.
+MIN_CALLBACKS = 10
 QUEUED = "answered|abandoned|timeout|exit_with_key|exit_empty|left_queue"
+DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
 
 HEADER = """\
 Recording and alerting rules for callcentre, generated from the service's settings by
@@ -54,19 +59,25 @@ class Standards:
     service_levels: tuple[tuple[int, float], ...]  # (seconds, share to answer within them)
     short_abandon: int
     abandon_rate_target: float
+    kept_target: float
     at_risk_minutes: float
+    silence_minutes: float  # calls and no queue event this long: the AMI account's rights
 
     @classmethod
     def of(cls, config: Config) -> Standards:
         levels = tuple((int(t), target) for t, target in zip(
             config.service_level_thresholds, config.service_level_targets, strict=True))
         return cls(levels, int(config.short_abandon_seconds), config.abandon_rate_target,
-                   config.callback_at_risk_minutes)
+                   config.callback_kept_target, config.callback_at_risk_minutes,
+                   config.queue_events_silence_minutes)
 
 
 def render(config: Config, pending: str | None = None) -> str:
     """metrics/rules.yml for these settings. ``pending``, e.g. "1s", replaces every alert's
-    ``for:`` (a drill of the alert chain, or a test that cannot wait minutes)."""
+    ``for:`` (a drill of the alert chain, or a test that cannot wait minutes); ConfigError
+    when it is not a Prometheus duration."""
+    if pending is not None and not DURATION.fullmatch(pending):
+        raise ConfigError(f"--pending {pending!r}: give a Prometheus duration, e.g. 1s or 2m")
     standards = Standards.of(config)
     header = HEADER.format(short=standards.short_abandon,
                            thresholds=", ".join(f"{t} s" for t, _ in standards.service_levels))
@@ -149,7 +160,7 @@ def percent(share: float) -> str:
 
 
 def alerting_rules(s: Standards, pending: str | None = None) -> list[Value]:
-    alerts = [*standards_alerts(s), *link_alerts(), *callback_alerts(s), *service_alerts()]
+    alerts = [*standards_alerts(s), *link_alerts(s), *callback_alerts(s), *service_alerts()]
     return [alert.rule(pending) for alert in alerts]
 
 
@@ -175,7 +186,15 @@ def standards_alerts(s: Standards) -> Sequence[Alert]:
     return found
 
 
-def link_alerts() -> Sequence[Alert]:
+def _window(minutes: float) -> tuple[str, str]:
+    """A PromQL range for so many minutes, and the same in words."""
+    seconds = round(minutes * 60)
+    if seconds % 60:
+        return f"{seconds}s", f"{seconds} seconds"
+    return f"{seconds // 60}m", f"{seconds // 60} minutes"
+
+
+def link_alerts(s: Standards) -> Sequence[Alert]:
     """Asterisk and the AMI link: while these fire, calls are not being measured."""
     return [
         Alert("CallcentreAmiDisconnected", "callcentre_ami_connected == 0", "2m", "critical",
@@ -191,15 +210,21 @@ def link_alerts() -> Sequence[Alert]:
               "AMI events arrive without a Timestamp: set timestampevents = yes in manager.conf",
               "manager.conf timestampevents = no (Asterisk's default): waits are timed on"
               " arrival."),
-        Alert("CallcentreNoQueueEvents",
-              'sum(increase(callcentre_ami_events_total{event="Newchannel",result="handled"}[30m])) >= 3\n'
-              'and on() (sum(increase(callcentre_ami_events_total{event="QueueCallerJoin",result="handled"}[30m])) or vector(0)) == 0\n'
-              "and on() max(callcentre_open) == 1", "5m", "warning",
-              "{{ $value }} calls in 30 minutes and no queue event: check the AMI account's read"
-              " classes",
-              "Calls arrive during opening hours but no queue event does: the AMI account lacks\n"
-              "the 'agent' read class (every queue call would be logged hung_up_before_queue)."),
+        _no_queue_events(s),
     ]
+
+
+def _no_queue_events(s: Standards) -> Alert:
+    window, words = _window(s.silence_minutes)
+    return Alert(
+        "CallcentreNoQueueEvents",
+        f'sum(increase(callcentre_ami_events_total{{event="Newchannel",result="handled"}}[{window}])) >= 3\n'
+        f'and on() (sum(increase(callcentre_ami_events_total{{event="QueueCallerJoin",result="handled"}}[{window}])) or vector(0)) == 0\n'
+        "and on() max(callcentre_open) == 1", "5m", "warning",
+        f"{{{{ $value }}}} calls in {words} and no queue event: check the AMI account's read classes",
+        "Calls arrive during opening hours but no queue event does: the AMI account lacks\n"
+        "the 'agent' read class (every queue call would be logged hung_up_before_queue).\n"
+        f"The window is queue_events_silence_minutes ({words}), as /healthz's warning.")
 
 
 def callback_alerts(s: Standards) -> Sequence[Alert]:
@@ -219,6 +244,14 @@ def callback_alerts(s: Standards) -> Sequence[Alert]:
               "The PBX refuses the callbacks' calls (or cannot be asked): trunk down, originate\n"
               "rights missing, link lost. They are retried with back-off, but promises are at"
               " stake."),
+        Alert("CallcentreCallbacksKeptBelowTarget",
+              f"callcentre_callbacks_kept:ratio1d < {s.kept_target!r}\n"
+              f'and on() sum(increase(callcentre_callbacks_closed_total{{result=~"kept|late|missed"}}[1d])) >= {MIN_CALLBACKS}',
+              "1h", "warning",
+              "{{ $value | humanizePercentage }} of callbacks kept in the last day"
+              f" (target {percent(s.kept_target)})",
+              f"Target: {percent(s.kept_target)} of callbacks kept (callback_kept_target), over"
+              f" the last day, once at least {MIN_CALLBACKS} were closed."),
     ]
 
 

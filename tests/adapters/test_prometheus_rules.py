@@ -15,6 +15,7 @@ import yaml
 from callcentre.__main__ import main
 from callcentre.config import Config
 from callcentre.domain.metrics import CATALOGUE
+from callcentre.errors import ConfigError
 from callcentre.observability.alert_rules import render
 
 METRICS = Path(__file__).resolve().parents[2] / "metrics"
@@ -75,7 +76,8 @@ def _alerts(text: str) -> dict[str, list[dict[str, Any]]]:
 def test_targets_and_thresholds_come_from_the_settings(tmp_path: Path) -> None:
     cfg = Config(service_level_thresholds=(30.0,), service_level_targets=(0.85,),
                  short_abandon_seconds=10.0, abandon_rate_target=0.1,
-                 callback_at_risk_minutes=45.0)
+                 callback_at_risk_minutes=45.0, callback_kept_target=0.8,
+                 queue_events_silence_minutes=7.5)
     text = render(cfg)
     alerts = _alerts(text)
     [level] = alerts["CallcentreServiceLevelBelowTarget"]
@@ -84,6 +86,9 @@ def test_targets_and_thresholds_come_from_the_settings(tmp_path: Path) -> None:
     assert "within 30 s in the last hour (target 85 %)" in level["annotations"]["summary"]
     assert "> 0.1 and" in alerts["CallcentreAbandonRateAboveTarget"][0]["expr"]
     assert "due within 45 minutes" in alerts["CallcentreCallbacksAtRisk"][0]["annotations"]["summary"]
+    assert "ratio1d < 0.8\n" in alerts["CallcentreCallbacksKeptBelowTarget"][0]["expr"]
+    [silent] = alerts["CallcentreNoQueueEvents"]
+    assert "[450s]" in silent["expr"] and "in 450 seconds" in silent["annotations"]["summary"]
     assert 'callcentre_answer_wait_seconds_bucket{le="30.0"}' in text
     assert 'callcentre_abandon_wait_seconds_bucket{le="10.0"}' in text
     assert 'le="20.0"' not in text and 'le="5.0"' not in text
@@ -114,6 +119,11 @@ def test_every_alert_has_a_severity_and_no_personal_data() -> None:
             assert set(re.findall(r"by \((\w+)\)", rule["expr"])) <= {"queue", "task"}, name
             used = set(re.findall(r"\{\{ *([^}|]+?) *(?:\|[^}]*)?\}\}", str(rule["annotations"])))
             assert used <= {"$value", "$labels.queue", "$labels.task"}, (name, used)
+
+
+def test_pending_must_be_a_duration() -> None:
+    with pytest.raises(ConfigError, match="Prometheus duration"):
+        render(Config(), pending="soon")
 
 
 def test_the_cli_writes_the_render(tmp_path: Path) -> None:
