@@ -80,6 +80,7 @@ class Config:
     alert_email_from: str = setting("", "The From address of alert emails (needed with alert_email_to).")
     alert_smtp_smarthost: str = setting("", "The mail server that sends alert emails, host:port (needed with alert_email_to).")
     alert_smtp_username: str = setting("", "User name at the mail server, if it asks for one.")
+    alert_smtp_tls: str = setting("starttls", "How alert emails reach the mail server: starttls (required: Alertmanager will not send without it) or none (a relay on the council's own network that offers no TLS).")
     alert_smtp_password_file: str = setting("", "File holding the mail server's password, read by Alertmanager itself: the password is never written into its configuration.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
     log_format: str = setting("text", "text (one line per record, control characters escaped) or json (one JSON object per line).")
@@ -203,6 +204,8 @@ def _validate_alerts(c: Config) -> None:
         raise ConfigError("alert_email_to: needs alert_email_from and alert_smtp_smarthost")
     if c.alert_smtp_smarthost and not c.alert_smtp_smarthost.rpartition(":")[2].isdigit():
         raise ConfigError("alert_smtp_smarthost: give host:port, e.g. smtp.council.example:587")
+    if c.alert_smtp_tls not in ("starttls", "none"):
+        raise ConfigError("alert_smtp_tls: must be starttls or none")
 
 
 def _validate_standards(c: Config) -> None:

@@ -21,7 +21,8 @@ HEADER = """\
 Alertmanager's configuration for callcentre, generated from the service's settings by
 `callcentre alertmanager-config` (callcentre/observability/alertmanager.py). Set the receiver
 with alert_webhook_url and/or alert_email_to, alert_email_from, alert_smtp_smarthost,
-alert_smtp_username, alert_smtp_password_file (README: "Alerts"), then render it again."""
+alert_smtp_tls, alert_smtp_username, alert_smtp_password_file (README: "Alerts"), then render it
+again."""
 
 NOBODY = """
 No receiver is set: alerts are shown in Alertmanager's own pages and reach nobody."""
@@ -75,6 +76,8 @@ def _receiver(c: Config) -> dict[str, Value]:
     if c.alert_email_to:
         email: dict[str, Value] = {"to": c.alert_email_to, "from": c.alert_email_from,
                                    "smarthost": c.alert_smtp_smarthost, "send_resolved": True}
+        if c.alert_smtp_tls == "none":  # Alertmanager's default is to require STARTTLS
+            email["require_tls"] = False
         if c.alert_smtp_username:  # no user name: the server asks for no password either
             email["auth_username"] = c.alert_smtp_username
             if c.alert_smtp_password_file:

@@ -75,6 +75,13 @@ def test_receivers_from_the_settings_and_no_password_in_the_file() -> None:
     assert document["route"]["group_by"] == ["alertname", "queue", "task"]
 
 
+def test_starttls_is_required_unless_the_council_says_its_relay_has_none() -> None:
+    def email(**more: str) -> dict[str, object]:
+        return dict(yaml.safe_load(render(_config(**EMAIL, **more)))["receivers"][0]["email_configs"][0])
+    assert "require_tls" not in email()  # Alertmanager's default: true
+    assert email(alert_smtp_tls="none")["require_tls"] is False
+
+
 def test_with_no_receiver_it_says_so() -> None:
     text = render(Config())
     assert "reach nobody" in text
@@ -90,6 +97,7 @@ def test_timing_is_a_parameter() -> None:
     ({"alert_webhook_url": "hooks.council.example"}, "alert_webhook_url"),
     ({"alert_email_to": "a@council.example"}, "alert_email_from"),
     (EMAIL | {"alert_smtp_smarthost": "smtp.council.example"}, "host:port"),
+    (EMAIL | {"alert_smtp_tls": "ssl"}, "starttls or none"),
 ])
 def test_bad_receiver_settings_are_refused(settings: dict[str, str], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
