@@ -28,9 +28,12 @@ _BLOCK = re.compile(r"[!-~]([ -~]*[!-~])?(\n([ -~]*[!-~])?)*\n([ -~]*[!-~])")
 _UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
                      "\U00010000-\U0010ffff]")
 _FLOW_INDICATORS = re.compile(r"[,\[\]{}]")
+# Words YAML 1.1 (Prometheus's and Alertmanager's parser) or 1.2 reads as something else: booleans,
+# null, and anything made of a number's characters (ints in any base, floats, sexagesimals,
+# dates; a few strings such as "12e" are quoted for nothing). "15m" and "20s" stay plain.
 _NOT_STRINGS = re.compile(
-    r"(?i)(true|false|yes|no|on|off|null|~|y|n|[-+]?(\d[\d_]*(\.\d*)?|\.\d+)(e[-+]?\d+)?"
-    r"|[-+]?\.inf|\.nan|0x[0-9a-f]+|0o[0-7]+|\d+:\d+(:\d+)?|\d{4}-\d\d?-\d\d?([Tt ].*)?)")
+    r"(?i)(true|false|yes|no|on|off|null|~|y|n|[-+]?\.(inf|nan)"
+    r"|[-+]?[.\d][\d_.:a-fxob+-]*|\d{4}-\d\d?-\d\d?([Tt ].*)?)")
 
 
 class Flow(dict[str, str]):
