@@ -27,7 +27,8 @@ _BLOCK = re.compile(r"[!-~]([ -~]*[!-~])?(\n([ -~]*[!-~])?)*\n([ -~]*[!-~])")
 # Characters YAML does not take as they are, or takes for line breaks: escaped when quoted.
 _UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
                      "\U00010000-\U0010ffff]")
-_FLOW_INDICATORS = re.compile(r"[,\[\]{}]")
+# Inside {...} plain words only (labels: warning, 20s); anything else is quoted.
+_FLOW_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
 # Words YAML 1.1 (Prometheus's and Alertmanager's parser) or 1.2 reads as something else: booleans,
 # null, and anything made of a number's characters (ints in any base, floats, sexagesimals,
 # dates; a few strings such as "12e" are quoted for nothing). "15m" and "20s" stay plain.
@@ -54,13 +55,13 @@ Value: TypeAlias = (
 
 def scalar(value: str | int | float | bool, in_flow: bool = False) -> str:
     """One value as a YAML scalar that reads back as the same value and type (``in_flow``:
-    inside ``{...}``, where commas and brackets end a plain scalar)."""
+    inside ``{...}``, where more characters are indicators)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if (_PLAIN.fullmatch(value) and not _NOT_STRINGS.fullmatch(value)
-            and value == value.strip() and not (in_flow and _FLOW_INDICATORS.search(value))):
+    if ((_FLOW_PLAIN if in_flow else _PLAIN).fullmatch(value)
+            and not _NOT_STRINGS.fullmatch(value) and value == value.strip()):
         return value
     return _UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from callcentre.observability.yaml_text import Commented, Flow, dump, scalar
 
 TRICKY = ["yes", "No", "on", "null", "~", "1:30", "15m", "20s", "0.8", "1e3", ".inf", "0x1f",
-          "2026-12-01", "0b101", "0o17", "0777", "1_000", "1:30.5", "6.8e+5", ".5", "1.", "a: b", "a:b", "x #y", "#x", "-x", "- x", "?x", "{{ $value }}", "", " x",
+          "2026-12-01", "0b101", "0o17", "0777", "1_000", "1:30.5", "6.8e+5", ".5", "1.", "0?", "a?b", "x:y", "a b", "a: b", "a:b", "x #y", "#x", "-x", "- x", "?x", "{{ $value }}", "", " x",
           "x ", "'q'", '"q"', "a,b", "[x]", "@x", "`x`", "|x", ">x", "%x", "!x", "&x", "*x",
           "queue:callcentre_x:ratio1h < 0.8", "line\nline", "line\n", "\nline", "a\n\nb",
           " a\nb", "a \nb", "tab\there", "é ü 日本", "\u0085", "\u2028", "\x00", "\ufeffx"]
