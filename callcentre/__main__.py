@@ -1,4 +1,4 @@
-"""Command line: ``callcentre serve | demo | migrate | token create | subject export|erase``.
+"""Command line: ``callcentre serve | demo | migrate | rules | alertmanager-config | token | ...``.
 
 Parses arguments, loads the config, sets up logging, and hands over to app.py.
 """
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the database, then exit")
     sub.add_parser("rebuild-figures", help="recount every day's standards figures from the "
                    "calls and say whether the kept ones agreed (exit 1: they were repaired)")
+    _alerting_parser(sub)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bearer token and print it once")
@@ -59,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True, help="up to, not included")
     export.add_argument("--format", choices=("json", "csv"), default="csv")
     return p
+
+
+def _alerting_parser(sub: Any) -> None:
+    rules = sub.add_parser("rules", help="print the Prometheus recording and alerting rules "
+                           "made from the settings' standards (metrics/rules.yml)")
+    rules.add_argument("--output", "-o", help="write to this file instead of standard output")
+    rules.add_argument("--pending", help="every alert's 'for:' instead of its own, e.g. 1s"
+                       " (to drill the alert chain)")
+    alertmanager = sub.add_parser("alertmanager-config", help="print Alertmanager's configuration:"
+                                  " every alert routed to the receiver the alert_* settings name")
+    alertmanager.add_argument("--output", "-o", help="write to this file instead of standard"
+                              " output")
 
 
 def _person_parser(sub: Any) -> None:
@@ -192,6 +205,15 @@ async def _audit(cfg: config_mod.Config, args: argparse.Namespace) -> None:
         print(json.dumps([entry_json(e) for e in entries], indent=1))
 
 
+def _write(text: str, output: str | None) -> None:
+    """A generated file, to ``output`` or standard output."""
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        print(text, end="")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -218,6 +240,14 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await _migrate(cfg)
     elif args.command == "rebuild-figures":
         return await _rebuild_figures(cfg)
+    elif args.command == "rules":
+        from callcentre.observability.alert_rules import render
+
+        _write(render(cfg, args.pending), args.output)
+    elif args.command == "alertmanager-config":
+        from callcentre.observability.alertmanager import render as render_alertmanager
+
+        _write(render_alertmanager(cfg), args.output)
     elif args.command == "token":
         await _token(cfg, args)
     elif args.command == "person":

@@ -9,6 +9,8 @@ want=()
 command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
 command -v promtool >/dev/null || want+=(prometheus)
+# Alertmanager and amtool: tests/integration/test_alerts_real.py, tests/adapters/test_alertmanager_config.py
+command -v amtool >/dev/null || want+=(prometheus-alertmanager)
 command -v chromium >/dev/null || want+=(chromium)
 [ ${#want[@]} -eq 0 ] && exit 0
 echo "[deps] apt-get install ${want[*]}" >&2
