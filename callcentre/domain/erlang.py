@@ -131,23 +131,31 @@ def outlook(n: int, lam: float, mu: float, theta: float | None, threshold: float
 def agents_needed(lam: float, mu: float, theta: float | None, threshold: float,
                   target: float, most: int = 5000) -> int | None:
     """Fewest agents whose service level is at least ``target`` (it never falls as agents
-    are added); None if even ``most`` are not enough."""
+    are added); None if even ``most`` are not enough. Searched outwards from the
+    square-root staffing guess (load + sqrt(load) / 2), usually two or three evaluations."""
     if lam <= 0.0:
         return 0
+    load = lam / mu
 
     def meets(n: int) -> bool:
         return outlook(n, lam, mu, theta, threshold).service_level >= target
 
     # n agents answer at most n mu / lam of the calls: fewer than target * load cannot do
-    low = max(1, math.ceil(target * lam / mu) - 1)
-    if meets(low):
-        return low
-    high = low
-    while not meets(high):
-        if high >= most:
-            return None
-        low, high = high, min(most, 2 * high)
-    while high - low > 1:  # low fails, high meets
+    floor = max(0, math.ceil(target * load) - 1)  # fails (0: no agents answer nobody)
+    guess = min(most, max(floor + 1, math.ceil(load + math.sqrt(load) / 2)))
+    if meets(guess):
+        low, high, step = max(floor, guess - 1), guess, 1
+        while low > floor and meets(low):  # gallop down
+            high, step = low, step * 2
+            low = max(floor, high - step)
+    else:
+        low, high, step = guess, min(most, guess + 1), 1
+        while not meets(high):  # gallop up
+            if high >= most:
+                return None
+            low, step = high, step * 2
+            high = min(most, low + step)
+    while high - low > 1:  # low fails (or is the floor), high meets
         mid = (low + high) // 2
         low, high = (low, mid) if meets(mid) else (mid, high)
     return high
