@@ -1,14 +1,16 @@
 """The capacity model of a queue, learned from its own history, by half-hour of the week.
 
-Pure. Storage sums finished calls per UTC half-hour (``HalfHour``); ``learn`` files each
+Pure. Storage sums finished calls per UTC half-hour (``HalfHour``: migration 018 keeps
+them as calls are stored); ``learn`` files each
 under its council-local half-hour of the week (Monday 00:00 is slot 0) and averages the
 weeks: a **plain mean of the last N whole weeks** (every weekday slot seen N times; a
 public holiday in the window lowers its weekday's figures by 1/N). Handling time and
 patience are one figure each for the queue over the window (per half-hour they would be
 too noisy to staff by).
 
-* arrivals: residents who joined the queue (every outcome with a queue wait, short
-  abandons included: they took a place in the queue);
+* arrivals: residents who joined the queue while open (every outcome with a queue wait,
+  short abandons included: they took a place in the queue; calls while closed are left
+  out: nobody is staffed for them, and those that become callbacks count as callbacks);
 * handling: mean talk time of answered calls (the time an agent is taken; wrap-up is not
   recorded);
 * patience: exponential, estimated as abandons / total time residents spent waiting (the

@@ -1,28 +1,23 @@
-"""All SQL for the capacity model: finished calls and callback attempts summed per UTC
-half-hour of a window (a bounded read: the window's rows, by the arrival indexes of 001 and
-015, never the history). The local half-hour of the week is the domain's to work out."""
+"""All SQL for the capacity model: the half-hours of its window that migration 018's
+triggers keep as calls are stored (capacity_half_hours; a window costs its rows, never the
+history), callback attempts and last week's agents read from the window's own rows. The
+local half-hour of the week is the domain's to work out.
+
+Windows start and end on a UTC half-hour (a local midnight, in zones whose offset is whole
+or half hours): a half-hour is in the window when it starts in it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
-from callcentre.domain.standards import OFFERED_OUTCOMES
 from callcentre.storage.db import Database, to_epoch
 
-_QUEUED = ", ".join(f"'{o}'" for o in OFFERED_OUTCOMES)  # constants of the domain, not input
-# ?1 window start, ?2 end (epoch seconds); ?3 the queue, or NULL for every queue.
-# "queue IS ?3 OR ?3 IS NULL" would stop SQLite using the queue's index: two statements.
-_CALLS = f"""
-SELECT CAST(arrived_at / {SLOT_SECONDS} AS INTEGER) AS b,
-       SUM(outcome IN ({_QUEUED})), SUM(outcome = 'answered'),
-       TOTAL(CASE WHEN outcome = 'answered' THEN talk_seconds END),
-       SUM(outcome = 'answered' AND talk_seconds IS NOT NULL), SUM(outcome = 'abandoned'),
-       TOTAL(CASE WHEN outcome IN ({_QUEUED}) THEN wait_seconds END)
-FROM calls WHERE arrived_at >= ?1 AND arrived_at < ?2 {{queue}} GROUP BY b
-"""
-_BY_QUEUE = _CALLS.format(queue="AND queue = ?3")
-_EVERY = _CALLS.format(queue="AND outcome IS NOT NULL")
+_KEPT = ("SELECT start, arrivals, answered, talk_us, talked, abandoned, wait_us"
+         " FROM capacity_half_hours WHERE queue = ? AND start >= ? AND start < ?"
+         " AND arrivals != 0")  # a row every call has left again (corrected, erased) is 0
+ALL_QUEUES = "*"
 _AGENTS = f"""
 SELECT CAST(answered_at / {SLOT_SECONDS} AS INTEGER) AS b, COUNT(DISTINCT agent_interface)
 FROM calls WHERE arrived_at >= ?1 AND arrived_at < ?2 AND answered_at IS NOT NULL
@@ -43,6 +38,11 @@ GROUP BY b
 """
 
 
+def _half_hour(epoch: float | None) -> int:
+    assert epoch is not None
+    return int(epoch // SLOT_SECONDS)
+
+
 def _start(bucket: int) -> datetime:
     return datetime.fromtimestamp(bucket * SLOT_SECONDS, UTC)
 
@@ -53,16 +53,14 @@ class SqliteCapacityHistory:
 
     async def half_hours(self, start: datetime, end: datetime,
                          queue: str | None) -> list[HalfHour]:
-        """Finished calls that arrived in [start, end), of ``queue`` (None: every call,
-        with callback attempts started then), summed per UTC half-hour."""
+        """Residents queued while open in the half-hours of [start, end), of ``queue`` (None:
+        every queue, with the agents' time on callback attempts started then)."""
         window = (to_epoch(start), to_epoch(end))
-        if queue is None:
-            rows = await self._db.fetch_all(_EVERY, window)
-            attempts = {r[0]: r[1] for r in await self._db.fetch_all(_CALLBACKS, window)}
-        else:
-            rows, attempts = await self._db.fetch_all(_BY_QUEUE, (*window, queue)), {}
-        out = {r[0]: HalfHour(_start(r[0]), r[1] or 0, r[2] or 0, r[3], r[4] or 0, r[5] or 0,
-                              r[6], attempts.pop(r[0], 0.0)) for r in rows}
+        rows = await self._db.fetch_all(_KEPT, (queue or ALL_QUEUES, *map(_half_hour, window)))
+        attempts = ({} if queue is not None else
+                    {r[0]: r[1] for r in await self._db.fetch_all(_CALLBACKS, window)})
+        out = {r[0]: HalfHour(_start(r[0]), r[1], r[2], r[3] / 1e6, r[4], r[5], r[6] / 1e6,
+                              attempts.pop(r[0], 0.0)) for r in rows}
         out.update({b: HalfHour(_start(b), callback_seconds=s) for b, s in attempts.items()})
         return [out[b] for b in sorted(out)]
 

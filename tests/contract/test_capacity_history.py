@@ -1,5 +1,7 @@
-"""The capacity history SQLite reads: each UTC half-hour's sums are what the calls and the
-callbacks' attempts give by the model's definitions, for a queue and for every queue."""
+"""The capacity history from SQLite: each UTC half-hour's sums (kept by migration 018's
+triggers) are what the calls give by the model's definitions, for a queue and for every
+queue, through every change a call goes through, and as the migration fills them; callback
+attempts and last week's agents as the window's rows say."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from callcentre.domain.standards import OFFERED_OUTCOMES
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.capacity_repository import SqliteCapacityHistory
-from callcentre.storage.db import Database
+from callcentre.storage.db import Database, _statements, migrations
 from tests.contract.test_callback_repository import a_callback
 from tests.contract.test_standards_repository import T0, random_calls
 
@@ -30,16 +32,19 @@ def _start(t: datetime) -> datetime:
 def reference(calls: list[Call], queue: str | None) -> dict[datetime, HalfHour]:
     sums: dict[datetime, list[float]] = defaultdict(lambda: [0.0] * 7)
     for c in calls:
-        if c.outcome is None or not START <= c.arrived_at < END or queue not in (None, c.queue):
+        if (c.outcome is None or not START <= c.arrived_at < END or c.out_of_hours
+                or queue not in (None, c.queue)):
+            continue
+        if c.outcome.value not in OFFERED_OUTCOMES:
             continue
         s = sums[_start(c.arrived_at)]
-        queued, answered = c.outcome.value in OFFERED_OUTCOMES, c.outcome is Outcome.ANSWERED
-        s[0] += queued
+        answered = c.outcome is Outcome.ANSWERED
+        s[0] += 1
         s[1] += answered
         s[2] += (c.talk_seconds or 0.0) if answered else 0.0
         s[3] += answered and c.talk_seconds is not None
         s[4] += c.outcome is Outcome.ABANDONED
-        s[5] += (c.wait_seconds or 0.0) if queued else 0.0
+        s[5] += c.wait_seconds or 0.0
     return {t: HalfHour(t, int(s[0]), int(s[1]), s[2], int(s[3]), int(s[4]), s[5])
             for t, s in sums.items()}
 
@@ -62,6 +67,32 @@ async def test_half_hours_sum_the_window_by_the_models_definitions(
     stored = await SqliteCallRepository(db).save(calls)
     got = await SqliteCapacityHistory(db).half_hours(START, END, queue)
     _same([replace(h, callback_seconds=0.0) for h in got], reference(stored, queue))
+
+
+async def test_the_kept_half_hours_follow_every_change_and_the_migrations_fill(
+        db: Database) -> None:
+    repo = SqliteCallRepository(db)
+    calls = random_calls(300, seed=6)
+    await repo.save([replace(c, outcome=None, end_source=None) for c in calls])  # in progress
+    assert await SqliteCapacityHistory(db).half_hours(START, END, None) == []
+    stored = await repo.save(calls)
+    async with db.write() as conn:  # corrections (as the ledger's), a closure flag, erasures
+        await conn.execute("UPDATE calls SET outcome = 'answered', queue = 'c',"
+                           " talk_ended_at = ended_at WHERE id % 5 = 0")
+        await conn.execute("UPDATE calls SET out_of_hours = 1 - out_of_hours WHERE id % 7 = 0")
+        await conn.execute("DELETE FROM calls WHERE id % 11 = 0")
+    now = [await repo.get(c.id or 0) for c in stored if (c.id or 0) % 11]
+    for queue in (None, "a", "c"):
+        _same(await SqliteCapacityHistory(db).half_hours(START, END, queue),
+              reference(now, queue))
+    kept = await db.fetch_all("SELECT * FROM capacity_half_hours WHERE arrivals != 0"
+                              " ORDER BY queue, start")
+    (sql,) = [text for _, name, text in migrations() if name.startswith("018_")]
+    async with db.write() as conn:
+        await conn.execute("DELETE FROM capacity_half_hours")
+        await conn.execute(_statements(sql)[-1])  # the migration's fill
+    assert [tuple(r) for r in await db.fetch_all(
+        "SELECT * FROM capacity_half_hours ORDER BY queue, start")] == [tuple(r) for r in kept]
 
 
 async def test_callback_attempts_count_agents_time_for_every_queue_only(db: Database) -> None:
