@@ -9,6 +9,7 @@ in a worker thread so the event loop keeps answering meanwhile.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,11 +22,14 @@ KEPT_QUEUES = 64  # advice kept per day; a queue name comes from a request
 
 class CapacityService:
     def __init__(self, history: CapacityHistory, clock: Clock, tz: ZoneInfo,
-                 standard: Standard, weeks: int = 6) -> None:
+                 targets: Mapping[int, float], weeks: int = 6) -> None:
+        """``targets``: threshold seconds -> share to answer within it; staffing aims at the
+        shortest threshold's (the answer standard, e.g. 80 % within 20 s)."""
         self._history = history
         self._clock = clock
         self._tz = tz
-        self.standard = standard
+        first = min(targets)
+        self.standard = Standard(first, targets[first])
         self.weeks = weeks
         self._kept: dict[str | None, StaffingAdvice] = {}
         self._kept_day: date | None = None

@@ -95,7 +95,8 @@ def test_next_monday_is_the_coming_week() -> None:
 async def test_the_service_reads_whole_weeks_before_today_and_keeps_the_advice_a_day() -> None:
     history = FixedCapacityHistory(calls={"council": _mondays_at_ten(8, 100)})
     clock = FakeClock(utc(2026, 11, 25, 12, 0))
-    service = CapacityService(history, clock, LONDON, STANDARD, weeks=6)
+    service = CapacityService(history, clock, LONDON, {60: 0.95, 20: 0.8}, weeks=6)
+    assert service.standard == STANDARD
     model = await service.model("council")
     assert model.first == datetime(2026, 10, 14, tzinfo=LONDON)
     assert model.calls == 600  # the Mondays 19 Oct .. 23 Nov
