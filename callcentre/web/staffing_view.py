@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from callcentre.domain.capacity import CapacityModel
@@ -57,6 +58,10 @@ def staffing_json(a: StaffingAdvice) -> dict[str, Any]:
     }
 
 
+def _day(d: date | datetime) -> str:
+    return f"{d:%A} {d.day} {d:%B}"
+
+
 def _pct(x: float | None) -> str:
     return DASH if x is None else f"{x:.0%}"
 
@@ -74,7 +79,8 @@ def _intro(a: StaffingAdvice) -> str:
                 "nobody gave up waiting, so the advice assumes residents wait (Erlang C)")
     return (f"<p>Agents needed to answer {a.standard.target:.0%} of calls within "
             f"{a.standard.threshold} s in each half-hour, learned from the "
-            f"{m.weeks} weeks from {m.first:%d %B} to {m.end:%d %B} ({m.calls} calls queued; "
+            f"{m.weeks} weeks from {_day(m.first)} to "
+            f"{_day(m.end - timedelta(days=1))} ({m.calls} calls queued; "
             f"each weekday's half-hour is the plain average of those weeks). Calls take "
             f"{_minutes(m.handling_seconds)} to handle on average; {esc(patience)}. "
             "Needed includes agents for the call-backs expected then. Last week is how many "
@@ -119,11 +125,11 @@ def staffing_html(a: StaffingAdvice) -> str:
     days = []
     for day, slots in a.days():
         if not slots:
-            days.append(f"<p>{day:%A %d %B}: no calls expected.</p>")
+            days.append(f"<p>{_day(day)}: no calls expected.</p>")
             continue
         peak = max(slots, key=lambda s: math.inf if s.needed is None else s.needed)
         most = "too many" if peak.needed is None else peak.needed
-        days.append(f"<details><summary>{day:%A %d %B}: up to {most} agents "
+        days.append(f"<details><summary>{_day(day)}: up to {most} agents "
                     f"(at {peak.start:%H:%M})</summary>{_day_table(slots)}</details>")
-    return (f'<section id="staffing"><h2>Staffing for the week from {a.first_day:%A %d %B}</h2>'
+    return (f'<section id="staffing"><h2>Staffing for the week from {_day(a.first_day)}</h2>'
             f"{_intro(a)}{''.join(days)}{_what_if(a)}</section>")
