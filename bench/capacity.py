@@ -70,7 +70,7 @@ async def measure(path: Path, rounds: int) -> dict[str, list[float]]:
     await db.open()
     try:
         t0 = time.perf_counter()
-        version = await db.migrate()  # a database built before 018: its half-hours filled
+        version = await db.migrate()  # a database built before 019: its half-hours filled
         print(f"schema {version}, migrated in {time.perf_counter() - t0:.1f} s")
         row = await db.fetch_one("SELECT MAX(arrived_at), COUNT(*) FROM calls")
         assert row is not None

@@ -1,6 +1,6 @@
 """The capacity model of a queue, learned from its own history, by half-hour of the week.
 
-Pure. Storage sums finished calls per UTC half-hour (``HalfHour``: migration 018 keeps
+Pure. Storage sums finished calls per UTC half-hour (``HalfHour``: migration 019 keeps
 them as calls are stored); ``learn`` files each
 under its council-local half-hour of the week (Monday 00:00 is slot 0) and averages the
 weeks: a **plain mean of the last N whole weeks** (every weekday slot seen N times; a

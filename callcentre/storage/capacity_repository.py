@@ -1,4 +1,4 @@
-"""All SQL for the capacity model: the half-hours of its window that migration 018's
+"""All SQL for the capacity model: the half-hours of its window that migration 019's
 triggers keep as calls are stored (capacity_half_hours; a window costs its rows, never the
 history), callback attempts and last week's agents read from the window's own rows. The
 local half-hour of the week is the domain's to work out.
@@ -22,7 +22,7 @@ _KEPT = ("SELECT start, arrivals, answered, talk_us, talked, abandoned, wait_us"
 ALL_QUEUES = "*"
 _COLUMNS = "queue, start, arrivals, answered, talked, talk_us, abandoned, wait_us"
 _QUEUED = ", ".join(f"'{o}'" for o in OFFERED_OUTCOMES)  # the domain's constants, not input
-# what migration 018's triggers add up, recounted from the calls (the migration's own fill)
+# what migration 019's triggers add up, recounted from the calls (the migration's own fill)
 _RECOUNT = f"""
 WITH queued AS (SELECT queue, CAST(arrived_at / {SLOT_SECONDS} AS INTEGER) AS start, outcome,
                        talk_seconds, wait_seconds FROM calls

@@ -1,4 +1,4 @@
-"""The capacity history from SQLite: each UTC half-hour's sums (kept by migration 018's
+"""The capacity history from SQLite: each UTC half-hour's sums (kept by migration 019's
 triggers) are what the calls give by the model's definitions, for a queue and for every
 queue, through every change a call goes through, and as the migration fills them; callback
 attempts and last week's agents as the window's rows say."""
@@ -88,7 +88,7 @@ async def test_the_kept_half_hours_follow_every_change_and_the_migrations_fill(
     assert (await SqliteCapacityHistory(db).rebuild()).differed == 0  # a recount agrees
     kept = await db.fetch_all("SELECT * FROM capacity_half_hours WHERE arrivals != 0"
                               " ORDER BY queue, start")
-    (sql,) = [text for _, name, text in migrations() if name.startswith("018_")]
+    (sql,) = [text for _, name, text in migrations() if name.startswith("019_")]
     async with db.write() as conn:
         await conn.execute("DELETE FROM capacity_half_hours")
         await conn.execute(_statements(sql)[-1])  # the migration's fill
