@@ -32,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the service against a replay of recorded real calls")
     demo.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
     sub.add_parser("migrate", help="create or upgrade the database, then exit")
-    sub.add_parser("rebuild-figures", help="recount every day's standards figures from the "
-                   "calls and say whether the kept ones agreed (exit 1: they were repaired)")
+    sub.add_parser("rebuild-figures", help="recount every day's standards figures and the "
+                   "capacity model's half-hours from the calls and say whether the kept ones "
+                   "agreed (exit 1: they were repaired)")
     _alerting_parser(sub)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -117,12 +118,19 @@ async def _migrate(cfg: config_mod.Config) -> None:
 
 
 async def _rebuild_figures(cfg: config_mod.Config) -> int:
+    from callcentre.storage.capacity_repository import SqliteCapacityHistory
     from callcentre.storage.standards_repository import SqliteStandardsRepository
 
     async with _database(cfg) as db:
         repo = SqliteStandardsRepository(db)
         first = await repo.prepare(cfg.tz)  # days not yet filed under this zone: built now
         rebuilt = first or await repo.rebuild()
+        capacity = await SqliteCapacityHistory(db).rebuild()
+    if capacity.differed:
+        print(f"capacity half-hours: {capacity.differed} of {capacity.rows} rows differed "
+              "from a recount of the calls: replaced by the recount")
+    else:
+        print(f"capacity half-hours: all {capacity.rows} rows agree with a recount")
     if first is not None:
         print(f"built the figures of every day for {cfg.timezone}: {rebuilt.rows} rows")
     elif rebuilt.differed:
@@ -131,7 +139,7 @@ async def _rebuild_figures(cfg: config_mod.Config) -> int:
         return 1
     else:
         print(f"all {rebuilt.rows} rows agree with a recount of the calls")
-    return 0
+    return 1 if capacity.differed else 0
 
 
 async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:

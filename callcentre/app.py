@@ -45,6 +45,7 @@ from callcentre.services.callback_board import CallbackBoard
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
+from callcentre.services.capacity import CapacityService
 from callcentre.services.cases import CaseService
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
@@ -55,6 +56,7 @@ from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
+from callcentre.storage.capacity_repository import SqliteCapacityHistory
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
@@ -129,6 +131,8 @@ class Service:
         self.figure_days = SqliteStandardsRepository(self.db)
         figures = SqliteCallbackFigures(self.db)
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
+        self.capacity = CapacityService(SqliteCapacityHistory(self.db), self.clock, config.tz,
+                                        self.standards.targets.service_level)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
@@ -255,7 +259,7 @@ class Service:
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,
-                                      self.config.council_name),
+                                      self.config.council_name, self.capacity),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),
