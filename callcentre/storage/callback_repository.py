@@ -21,8 +21,9 @@ from callcentre.domain.callbacks import (
 )
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
 from callcentre.ports import CallbackQuery, DueEntry
-from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.db import Database
 from callcentre.storage.filters import where
+from callcentre.storage.rows import Row, Store, from_epoch, to_epoch
 
 _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
@@ -30,7 +31,7 @@ _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "o
 _DERIVED = ("attempt_count", "first_attempt_in_time", "closed_result", "corrections", "attempts",
             "history")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
-_INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
+INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
            f"VALUES (1, {', '.join('?' * len(_COLUMNS))})")
 _UPDATE = (f"UPDATE callbacks SET version = version + 1, {', '.join(f'{c} = ?' for c in _COLUMNS)}"
            " WHERE id = ? AND version = ?")
@@ -68,7 +69,7 @@ def _entry(d: dict[str, Any]) -> HistoryEntry:
                         Told(d["told"]) if d["told"] else None)
 
 
-def _values(cb: Callback) -> tuple[Any, ...]:
+def callback_values(cb: Callback) -> tuple[Any, ...]:
     plain = (cb.case_ref, cb.phone, cb.reason, cb.language, cb.source.value, cb.promised_by,
              cb.owner, cb.extensions, cb.status.value, cb.result.value if cb.result else None,
              cb.source_linkedid)
@@ -83,7 +84,7 @@ def _values(cb: Callback) -> tuple[Any, ...]:
     return plain + times + derived
 
 
-def callback_from_row(row: sqlite3.Row) -> Callback:
+def callback_from_row(row: Row) -> Callback:
     times = {c: from_epoch(row[c]) for c in _TIMES}
     not_before, due_by = times.pop("not_before"), times.pop("due_by")
     created = times.pop("created_at")
@@ -99,17 +100,26 @@ def callback_from_row(row: sqlite3.Row) -> Callback:
         id=row["id"], version=row["version"], **times)
 
 
-class SqliteCallbackRepository:
-    def __init__(self, db: Database) -> None:
+class SqlCallbackRepository:
+    """What both engines run alike; each engine's subclass says how a new callback's id is
+    read and what a second callback for the same call raises."""
+
+    _TAKEN: tuple[type[Exception], ...] = ()
+
+    def __init__(self, db: Store) -> None:
         self._db = db
+
+    @staticmethod
+    async def _insert(conn: Any, values: tuple[Any, ...]) -> int:
+        """Run INSERT with ``values``; the new callback's id."""
+        raise NotImplementedError
 
     async def add(self, callback: Callback) -> Callback:
         try:
             async with self._db.write() as conn:
-                cur = await conn.execute(_INSERT, _values(callback))
-                new_id = cur.lastrowid
+                new_id = await self._insert(conn, callback_values(callback))
         except StorageError as err:
-            if isinstance(err.__cause__, sqlite3.IntegrityError):
+            if isinstance(err.__cause__, self._TAKEN):
                 raise DuplicateCallback(
                     f"a callback for call {callback.source_linkedid} already exists") from err
             raise
@@ -117,7 +127,8 @@ class SqliteCallbackRepository:
 
     async def update(self, callback: Callback) -> Callback:
         async with self._db.write() as conn:
-            cur = await conn.execute(_UPDATE, (*_values(callback), callback.id, callback.version))
+            cur = await conn.execute(
+                _UPDATE, (*callback_values(callback), callback.id, callback.version))
             if cur.rowcount == 0:
                 rows = list(await conn.execute_fetchall(
                     "SELECT 1 FROM callbacks WHERE id = ?", (callback.id,)))
@@ -159,7 +170,7 @@ class SqliteCallbackRepository:
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
 
-def _due_entry(r: sqlite3.Row) -> DueEntry:
+def _due_entry(r: Row) -> DueEntry:
     return DueEntry(r["id"], _aware(r["next_attempt_at"]), _aware(r["due_by"]))
 
 
@@ -179,3 +190,15 @@ def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
         ("phone = ?", q.phone),
         ("id < ?", q.cursor),
     ))
+
+
+class SqliteCallbackRepository(SqlCallbackRepository):
+    _TAKEN = (sqlite3.IntegrityError,)
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    @staticmethod
+    async def _insert(conn: Any, values: tuple[Any, ...]) -> int:
+        cur = await conn.execute(INSERT, values)
+        return int(cur.lastrowid)
