@@ -10,6 +10,9 @@ command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
 command -v promtool >/dev/null || want+=(prometheus)
 command -v chromium >/dev/null || want+=(chromium)
+# PostgreSQL's server binaries for the postgres-marked tests (tests/postgres.py starts a
+# throwaway cluster of its own; the package's own cluster is not used)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 [ ${#want[@]} -eq 0 ] && exit 0
 echo "[deps] apt-get install ${want[*]}" >&2
 apt-get update -qq >/dev/null 2>&1 || true

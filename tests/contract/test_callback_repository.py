@@ -1,8 +1,9 @@
-"""One suite, two implementations of CallbackRepository: in memory and SQLite."""
+"""One suite, three implementations of CallbackRepository: in memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -28,16 +29,22 @@ from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback
 from callcentre.ports import CallbackQuery
 from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database
+from callcentre.storage.postgres.callbacks import PgCallbackRepository
 from callcentre.testing import InMemoryCallbackRepository, default_policy, utc
+from tests import postgres
 
 T0 = utc(2026, 11, 23, 10, 0, 0, 250_000)  # a Monday, open
 POLICY = default_policy()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def repo(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield InMemoryCallbackRepository()
+        return
+    if request.param == "postgres":
+        async with AsyncExitStack() as stack:
+            yield PgCallbackRepository(await postgres.pg_database_for(request, stack))
         return
     db = Database(tmp_path / "cc.sqlite3")
     await db.open()

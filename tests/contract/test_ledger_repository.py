@@ -1,8 +1,9 @@
-"""The ledger repository's contract, for the in-memory fake and SQLite alike."""
+"""The ledger repository's contract, for the in-memory fake, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,10 @@ from callcentre.ports import LedgerPosition
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
+from callcentre.storage.postgres.calls import PgCallRepository
+from callcentre.storage.postgres.ledger import PgLedgerRepository
 from callcentre.testing import InMemoryCallRepository, InMemoryLedgerRepository, utc
+from tests import postgres
 
 T0 = utc(2026, 11, 23, 9, 0)
 LINES = [parse_line(t) for t in (
@@ -34,11 +38,16 @@ class Repos:
     ledger: Any
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         calls = InMemoryCallRepository()
         yield Repos(calls, InMemoryLedgerRepository(calls))
+        return
+    if request.param == "postgres":
+        async with AsyncExitStack() as stack:
+            pg = await postgres.pg_database_for(request, stack)
+            yield Repos(PgCallRepository(pg), PgLedgerRepository(pg))
         return
     db = Database(tmp_path / "cc.sqlite3")
     await db.open()

@@ -1,9 +1,11 @@
-"""One suite, two implementations: the in-memory fakes and the SQLite adapters."""
+"""One suite, three implementations: the in-memory fakes, the SQLite adapters and the
+PostgreSQL ones (tests/postgres.py's cluster; skipped when PostgreSQL is not installed)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,11 @@ from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database, migrations
+from callcentre.storage.postgres.audit import PgAuditRepository
+from callcentre.storage.postgres.calls import PgCallRepository
+from callcentre.storage.postgres.cases import PgCaseRepository
+from callcentre.storage.postgres.db import PgDatabase
+from callcentre.storage.postgres.tokens import PgTokenRepository
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
     InMemoryAuditRepository,
@@ -36,6 +43,7 @@ from callcentre.testing import (
     InMemoryTokenRepository,
     utc,
 )
+from tests import postgres
 
 T0 = utc(2026, 11, 23, 9, 0, 0, 250_000)
 
@@ -46,14 +54,20 @@ class Repos:
     cases: Any
     tokens: Any
     audit: Any
-    db: Database | None = None
+    db: Database | PgDatabase | None = None
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository(),
                     InMemoryAuditRepository())
+        return
+    if request.param == "postgres":
+        async with AsyncExitStack() as stack:
+            pg = await postgres.pg_database_for(request, stack)
+            yield Repos(PgCallRepository(pg), PgCaseRepository(pg), PgTokenRepository(pg),
+                        PgAuditRepository(pg), pg)
         return
     db = Database(tmp_path / "cc.sqlite3")
     await db.open()
