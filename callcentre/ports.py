@@ -2,7 +2,8 @@
 
 Each adapter folder implements these (storage/ for the repositories, scheduling/due_loop.py
 for the CallbackScheduler, ami/pbx.py for the Pbx, testing.py for in-memory fakes of all of
-them); tests/contract runs one suite against the fakes and the SQLite repositories.
+them); tests/contract runs one suite against the fakes and the SQLite and PostgreSQL
+repositories.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class PgDatabase:
             self._health = await asyncpg.connect(self.dsn)
         except CONNECTION_ERRORS as err:
             await self.close()
-            raise StorageError(f"cannot open database {_safe(self.dsn)}: {err}") from err
+            raise StorageError(f"cannot open database {safe_url(self.dsn)}: {err}") from err
 
     async def close(self) -> None:
         """Close every connection; reads still running are cancelled with them."""
@@ -180,7 +180,7 @@ class PgDatabase:
         return thing
 
 
-def _safe(dsn: str) -> str:
+def safe_url(dsn: str) -> str:
     """The URL without its password, for messages."""
     scheme, sep, rest = dsn.partition("://")
     if "@" not in rest:
