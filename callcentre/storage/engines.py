@@ -56,6 +56,11 @@ class Repositories:
     retention: RetentionRepository
     audit: AuditRepository
 
+    @property
+    def engine(self) -> str:
+        """sqlite or postgres."""
+        return "postgres" if isinstance(self.db, PgDatabase) else "sqlite"
+
 
 def is_postgres(db: str) -> bool:
     return db.startswith(POSTGRES_SCHEMES)
@@ -69,14 +74,20 @@ def shown(db: str) -> str:
 def repositories(db: str, readers: int) -> Repositories:
     """Every repository on the database ``db`` names (not opened yet). ``readers``: SQLite's
     reader connections; PostgreSQL's pool has as many and one for writes."""
-    if is_postgres(db):
-        pg = PgDatabase(db, readers + 1)
+    return repositories_on(PgDatabase(db, readers + 1) if is_postgres(db)
+                           else Database(db, readers))
+
+
+def repositories_on(db: Database | PgDatabase) -> Repositories:
+    """Every repository on ``db``."""
+    if isinstance(db, PgDatabase):
+        pg = db
         return Repositories(pg, PgCallRepository(pg), PgCaseRepository(pg),
                             PgTokenRepository(pg), PgCallbackRepository(pg),
                             PgLedgerRepository(pg), PgStandardsRepository(pg),
                             PgCallbackFigures(pg), PgRetentionRepository(pg),
                             PgAuditRepository(pg))
-    lite = Database(db, readers)
+    lite = db
     return Repositories(lite, SqliteCallRepository(lite), SqliteCaseRepository(lite),
                         SqliteTokenRepository(lite), SqliteCallbackRepository(lite),
                         SqliteLedgerRepository(lite), SqliteStandardsRepository(lite),

@@ -8,7 +8,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,24 +26,11 @@ from callcentre.errors import Conflict
 from callcentre.phones import normaliser
 from callcentre.ports import LedgerPosition
 from callcentre.services.retention import RetentionService
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.case_repository import SqliteCaseRepository
-from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.postgres.callback_figures import PgCallbackFigures
-from callcentre.storage.postgres.callbacks import PgCallbackRepository
-from callcentre.storage.postgres.calls import PgCallRepository
-from callcentre.storage.postgres.cases import PgCaseRepository
-from callcentre.storage.postgres.ledger import PgLedgerRepository
-from callcentre.storage.postgres.retention import PgRetentionRepository
-from callcentre.storage.postgres.standards import PgStandardsRepository
-from callcentre.storage.retention_repository import SqliteRetentionRepository
-from callcentre.storage.standards_repository import SqliteStandardsRepository
+from callcentre.storage.engines import Repositories
 from callcentre.testing import FakeClock, utc
-from tests import postgres
+from tests import engines
 from tests.contract.test_callback_repository import a_callback
+from tests.engines import ENGINES
 
 NOW = utc(2026, 11, 23, 3, 0)
 MONTHS = [utc(2025, m, 1) for m in range(5, 13)] + [utc(2026, m, 1) for m in range(1, 13)]
@@ -54,38 +41,14 @@ POLICY = RetentionPolicy({Kind.CALLS: Period(13, "months"), Kind.CALLBACKS: Peri
                           Kind.LEDGER_LINES: Period(13, "months")})
 
 
-@dataclass
-class Engine:
-    name: str
-    db: Any
-    calls: Any
-    cases: Any
-    callbacks: Any
-    ledger: Any
-    retention: Any
-    standards: Any
-    figures: Any
+Engine = Repositories
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 async def e(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
     """The engine's database and repositories."""
     async with AsyncExitStack() as stack:
-        if request.param == "postgres":
-            pg = await postgres.pg_database_for(request, stack)
-            yield Engine("postgres", pg, PgCallRepository(pg), PgCaseRepository(pg),
-                         PgCallbackRepository(pg), PgLedgerRepository(pg),
-                         PgRetentionRepository(pg), PgStandardsRepository(pg),
-                         PgCallbackFigures(pg))
-            return
-        db = Database(tmp_path / "cc.sqlite3")
-        await db.open()
-        stack.push_async_callback(db.close)
-        await db.migrate()
-        yield Engine("sqlite", db, SqliteCallRepository(db), SqliteCaseRepository(db),
-                     SqliteCallbackRepository(db), SqliteLedgerRepository(db),
-                     SqliteRetentionRepository(db), SqliteStandardsRepository(db),
-                     SqliteCallbackFigures(db))
+        yield await engines.stores_for(request, stack, tmp_path)
 
 
 def service(e: Engine, batch: int = 7) -> RetentionService:
@@ -146,7 +109,7 @@ async def db_exec(e: Engine, sql: str, args: tuple[Any, ...] = ()) -> None:
 
 async def figures(e: Engine) -> list[Any]:
     """Every published figure of every month: calls (all queues and each), callbacks."""
-    standards, callbacks = e.standards, e.figures
+    standards, callbacks = e.standards, e.callback_figures
     out: list[Any] = [await callbacks.counts(NOW, timedelta(minutes=30))]
     await standards.prepare(ZoneInfo("UTC"))  # as the service does at start
     for start, end in itertools.pairwise(MONTHS):
@@ -249,7 +212,7 @@ COLUMNS = {
 
 async def text_columns_holding(e: Engine, digits: str) -> list[str]:
     found = []
-    for table, column in await e.db.fetch_all(COLUMNS[e.name]):
+    for table, column in await e.db.fetch_all(COLUMNS[e.engine]):
         hits = await e.db.fetch_one(
             f'SELECT COUNT(*) FROM {table} WHERE CAST("{column}" AS TEXT) LIKE ?',
             (f"%{digits}%",))

@@ -8,10 +8,9 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -36,45 +35,19 @@ from callcentre.domain.callbacks import (
 from callcentre.domain.retention import Kind
 from callcentre.errors import Conflict
 from callcentre.storage import callback_figures_repository as figures_sql
-from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database, migrations
-from callcentre.storage.postgres.callback_figures import PgCallbackFigures
-from callcentre.storage.postgres.callbacks import PgCallbackRepository
-from callcentre.storage.postgres.retention import PgRetentionRepository
-from callcentre.storage.retention_repository import SqliteRetentionRepository
-from tests import postgres
+from callcentre.storage.engines import Repositories, repositories_on
+from tests import engines
 from tests.contract.test_callback_repository import POLICY, T0, a_callback
+from tests.engines import ENGINES
+
+Engine = Repositories
 
 
-@dataclass
-class Engine:
-    name: str
-    db: Any
-    callbacks: Any
-    figures: Any
-    retention: Any
-
-
-def _engine(name: str, db: Any) -> Engine:
-    if name == "postgres":
-        return Engine(name, db, PgCallbackRepository(db), PgCallbackFigures(db),
-                      PgRetentionRepository(db))
-    return Engine(name, db, SqliteCallbackRepository(db), SqliteCallbackFigures(db),
-                  SqliteRetentionRepository(db))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
     async with AsyncExitStack() as stack:
-        if request.param == "postgres":
-            yield _engine("postgres", await postgres.pg_database_for(request, stack))
-            return
-        db = Database(tmp_path / "cc.sqlite3")
-        await db.open()
-        stack.push_async_callback(db.close)
-        await db.migrate()
-        yield _engine("sqlite", db)
+        yield await engines.stores_for(request, stack, tmp_path)
 
 
 def closed(result: Result, due_in: timedelta, **kw: object):  # type: ignore[no-untyped-def]
@@ -94,7 +67,7 @@ async def test_counts_for_metrics_and_wallboard(engine: Engine) -> None:
         closed(Result.MISSED, timedelta(hours=-2), extensions=1),
     ]:
         await repo.add(cb)
-    counts = await engine.figures.counts(T0, timedelta(minutes=30))
+    counts = await engine.callback_figures.counts(T0, timedelta(minutes=30))
     assert counts.promised == {"agent": 5, "abandoned": 1}
     assert counts.closed == {"kept": 1, "missed": 1}
     assert counts.open_by_state == {"pending": 4}
@@ -110,7 +83,7 @@ async def test_period_results_are_judged_by_deadline(engine: Engine) -> None:
                a_callback(due_by=T0 + timedelta(hours=6)),
                closed(Result.KEPT, timedelta(days=3))]:  # due after the period
         await repo.add(cb)
-    period = await engine.figures.period(T0, T0 + timedelta(days=1))
+    period = await engine.callback_figures.period(T0, T0 + timedelta(days=1))
     assert (period.kept, period.late, period.missed, period.cancelled) == (2, 1, 1, 1)
     assert period.still_open == 1 and period.due == 6 and period.promised == 7
     assert period.kept_ratio == 0.5
@@ -118,7 +91,7 @@ async def test_period_results_are_judged_by_deadline(engine: Engine) -> None:
 
 async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(
         engine: Engine) -> None:
-    repo, figures = engine.callbacks, engine.figures
+    repo, figures = engine.callbacks, engine.callback_figures
     kept = await repo.add(closed(Result.KEPT, timedelta(hours=1)))
     await repo.add(closed(Result.KEPT, timedelta(hours=2)))
     fixed = correct_result(kept, Result.MISSED, "it was voicemail", "Sam (agent)", T0)
@@ -174,7 +147,7 @@ async def recount(engine: Engine, now: datetime, margin: timedelta) -> CallbackC
     """counts() as it was before migration 014: every callback ever made, re-grouped. The
     reference the maintained counters must always equal (bench/callback_figures.py too)."""
     t, db = now.timestamp(), engine.db
-    closed_sql, fixes_sql, open_sql = RECOUNT[engine.name]
+    closed_sql, fixes_sql, open_sql = RECOUNT[engine.engine]
     promised = await db.fetch_all("SELECT source, COUNT(*) FROM callbacks GROUP BY source")
     closed = await db.fetch_all(closed_sql)
     fixes = await db.fetch_all(fixes_sql)
@@ -301,7 +274,7 @@ class History:
 
 
 async def test_maintained_counts_equal_a_recount_after_any_sequence(engine: Engine) -> None:
-    history, figures = History(engine, seed=16), engine.figures
+    history, figures = History(engine, seed=16), engine.callback_figures
     for n in range(400):
         op = await history.step()
         counts = await figures.counts(history.now, MARGIN)
@@ -329,8 +302,8 @@ async def test_the_migration_fills_the_counters_from_callbacks_already_stored(
     db = Database(path)
     await db.open()
     try:
-        engine = _engine("sqlite", db)
-        history, figures = History(engine, seed=2026), engine.figures
+        engine = repositories_on(db)
+        history, figures = History(engine, seed=2026), engine.callback_figures
         for _ in range(150):
             await history.step()
         assert await db.migrate() >= 14  # the runner splits the triggers' bodies rightly

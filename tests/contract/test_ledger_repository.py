@@ -14,13 +14,9 @@ import pytest
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.queue_log import parse_line
 from callcentre.ports import LedgerPosition
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.postgres.calls import PgCallRepository
-from callcentre.storage.postgres.ledger import PgLedgerRepository
 from callcentre.testing import InMemoryCallRepository, InMemoryLedgerRepository, utc
-from tests import postgres
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 9, 0)
 LINES = [parse_line(t) for t in (
@@ -38,24 +34,15 @@ class Repos:
     ledger: Any
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["memory", *ENGINES])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         calls = InMemoryCallRepository()
         yield Repos(calls, InMemoryLedgerRepository(calls))
         return
-    if request.param == "postgres":
-        async with AsyncExitStack() as stack:
-            pg = await postgres.pg_database_for(request, stack)
-            yield Repos(PgCallRepository(pg), PgLedgerRepository(pg))
-        return
-    db = Database(tmp_path / "cc.sqlite3")
-    await db.open()
-    await db.migrate()
-    try:
-        yield Repos(SqliteCallRepository(db), SqliteLedgerRepository(db))
-    finally:
-        await db.close()
+    async with AsyncExitStack() as stack:
+        s = await engines.stores_for(request, stack, tmp_path)
+        yield Repos(s.calls, s.ledger)
 
 
 async def test_lines_and_position_are_kept_together_in_file_order(repos: Repos) -> None:

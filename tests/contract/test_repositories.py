@@ -26,15 +26,8 @@ from callcentre.errors import (
     StorageError,
 )
 from callcentre.ports import CallQuery, RepeatQuery
-from callcentre.storage.audit_repository import SqliteAuditRepository
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database, migrations
-from callcentre.storage.postgres.audit import PgAuditRepository
-from callcentre.storage.postgres.calls import PgCallRepository
-from callcentre.storage.postgres.cases import PgCaseRepository
 from callcentre.storage.postgres.db import PgDatabase
-from callcentre.storage.postgres.tokens import PgTokenRepository
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
     InMemoryAuditRepository,
@@ -43,7 +36,8 @@ from callcentre.testing import (
     InMemoryTokenRepository,
     utc,
 )
-from tests import postgres
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 9, 0, 0, 250_000)
 
@@ -57,26 +51,15 @@ class Repos:
     db: Database | PgDatabase | None = None
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["memory", *ENGINES])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository(),
                     InMemoryAuditRepository())
         return
-    if request.param == "postgres":
-        async with AsyncExitStack() as stack:
-            pg = await postgres.pg_database_for(request, stack)
-            yield Repos(PgCallRepository(pg), PgCaseRepository(pg), PgTokenRepository(pg),
-                        PgAuditRepository(pg), pg)
-        return
-    db = Database(tmp_path / "cc.sqlite3")
-    await db.open()
-    await db.migrate()
-    try:
-        yield Repos(SqliteCallRepository(db), SqliteCaseRepository(db), SqliteTokenRepository(db),
-                    SqliteAuditRepository(db), db)
-    finally:
-        await db.close()
+    async with AsyncExitStack() as stack:
+        s = await engines.stores_for(request, stack, tmp_path)
+        yield Repos(s.calls, s.cases, s.tokens, s.audit, s.db)
 
 
 def a_call(linkedid: str = "1795379766.0", at: Any = T0, **kw: Any) -> Call:

@@ -8,7 +8,7 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,15 +18,11 @@ import pytest
 
 from callcentre.domain.calls import Call, EndSource, Outcome
 from callcentre.domain.standards import Figures, wait_bucket
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.postgres.calls import PgCallRepository
-from callcentre.storage.postgres.ledger import PgLedgerRepository
-from callcentre.storage.postgres.standards import PgStandardsRepository
-from callcentre.storage.standards_repository import Rebuilt, SqliteStandardsRepository
+from callcentre.storage.engines import Repositories
+from callcentre.storage.standards_repository import Rebuilt
 from callcentre.testing import utc
-from tests import postgres
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 8, 0)
 LONDON = ZoneInfo("Europe/London")
@@ -78,28 +74,13 @@ def same(got: Figures, want: Figures) -> None:
     assert got.answered_wait_sum == pytest.approx(want.answered_wait_sum, abs=1e-3)
 
 
-@dataclass
-class Engine:
-    db: Any
-    calls: Any
-    ledger: Any
-    standards: Any
+Engine = Repositories
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
     async with AsyncExitStack() as stack:
-        if request.param == "postgres":
-            pg = await postgres.pg_database_for(request, stack)
-            yield Engine(pg, PgCallRepository(pg), PgLedgerRepository(pg),
-                         PgStandardsRepository(pg))
-            return
-        db = Database(tmp_path / "cc.sqlite3")
-        await db.open()
-        stack.push_async_callback(db.close)
-        await db.migrate()
-        yield Engine(db, SqliteCallRepository(db), SqliteLedgerRepository(db),
-                     SqliteStandardsRepository(db))
+        yield await engines.stores_for(request, stack, tmp_path)
 
 
 async def figures_of(engine: Engine, day: date, queue: str | None) -> Figures:
