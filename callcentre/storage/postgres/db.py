@@ -32,7 +32,10 @@ log = logging.getLogger("callcentre.storage")
 MIGRATIONS = "callcentre.storage.postgres"
 _MIGRATION_LOCK = 0x63616C6C  # pg_advisory_xact_lock key: one migrating process at a time
 # what a connection failing or refused raises besides PostgreSQL's own errors
-CONNECTION_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# (InternalClientError: a connection the server dropped in the middle of an operation)
+CONNECTION_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                     OSError)
+_PING_SECONDS = 5.0  # /healthz says the database does not answer after this long
 
 
 @functools.lru_cache(maxsize=1024)
@@ -168,10 +171,18 @@ class PgDatabase:
         return await installation_id(self)
 
     async def ping(self) -> None:
-        """Raises StorageError when the database does not answer (its own connection)."""
+        """Raises StorageError when the database does not answer within _PING_SECONDS. On
+        a connection of its own, opened again after the server dropped it (a restart, a
+        failover): health follows the server, as the pool's connections do."""
+        self._require(self._pool)
         try:
-            await self._require(self._health).fetchval("SELECT 1")
-        except CONNECTION_ERRORS as err:
+            if self._health is None:
+                self._health = await asyncpg.connect(self.dsn, timeout=_PING_SECONDS)
+            await self._health.fetchval("SELECT 1", timeout=_PING_SECONDS)
+        except (*CONNECTION_ERRORS, TimeoutError) as err:
+            if self._health is not None:  # whatever state it is in: the next ping opens anew
+                self._health.terminate()
+                self._health = None
             raise StorageError(f"database does not answer: {err}") from err
 
     def _require(self, thing: Any) -> Any:
