@@ -6,7 +6,7 @@ when we are root (initdb refuses root), the server listening on a Unix socket in
 directory only (no TCP port, so clock-shift runs side by side never collide), fsync off
 (a throwaway cluster needs no durability). It is stopped and removed when the session
 ends, also after a failure. Each test gets a database of its own, copied from a migrated
-template (CREATE DATABASE ... TEMPLATE: a file copy, milliseconds).
+template (CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY: about 0.05 s, and as much to drop).
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ class Cluster:
     root: Path
     bin: Path
     _names: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def copy(self) -> str:
+        """How CREATE DATABASE copies the template: file by file (PostgreSQL 15+), several
+        times faster to make and to drop for a small database than the default WAL_LOG."""
+        version = self.bin.parent.name
+        return " STRATEGY FILE_COPY" if version.isdigit() and int(version) >= 15 else ""
 
     @property
     def socket_dir(self) -> Path:
@@ -115,7 +122,7 @@ async def fresh_database(running: Cluster) -> AsyncIterator[PgDatabase]:
     name = running.new_name()
     admin = await asyncpg.connect(running.dsn())
     try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}{running.copy}")
         database = PgDatabase(running.dsn(name))
         await database.open()
         try:
