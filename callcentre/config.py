@@ -40,7 +40,7 @@ class Config:
     ami_max_frame_bytes: int = setting(1 << 20, "Largest AMI message accepted; larger ones are skipped and counted.")
     call_log_max_pending: int = setting(5000, "Most calls changed in memory and not yet stored. At it, the service stops reading AMI until half are stored (TCP holds Asterisk back), so a burst or a slow database cannot grow memory without bound; the time held is callcentre_ami_reader_held_seconds_total.")
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing), or a postgresql:// URL (an existing PostgreSQL database; migrated at start like the file). A URL's password is never logged.")
-    db_readers: int = setting(4, "Read connections to the database (WAL lets them read side by side): each read takes a free one, so a long report holds one while the others keep answering. /healthz has one of its own besides. A :memory: database reads on its writer. On PostgreSQL: the pool holds this many and one more.")
+    db_readers: int = setting(4, "Read connections to the database (WAL lets them read side by side): each read takes a free one, so a long report holds one while the others keep answering. /healthz has one of its own besides. A :memory: database reads on its writer. On PostgreSQL: a pool of this many connections serves reads and writes alike, and /healthz has one of its own.")
     http_host: str = setting("127.0.0.1", "Address the HTTP API and pages listen on.")
     http_port: int = setting(8080, "HTTP port.")
     http_max_connections: int = setting(1000, "Most HTTP connections open at once (fewer if the file-descriptor limit cannot hold them). Beyond it a new connection takes the place of the one idle longest, or is answered 503 when none is idle.")

@@ -73,7 +73,7 @@ def shown(db: str) -> str:
 
 def repositories(db: str, readers: int) -> Repositories:
     """Every repository on the database ``db`` names (not opened yet). ``readers``: SQLite's
-    reader connections; PostgreSQL's pool has as many and one for writes."""
+    reader connections (besides its writer); PostgreSQL's pool, for reads and writes."""
     return repositories_on(PgDatabase(db, readers + 1) if is_postgres(db)
                            else Database(db, readers))
 

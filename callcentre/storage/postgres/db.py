@@ -96,7 +96,8 @@ class Transaction:
 
 
 class PgDatabase:
-    """``dsn``: a ``postgresql://`` URL. ``size``: connections in the pool."""
+    """``dsn``: a ``postgresql://`` URL. ``size``: connections in all: a pool of
+    ``size - 1`` for reads and writes, and /healthz's own."""
 
     def __init__(self, dsn: str, size: int = 5) -> None:
         if size < 2:
@@ -121,13 +122,13 @@ class PgDatabase:
         """Close every connection; reads still running are cancelled with them."""
         pool, health, self._pool, self._health = self._pool, self._health, None, None
         if health is not None:
-            await health.close()
+            await health.close(timeout=_PING_SECONDS)
         if pool is not None:
             pool.terminate()
 
     async def migrate(self) -> int:
-        """Apply pending migrations (each in the transaction that records it); return the
-        schema version."""
+        """Apply pending migrations, all in one transaction with the versions recorded (a
+        failed one leaves the schema as it was); return the schema version."""
         async with self.write() as tx:
             await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer"
