@@ -1,7 +1,7 @@
 """Ports: what the services need from the outside world, as Protocols.
 
 Each adapter folder implements these (storage/ for the repositories, scheduling/due_loop.py
-for the CallbackScheduler, ami/pbx.py for the Pbx, testing.py for in-memory fakes of all of
+for the CallbackScheduler, ami/pbx.py for the Pbx, testing/ for in-memory fakes of all of
 them); tests/contract runs one suite against the fakes and the SQLite and PostgreSQL
 repositories.
 """
@@ -271,7 +271,8 @@ class CallbackQuery:
     case_ref: str | None = None
     phone: str | None = None
     limit: int = 50
-    cursor: int | None = None  # newest first: only callbacks with id < cursor
+    soonest_first: bool = False  # by deadline (due_by, then id): latest first unless this
+    cursor: Keyset | None = None  # only callbacks after it in that order
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +300,8 @@ class CallbackRepository(Protocol):
     async def get(self, callback_id: int) -> Callback:
         """Raises NoSuchCallback."""
 
-    async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
-        """Newest first (by id), filtered; the page and the next cursor (or None)."""
+    async def find(self, query: CallbackQuery) -> Page[Callback]:
+        """Filtered, by deadline (latest first, or soonest with ``soonest_first``)."""
 
     async def open_for_phone(self, phone: str) -> list[Callback]:
         """Open callbacks (pending, dialling or needing an outcome) for this number."""

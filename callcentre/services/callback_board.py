@@ -41,10 +41,10 @@ class CallbackBoard:
         ready = sorted(self._dialler.ready.values(), key=lambda e: (e.due_by, e.id))
         due = [await self._repo.get(e.id) for e in ready[:SHOWN]]
         due += await self._repo.with_status(Status.DIALLING)
-        upcoming, _ = await self._repo.find(CallbackQuery(
-            status=Status.PENDING, due_until=now + UPCOMING, limit=200))
+        soonest = await self._repo.find(CallbackQuery(
+            status=Status.PENDING, due_until=now + UPCOMING, soonest_first=True, limit=200))
         waiting = {e.id for e in ready}
-        upcoming = sorted((c for c in upcoming if c.id not in waiting), key=lambda c: c.due_by)
+        upcoming = [c for c in soonest.items if c.id not in waiting]
 
         def mine(cbs: list[Callback]) -> list[Callback]:
             return [c for c in cbs if agent is None or c.owner in (None, agent)][:SHOWN]

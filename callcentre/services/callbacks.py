@@ -32,6 +32,7 @@ from callcentre.ports import (
     CaseRepository,
     Clock,
     Normaliser,
+    Page,
 )
 
 log = logging.getLogger("callcentre.callbacks")
@@ -118,7 +119,7 @@ class CallbackService:
     async def get(self, callback_id: int) -> Callback:
         return await self._repo.get(callback_id)
 
-    async def find(self, query: CallbackQuery) -> tuple[list[Callback], int | None]:
+    async def find(self, query: CallbackQuery) -> Page[Callback]:
         return await self._repo.find(query)
 
     async def calls_of(self, cb: Callback, limit: int = 20) -> list[Call]:

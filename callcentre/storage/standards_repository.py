@@ -43,6 +43,14 @@ SELECT '{ALL_QUEUES}', day, outcome, bucket, {_SUMS_AS} FROM each_call
 GROUP BY day, outcome, bucket
 """
 
+# A loose index scan: each step seeks the next queue name in figure_days' primary key.
+# ALL_QUEUES is skipped after the walk, not in it: "queue != '*'" inside made the first
+# step read every all-queue row ('*' sorts first), which grows with the history.
+QUEUES = ("WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM figure_days"
+          " UNION ALL SELECT (SELECT MIN(queue) FROM figure_days WHERE queue > q.name)"
+          " FROM q WHERE q.name IS NOT NULL)"
+          " SELECT name FROM q WHERE name IS NOT NULL AND name != ?")
+
 
 def figures_from_rows(rows: Iterable[Any]) -> Figures:
     """Rows of (outcome, bucket, n, wait_us, repeats, ooh, checked, corrected) merged."""
@@ -98,13 +106,7 @@ class SqlStandardsRepository:
 
     async def queues(self) -> list[str]:
         """Every queue a finished call was in: one index lookup per queue."""
-        rows = await self._db.fetch_all(
-            "WITH RECURSIVE q(name) AS ("
-            " SELECT MIN(queue) FROM figure_days WHERE queue != ?"
-            " UNION ALL SELECT (SELECT MIN(queue) FROM figure_days WHERE queue > q.name"
-            " AND queue != ?) FROM q WHERE q.name IS NOT NULL)"
-            " SELECT name FROM q WHERE name IS NOT NULL", (ALL_QUEUES, ALL_QUEUES))
-        return [r[0] for r in rows]
+        return [r[0] for r in await self._db.fetch_all(QUEUES, (ALL_QUEUES,))]
 
     async def prepare(self, tz: ZoneInfo) -> Rebuilt | None:
         """Files days under ``tz``: at the first start after migration 013, or after the

@@ -21,9 +21,10 @@ from callcentre.web.auth import person, who
 from callcentre.web.callbacks_view import agent_page, callback_json
 from callcentre.web.live_feed import ChangeFeed, board_event
 from callcentre.web.parsing import (
+    Order,
     choice,
-    id_cursor,
     json_object,
+    keyset_cursor,
     next_page,
     page_limit,
     path_id,
@@ -91,14 +92,16 @@ async def create(request: web.Request) -> web.Response:
 @routes.get("/api/callbacks")
 async def find(request: web.Request) -> web.Response:
     deps, q = request.app[CALLBACKS], request.query
-    items, cursor = await deps.service.find(CallbackQuery(
+    page = await deps.service.find(CallbackQuery(
         status=choice(Status, "status", q.get("status")), owner=q.get("owner") or None,
         due_from=parse_time("due_from", q.get("due_from"), deps.tz),
         due_until=parse_time("due_until", q.get("due_until"), deps.tz),
         case_ref=q.get("case") or None,
-        limit=page_limit(request), cursor=id_cursor(request)))
-    return web.json_response({"items": [callback_json(c, deps.tz) for c in items],
-                              "next": next_page(request, cursor)})
+        soonest_first=choice(Order, "order", q.get("order")) is Order.SOONEST,
+        limit=page_limit(request), cursor=keyset_cursor(request)))
+    after = page.next_cursor.token() if page.next_cursor else None
+    return web.json_response({"items": [callback_json(c, deps.tz) for c in page.items],
+                              "next": next_page(request, after)})
 
 
 @routes.get("/api/callbacks/stream")

@@ -36,7 +36,7 @@ from callcentre.web.openapi_schemas import (
     obj,
     ref,
 )
-from callcentre.web.parsing import MAX_ID, MAX_PAGE, Known
+from callcentre.web.parsing import MAX_ID, MAX_PAGE, Known, Order
 
 PATH = "/api/openapi.json"
 ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -104,15 +104,15 @@ _REPORT_PARAMS = (
     query("queue", STR, "one queue's figures (default: all queues)"),
 )
 _PAGING = (query("limit", LIMIT, "items per page"),)
-_ID_CURSOR = query("cursor", ID, "from a page's next")
+_KEYSET_CURSOR = query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
+                       "given by this service is a 422)")
 
 _CALLS: dict[str, Schema] = {
     "/api/calls": {"get": op("Calls, newest first (by arrival)", answer("a page", ref("CallPage")),
                              tag="calls", params=(
         query("since", TIME_IN), query("until", TIME_IN), query("queue", STR),
         query("outcome", enum_of(Outcome)), query("case", STR, "linked to this case"),
-        *_PAGING, query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
-                        "given by this service is a 422)")))},
+        *_PAGING, _KEYSET_CURSOR))},
     "/api/calls/{id}": {
         "get": op("One call, with its visits to queues", answer(
             "the call", ref("CallWithStints")), tag="calls", params=(path("id", ID),),
@@ -148,11 +148,13 @@ _CALLBACKS: dict[str, Schema] = {
         "post": op("Promise a callback", answer("the callback; Location names it",
                                                 ref("Callback")),
                    tag="callbacks", status=201, errors=(404, 409), body=_NEW_CALLBACK),
-        "get": op("Callbacks, newest first", answer("a page", ref("CallbackPage")),
+        "get": op("Callbacks by deadline, latest first", answer("a page", ref("CallbackPage")),
                   tag="callbacks", params=(
                       query("status", enum_of(Status)), query("owner", STR),
                       query("due_from", TIME_IN), query("due_until", TIME_IN),
-                      query("case", STR), *_PAGING, _ID_CURSOR))},
+                      query("case", STR), query("order", enum_of(Order),
+                                                "latest (default) or soonest deadline first"),
+                      *_PAGING, _KEYSET_CURSOR))},
     "/api/callbacks/stream": {"get": op(
         "The agent's prompts, live (server-sent events: event: prompts)",
         answer("never ends: a board on every change, a comment line as heartbeat",

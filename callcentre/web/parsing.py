@@ -113,9 +113,11 @@ def page_limit(request: web.Request) -> int:
     return parse_int("limit", request.query.get("limit"), 50, 1, MAX_PAGE) or 50
 
 
-def id_cursor(request: web.Request) -> int | None:
-    """The ``cursor`` of lists paged by id, newest first."""
-    return parse_int("cursor", request.query.get("cursor"), None, 1, MAX_ID)
+class Order(enum.Enum):
+    """The ``order`` of a list by deadline."""
+
+    LATEST = "latest"
+    SOONEST = "soonest"
 
 
 def keyset_cursor(request: web.Request) -> Keyset | None:

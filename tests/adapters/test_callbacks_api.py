@@ -64,7 +64,7 @@ async def api() -> AsyncIterator[Api]:
     service.on_change(feed.bump)
 
     async def board(agent: str | None) -> dict[str, Any]:
-        items, _ = await service.find(CallbackQuery())
+        items = (await service.find(CallbackQuery())).items
         return {"due": [callback_json(c, TZ) for c in items], "agent": agent}
 
     app = web.Application(middlewares=[error_middleware, access_middleware])
@@ -97,6 +97,32 @@ async def test_create_get_and_list(api: Api) -> None:
     assert [c["id"] for c in (await resp.json())["items"]] == [cb["id"]]
     resp = await api.client.get("/api/callbacks?case=HOU-2", headers=api.headers)
     assert (await resp.json())["items"] == []
+
+
+async def test_list_pages_by_deadline_in_either_order(api: Api) -> None:
+    made = []
+    for hour in (15, 13, 14):  # promised in this order, due in another
+        status, cb = await api.post("/api/callbacks", {**PROMISE, "due_by": f"2026-11-23T{hour}:00"})
+        assert status == 201, cb
+        made.append(cb["id"])
+    latest, soonest = [made[0], made[2], made[1]], [made[1], made[2], made[0]]
+    for order, expected in (("", latest), ("&order=latest", latest), ("&order=soonest", soonest)):
+        seen, url = [], f"/api/callbacks?limit=2{order}"
+        while url:
+            resp = await api.client.get(url, headers=api.headers)
+            assert resp.status == 200, await resp.text()
+            body = await resp.json()
+            seen += [c["id"] for c in body["items"]]
+            url = body["next"]
+        assert seen == expected, order
+
+
+@pytest.mark.parametrize("query", ["order=newest", "cursor=12", "cursor=bm9wZQ"])
+async def test_list_refuses_an_unknown_order_or_a_cursor_it_did_not_give(api: Api,
+                                                                         query: str) -> None:
+    resp = await api.client.get(f"/api/callbacks?{query}", headers=api.headers)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["details"]["field"] == query.split("=", maxsplit=1)[0]
 
 
 async def test_case_ref_is_optional(api: Api) -> None:

@@ -96,19 +96,41 @@ async def test_one_callback_per_source_call(repo: Any) -> None:
     await repo.add(a_callback())
 
 
-async def test_find_filters_and_pages(repo: Any) -> None:
-    for i in range(5):
+async def test_find_filters_and_pages_by_deadline(repo: Any) -> None:
+    # ids 1..5 promised in that order, their deadlines not: 3 is due first, 1 last
+    for i, hours in enumerate((5, 2, 1, 3, 4)):
         await repo.add(a_callback(phone=f"+44770090010{i}", owner="Agent 1" if i % 2 else None,
-                                  case_ref=f"C-{i}", due_by=T0 + timedelta(hours=1 + i)))
-    items, cursor = await repo.find(CallbackQuery(limit=2))
-    assert [c.id for c in items] == [5, 4] and cursor == 4
-    items, cursor = await repo.find(CallbackQuery(limit=2, cursor=cursor))
-    assert [c.id for c in items] == [3, 2] and cursor == 2
-    assert [c.id for c in (await repo.find(CallbackQuery(owner="Agent 1")))[0]] == [4, 2]
-    assert [c.id for c in (await repo.find(CallbackQuery(case_ref="C-3")))[0]] == [4]
+                                  case_ref=f"C-{i}", due_by=T0 + timedelta(hours=hours)))
+    page = await repo.find(CallbackQuery(limit=2))
+    assert [c.id for c in page.items] == [1, 5] and page.next_cursor is not None
+    page = await repo.find(CallbackQuery(limit=2, cursor=page.next_cursor))
+    assert [c.id for c in page.items] == [4, 2]
+    page = await repo.find(CallbackQuery(limit=2, cursor=page.next_cursor))
+    assert [c.id for c in page.items] == [3] and page.next_cursor is None
+    soonest = await repo.find(CallbackQuery(limit=3, soonest_first=True))
+    assert [c.id for c in soonest.items] == [3, 2, 4]
+    rest = await repo.find(CallbackQuery(soonest_first=True, cursor=soonest.next_cursor))
+    assert [c.id for c in rest.items] == [5, 1]
+    assert [c.id for c in (await repo.find(CallbackQuery(owner="Agent 1"))).items] == [4, 2]
+    assert [c.id for c in (await repo.find(CallbackQuery(case_ref="C-3"))).items] == [4]
+    assert [c.id for c in (await repo.find(CallbackQuery(phone="+447700900102"))).items] == [3]
     window = CallbackQuery(due_from=T0 + timedelta(hours=2), due_until=T0 + timedelta(hours=4))
-    assert [c.id for c in (await repo.find(window))[0]] == [3, 2]
-    assert (await repo.find(CallbackQuery(status=Status.CLOSED)))[0] == []
+    assert [c.id for c in (await repo.find(window)).items] == [4, 2]
+    assert (await repo.find(CallbackQuery(status=Status.CLOSED))).items == []
+
+
+async def test_pages_never_skip_or_repeat_callbacks_due_at_the_same_time(repo: Any) -> None:
+    for _ in range(7):
+        await repo.add(a_callback(due_by=T0 + timedelta(hours=1)))
+    for soonest in (False, True):
+        seen: list[int] = []
+        page = await repo.find(CallbackQuery(limit=3, soonest_first=soonest))
+        seen += [c.id for c in page.items]
+        while page.next_cursor is not None:
+            page = await repo.find(CallbackQuery(limit=3, soonest_first=soonest,
+                                                 cursor=page.next_cursor))
+            seen += [c.id for c in page.items]
+        assert seen == sorted(seen, reverse=not soonest) and sorted(seen) == list(range(1, 8))
 
 
 async def test_due_before_lists_pending_earliest_first(repo: Any) -> None:

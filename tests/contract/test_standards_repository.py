@@ -4,7 +4,9 @@ and with a recount: on both engines."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -18,8 +20,9 @@ import pytest
 
 from callcentre.domain.calls import Call, EndSource, Outcome
 from callcentre.domain.standards import Figures, wait_bucket
+from callcentre.storage.db import Database
 from callcentre.storage.engines import Repositories
-from callcentre.storage.standards_repository import Rebuilt
+from callcentre.storage.standards_repository import ALL_QUEUES, QUEUES, Rebuilt
 from callcentre.testing import utc
 from tests import engines
 from tests.engines import ENGINES
@@ -155,6 +158,35 @@ async def test_figures_that_drifted_are_found_and_repaired(engine: Engine, repo:
 async def test_queues_are_listed_once_each_in_order(engine: Engine, repo: Any) -> None:
     await engine.calls.save(random_calls(50, 4))
     assert await repo.queues() == ["a", "b"]
+
+
+async def test_listing_the_queues_costs_the_same_however_long_the_history(
+        db: Database, tmp_path: Path) -> None:
+    """Work, not time: SQLite's virtual-machine steps for QUEUES, with a year of daily
+    figures and with ten (the all-queue rows sort first and once were all read)."""
+    def steps() -> int:
+        count = [0]
+
+        def tick() -> int:
+            count[0] += 1
+            return 0
+        with contextlib.closing(sqlite3.connect(tmp_path / "cc.sqlite3")) as conn:
+            conn.set_progress_handler(tick, 1)
+            assert [r[0] for r in conn.execute(QUEUES, (ALL_QUEUES,))] == ["a", "b"]
+        return count[0]
+
+    async def history(first: int, days: int) -> None:
+        async with db.write() as conn:
+            await conn.executemany(
+                "INSERT INTO figure_days VALUES (?, ?, 'answered', ?, 1, 0, 0, 0, 0, 0)",
+                [(queue, (date(2000, 1, 1) + timedelta(days=d)).isoformat(), bucket)
+                 for d in range(first, first + days) for queue in (ALL_QUEUES, "a", "b")
+                 for bucket in range(5)])
+
+    await history(0, 365)
+    a_year = steps()
+    await history(365, 9 * 365)
+    assert a_year > 0 and steps() <= a_year + 10
 
 
 async def _rows(engine: Engine) -> int:

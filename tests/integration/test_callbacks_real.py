@@ -215,7 +215,7 @@ async def test_resident_keys_the_callback_option_and_hears_when(service: Service
     assert result.events("EXITWITHKEY"), [e.event for e in result.queue_log]
     assert result.calls[0].ok, "the resident's call should end with Asterisk's BYE"
     await service.callbacks.service.drain()
-    (cb,), _ = await service.callbacks.repo.find(CallbackQuery(case_ref="CB-KEY-1"))
+    (cb,) = (await service.callbacks.repo.find(CallbackQuery(case_ref="CB-KEY-1"))).items
     assert cb.source is Source.QUEUE_KEYPRESS and cb.phone.endswith(number[1:])
     told = [h for h in cb.history if h.action == "told"]
     assert told and told[0].told == "phone" and told[0].new == cb.due_by.isoformat()
@@ -231,7 +231,7 @@ async def test_abandoned_call_becomes_a_callback(service: Service,
     async def created() -> list[Callback]:
         await service.calllog.flush()
         await service.callbacks.service.drain()
-        items, _ = await service.callbacks.repo.find(CallbackQuery())
+        items = (await service.callbacks.repo.find(CallbackQuery())).items
         return [c for c in items if c.phone.endswith(number[1:])]
 
     found: list[Callback] = []

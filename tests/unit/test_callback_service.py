@@ -371,7 +371,7 @@ async def test_queue_keypress_promises_and_tells_the_dialplan_when() -> None:
     w = World()
     w.event(cev.CallbackRequested("5.5", "PJSIP/resident-0001", T0, "07700900123", "NONE", None))
     await w.settle()
-    (cb,), _ = await w.repo.find(CallbackQuery())
+    (cb,) = (await w.repo.find(CallbackQuery())).items
     assert cb.source is Source.QUEUE_KEYPRESS and cb.phone == PHONE and cb.case_ref is None
     assert w.pbx.variables == [("PJSIP/resident-0001", "CALLBACK_ID", str(cb.id)),
                                ("PJSIP/resident-0001", "CALLBACK_PROMISED", str(int(cb.due_by.timestamp())))]

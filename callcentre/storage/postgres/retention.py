@@ -10,6 +10,7 @@ from typing import Any
 from callcentre.domain.retention import Kind
 from callcentre.storage.postgres.db import PgDatabase
 from callcentre.storage.retention_repository import (
+    _AGE,
     _ANONYMISE,
     _OF_NUMBER,
     _PERSONAL,
@@ -42,6 +43,10 @@ class PgRetentionRepository(SqlRetentionRepository):
     }
     _LINES_OF_CALLS = ("SELECT id, event, data FROM ledger_lines WHERE event = 'ENTERQUEUE'"
                        " AND callid = ANY(?)")
+    # without SQLite's unary + (which keeps SQLite off the status indexes): PostgreSQL's
+    # planner weighs the partial indexes itself, and has no + for text
+    _AGE = {kind: (table, age, allowed.lstrip("+")) for kind, (table, age, allowed)
+            in _AGE.items()}
 
     def __init__(self, db: PgDatabase) -> None:
         super().__init__(db)
