@@ -1,4 +1,4 @@
-"""Command line: ``callcentre serve | demo | migrate | token create | subject export|erase``.
+"""Command line: ``callcentre serve | demo | migrate | rules | alertmanager-config | token | ...``.
 
 Parses arguments, loads the config, sets up logging, and hands over to app.py.
 """
@@ -32,8 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the service against a replay of recorded real calls")
     demo.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
     sub.add_parser("migrate", help="create or upgrade the database, then exit")
-    sub.add_parser("rebuild-figures", help="recount every day's standards figures from the "
-                   "calls and say whether the kept ones agreed (exit 1: they were repaired)")
+    sub.add_parser("rebuild-figures", help="recount every day's standards figures and the "
+                   "capacity model's half-hours from the calls and say whether the kept ones "
+                   "agreed (exit 1: they were repaired)")
+    _alerting_parser(sub)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bearer token and print it once")
@@ -59,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True, help="up to, not included")
     export.add_argument("--format", choices=("json", "csv"), default="csv")
     return p
+
+
+def _alerting_parser(sub: Any) -> None:
+    rules = sub.add_parser("rules", help="print the Prometheus recording and alerting rules "
+                           "made from the settings' standards (metrics/rules.yml)")
+    rules.add_argument("--output", "-o", help="write to this file instead of standard output")
+    rules.add_argument("--pending", help="every alert's 'for:' instead of its own, e.g. 1s"
+                       " (to drill the alert chain)")
+    alertmanager = sub.add_parser("alertmanager-config", help="print Alertmanager's configuration:"
+                                  " every alert routed to the receiver the alert_* settings name")
+    alertmanager.add_argument("--output", "-o", help="write to this file instead of standard"
+                              " output")
 
 
 def _person_parser(sub: Any) -> None:
@@ -106,10 +120,18 @@ async def _migrate(cfg: config_mod.Config) -> None:
 
 
 async def _rebuild_figures(cfg: config_mod.Config) -> int:
+    from callcentre.storage.capacity_repository import SqliteCapacityHistory
+
     async with _database(cfg) as stores:
         repo = stores.standards
         first = await repo.prepare(cfg.tz)  # days not yet filed under this zone: built now
         rebuilt = first or await repo.rebuild()
+        capacity = await SqliteCapacityHistory(stores.db).rebuild()
+    if capacity.differed:
+        print(f"capacity half-hours: {capacity.differed} of {capacity.rows} rows differed "
+              "from a recount of the calls: replaced by the recount")
+    else:
+        print(f"capacity half-hours: all {capacity.rows} rows agree with a recount")
     if first is not None:
         print(f"built the figures of every day for {cfg.timezone}: {rebuilt.rows} rows")
     elif rebuilt.differed:
@@ -118,7 +140,7 @@ async def _rebuild_figures(cfg: config_mod.Config) -> int:
         return 1
     else:
         print(f"all {rebuilt.rows} rows agree with a recount of the calls")
-    return 0
+    return 1 if capacity.differed else 0
 
 
 async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
@@ -187,6 +209,15 @@ async def _audit(cfg: config_mod.Config, args: argparse.Namespace) -> None:
         print(json.dumps([entry_json(e) for e in entries], indent=1))
 
 
+def _write(text: str, output: str | None) -> None:
+    """A generated file, to ``output`` or standard output."""
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        print(text, end="")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -213,6 +244,14 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await _migrate(cfg)
     elif args.command == "rebuild-figures":
         return await _rebuild_figures(cfg)
+    elif args.command == "rules":
+        from callcentre.observability.alert_rules import render
+
+        _write(render(cfg, args.pending), args.output)
+    elif args.command == "alertmanager-config":
+        from callcentre.observability.alertmanager import render as render_alertmanager
+
+        _write(render_alertmanager(cfg), args.output)
     elif args.command == "token":
         await _token(cfg, args)
     elif args.command == "person":

@@ -51,12 +51,14 @@ from callcentre.services.callback_board import CallbackBoard
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
+from callcentre.services.capacity import CapacityService
 from callcentre.services.cases import CaseService
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.storage.capacity_repository import SqliteCapacityHistory
 from callcentre.storage.engines import repositories
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
@@ -128,6 +130,8 @@ class Service:
         self.figure_days = self.stores.standards
         figures = self.stores.callback_figures
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
+        self.capacity = CapacityService(SqliteCapacityHistory(self.db), self.clock, config.tz,
+                                        self.standards.targets.service_level)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
@@ -254,7 +258,7 @@ class Service:
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,
-                                      self.config.council_name),
+                                      self.config.council_name, self.capacity),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),

@@ -65,7 +65,7 @@ class Config:
     abandon_rate_target: float = setting(0.05, "Highest acceptable share of offered calls abandoned after the short-abandon time.")
     callback_kept_target: float = setting(0.9, "Share of callbacks to keep (resident reached by the promised time).")
     council_name: str = setting("the council", "Shown on the published standards page.")
-    short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; metrics/rules.yml uses the same number).")
+    short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; callcentre rules writes the same number into the Prometheus rules).")
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
@@ -75,6 +75,13 @@ class Config:
     drain_seconds: float = setting(10.0, "Longest a stop (SIGTERM, SIGINT) may take: requests in progress get half of it; whatever still runs at the end is cut off and the process exits.")
     live_feed_queue: int = setting(8, "Board updates an agent's live page (server-sent events) may fall behind by; a client that does not read is then dropped.")
     live_feed_write_timeout: float = setting(30.0, "Seconds a write to a live-page stream may take to drain before the client is dropped as not reading.")
+    alert_webhook_url: str = setting("", "Where Alertmanager posts alerts, as its webhook JSON (a chat or ticketing bridge, an on-call service): written into its configuration by callcentre alertmanager-config. Empty: no webhook.")
+    alert_email_to: str = setting("", "Who Alertmanager emails alerts to (comma-separated addresses), e.g. the contact centre's managers. Empty: no email.")
+    alert_email_from: str = setting("", "The From address of alert emails (needed with alert_email_to).")
+    alert_smtp_smarthost: str = setting("", "The mail server that sends alert emails, host:port (needed with alert_email_to).")
+    alert_smtp_username: str = setting("", "User name at the mail server, if it asks for one.")
+    alert_smtp_tls: str = setting("starttls", "How alert emails reach the mail server: starttls (required: Alertmanager will not send without it) or none (a relay on the council's own network that offers no TLS).")
+    alert_smtp_password_file: str = setting("", "File holding the mail server's password, read by Alertmanager itself: the password is never written into its configuration.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
     log_format: str = setting("text", "text (one line per record, control characters escaped) or json (one JSON object per line).")
 
@@ -174,6 +181,7 @@ def _validate(c: Config) -> None:
         raise ConfigError("inbound_contexts: name at least one dialplan context")
     _validate_standards(c)
     _validate_oidc(c)
+    _validate_alerts(c)
 
 
 def _validate_oidc(c: Config) -> None:
@@ -185,6 +193,19 @@ def _validate_oidc(c: Config) -> None:
         raise ConfigError("oidc_issuer: must be an https URL (http only for localhost)")
     if not c.oidc_client_id or not c.oidc_name_claim:
         raise ConfigError("oidc_client_id and oidc_name_claim: needed with oidc_issuer")
+
+
+def _validate_alerts(c: Config) -> None:
+    if c.alert_webhook_url:
+        url = urlsplit(c.alert_webhook_url)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise ConfigError("alert_webhook_url: must be an http or https URL")
+    if c.alert_email_to and not (c.alert_email_from and c.alert_smtp_smarthost):
+        raise ConfigError("alert_email_to: needs alert_email_from and alert_smtp_smarthost")
+    if c.alert_smtp_smarthost and not c.alert_smtp_smarthost.rpartition(":")[2].isdigit():
+        raise ConfigError("alert_smtp_smarthost: give host:port, e.g. smtp.council.example:587")
+    if c.alert_smtp_tls not in ("starttls", "none"):
+        raise ConfigError("alert_smtp_tls: must be starttls or none")
 
 
 def _validate_standards(c: Config) -> None:

@@ -2,8 +2,7 @@
 
 Each adapter folder implements these (storage/ for the repositories, scheduling/due_loop.py
 for the CallbackScheduler, ami/pbx.py for the Pbx, testing/ for in-memory fakes of all of
-them); tests/contract runs one suite against the fakes and the SQLite and PostgreSQL
-repositories.
+them); tests/contract runs one suite against the fakes and both engines' repositories.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
 from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call, CaseLink, Outcome
+from callcentre.domain.capacity import HalfHour
 from callcentre.domain.cases import Case, CaseStatus
 from callcentre.domain.paging import Keyset
 from callcentre.domain.people import AuditEntry, Person, Session, Token
@@ -67,8 +67,7 @@ class CallRepository(Protocol):
         """Insert or update by linkedid, in one transaction; return the calls with ``id`` set.
 
         A call already stored as finished is never changed: the stored version is
-        returned instead. Raises StorageError when the database fails (nothing is saved).
-        """
+        returned instead. Raises StorageError when the database fails (nothing is saved)."""
 
     async def get(self, call_id: int) -> Call:
         """Raises NoSuchCall."""
@@ -228,6 +227,17 @@ class StandardsRepository(Protocol):
     async def queues(self) -> list[str]: ...
 
 
+class CapacityHistory(Protocol):
+    """History of [start, end) per UTC half-hour, oldest first (``queue`` None: all queues;
+    empty half-hours left out). Raises StorageError."""
+
+    async def half_hours(self, start: datetime, end: datetime,
+                         queue: str | None) -> list[HalfHour]:
+        """Finished calls by arrival (all queues: with callback attempts by start)."""
+    async def agents(self, start: datetime, end: datetime, queue: str | None) -> list[HalfHour]:
+        """``agents``: how many different agents answered the calls that arrived then."""
+
+
 class CallbackFiguresSource(Protocol):
     """Callback figures for the standards report and the scrape-time metrics."""
 
@@ -289,8 +299,7 @@ class CallbackRepository(Protocol):
         """Store a new callback; return it with ``id`` set and ``version`` 1.
 
         Raises DuplicateCallback when one with the same ``source_linkedid`` exists, and
-        StorageError when the database fails (nothing is stored).
-        """
+        StorageError when the database fails (nothing is stored)."""
 
     async def update(self, callback: Callback) -> Callback:
         """Store a changed callback, if the stored one still has ``callback.version``;
@@ -360,8 +369,7 @@ class Pbx(Protocol):
         """Ask the PBX to place the call (asynchronously); return the request's ActionID.
 
         Raises PbxUnavailable when the PBX cannot be asked (link down, timeout) and
-        PbxRefused when it refused the request; in neither case was anything dialled.
-        """
+        PbxRefused when it refused the request; in neither case was anything dialled."""
 
     async def set_variable(self, channel: str, name: str, value: str) -> None:
         """Set a channel variable (e.g. the promised time). Raises PbxUnavailable/PbxRefused."""

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes the stack's secrets, once: a random AMI secret shared by Asterisk and callcentre, and
-# Grafana's first admin password. Existing files are kept. compose.yml mounts them into the
+# Grafana's first admin password; and an empty smtp-password for the council to fill in when its
+# mail server asks for one (Alertmanager reads it). Existing files are kept. compose.yml mounts them into the
 # containers that need them; they are never part of an image. CALLCENTRE_SECRETS moves the folder.
 # The folder is private to its owner; the files in it are world-readable because compose mounts
 # each file as it is, and callcentre and Grafana read them as their own unprivileged users.
@@ -19,3 +20,8 @@ for name in ami-secret grafana-admin-password; do
     echo "wrote $dir/$name"
   fi
 done
+if [ ! -e "$dir/smtp-password" ]; then
+  : >"$dir/smtp-password"
+  chmod 0644 "$dir/smtp-password"
+  echo "wrote $dir/smtp-password (empty: put the mail server's password in it, if it needs one)"
+fi

@@ -9,6 +9,8 @@ want=()
 command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
 command -v promtool >/dev/null || want+=(prometheus)
+# Alertmanager and amtool: tests/integration/test_alerts_real.py, tests/adapters/test_alertmanager_config.py
+command -v amtool >/dev/null || want+=(prometheus-alertmanager)
 command -v chromium >/dev/null || want+=(chromium)
 # PostgreSQL's server binaries for the postgres-marked tests (tests/postgres.py starts a
 # throwaway cluster of its own; the package's own cluster is not used)

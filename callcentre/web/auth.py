@@ -38,10 +38,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class Rule:
-    """The least role for a route; ``by_queue``: the least role when ``?queue=`` is asked."""
+    """The least role for a route; ``by_queue``: the least role when ``?queue=`` (or another
+    of ``asks``, e.g. ``?staffing=``) is in the query."""
 
     role: str
     by_queue: str | None = None
+    asks: tuple[str, ...] = ("queue",)
 
 
 _AGENT, _MANAGER, _ADMIN, _OPEN = Rule("agent"), Rule("manager"), Rule("admin"), Rule(PUBLIC)
@@ -51,7 +53,7 @@ _AGENT, _MANAGER, _ADMIN, _OPEN = Rule("agent"), Rule("manager"), Rule("admin"),
 ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): _OPEN,
     ("GET", "/public/standards"): _OPEN,
-    ("GET", "/api/standards"): Rule(PUBLIC, by_queue="manager"),
+    ("GET", "/api/standards"): Rule(PUBLIC, by_queue="manager", asks=("queue", "staffing")),
     ("GET", "/api/standards.csv"): Rule(PUBLIC, by_queue="manager"),
     ("GET", "/api/openapi.json"): _OPEN,
     ("GET", "/signin"): _OPEN,
@@ -162,7 +164,8 @@ def _rule(request: web.Request) -> Rule | None:
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Enforces ``ACCESS`` (fails closed: a route not in it needs an admin)."""
     rule = _rule(request) or _ADMIN
-    needed = rule.by_queue if rule.by_queue and request.query.get("queue") else rule.role
+    asked = any(request.query.get(name) for name in rule.asks)
+    needed = rule.by_queue if rule.by_queue and asked else rule.role
     if needed == PUBLIC:
         return await handler(request)
     token = await _token(request)

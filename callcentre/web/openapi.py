@@ -80,8 +80,8 @@ def _with_access(paths: dict[str, Schema]) -> dict[str, Schema]:
             if rule.role == PUBLIC:
                 spec["security"] = []
                 if rule.by_queue:
-                    spec["description"] = (f"Open; with queue, a token of the {rule.by_queue}"
-                                           " role or higher.")
+                    spec["description"] = (f"Open; with {' or '.join(rule.asks)}, a token of "
+                                           f"the {rule.by_queue} role or higher.")
                     spec["responses"].update({"401": ERRORS["401"], "403": ERRORS["403"]})
                 continue
             spec["x-role"] = rule.role
@@ -103,6 +103,9 @@ _REPORT_PARAMS = (
     query("to", DAY, "last day of a range, at most 400 days after from"),
     query("queue", STR, "one queue's figures (default: all queues)"),
 )
+_STAFFING = query("staffing", {"type": "string", "enum": ["yes", "no"], "default": "no"},
+                  "yes: add the staffing advice for the coming week (a manager's, like queue); "
+                  "the model is the queue's, or every queue pooled")
 _PAGING = (query("limit", LIMIT, "items per page"),)
 _KEYSET_CURSOR = query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
                        "given by this service is a 422)")
@@ -212,7 +215,7 @@ _PUBLIC: dict[str, Schema] = {
     PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
                      tag="meta")},
     "/api/standards": {"get": op("Service standards", answer("the report", ref("Standards")),
-                                 tag="standards", params=_REPORT_PARAMS)},
+                                 tag="standards", params=(*_REPORT_PARAMS, _STAFFING))},
     "/api/standards.csv": {"get": op("Service standards as CSV", answer(
         "one row a figure", STR, "text/csv"), tag="standards", params=_REPORT_PARAMS,
         )},

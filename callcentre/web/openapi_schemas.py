@@ -122,6 +122,23 @@ _STANDARDS = obj({
                         "service_level": {"type": "object",
                                           "additionalProperties": null(NUM)}})),
     "definitions": obj({"to": STR, "short_abandon_seconds": NUM}),
+}, {"staffing": {"anyOf": [ref("Staffing"), {"type": "null"}],
+                 "description": "with staffing=yes: agents needed per half-hour of the coming "
+                                "week (null: not worked out by this service)"}})
+_OUTLOOK = obj({"agents": INT, "service_level": NUM, "waiting_rate": NUM,
+                "abandon_rate": NUM, "mean_wait_seconds": null(NUM)})
+_STAFFING = obj({
+    "queue": null(STR),
+    "standard": obj({"threshold_seconds": INT, "target": NUM}),
+    "model": obj({"from": TIME, "to": TIME, "weeks": INT, "averaging": STR, "calls": INT,
+                  "abandoned": INT, "handling_seconds": null(NUM),
+                  "patience_seconds": null(NUM), "method": {"enum": ["Erlang A", "Erlang C"]},
+                  "agents_had": STR}),
+    "week_from": {"type": "string", "format": "date"},
+    "half_hours": array(obj({
+        "start": TIME, "calls": NUM, "needed": null(INT), "inbound": null(INT),
+        "callbacks": INT, "had": null(INT), "had_service_level": null(NUM)})),
+    "what_if": null(obj({"start": TIME, "calls": NUM, "agents": array(_OUTLOOK)})),
 })
 _WALLBOARD = obj({
     "updated": STR,
@@ -165,7 +182,8 @@ SCHEMAS: dict[str, Schema] = {
     "Case": _CASE, "CaseWithCalls": {"allOf": [ref("Case"), obj({"calls": array(ref("Call"))})]},
     "Callback": _CALLBACK, "Attempt": _ATTEMPT, "HistoryEntry": _HISTORY,
     "CallPage": page_of("Call"), "CasePage": page_of("Case"), "CallbackPage": page_of("Callback"),
-    "Figure": _FIGURE, "Standards": _STANDARDS, "Wallboard": _WALLBOARD, "Error": _ERROR,
+    "Figure": _FIGURE, "Standards": _STANDARDS, "Staffing": _STAFFING,
+    "Wallboard": _WALLBOARD, "Error": _ERROR,
 }
 
 

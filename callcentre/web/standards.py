@@ -14,10 +14,12 @@ from aiohttp import web
 
 from callcentre.domain.periods import Period, PeriodKind
 from callcentre.errors import InvalidInput
+from callcentre.services.capacity import CapacityService
 from callcentre.services.standards import Report, StandardsService
 from callcentre.web.charts import trend_chart
 from callcentre.web.layout import esc, page
 from callcentre.web.serialise import EARLIEST, LATEST
+from callcentre.web.staffing_view import staffing_html, staffing_json
 from callcentre.web.standards_view import report_json, report_rows, row_json
 
 Wallboard = Callable[[], Awaitable[dict[str, Any]]]
@@ -28,6 +30,7 @@ class StandardsDeps:
     service: StandardsService
     wallboard: Wallboard
     council: str = "the council"
+    capacity: CapacityService | None = None  # staffing advice, managers' (web/auth.py)
 
 
 STANDARDS: web.AppKey[StandardsDeps] = web.AppKey("standards")
@@ -79,9 +82,24 @@ async def _range_report(service: StandardsService, start: date | None, end: date
                   service.targets, queue, callbacks)
 
 
+def _staffing_asked(value: str | None) -> bool:
+    if value not in (None, "", "yes", "no"):
+        raise InvalidInput("staffing must be yes or no", field="staffing")
+    return value == "yes"
+
+
+async def _staffing(deps: StandardsDeps, queue: str | None) -> dict[str, Any] | None:
+    return None if deps.capacity is None else staffing_json(await deps.capacity.advice(queue))
+
+
 @routes.get("/api/standards")
 async def standards_json(request: web.Request) -> web.Response:
-    return web.json_response(report_json(await _report(request)))
+    asked = _staffing_asked(request.query.get("staffing"))
+    report = await _report(request)
+    body = report_json(report)
+    if asked:  # a manager's: ACCESS asks for the role when staffing is in the query
+        body["staffing"] = await _staffing(request.app[STANDARDS], report.queue)
+    return web.json_response(body)
 
 
 @routes.get("/api/standards.csv")
@@ -103,9 +121,12 @@ async def standards_csv(request: web.Request) -> web.Response:
 
 @routes.get("/standards")
 async def standards_page(request: web.Request) -> web.Response:
+    deps = request.app[STANDARDS]
     report = await _report(request)
-    queues = await request.app[STANDARDS].service.queues()
-    return _html(render(report, request.app[STANDARDS].council, public=False, queues=queues))
+    queues = await deps.service.queues()
+    staffing = (staffing_html(await deps.capacity.advice(report.queue))
+                if deps.capacity is not None else "")
+    return _html(render(report, deps.council, public=False, queues=queues, extra=staffing))
 
 
 @routes.get("/public/standards")
@@ -159,7 +180,8 @@ def _period_form(report: Report, queues: list[str], action: str) -> str:
             '<button type="submit">Show</button></form>')
 
 
-def render(report: Report, council: str, public: bool, queues: list[str]) -> str:
+def render(report: Report, council: str, public: bool, queues: list[str],
+           extra: str = "") -> str:
     action = "/public/standards" if public else "/standards"
     p = report.period
     query = f"from={p.first_day}&to={p.end_day - timedelta(days=1)}"
@@ -171,7 +193,7 @@ def render(report: Report, council: str, public: bool, queues: list[str]) -> str
     heading = f"Our telephone service: {p.label()}"
     body = (f"<h1>{esc(heading)}</h1><p>{esc(intro)}</p>{_period_form(report, queues, action)}"
             f"{_figures_table(report)}<h2>Over recent {p.kind.value}s</h2>"
-            f"{trend_chart(report)}{_trend_table(report)}"
+            f"{trend_chart(report)}{_trend_table(report)}{extra}"
             f'<p>Download these figures: <a href="/api/standards.csv?{esc(query)}">CSV</a> or '
             f'<a href="/api/standards?{esc(query)}">JSON</a>.</p>'
             f"<p>Published by {esc(council)}.</p>")

@@ -183,7 +183,9 @@ def test_1100_idle_sockets_at_a_1024_descriptor_limit(tmp_path: Path) -> None:
         assert served.process.poll() is None
         log = served.text()
         assert "Too many open files" not in log and "out of system resource" not in log, log
-        assert len(log.splitlines()) < 25, log
+        # no line a connection over the limit (the start logs one line a migration)
+        said = [line for line in log.splitlines() if "applying migration" not in line]
+        assert len(said) < 10, log
         assert f"at most {1024 - FD_RESERVE} connections" in log
     finally:
         for s in idle:

@@ -116,3 +116,12 @@ def test_rebuild_figures_builds_then_checks_then_repairs(
     assert main([*base, "rebuild-figures"]) == 1
     assert "differed from a recount" in capsys.readouterr().out
     assert main([*base, "rebuild-figures"]) == 0
+    capsys.readouterr()
+    con = sqlite3.connect(path)  # the capacity model's half-hours (019) likewise
+    con.executescript("UPDATE capacity_half_hours SET arrivals = arrivals + 1;")
+    con.close()
+    assert main([*base, "rebuild-figures"]) == 1
+    out = capsys.readouterr().out
+    assert "capacity half-hours:" in out and "differed from a recount" in out
+    assert main([*base, "rebuild-figures"]) == 0
+    assert "capacity half-hours: all" in capsys.readouterr().out

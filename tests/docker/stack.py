@@ -58,7 +58,7 @@ PODMAN_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/us
 PROJECT_PREFIX = "cctest-"
 CACHE_TAG = "cctest-cache"
 # Grafana's image is not in any registry this machine reaches: the proof runs the rest.
-SERVICES = ("asterisk", "callcentre", "prometheus")
+SERVICES = ("asterisk", "callcentre", "prometheus", "alertmanager")
 
 T = TypeVar("T")
 Say = Callable[[str], None]
@@ -267,11 +267,12 @@ class Ports:
     rtp: tuple[int, int]
     callcentre: int
     prometheus: int
+    alertmanager: int
 
     @classmethod
     def pick(cls) -> Ports:
         return cls(sip=free_port(socket.SOCK_DGRAM), rtp=free_udp_range(10),
-                   callcentre=free_port(), prometheus=free_port())
+                   callcentre=free_port(), prometheus=free_port(), alertmanager=free_port())
 
 
 class Stack:
@@ -294,6 +295,7 @@ class Stack:
             "ASTERISK_RTP_PORTS": "{}-{}".format(*self.ports.rtp),
             "CALLCENTRE_HTTP_PORT": str(self.ports.callcentre),
             "PROMETHEUS_PORT": str(self.ports.prometheus),
+            "ALERTMANAGER_PORT": str(self.ports.alertmanager),
             "CALLCENTRE_IMAGE_TAG": self.project,
         }
 
@@ -420,7 +422,8 @@ class Stack:
         return "\n".join(parts)
 
     def url(self, service: str, path: str) -> str:
-        port = {"callcentre": self.ports.callcentre, "prometheus": self.ports.prometheus}[service]
+        port = {"callcentre": self.ports.callcentre, "prometheus": self.ports.prometheus,
+                "alertmanager": self.ports.alertmanager}[service]
         return f"http://127.0.0.1:{port}{path}"
 
 

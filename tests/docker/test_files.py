@@ -19,7 +19,7 @@ from tests.docker.stack import built_images
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "asterisk" / "Dockerfile",
-               DOCKER / "prometheus" / "Dockerfile"]
+               DOCKER / "prometheus" / "Dockerfile", DOCKER / "alertmanager" / "Dockerfile"]
 COMPOSE = (DOCKER / "compose.yml").read_text()
 
 
@@ -72,8 +72,48 @@ def test_compose_publishes_no_ami_and_holds_no_secret() -> None:
         assert line[0].endswith("_FILE") and line[1].strip().startswith("/run/secrets/"), line
 
 
+def _mount(service: str, volume: str) -> str:
+    """Where compose.yml mounts a named volume in one service."""
+    block = re.search(rf"^  {service}:\n((?:    .*\n|\n)+)", COMPOSE, re.MULTILINE)
+    assert block, service
+    found = re.search(rf"^      - {volume}:(\S+?)(?::ro)?$", block.group(1), re.MULTILINE)
+    assert found, f"{service} does not mount {volume}"
+    return found.group(1)
+
+
+def test_the_alerting_volume_is_where_each_service_writes_or_reads_it() -> None:
+    """callcentre writes rules.yml and alertmanager.yml into ALERTING_DIR; Prometheus and
+    Alertmanager wait for them where compose mounts the same volume."""
+    written = re.search(r"^      ALERTING_DIR: (\S+)$", COMPOSE, re.MULTILINE)
+    assert written and _mount("callcentre", "alerting") == written.group(1)
+    entrypoint = (DOCKER / "callcentre/entrypoint.sh").read_text()
+    assert '"$ALERTING_DIR/rules.yml"' in entrypoint
+    assert '"$ALERTING_DIR/alertmanager.yml"' in entrypoint
+    rules = _mount("prometheus", "alerting")
+    assert f"rules={rules}/rules.yml" in (DOCKER / "prometheus/entrypoint.sh").read_text()
+    assert f"  - {rules}/rules*.yml" in (DOCKER / "prometheus/prometheus.yml").read_text()
+    config = _mount("alertmanager", "alerting")
+    assert f"config={config}/alertmanager.yml" in (
+        DOCKER / "alertmanager/entrypoint.sh").read_text()
+
+
+def test_prometheus_sends_alerts_to_the_stacks_alertmanager() -> None:
+    config = (DOCKER / "prometheus/prometheus.yml").read_text()
+    assert re.search(r'^alerting:\n  alertmanagers:\n    - static_configs:\n'
+                     r'        - targets: \["alertmanager:9093"\]$', config, re.MULTILINE)
+    assert "--web.listen-address=:9093" in (DOCKER / "alertmanager/entrypoint.sh").read_text()
+    assert '"${ALERTMANAGER_PORT:-9093}:9093"' in COMPOSE
+
+
+def test_the_smtp_password_is_a_secret_file_that_init_secrets_makes() -> None:
+    assert "file: ${CALLCENTRE_SECRETS:-./secrets}/smtp-password" in COMPOSE
+    assert '"$dir/smtp-password"' in (DOCKER / "init-secrets.sh").read_text()
+    assert "CALLCENTRE_ALERT_SMTP_PASSWORD_FILE: /run/secrets/smtp_password" in COMPOSE
+
+
 @pytest.mark.parametrize("script", ["base-images.sh", "init-secrets.sh", "asterisk/entrypoint.sh",
-                                    "callcentre/entrypoint.sh"])
+                                    "callcentre/entrypoint.sh", "prometheus/entrypoint.sh",
+                                    "alertmanager/entrypoint.sh"])
 def test_shell_scripts_parse(script: str) -> None:
     shebang = (DOCKER / script).read_text().splitlines()[0]
     shell = "bash" if "bash" in shebang else "sh"

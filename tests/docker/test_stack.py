@@ -1,10 +1,11 @@
 """The docker/ stack works, not just builds: one real call, seen end to end.
 
 Builds the images of docker/compose.yml with Podman (base images made locally by
-docker/base-images.sh, since no image registry is reachable), brings up asterisk, callcentre
-and prometheus (Grafana's image is not to be had here), places a call with sipp through the
-containerised Asterisk's published SIP port to an agent's phone, and then finds that call in
-callcentre's API and counted in Prometheus. Everything is torn down afterwards, also on
+docker/base-images.sh, since no image registry is reachable), brings up asterisk, callcentre,
+prometheus and alertmanager (Grafana's image is not to be had here), places a call with sipp
+through the containerised Asterisk's published SIP port to an agent's phone, and then finds
+that call in callcentre's API and counted in Prometheus, with the rules callcentre wrote loaded
+and Alertmanager taking Prometheus's alerts. Everything is torn down afterwards, also on
 failure, and what earlier runs left when they were killed is removed first. Skips, with the
 reason, where the machine cannot run Podman as root.
 
@@ -156,7 +157,12 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
     counted = wait_for("the call counted in Prometheus", lambda: _prometheus_answered(stack),
                        90, every=3, explain=lambda: f"targets: {_prometheus_targets(stack)}")
     assert counted >= 1
-    assert _prometheus_rule_groups(stack), "Prometheus loaded no rules from metrics/rules.yml"
+    assert _prometheus_rule_groups(stack), "Prometheus loaded no rules callcentre wrote"
+    assert wait_for("Prometheus sending alerts to Alertmanager",
+                    lambda: _prometheus_alertmanagers(stack), 60, every=2,
+                    explain=stack.logs) == ["http://alertmanager:9093/api/v2/alerts"]
+    status, am = http_json(stack.url("alertmanager", "/api/v2/status"))
+    assert status == 200 and "receiver: council" in am["config"]["original"], am
 
 
 def test_callcentre_and_asterisk_stop_cleanly_on_sigterm(deployed: Deployed) -> None:
@@ -267,7 +273,13 @@ def _prometheus_answered(stack: Stack) -> float | None:
 def _prometheus_rule_groups(stack: Stack) -> list[str]:
     _, body = http_json(stack.url("prometheus", "/api/v1/rules"))
     groups = body["data"]["groups"] if body else []
-    return [g["name"] for g in groups if g["file"].startswith("/etc/prometheus/rules/")]
+    return [g["name"] for g in groups if g["file"] == "/etc/prometheus/callcentre/rules.yml"]
+
+
+def _prometheus_alertmanagers(stack: Stack) -> list[str] | None:
+    _, body = http_json(stack.url("prometheus", "/api/v1/alertmanagers"))
+    active = body["data"]["activeAlertmanagers"] if body else []
+    return [a["url"] for a in active] or None
 
 
 def _prometheus_targets(stack: Stack) -> list[tuple[str, str, str]]:

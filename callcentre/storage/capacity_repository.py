@@ -1,0 +1,112 @@
+"""All SQL for the capacity model: the half-hours of its window that migration 019's
+triggers keep as calls are stored (capacity_half_hours; a window costs its rows, never the
+history), callback attempts and last week's agents read from the window's own rows. The
+local half-hour of the week is the domain's to work out.
+
+Windows start and end on a UTC half-hour (a local midnight, in zones whose offset is whole
+or half hours): a half-hour is in the window when it starts in it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
+from callcentre.domain.standards import OFFERED_OUTCOMES
+from callcentre.storage.db import Database, to_epoch
+from callcentre.storage.standards_repository import Rebuilt
+
+_KEPT = ("SELECT start, arrivals, answered, talk_us, talked, abandoned, wait_us"
+         " FROM capacity_half_hours WHERE queue = ? AND start >= ? AND start < ?"
+         " AND arrivals != 0")  # a row every call has left again (corrected, erased) is 0
+ALL_QUEUES = "*"
+_COLUMNS = "queue, start, arrivals, answered, talked, talk_us, abandoned, wait_us"
+_QUEUED = ", ".join(f"'{o}'" for o in OFFERED_OUTCOMES)  # the domain's constants, not input
+# what migration 019's triggers add up, recounted from the calls (the migration's own fill)
+_RECOUNT = f"""
+WITH queued AS (SELECT queue, CAST(arrived_at / {SLOT_SECONDS} AS INTEGER) AS start, outcome,
+                       talk_seconds, wait_seconds FROM calls
+                WHERE out_of_hours = 0 AND outcome IN ({_QUEUED}))
+SELECT name, start, COUNT(*), SUM(outcome = 'answered'),
+       SUM(outcome = 'answered' AND talk_seconds IS NOT NULL),
+       SUM(CASE WHEN outcome = 'answered'
+                THEN coalesce(CAST(round(talk_seconds * 1000000) AS INTEGER), 0) ELSE 0 END),
+       SUM(outcome = 'abandoned'), SUM(coalesce(CAST(round(wait_seconds * 1000000) AS INTEGER), 0))
+FROM (SELECT queue AS name, start, outcome, talk_seconds, wait_seconds FROM queued
+      WHERE queue IS NOT NULL
+      UNION ALL SELECT '{ALL_QUEUES}', start, outcome, talk_seconds, wait_seconds FROM queued)
+GROUP BY name, start
+"""
+_AGENTS = f"""
+SELECT CAST(answered_at / {SLOT_SECONDS} AS INTEGER) AS b, COUNT(DISTINCT agent_interface)
+FROM calls WHERE arrived_at >= ?1 AND arrived_at < ?2 AND answered_at IS NOT NULL
+ AND agent_interface IS NOT NULL {{queue}} GROUP BY b
+"""
+# A callback's attempts are JSON (002); callbacks due from a week before the window to a
+# week after it (callbacks_by_deadline) hold every attempt made in it: a promise is at most
+# days long and an attempt is made before it is closed.
+_WEEK = 7 * 86400
+_CALLBACKS = f"""
+SELECT CAST(json_extract(a.value, '$.start') / {SLOT_SECONDS} AS INTEGER) AS b,
+       TOTAL(json_extract(a.value, '$.end') - json_extract(a.value, '$.start'))
+FROM callbacks c, json_each(c.attempts) a
+WHERE c.due_by >= ?1 - {_WEEK} AND c.due_by < ?2 + {_WEEK}
+  AND json_extract(a.value, '$.start') >= ?1 AND json_extract(a.value, '$.start') < ?2
+  AND json_extract(a.value, '$.end') IS NOT NULL
+GROUP BY b
+"""
+
+
+def _half_hour(epoch: float | None) -> int:
+    assert epoch is not None
+    return int(epoch // SLOT_SECONDS)
+
+
+def _start(bucket: int) -> datetime:
+    return datetime.fromtimestamp(bucket * SLOT_SECONDS, UTC)
+
+
+class SqliteCapacityHistory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def half_hours(self, start: datetime, end: datetime,
+                         queue: str | None) -> list[HalfHour]:
+        """Residents queued while open in the half-hours of [start, end), of ``queue`` (None:
+        every queue, with the agents' time on callback attempts started then)."""
+        window = (to_epoch(start), to_epoch(end))
+        rows = await self._db.fetch_all(_KEPT, (queue or ALL_QUEUES, *map(_half_hour, window)))
+        attempts = ({} if queue is not None else
+                    {r[0]: r[1] for r in await self._db.fetch_all(_CALLBACKS, window)})
+        out = {r[0]: HalfHour(_start(r[0]), r[1], r[2], r[3] / 1e6, r[4], r[5], r[6] / 1e6,
+                              attempts.pop(r[0], 0.0)) for r in rows}
+        out.update({b: HalfHour(_start(b), callback_seconds=s) for b, s in attempts.items()})
+        return [out[b] for b in sorted(out)]
+
+    async def agents(self, start: datetime, end: datetime, queue: str | None) -> list[HalfHour]:
+        """How many different agents answered a call per UTC half-hour, of calls that
+        arrived in [start, end) (of ``queue``; None: any)."""
+        sql = _AGENTS.format(queue="AND queue = ?3" if queue else "")
+        args = (to_epoch(start), to_epoch(end)) + ((queue,) if queue else ())
+        return [HalfHour(_start(r[0]), agents=r[1])
+                for r in await self._db.fetch_all(sql, args)]
+
+    async def rebuild(self) -> Rebuilt:
+        """Recounts every half-hour from the calls; replaces the kept rows where they differ
+        (they should not: the triggers keep them) and says how many did."""
+        async with self._db.write() as conn:
+            await conn.execute("DROP TABLE IF EXISTS temp.capacity_recount")
+            await conn.execute(f"CREATE TEMP TABLE capacity_recount AS {_RECOUNT}")
+            differed = list(await conn.execute_fetchall(
+                "SELECT COUNT(*) FROM (SELECT * FROM temp.capacity_recount EXCEPT"
+                f" SELECT {_COLUMNS} FROM capacity_half_hours WHERE arrivals != 0) UNION ALL"
+                f" SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM capacity_half_hours"
+                " WHERE arrivals != 0 EXCEPT SELECT * FROM temp.capacity_recount)"))
+            rows = list(await conn.execute_fetchall(
+                "SELECT COUNT(*) FROM temp.capacity_recount"))
+            if sum(r[0] for r in differed):
+                await conn.execute("DELETE FROM capacity_half_hours")
+                await conn.execute(f"INSERT INTO capacity_half_hours ({_COLUMNS})"
+                                   " SELECT * FROM temp.capacity_recount")
+            await conn.execute("DROP TABLE temp.capacity_recount")
+        return Rebuilt(rows[0][0], sum(r[0] for r in differed))

@@ -1,0 +1,124 @@
+"""The capacity history from SQLite: each UTC half-hour's sums (kept by migration 019's
+triggers) are what the calls give by the model's definitions, for a queue and for every
+queue, through every change a call goes through, and as the migration fills them; callback
+attempts and last week's agents as the window's rows say."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from callcentre.domain.callbacks import Attempt, AttemptOutcome, Status
+from callcentre.domain.calls import Call, Outcome
+from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
+from callcentre.domain.standards import OFFERED_OUTCOMES
+from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.callback_repository import SqliteCallbackRepository
+from callcentre.storage.capacity_repository import SqliteCapacityHistory
+from callcentre.storage.db import Database, _statements, migrations
+from tests.contract.test_callback_repository import a_callback
+from tests.contract.test_standards_repository import T0, random_calls
+
+START, END = T0 - timedelta(hours=1), T0 + timedelta(hours=20)
+
+
+def _start(t: datetime) -> datetime:
+    return datetime.fromtimestamp(t.timestamp() // SLOT_SECONDS * SLOT_SECONDS, UTC)
+
+
+def reference(calls: list[Call], queue: str | None) -> dict[datetime, HalfHour]:
+    sums: dict[datetime, list[float]] = defaultdict(lambda: [0.0] * 7)
+    for c in calls:
+        if (c.outcome is None or not START <= c.arrived_at < END or c.out_of_hours
+                or queue not in (None, c.queue)):
+            continue
+        if c.outcome.value not in OFFERED_OUTCOMES:
+            continue
+        s = sums[_start(c.arrived_at)]
+        answered = c.outcome is Outcome.ANSWERED
+        s[0] += 1
+        s[1] += answered
+        s[2] += (c.talk_seconds or 0.0) if answered else 0.0
+        s[3] += answered and c.talk_seconds is not None
+        s[4] += c.outcome is Outcome.ABANDONED
+        s[5] += c.wait_seconds or 0.0
+    return {t: HalfHour(t, int(s[0]), int(s[1]), s[2], int(s[3]), int(s[4]), s[5])
+            for t, s in sums.items()}
+
+
+def _same(got: list[HalfHour], want: dict[datetime, HalfHour]) -> None:
+    assert [h.start for h in got] == sorted(want)
+    for h in got:
+        w = want[h.start]
+        assert (h.arrivals, h.answered, h.talked, h.abandoned) == (
+            w.arrivals, w.answered, w.talked, w.abandoned)
+        assert h.talk_seconds == pytest.approx(w.talk_seconds, abs=1e-6)
+        assert h.waited_seconds == pytest.approx(w.waited_seconds, abs=1e-6)
+
+
+@pytest.mark.parametrize("queue", [None, "a"])
+async def test_half_hours_sum_the_window_by_the_models_definitions(
+        db: Database, queue: str | None) -> None:
+    calls = [replace(c, talk_ended_at=c.answered_at + timedelta(seconds=i % 400))
+             if c.answered_at else c for i, c in enumerate(random_calls(400, seed=4))]
+    stored = await SqliteCallRepository(db).save(calls)
+    got = await SqliteCapacityHistory(db).half_hours(START, END, queue)
+    _same([replace(h, callback_seconds=0.0) for h in got], reference(stored, queue))
+
+
+async def test_the_kept_half_hours_follow_every_change_and_the_migrations_fill(
+        db: Database) -> None:
+    repo = SqliteCallRepository(db)
+    calls = random_calls(300, seed=6)
+    await repo.save([replace(c, outcome=None, end_source=None) for c in calls])  # in progress
+    assert await SqliteCapacityHistory(db).half_hours(START, END, None) == []
+    stored = await repo.save(calls)
+    async with db.write() as conn:  # corrections (as the ledger's), a closure flag, erasures
+        await conn.execute("UPDATE calls SET outcome = 'answered', queue = 'c',"
+                           " talk_ended_at = ended_at WHERE id % 5 = 0")
+        await conn.execute("UPDATE calls SET out_of_hours = 1 - out_of_hours WHERE id % 7 = 0")
+        await conn.execute("DELETE FROM calls WHERE id % 11 = 0")
+    now = [await repo.get(c.id or 0) for c in stored if (c.id or 0) % 11]
+    for queue in (None, "a", "c"):
+        _same(await SqliteCapacityHistory(db).half_hours(START, END, queue),
+              reference(now, queue))
+    assert (await SqliteCapacityHistory(db).rebuild()).differed == 0  # a recount agrees
+    kept = await db.fetch_all("SELECT * FROM capacity_half_hours WHERE arrivals != 0"
+                              " ORDER BY queue, start")
+    (sql,) = [text for _, name, text in migrations() if name.startswith("019_")]
+    async with db.write() as conn:
+        await conn.execute("DELETE FROM capacity_half_hours")
+        await conn.execute(_statements(sql)[-1])  # the migration's fill
+    assert [tuple(r) for r in await db.fetch_all(
+        "SELECT * FROM capacity_half_hours ORDER BY queue, start")] == [tuple(r) for r in kept]
+
+
+async def test_callback_attempts_count_agents_time_for_every_queue_only(db: Database) -> None:
+    repo = SqliteCallbackRepository(db)
+    cb = await repo.add(a_callback(at=T0))
+    tries = (Attempt(1, T0 + timedelta(minutes=5), "c1", "PJSIP/a", T0 + timedelta(minutes=9),
+                     AttemptOutcome.NO_ANSWER),
+             Attempt(2, T0 + timedelta(minutes=40), "c2", "PJSIP/a",
+                     T0 + timedelta(minutes=41), AttemptOutcome.NO_ANSWER),
+             Attempt(3, END + timedelta(minutes=1), "c3", "PJSIP/a"))  # outside, unfinished
+    await repo.update(replace(cb, attempts=tries, status=Status.PENDING))
+    history = SqliteCapacityHistory(db)
+    got = {h.start: h.callback_seconds for h in await history.half_hours(START, END, None)}
+    assert got == {_start(T0): 240.0, _start(T0 + timedelta(minutes=40)): 60.0}
+    assert await history.half_hours(START, END, "a") == []
+
+
+async def test_agents_are_the_different_agents_who_answered_in_each_half_hour(
+        db: Database) -> None:
+    calls = [replace(c, agent_interface=f"PJSIP/{i % 3}") for i, c in
+             enumerate(random_calls(300, seed=5))]
+    stored = await SqliteCallRepository(db).save(calls)
+    want: dict[datetime, set[str]] = defaultdict(set)
+    for c in stored:
+        if c.answered_at and c.agent_interface and START <= c.arrived_at < END:
+            want[_start(c.answered_at)].add(c.agent_interface)
+    got = await SqliteCapacityHistory(db).agents(START, END, None)
+    assert {h.start: h.agents for h in got} == {t: len(a) for t, a in want.items()}
