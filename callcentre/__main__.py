@@ -120,13 +120,11 @@ async def _migrate(cfg: config_mod.Config) -> None:
 
 
 async def _rebuild_figures(cfg: config_mod.Config) -> int:
-    from callcentre.storage.capacity_repository import SqliteCapacityHistory
-
     async with _database(cfg) as stores:
         repo = stores.standards
         first = await repo.prepare(cfg.tz)  # days not yet filed under this zone: built now
         rebuilt = first or await repo.rebuild()
-        capacity = await SqliteCapacityHistory(stores.db).rebuild()
+        capacity = await stores.capacity.rebuild()
     if capacity.differed:
         print(f"capacity half-hours: {capacity.differed} of {capacity.rows} rows differed "
               "from a recount of the calls: replaced by the recount")

@@ -58,7 +58,6 @@ from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
-from callcentre.storage.capacity_repository import SqliteCapacityHistory
 from callcentre.storage.engines import repositories
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
@@ -130,7 +129,7 @@ class Service:
         self.figure_days = self.stores.standards
         figures = self.stores.callback_figures
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
-        self.capacity = CapacityService(SqliteCapacityHistory(self.db), self.clock, config.tz,
+        self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,

@@ -20,6 +20,7 @@ from callcentre.storage.audit_repository import SqliteAuditRepository
 from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
 from callcentre.storage.callback_repository import SqliteCallbackRepository
+from callcentre.storage.capacity_repository import SqlCapacityHistory, SqliteCapacityHistory
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
@@ -27,6 +28,7 @@ from callcentre.storage.postgres.audit import PgAuditRepository
 from callcentre.storage.postgres.callback_figures import PgCallbackFigures
 from callcentre.storage.postgres.callbacks import PgCallbackRepository
 from callcentre.storage.postgres.calls import PgCallRepository
+from callcentre.storage.postgres.capacity import PgCapacityHistory
 from callcentre.storage.postgres.cases import PgCaseRepository
 from callcentre.storage.postgres.db import PgDatabase, safe_url
 from callcentre.storage.postgres.ledger import PgLedgerRepository
@@ -55,6 +57,7 @@ class Repositories:
     callback_figures: CallbackFiguresSource
     retention: RetentionRepository
     audit: AuditRepository
+    capacity: SqlCapacityHistory  # and rebuild(): the CapacityHistory port has not
 
     @property
     def engine(self) -> str:
@@ -86,10 +89,10 @@ def repositories_on(db: Database | PgDatabase) -> Repositories:
                             PgTokenRepository(pg), PgCallbackRepository(pg),
                             PgLedgerRepository(pg), PgStandardsRepository(pg),
                             PgCallbackFigures(pg), PgRetentionRepository(pg),
-                            PgAuditRepository(pg))
+                            PgAuditRepository(pg), PgCapacityHistory(pg))
     lite = db
     return Repositories(lite, SqliteCallRepository(lite), SqliteCaseRepository(lite),
                         SqliteTokenRepository(lite), SqliteCallbackRepository(lite),
                         SqliteLedgerRepository(lite), SqliteStandardsRepository(lite),
                         SqliteCallbackFigures(lite), SqliteRetentionRepository(lite),
-                        SqliteAuditRepository(lite))
+                        SqliteAuditRepository(lite), SqliteCapacityHistory(lite))

@@ -1,6 +1,6 @@
 """``callcentre serve`` on a postgresql:// URL: it migrates an empty database, stores the
 calls AMI reports, keeps their day's figures, and never logs the URL's password. The
-commands (``callcentre token create``) take the same URL."""
+commands (``callcentre token create``, ``callcentre rebuild-figures``) take the same URL."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from callcentre.__main__ import main
 from callcentre.ami.fakeserver import FakeAmiServer
-from callcentre.storage.engines import shown
+from callcentre.storage.engines import repositories, shown
 from tests import postgres
 from tests.clock import python_command
+from tests.contract.test_standards_repository import random_calls
 from tests.process import Served
 from tests.support import synthetic_call
 
@@ -88,3 +90,41 @@ async def test_serve_on_postgresql_stores_a_call_and_its_figures(
         served.stop()
         await server.stop()
     assert SECRET not in served.text() and SECRET not in made.stderr
+
+
+async def _store_calls(url: str) -> None:
+    stores = repositories(url, 1)
+    await stores.db.open()
+    try:
+        await stores.db.migrate()
+        await stores.calls.save(random_calls(200, seed=1))
+    finally:
+        await stores.db.close()
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_rebuild_figures_on_postgresql_builds_then_checks_then_repairs(
+        pg_cluster: postgres.Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """The per-day figures and the capacity model's half-hours (006) alike."""
+    url = asyncio.run(empty_database(pg_cluster))
+    asyncio.run(_store_calls(url))
+    base = ["--set", f"db={url}", "--set", "timezone=UTC"]
+    assert main([*base, "rebuild-figures"]) == 0
+    assert "built the figures of every day for UTC" in capsys.readouterr().out
+    assert main([*base, "rebuild-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "capacity half-hours: all" in out and "agree with a recount of the calls" in out
+    asyncio.run(_execute(url, "UPDATE capacity_half_hours SET arrivals = arrivals + 1"))
+    assert main([*base, "rebuild-figures"]) == 1
+    out = capsys.readouterr().out
+    assert "capacity half-hours:" in out and "differed from a recount" in out
+    assert main([*base, "rebuild-figures"]) == 0
+    assert "capacity half-hours: all" in capsys.readouterr().out
+    assert SECRET not in capsys.readouterr().err
