@@ -126,8 +126,8 @@ def _row(proto: tuple[Any, ...], i: int, created: float, due: float, closed: boo
 def history(n: int, n_open: int, rng: random.Random) -> Iterator[list[Any]]:
     """``n`` callbacks promised at PER_YEAR a year up to NOW, oldest first; the newest
     ``n_open`` are open, due from an hour ago to two days ahead."""
-    closed = [(sql._values(cb), w) for cb, w in _prototypes()]
-    opened = [(sql._values(cb), w) for cb, w in _open_prototypes()]
+    closed = [(sql.callback_values(cb), w) for cb, w in _prototypes()]
+    opened = [(sql.callback_values(cb), w) for cb, w in _open_prototypes()]
     span = n / PER_YEAR * 365 * 86400
     sources, s_weights = zip(*SOURCES, strict=True)
     for i in range(n):
@@ -149,7 +149,7 @@ def before_014(path: Path, rows: Iterator[list[Any]]) -> None:
                 con.executescript(text)
                 con.execute(f"PRAGMA user_version={version}")
         con.execute("BEGIN")
-        con.executemany(sql._INSERT, rows)
+        con.executemany(sql.INSERT, rows)
         con.commit()
     finally:
         con.close()

@@ -69,7 +69,7 @@ def _rows(now: datetime, n: int, spread: timedelta, due: int, window: float,
                       source=Source.AGENT, promised_by="bench", not_before=at,
                       due_by=at + timedelta(hours=2), created_at=now)
         cb = new_callback(cb, policy)  # type: ignore[arg-type]
-        rows.append(sql._values(cb))
+        rows.append(sql.callback_values(cb))
     return rows
 
 
@@ -78,7 +78,7 @@ async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
     await db.open()
     await db.migrate()
     async with db.write() as conn:
-        await conn.executemany(sql._INSERT, rows)
+        await conn.executemany(sql.INSERT, rows)
     await db.close()
 
 

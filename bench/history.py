@@ -100,7 +100,7 @@ from callcentre.domain.retention import Kind, RetentionPolicy
 from callcentre.storage.call_repository import COLUMNS as CALL_REPOSITORY_COLUMNS
 from callcentre.storage.call_repository import call_from_row
 from callcentre.storage.callback_repository import callback_from_row
-from callcentre.storage.case_repository import _case as case_from_row
+from callcentre.storage.case_repository import case_from_row
 from callcentre.storage.db import Database
 from callcentre.storage.ledger_repository import _line as line_from_row
 

@@ -19,7 +19,7 @@ from callcentre.errors import CallcentreError, ConfigError
 from callcentre.observability import logs
 
 if TYPE_CHECKING:
-    from callcentre.storage.db import Database
+    from callcentre.storage.engines import Repositories
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,34 +98,33 @@ def _overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def _database(cfg: config_mod.Config) -> AsyncIterator[Database]:
-    """The database, opened and migrated, for one command."""
-    from callcentre.storage.db import Database
+async def _database(cfg: config_mod.Config) -> AsyncIterator[Repositories]:
+    """The database (SQLite or PostgreSQL), opened and migrated, for one command."""
+    from callcentre.storage.engines import repositories
 
-    db = Database(cfg.db, cfg.db_readers)
-    await db.open()
+    stores = repositories(cfg.db, cfg.db_readers)
+    await stores.db.open()
     try:
-        await db.migrate()
-        yield db
+        await stores.db.migrate()
+        yield stores
     finally:
-        await db.close()
+        await stores.db.close()
 
 
 async def _migrate(cfg: config_mod.Config) -> None:
-    async with _database(cfg) as db:
-        version = await db.migrate()
-    print(f"database {cfg.db} is at schema version {version}")
+    from callcentre.storage.engines import shown
+
+    async with _database(cfg) as stores:
+        version = await stores.db.migrate()
+    print(f"database {shown(cfg.db)} is at schema version {version}")
 
 
 async def _rebuild_figures(cfg: config_mod.Config) -> int:
-    from callcentre.storage.capacity_repository import SqliteCapacityHistory
-    from callcentre.storage.standards_repository import SqliteStandardsRepository
-
-    async with _database(cfg) as db:
-        repo = SqliteStandardsRepository(db)
+    async with _database(cfg) as stores:
+        repo = stores.standards
         first = await repo.prepare(cfg.tz)  # days not yet filed under this zone: built now
         rebuilt = first or await repo.rebuild()
-        capacity = await SqliteCapacityHistory(db).rebuild()
+        capacity = await stores.capacity.rebuild()
     if capacity.differed:
         print(f"capacity half-hours: {capacity.differed} of {capacity.rows} rows differed "
               "from a recount of the calls: replaced by the recount")
@@ -144,12 +143,11 @@ async def _rebuild_figures(cfg: config_mod.Config) -> int:
 
 async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
     from callcentre.app import SystemClock
-    from callcentre.storage.token_repository import SqliteTokenRepository
     from callcentre.web.auth import create_token
     from callcentre.web.tokens import token_json
 
-    async with _database(cfg) as db:
-        repo, now = SqliteTokenRepository(db), SystemClock().now()
+    async with _database(cfg) as stores:
+        repo, now = stores.tokens, SystemClock().now()
         if args.token_command == "create":
             print(await create_token(repo, args.role, args.name, now, days=args.days,
                                      interface=args.interface))
@@ -166,11 +164,10 @@ async def _token(cfg: config_mod.Config, args: argparse.Namespace) -> None:
 
 async def _person(cfg: config_mod.Config, args: argparse.Namespace) -> None:
     from callcentre.app import SystemClock
-    from callcentre.storage.token_repository import SqliteTokenRepository
     from callcentre.web.auth import new_person
 
-    async with _database(cfg) as db:
-        repo = SqliteTokenRepository(db)
+    async with _database(cfg) as stores:
+        repo = stores.tokens
         if args.person_command == "add":
             person = await repo.add_person(new_person(args.role, args.name, args.interface),
                                            SystemClock().now())
@@ -184,10 +181,8 @@ async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
     from callcentre.phones import normaliser
     from callcentre.scheduling.policy import load_policy
     from callcentre.services.retention import RetentionService
-    from callcentre.storage.retention_repository import SqliteRetentionRepository
-
-    async with _database(cfg) as db:
-        service = RetentionService(SqliteRetentionRepository(db), SystemClock(),
+    async with _database(cfg) as stores:
+        service = RetentionService(stores.retention, SystemClock(),
                                    load_policy(cfg.policy_file).retention,
                                    normaliser(cfg.default_region))
         if command == "export":
@@ -198,15 +193,14 @@ async def _subject(cfg: config_mod.Config, command: str, number: str) -> None:
 
 
 async def _audit(cfg: config_mod.Config, args: argparse.Namespace) -> None:
-    from callcentre.storage.audit_repository import SqliteAuditRepository
     from callcentre.web.audit import as_csv, entry_json
     from callcentre.web.serialise import parse_time
 
     since = parse_time("since", args.since, cfg.tz)
     until = parse_time("until", args.until, cfg.tz)
     assert since is not None and until is not None  # argparse requires both
-    async with _database(cfg) as db:
-        entries = await SqliteAuditRepository(db).between(since, until)
+    async with _database(cfg) as stores:
+        entries = await stores.audit.between(since, until)
     if args.format == "csv":
         print(as_csv(entries), end="")
     else:

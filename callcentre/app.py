@@ -37,7 +37,13 @@ from callcentre.domain.standards import Targets
 from callcentre.observability.logs import quiet_loop_errors
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
-from callcentre.ports import Normaliser
+from callcentre.ports import (
+    CallbackFiguresSource,
+    CallbackRepository,
+    CallRepository,
+    CaseRepository,
+    Normaliser,
+)
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.scheduling.policy import load_policy
 from callcentre.services.bus import EventBus
@@ -52,18 +58,9 @@ from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
-from callcentre.storage.audit_repository import SqliteAuditRepository
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.capacity_repository import SqliteCapacityHistory
-from callcentre.storage.case_repository import SqliteCaseRepository
-from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
+from callcentre.storage.engines import repositories
 from callcentre.storage.queue_log_file import QueueLogTail
-from callcentre.storage.retention_repository import SqliteRetentionRepository
-from callcentre.storage.standards_repository import SqliteStandardsRepository
-from callcentre.storage.token_repository import SqliteTokenRepository
+from callcentre.storage.standards_repository import SqlStandardsRepository
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
@@ -88,7 +85,7 @@ class SystemClock:
 class Callbacks:
     """The callback feature's parts (tests reach them as ``service.callbacks.<part>``)."""
 
-    repo: SqliteCallbackRepository
+    repo: CallbackRepository
     service: CallbackService
     dialler: CallbackDialler
     board: CallbackBoard
@@ -103,10 +100,11 @@ class Service:
         self.config = config
         self.clock = clock or SystemClock()
         self.banner = banner
-        self.db = Database(config.db, config.db_readers)
-        self.calls = SqliteCallRepository(self.db)
-        self.cases = SqliteCaseRepository(self.db)
-        self.tokens = SqliteTokenRepository(self.db)
+        self.stores = repositories(config.db, config.db_readers)  # SQLite or PostgreSQL
+        self.db = self.stores.db
+        self.calls = self.stores.calls
+        self.cases = self.stores.cases
+        self.tokens = self.stores.tokens
         policy = load_policy(config.policy_file)
         self.hours = policy.hours
         self.tracker = CallTracker(self.hours.is_open)
@@ -115,7 +113,7 @@ class Service:
                                       max_pending=config.call_log_max_pending)
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
-        self.retention = RetentionService(SqliteRetentionRepository(self.db), self.clock,
+        self.retention = RetentionService(self.stores.retention, self.clock,
                                           policy.retention, numbers)
         self.bus = EventBus()
         self._build_ami(config, numbers)
@@ -126,12 +124,12 @@ class Service:
         self.registry = CollectorRegistry()
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
-        self.callbacks = _callbacks(config, policy.callbacks, self.db, self.cases, self.calls,
-                                    self.clock, self.ami.send_action)
-        self.figure_days = SqliteStandardsRepository(self.db)
-        figures = SqliteCallbackFigures(self.db)
+        self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
+                                    self.calls, self.clock, self.ami.send_action)
+        self.figure_days = self.stores.standards
+        figures = self.stores.callback_figures
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
-        self.capacity = CapacityService(SqliteCapacityHistory(self.db), self.clock, config.tz,
+        self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
@@ -140,7 +138,7 @@ class Service:
         self._build_monitoring(config, figures)
         self._subscribe()
 
-    def _build_monitoring(self, config: Config, figures: SqliteCallbackFigures) -> None:
+    def _build_monitoring(self, config: Config, figures: CallbackFiguresSource) -> None:
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
@@ -165,7 +163,7 @@ class Service:
 
     def _build_ledger(self, config: Config, numbers: Normaliser) -> None:
         """Asterisk's queue_log settles every queue call, when the file can be read."""
-        self.ledger_lines = SqliteLedgerRepository(self.db)
+        self.ledger_lines = self.stores.ledger
         self.ledger = LedgerService(self.ledger_lines, self.clock, numbers,
                                     self.hours.is_open,
                                     timedelta(seconds=config.queue_log_grace_seconds))
@@ -263,7 +261,7 @@ class Service:
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),
-                        SqliteAuditRepository(self.db),
+                        self.stores.audit,
                         signin_deps(self.config, self.clock.now))
 
     # --- lifecycle ------------------------------------------------------------------
@@ -363,10 +361,9 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: SqliteCaseRepository,
-               calls: SqliteCallRepository, clock: SystemClock, send_action: SendAction,
-               ) -> Callbacks:
-    repo = SqliteCallbackRepository(db)
+def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
+               cases: CaseRepository, calls: CallRepository, clock: SystemClock,
+               send_action: SendAction) -> Callbacks:
     service = CallbackService(repo, cases, calls, policy, clock,
                               normaliser(config.default_region))
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
@@ -377,8 +374,8 @@ def _callbacks(config: Config, policy: CallbackPolicy, db: Database, cases: Sqli
                      ChangeFeed(config.live_feed_queue, config.live_feed_write_timeout))
 
 
-def standards_service(c: Config, repo: SqliteStandardsRepository, clock: SystemClock,
-                      callbacks: SqliteCallbackFigures) -> StandardsService:
+def standards_service(c: Config, repo: SqlStandardsRepository, clock: SystemClock,
+                      callbacks: CallbackFiguresSource) -> StandardsService:
     thresholds = [int(t) for t in c.service_level_thresholds]
     targets = Targets(dict(zip(thresholds, c.service_level_targets, strict=True)),
                       c.abandon_rate_target, c.callback_kept_target)

@@ -2,7 +2,7 @@
 
 Each adapter folder implements these (storage/ for the repositories, scheduling/due_loop.py
 for the CallbackScheduler, ami/pbx.py for the Pbx, testing/ for in-memory fakes of all of
-them); tests/contract runs one suite against the fakes and the SQLite repositories.
+them); tests/contract runs one suite against the fakes and both engines' repositories.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
 from callcentre.config import Config
 from callcentre.errors import CaseExists
+from callcentre.storage.engines import shown
 from callcentre.web.auth import create_token
 
 log = logging.getLogger("callcentre.demo")
@@ -114,7 +115,7 @@ async def run_demo(config: Config, speed: float = 1.0) -> None:
     async with demo_running(config, speed) as demo:
         cfg = demo.service.config
         log.warning("DEMO running: open http://%s:%s/ ; database %s", cfg.http_host,
-                    cfg.http_port, cfg.db)
+                    cfg.http_port, shown(cfg.db))
         # Printed, not logged: a secret, for the person who started the demo.
         print(f"DEMO manager token (sign in at /signin for /agent; for /api; this demo database"
               f" only): {demo.token}",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from callcentre.domain.people import AuditEntry
-from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.db import Database
+from callcentre.storage.rows import Row, Store, from_epoch, to_epoch
 
 
-class SqliteAuditRepository:
-    def __init__(self, db: Database) -> None:
+class SqlAuditRepository:
+    """The same statements on both engines (each engine refuses changes by its triggers)."""
+
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def append(self, entry: AuditEntry) -> None:
@@ -27,8 +29,13 @@ class SqliteAuditRepository:
         return self._db.unreadable.read("audit", rows, _entry)
 
 
-def _entry(row: sqlite3.Row) -> AuditEntry:
+def _entry(row: Row) -> AuditEntry:
     at = from_epoch(row["at"])
     assert at is not None
     return AuditEntry(at, row["person"], row["role"], row["action"], row["method"],
                       row["route"], row["target"], row["status"])
+
+
+class SqliteAuditRepository(SqlAuditRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
-from callcentre.storage.db import Database, to_epoch
+from callcentre.storage.db import Database
+from callcentre.storage.rows import Store, to_epoch
 
 # One statement, so one snapshot: a callback closed meanwhile is counted open or closed,
 # never neither. The history-wide figures are counters the triggers of 014_callback_tallies.sql
@@ -26,14 +27,21 @@ _DUE = ("SELECT result, COUNT(*), SUM(extensions > 0), "
         "FROM callbacks WHERE due_by >= ? AND due_by < ? GROUP BY result")
 
 
-class SqliteCallbackFigures:
-    def __init__(self, db: Database) -> None:
+class SqlCallbackFigures:
+    """What both engines run alike; each engine's subclass has counts()'s and period()'s
+    statements in its own dialect (the same columns, in the same order)."""
+
+    _COUNTS = _COUNTS
+    _DUE = _DUE
+
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def counts(self, now: datetime, at_risk_margin: timedelta) -> CallbackCounts:
         t = to_epoch(now)
         assert t is not None
-        rows = await self._db.fetch_all(_COUNTS, (t, t + at_risk_margin.total_seconds(), t + 3600))
+        margin = at_risk_margin.total_seconds()
+        rows = await self._db.fetch_all(self._COUNTS, (t, t + margin, t + 3600))
         by: dict[str, dict[str, int]] = {}
         for r in rows:
             by.setdefault(r[0], {})[r[1]] = r[2]
@@ -52,7 +60,7 @@ class SqliteCallbackFigures:
     async def period(self, start: datetime, end: datetime) -> CallbackPeriod:
         a, b = to_epoch(start), to_epoch(end)
         made = await self._db.fetch_one(_MADE, (a, b))
-        rows = await self._db.fetch_all(_DUE, (a, b))
+        rows = await self._db.fetch_all(self._DUE, (a, b))
         by = {r[0]: r[1] for r in rows}
         return CallbackPeriod(
             promised=int(made[0]) if made else 0, due=sum(by.values()),
@@ -60,3 +68,8 @@ class SqliteCallbackFigures:
             cancelled=by.get("cancelled", 0), still_open=by.get(None, 0),
             extended=sum(r[2] or 0 for r in rows),
             missed_first_in_time=sum(r[3] or 0 for r in rows))
+
+
+class SqliteCallbackFigures(SqlCallbackFigures):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

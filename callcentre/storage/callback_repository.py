@@ -23,8 +23,9 @@ from callcentre.domain.callbacks import (
 from callcentre.domain.paging import Keyset
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
 from callcentre.ports import CallbackQuery, DueEntry, Page
-from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.db import Database
 from callcentre.storage.filters import where
+from callcentre.storage.rows import Row, Store, from_epoch, to_epoch
 
 _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
@@ -32,7 +33,7 @@ _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "o
 _DERIVED = ("attempt_count", "first_attempt_in_time", "closed_result", "corrections", "attempts",
             "history")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
-_INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
+INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
            f"VALUES (1, {', '.join('?' * len(_COLUMNS))})")
 _UPDATE = (f"UPDATE callbacks SET version = version + 1, {', '.join(f'{c} = ?' for c in _COLUMNS)}"
            " WHERE id = ? AND version = ?")
@@ -70,7 +71,7 @@ def _entry(d: dict[str, Any]) -> HistoryEntry:
                         Told(d["told"]) if d["told"] else None)
 
 
-def _values(cb: Callback) -> tuple[Any, ...]:
+def callback_values(cb: Callback) -> tuple[Any, ...]:
     plain = (cb.case_ref, cb.phone, cb.reason, cb.language, cb.source.value, cb.promised_by,
              cb.owner, cb.extensions, cb.status.value, cb.result.value if cb.result else None,
              cb.source_linkedid)
@@ -85,7 +86,7 @@ def _values(cb: Callback) -> tuple[Any, ...]:
     return plain + times + derived
 
 
-def callback_from_row(row: sqlite3.Row) -> Callback:
+def callback_from_row(row: Row) -> Callback:
     times = {c: from_epoch(row[c]) for c in _TIMES}
     not_before, due_by = times.pop("not_before"), times.pop("due_by")
     created = times.pop("created_at")
@@ -101,17 +102,27 @@ def callback_from_row(row: sqlite3.Row) -> Callback:
         id=row["id"], version=row["version"], **times)
 
 
-class SqliteCallbackRepository:
-    def __init__(self, db: Database) -> None:
+class SqlCallbackRepository:
+    """What both engines run alike; each engine's subclass says how a new callback's id is
+    read and what a second callback for the same call raises."""
+
+    _TAKEN: tuple[type[Exception], ...] = ()
+    _STEER = False  # list_query's unary + (SQLite's)
+
+    def __init__(self, db: Store) -> None:
         self._db = db
+
+    @staticmethod
+    async def _insert(conn: Any, values: tuple[Any, ...]) -> int:
+        """Run INSERT with ``values``; the new callback's id."""
+        raise NotImplementedError
 
     async def add(self, callback: Callback) -> Callback:
         try:
             async with self._db.write() as conn:
-                cur = await conn.execute(_INSERT, _values(callback))
-                new_id = cur.lastrowid
+                new_id = await self._insert(conn, callback_values(callback))
         except StorageError as err:
-            if isinstance(err.__cause__, sqlite3.IntegrityError):
+            if isinstance(err.__cause__, self._TAKEN):
                 raise DuplicateCallback(
                     f"a callback for call {callback.source_linkedid} already exists") from err
             raise
@@ -119,7 +130,8 @@ class SqliteCallbackRepository:
 
     async def update(self, callback: Callback) -> Callback:
         async with self._db.write() as conn:
-            cur = await conn.execute(_UPDATE, (*_values(callback), callback.id, callback.version))
+            cur = await conn.execute(
+                _UPDATE, (*callback_values(callback), callback.id, callback.version))
             if cur.rowcount == 0:
                 rows = list(await conn.execute_fetchall(
                     "SELECT 1 FROM callbacks WHERE id = ?", (callback.id,)))
@@ -135,7 +147,7 @@ class SqliteCallbackRepository:
         return self._db.unreadable.one("callbacks", row, callback_from_row)
 
     async def find(self, query: CallbackQuery) -> Page[Callback]:
-        rows = await self._db.fetch_all(*list_query(query))
+        rows = await self._db.fetch_all(*list_query(query, self._STEER))
         items = self._db.unreadable.read("callbacks", rows[: query.limit], callback_from_row)
         more = len(rows) > query.limit
         return Page(items, _key(rows[query.limit - 1]) if more and query.limit else None)
@@ -159,7 +171,7 @@ class SqliteCallbackRepository:
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
 
-def _due_entry(r: sqlite3.Row) -> DueEntry:
+def _due_entry(r: Row) -> DueEntry:
     return DueEntry(r["id"], _aware(r["next_attempt_at"]), _aware(r["due_by"]))
 
 
@@ -169,20 +181,21 @@ def _aware(value: float) -> datetime:
     return moment
 
 
-def list_query(q: CallbackQuery) -> tuple[str, list[Any]]:
+def list_query(q: CallbackQuery, steer: bool = True) -> tuple[str, list[Any]]:
     """find()'s one statement: a page and one more row, by deadline. SQLite walks an index
     that ends in due_by (migrations 002 and 017) and stops after the page, never sorting;
-    tests/adapters/test_callback_plans.py asks EXPLAIN QUERY PLAN for every filter."""
-    where, args = _where(q)
+    tests/adapters/test_callback_plans.py asks EXPLAIN QUERY PLAN for every filter.
+    ``steer``: SQLite's unary + (PostgreSQL's planner needs none and has no + for text)."""
+    where, args = _where(q, steer)
     order = "ASC" if q.soonest_first else "DESC"
     return (f"SELECT * FROM callbacks {where} ORDER BY due_by {order}, id {order} LIMIT ?",
             [*args, q.limit + 1])
 
 
-def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
+def _where(q: CallbackQuery, steer: bool) -> tuple[str, list[Any]]:
     # A case or a number has a handful of callbacks: with one, its own index serves the
     # list and the rest is only checked (a unary + keeps SQLite off their indexes).
-    few = q.case_ref is not None or q.phone is not None
+    few = steer and (q.case_ref is not None or q.phone is not None)
     only = "+" if few else ""
     after = "(due_by, id) > (?, ?)" if q.soonest_first else "(due_by, id) < (?, ?)"
     return where((
@@ -191,11 +204,24 @@ def _where(q: CallbackQuery) -> tuple[str, list[Any]]:
         ("due_by >= ?", _t(q.due_from)),
         ("due_by < ?", _t(q.due_until)),
         ("case_ref = ?", q.case_ref),
-        (f"{'+' if q.case_ref is not None else ''}phone = ?", q.phone),
+        (f"{'+' if steer and q.case_ref is not None else ''}phone = ?", q.phone),
         (after, (q.cursor.at, q.cursor.id) if q.cursor else None),
     ))
 
 
-def _key(row: sqlite3.Row) -> Keyset:
+class SqliteCallbackRepository(SqlCallbackRepository):
+    _TAKEN = (sqlite3.IntegrityError,)
+    _STEER = True
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    @staticmethod
+    async def _insert(conn: Any, values: tuple[Any, ...]) -> int:
+        cur = await conn.execute(INSERT, values)
+        return int(cur.lastrowid)
+
+
+def _key(row: Row) -> Keyset:
     due = row["due_by"]  # text (a hand edit) sorts above every number: go on below it
     return Keyset(float(due) if isinstance(due, int | float) else sys.float_info.max, row["id"])

@@ -1,7 +1,8 @@
-"""All SQL for the capacity model: the half-hours of its window that migration 019's
-triggers keep as calls are stored (capacity_half_hours; a window costs its rows, never the
-history), callback attempts and last week's agents read from the window's own rows. The
-local half-hour of the week is the domain's to work out.
+"""All SQL for the capacity model: the half-hours of its window that triggers keep as calls
+are stored (capacity_half_hours: SQLite's migration 019, PostgreSQL's 006; a window costs its
+rows, never the history), callback attempts and last week's agents read from the window's
+own rows. The local half-hour of the week is the domain's to work out. SqlCapacityHistory
+runs on either engine; postgres/capacity.py has PostgreSQL's own words.
 
 Windows start and end on a UTC half-hour (a local midnight, in zones whose offset is whole
 or half hours): a half-hour is in the window when it starts in it.
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
 from callcentre.domain.standards import OFFERED_OUTCOMES
 from callcentre.storage.db import Database, to_epoch
+from callcentre.storage.rows import Store
 from callcentre.storage.standards_repository import Rebuilt
 
 _KEPT = ("SELECT start, arrivals, answered, talk_us, talked, abandoned, wait_us"
@@ -37,20 +39,21 @@ FROM (SELECT queue AS name, start, outcome, talk_seconds, wait_seconds FROM queu
       UNION ALL SELECT '{ALL_QUEUES}', start, outcome, talk_seconds, wait_seconds FROM queued)
 GROUP BY name, start
 """
-_AGENTS = f"""
-SELECT CAST(answered_at / {SLOT_SECONDS} AS INTEGER) AS b, COUNT(DISTINCT agent_interface)
-FROM calls WHERE arrived_at >= ?1 AND arrived_at < ?2 AND answered_at IS NOT NULL
- AND agent_interface IS NOT NULL {{queue}} GROUP BY b
+# {half_hour}: an epoch column's UTC half-hour in the engine's dialect (truncated)
+_AGENTS = """
+SELECT {half_hour} AS b, COUNT(DISTINCT agent_interface)
+FROM calls WHERE arrived_at >= ? AND arrived_at < ? AND answered_at IS NOT NULL
+ AND agent_interface IS NOT NULL {queue} GROUP BY b
 """
 # A callback's attempts are JSON (002); callbacks due from a week before the window to a
 # week after it (callbacks_by_deadline) hold every attempt made in it: a promise is at most
 # days long and an attempt is made before it is closed.
-_WEEK = 7 * 86400
+WEEK = 7 * 86400
 _CALLBACKS = f"""
 SELECT CAST(json_extract(a.value, '$.start') / {SLOT_SECONDS} AS INTEGER) AS b,
        TOTAL(json_extract(a.value, '$.end') - json_extract(a.value, '$.start'))
 FROM callbacks c, json_each(c.attempts) a
-WHERE c.due_by >= ?1 - {_WEEK} AND c.due_by < ?2 + {_WEEK}
+WHERE c.due_by >= ?1 - {WEEK} AND c.due_by < ?2 + {WEEK}
   AND json_extract(a.value, '$.start') >= ?1 AND json_extract(a.value, '$.start') < ?2
   AND json_extract(a.value, '$.end') IS NOT NULL
 GROUP BY b
@@ -66,8 +69,17 @@ def _start(bucket: int) -> datetime:
     return datetime.fromtimestamp(bucket * SLOT_SECONDS, UTC)
 
 
-class SqliteCapacityHistory:
-    def __init__(self, db: Database) -> None:
+class SqlCapacityHistory:
+    """What both engines run alike; each engine's subclass has its recount (what a call adds,
+    in its dialect), the attempts' JSON, a half-hour's expression and where its temporary
+    table lives."""
+
+    _RECOUNT = _RECOUNT
+    _CALLBACKS = _CALLBACKS  # (window start, window end) -> (half-hour, attempts' seconds)
+    _HALF_HOUR = f"CAST({{}} / {SLOT_SECONDS} AS INTEGER)"
+    _TEMP = "temp.capacity_recount"
+
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def half_hours(self, start: datetime, end: datetime,
@@ -77,7 +89,7 @@ class SqliteCapacityHistory:
         window = (to_epoch(start), to_epoch(end))
         rows = await self._db.fetch_all(_KEPT, (queue or ALL_QUEUES, *map(_half_hour, window)))
         attempts = ({} if queue is not None else
-                    {r[0]: r[1] for r in await self._db.fetch_all(_CALLBACKS, window)})
+                    {r[0]: r[1] for r in await self._db.fetch_all(self._CALLBACKS, window)})
         out = {r[0]: HalfHour(_start(r[0]), r[1], r[2], r[3] / 1e6, r[4], r[5], r[6] / 1e6,
                               attempts.pop(r[0], 0.0)) for r in rows}
         out.update({b: HalfHour(_start(b), callback_seconds=s) for b, s in attempts.items()})
@@ -86,7 +98,8 @@ class SqliteCapacityHistory:
     async def agents(self, start: datetime, end: datetime, queue: str | None) -> list[HalfHour]:
         """How many different agents answered a call per UTC half-hour, of calls that
         arrived in [start, end) (of ``queue``; None: any)."""
-        sql = _AGENTS.format(queue="AND queue = ?3" if queue else "")
+        sql = _AGENTS.format(half_hour=self._HALF_HOUR.format("answered_at"),
+                             queue="AND queue = ?" if queue else "")
         args = (to_epoch(start), to_epoch(end)) + ((queue,) if queue else ())
         return [HalfHour(_start(r[0]), agents=r[1])
                 for r in await self._db.fetch_all(sql, args)]
@@ -95,18 +108,23 @@ class SqliteCapacityHistory:
         """Recounts every half-hour from the calls; replaces the kept rows where they differ
         (they should not: the triggers keep them) and says how many did."""
         async with self._db.write() as conn:
-            await conn.execute("DROP TABLE IF EXISTS temp.capacity_recount")
-            await conn.execute(f"CREATE TEMP TABLE capacity_recount AS {_RECOUNT}")
+            temp = self._TEMP
+            await conn.execute(f"DROP TABLE IF EXISTS {temp}")
+            await conn.execute(f"CREATE TEMP TABLE capacity_recount AS {self._RECOUNT}")
             differed = list(await conn.execute_fetchall(
-                "SELECT COUNT(*) FROM (SELECT * FROM temp.capacity_recount EXCEPT"
-                f" SELECT {_COLUMNS} FROM capacity_half_hours WHERE arrivals != 0) UNION ALL"
-                f" SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM capacity_half_hours"
-                " WHERE arrivals != 0 EXCEPT SELECT * FROM temp.capacity_recount)"))
-            rows = list(await conn.execute_fetchall(
-                "SELECT COUNT(*) FROM temp.capacity_recount"))
+                f"SELECT COUNT(*) FROM (SELECT * FROM {temp} EXCEPT"
+                f" SELECT {_COLUMNS} FROM capacity_half_hours WHERE arrivals != 0) AS missing"
+                f" UNION ALL SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM capacity_half_hours"
+                f" WHERE arrivals != 0 EXCEPT SELECT * FROM {temp}) AS extra"))
+            rows = list(await conn.execute_fetchall(f"SELECT COUNT(*) FROM {temp}"))
             if sum(r[0] for r in differed):
                 await conn.execute("DELETE FROM capacity_half_hours")
                 await conn.execute(f"INSERT INTO capacity_half_hours ({_COLUMNS})"
-                                   " SELECT * FROM temp.capacity_recount")
-            await conn.execute("DROP TABLE temp.capacity_recount")
+                                   f" SELECT * FROM {temp}")
+            await conn.execute(f"DROP TABLE {temp}")
         return Rebuilt(rows[0][0], sum(r[0] for r in differed))
+
+
+class SqliteCapacityHistory(SqlCapacityHistory):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

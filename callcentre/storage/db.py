@@ -14,87 +14,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
-from callcentre.domain.ratelimit import LogBudget
-from callcentre.errors import StorageError, UnreadableRecord
+from callcentre.errors import StorageError
 from callcentre.storage.readers import ReaderPool
+from callcentre.storage.rows import (
+    BAD_VALUE,
+    UnreadableRows,
+    from_epoch,
+    installation_id,
+    to_epoch,
+)
 
 log = logging.getLogger("callcentre.storage")
-T = TypeVar("T")
-# what reading a bad stored value raises: out-of-range times, bad JSON or enum values,
-# missing values a reader asserts
-BAD_VALUE = (ValueError, OverflowError, TypeError, KeyError, AssertionError)
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every ``migrations/NNN_name.sql``, in order."""
+def migrations(package: str = "callcentre.storage") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every ``migrations/NNN_name.sql`` of ``package``, in order."""
     found = []
-    for item in resources.files("callcentre.storage").joinpath("migrations").iterdir():
+    for item in resources.files(package).joinpath("migrations").iterdir():
         if item.name.endswith(".sql"):
             version = int(item.name.split("_", 1)[0])
             found.append((version, item.name, item.read_text(encoding="utf-8")))
     return sorted(found)
-
-
-def to_epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: times must be timezone-aware")
-    return value.timestamp()
-
-
-def from_epoch(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-class UnreadableRows:
-    """Rows skipped because a stored value cannot be read: counted per table, logged once a
-    minute per table with the row's key and the error."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self._budget = LogBudget(60.0)
-
-    def read(self, table: str, rows: Iterable[sqlite3.Row],
-             convert: Callable[[sqlite3.Row], T]) -> list[T]:
-        """Every row ``convert`` can read; the others are reported and left out."""
-        out = []
-        for row in rows:
-            try:
-                out.append(convert(row))
-            except BAD_VALUE as err:
-                self._report(table, row, err)
-        return out
-
-    def one(self, table: str, row: sqlite3.Row, convert: Callable[[sqlite3.Row], T]) -> T:
-        try:
-            return convert(row)
-        except BAD_VALUE as err:
-            self._report(table, row, err)
-            raise UnreadableRecord(f"{table} row {_key(row)} is stored with a value that "
-                                   "cannot be read (reported in the log); it needs repair") from err
-
-    def _report(self, table: str, row: sqlite3.Row, err: Exception) -> None:
-        self.counts[table] = self.counts.get(table, 0) + 1
-        held = self._budget.allow(table, time.monotonic())
-        if held is not None:
-            log.error("skipped unreadable %s row %s: %s: %s (%d more skipped since the last "
-                      "report)", table, _key(row), type(err).__name__, err, held)
-
-
-def _key(row: sqlite3.Row) -> str:
-    keys = row.keys()
-    return str(row["id"]) if "id" in keys else "?"
 
 
 class Database:
@@ -198,11 +146,8 @@ class Database:
         return rows[0] if rows else None
 
     async def installation_id(self) -> str:
-        """This database's random id (migration 004), stable for its lifetime."""
-        row = await self.fetch_one("SELECT uid FROM installation WHERE id = 1")
-        if row is None:
-            raise StorageError("database has no installation id; run callcentre migrate")
-        return str(row[0])
+        """This database's random id, stable for its lifetime."""
+        return await installation_id(self)
 
     @property
     def readers_free(self) -> int:
@@ -242,3 +187,6 @@ def _statements(sql: str) -> list[str]:
                 out.append(pending.strip().rstrip(";"))
             pending = ""
     return out
+
+
+__all__ = ["BAD_VALUE", "Database", "UnreadableRows", "from_epoch", "migrations", "to_epoch"]

@@ -1,8 +1,10 @@
-"""All SQL about the queue_log ledger: its lines, where reading stopped, settled calls."""
+"""All SQL about the queue_log ledger: its lines, where reading stopped, settled calls.
+
+Every statement here is valid in SQLite and PostgreSQL alike (``"offset"`` is quoted: a
+reserved word in PostgreSQL), so both engines run this one class."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,16 +12,19 @@ from callcentre.domain.calls import Call
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.ports import LedgerCounts, LedgerPosition
 from callcentre.storage.call_repository import COLUMNS, call_from_row, row_values
-from callcentre.storage.db import Database, to_epoch
+from callcentre.storage.db import Database
+from callcentre.storage.rows import Row, Store, to_epoch
 
 _INSERT_LINE = ("INSERT INTO ledger_lines (at, callid, queue, agent, event, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
 _TOUCH_CALL = ("INSERT INTO ledger_calls (callid, last_line_at, settled_at) VALUES (?, ?, NULL) "
-               "ON CONFLICT(callid) DO UPDATE SET settled_at = NULL, "
-               "last_line_at = max(ledger_calls.last_line_at, excluded.last_line_at)")
-_POSITION = ("INSERT INTO ledger_sources (path, device, inode, offset, updated_at) "
+               "ON CONFLICT(callid) DO UPDATE SET settled_at = NULL, last_line_at = CASE WHEN "
+               "excluded.last_line_at > ledger_calls.last_line_at THEN excluded.last_line_at "
+               "ELSE ledger_calls.last_line_at END")
+_POSITION = ('INSERT INTO ledger_sources (path, device, inode, "offset", updated_at) '
              "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET device = excluded.device, "
-             "inode = excluded.inode, offset = excluded.offset, updated_at = excluded.updated_at")
+             'inode = excluded.inode, "offset" = excluded."offset", '
+             "updated_at = excluded.updated_at")
 # Settling replaces the whole row, finished or not; an agent's case link still wins.
 _SETTLE = (
     f"INSERT INTO calls ({', '.join(COLUMNS)}, ledger) "
@@ -37,19 +42,19 @@ FROM ledger_calls
 """
 
 
-def _line(row: sqlite3.Row) -> QueueLogLine:
+def _line(row: Row) -> QueueLogLine:
     data = tuple(row["data"].split("|")) if row["data"] else ()
     return QueueLogLine(datetime.fromtimestamp(row["at"], UTC), row["callid"], row["queue"],
                         row["agent"], row["event"], data)
 
 
-class SqliteLedgerRepository:
-    def __init__(self, db: Database) -> None:
+class SqlLedgerRepository:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def position(self, path: str) -> LedgerPosition | None:
         row = await self._db.fetch_one(
-            "SELECT device, inode, offset FROM ledger_sources WHERE path = ?", (path,))
+            "SELECT device, inode, \"offset\" FROM ledger_sources WHERE path = ?", (path,))
         return None if row is None else LedgerPosition(path, row[0], row[1], row[2])
 
     async def append(self, lines: Sequence[QueueLogLine], position: LedgerPosition,
@@ -102,3 +107,8 @@ class SqliteLedgerRepository:
             return LedgerCounts()
         calls, settled, agreed, corrected = (int(v) for v in row)
         return LedgerCounts(calls, settled, agreed, corrected, calls - settled)
+
+
+class SqliteLedgerRepository(SqlLedgerRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

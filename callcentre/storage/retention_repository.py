@@ -14,21 +14,21 @@ drops, per table:
 - ledger_lines: ENTERQUEUE's caller id (domain/retention.py blank_caller_id).
 
 The ``_PERSONAL`` conditions are the partial indexes' of 008_retention.sql: change both.
+SqlRetentionRepository runs them on either engine; each engine's subclass has the
+statements in its own dialect (SQLite's json1 and instr, PostgreSQL's jsonb and strpos).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from callcentre.domain.retention import Changed, Kind, blank_caller_id
 from callcentre.errors import Conflict
 from callcentre.ports import RetentionRun
-from callcentre.storage.db import Database, from_epoch, to_epoch
+from callcentre.storage.db import Database
+from callcentre.storage.rows import Row, Store, from_epoch, to_epoch
 
 _PERSONAL = {
     Kind.CALLS: "(caller IS NOT NULL OR caller_raw IS NOT NULL OR caller_name IS NOT NULL"
@@ -70,23 +70,41 @@ _OF_NUMBER = {
 }
 
 
-class SqliteRetentionRepository:
-    def __init__(self, db: Database) -> None:
+class SqlRetentionRepository:
+    """What both engines run alike; the statements in each engine's dialect are the
+    subclass's class attributes."""
+
+    _PERSONAL: dict[Kind, str] = _PERSONAL
+    _ANONYMISE: dict[Kind, str] = _ANONYMISE
+    _OF_NUMBER: dict[Kind, str] = _OF_NUMBER
+    _AGE: dict[Kind, tuple[str, str, str]] = _AGE
+    # the ENTERQUEUE lines of the calls whose linkedids are passed as one value
+    _LINES_OF_CALLS = ("SELECT id, event, data FROM ledger_lines WHERE event = 'ENTERQUEUE'"
+                       " AND callid IN (SELECT value FROM json_each(?))")
+
+    def __init__(self, db: Store) -> None:
         self._db = db
+
+    @staticmethod
+    def _callids(linkedids: list[str]) -> Any:
+        """The linkedids as _LINES_OF_CALLS takes them."""
+        return json.dumps(linkedids)
 
     async def anonymise(self, kind: Kind, before: datetime, limit: int) -> int:
         async with self._db.write() as conn:
             if kind is Kind.LEDGER_LINES:
-                cur = await conn.execute(
-                    f"SELECT id, event, data FROM ledger_lines WHERE {_PERSONAL[kind]}"
+                rows = await conn.execute_fetchall(
+                    f"SELECT id, event, data FROM ledger_lines WHERE {self._PERSONAL[kind]}"
                     " AND at < ? ORDER BY at LIMIT ?", (to_epoch(before), limit))
-                return await _blank_lines(conn, list(await cur.fetchall()))
-            cur = await conn.execute(purge_batch(kind), (to_epoch(before), limit))
-            return cur.rowcount
+                return await _blank_lines(conn, list(rows))
+            cur = await conn.execute(
+                purge_batch(kind, self._PERSONAL, self._ANONYMISE, self._AGE),
+                (to_epoch(before), limit))
+            return int(cur.rowcount)
 
     async def export(self, number: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
-        for kind, sql in _OF_NUMBER.items():
+        for kind, sql in self._OF_NUMBER.items():
             rows = await self._db.fetch_all(sql, (number,))
             out[kind.value] = [_plain(row) for row in rows]
         return out
@@ -96,13 +114,12 @@ class SqliteRetentionRepository:
             await _refuse_open(conn, number)
             callids = [r[0] for r in await conn.execute_fetchall(
                 "SELECT linkedid FROM calls WHERE caller = ?", (number,))]
-            lines = await conn.execute_fetchall(
-                "SELECT id, event, data FROM ledger_lines WHERE event = 'ENTERQUEUE' AND callid"
-                " IN (SELECT value FROM json_each(?))", (json.dumps(callids),))
+            lines = await conn.execute_fetchall(self._LINES_OF_CALLS, (self._callids(callids),))
             counts = {Kind.LEDGER_LINES: await _blank_lines(conn, list(lines))}
             for kind, column in ((Kind.CALLS, "caller"), (Kind.CALLBACKS, "phone"),
                                  (Kind.CASES, "phone")):
-                cur = await conn.execute(f"{_ANONYMISE[kind]} WHERE {column} = ?", (number,))
+                cur = await conn.execute(f"{self._ANONYMISE[kind]} WHERE {column} = ?",
+                                         (number,))
                 counts[kind] = cur.rowcount
         return Changed(counts)
 
@@ -124,23 +141,26 @@ class SqliteRetentionRepository:
         return RetentionRun(started, finished, Changed(counts), row["trigger"])
 
 
-async def _blank_lines(conn: aiosqlite.Connection, rows: list[sqlite3.Row]) -> int:
+async def _blank_lines(conn: Any, rows: list[Row]) -> int:
     changed = [(blank_caller_id(r[1], r[2]), r[0]) for r in rows]
     changed = [(data, id_) for (data, id_), r in zip(changed, rows, strict=True) if data != r[2]]
     await conn.executemany("UPDATE ledger_lines SET data = ? WHERE id = ?", changed)
     return len(changed)
 
 
-def purge_batch(kind: Kind) -> str:
+def purge_batch(kind: Kind, personal: dict[Kind, str] = _PERSONAL,
+                anonymise: dict[Kind, str] = _ANONYMISE,
+                ages: dict[Kind, tuple[str, str, str]] = _AGE) -> str:
     """anonymise()'s statement for calls, callbacks or cases: the oldest ``limit`` records
-    that still hold personal data and whose period ran out ``before``."""
-    table, age, allowed = _AGE[kind]
+    that still hold personal data and whose period ran out ``before`` (in the words of
+    the engine whose statements are passed; SQLite's by default)."""
+    table, age, allowed = ages[kind]
     key = _KEY[kind]
-    return (f"{_ANONYMISE[kind]} WHERE {key} IN (SELECT {key} FROM {table}"
-            f" WHERE {_PERSONAL[kind]} AND {age} < ? AND {allowed} ORDER BY {age} LIMIT ?)")
+    return (f"{anonymise[kind]} WHERE {key} IN (SELECT {key} FROM {table}"
+            f" WHERE {personal[kind]} AND {age} < ? AND {allowed} ORDER BY {age} LIMIT ?)")
 
 
-async def _refuse_open(conn: aiosqlite.Connection, number: str) -> None:
+async def _refuse_open(conn: Any, number: str) -> None:
     """A callback still owed or a call in progress needs the number: close it first."""
     open_callbacks = [r[0] for r in await conn.execute_fetchall(
         "SELECT id FROM callbacks WHERE phone = ? AND status != 'closed'", (number,))]
@@ -155,7 +175,7 @@ async def _refuse_open(conn: aiosqlite.Connection, number: str) -> None:
 _TIMES = frozenset({"at", "not_before", "due_by", "original_due_by"})
 
 
-def _plain(row: sqlite3.Row) -> dict[str, Any]:
+def _plain(row: Row) -> dict[str, Any]:
     """A row as JSON values: JSON columns parsed, times in ISO 8601 (UTC)."""
     out = dict(row)
     for column, value in out.items():
@@ -165,3 +185,8 @@ def _plain(row: sqlite3.Row) -> dict[str, Any]:
             moment = from_epoch(value)
             out[column] = moment.isoformat() if moment else None
     return out
+
+
+class SqliteRetentionRepository(SqlRetentionRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

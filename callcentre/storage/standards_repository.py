@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.standards import Figures
 from callcentre.storage.db import Database
+from callcentre.storage.rows import Store
 
 log = logging.getLogger("callcentre.storage")
 ALL_QUEUES = "*"
@@ -57,7 +58,8 @@ def figures_from_rows(rows: Iterable[Any]) -> Figures:
     answered: Counter[int] = Counter()
     abandoned: Counter[int] = Counter()
     wait_us, repeats, ooh, checked, corrected = 0, 0, 0, 0, 0
-    for outcome, bucket, n, waited, rep, out, chk, fixed in rows:
+    for outcome, bucket, n, summed_us, rep, out, chk, fixed in rows:
+        waited = int(summed_us)  # PostgreSQL sums bigint as numeric (a Decimal)
         outcomes[outcome] += n
         repeats += rep
         ooh += out
@@ -78,9 +80,20 @@ class Rebuilt:
     differed: int  # of which the kept figures had otherwise (then replaced)
 
 
-class SqliteStandardsRepository:
-    def __init__(self, db: Database) -> None:
+class SqlStandardsRepository:
+    """What both engines run alike; each engine's subclass has its recount (what a call adds,
+    in its dialect), where its temporary table lives, and how the local days are written."""
+
+    _RECOUNT = _RECOUNT
+    _TEMP = "temp.recount"
+
+    def __init__(self, db: Store) -> None:
         self._db = db
+
+    @staticmethod
+    async def _write_local_days(conn: Any, days: Iterable[tuple[float, str]]) -> None:
+        """Insert (start, day) rows into local_days (emptied already)."""
+        raise NotImplementedError
 
     async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
         """The finished calls that arrived on council-local days [first_day, end_day)."""
@@ -104,12 +117,11 @@ class SqliteStandardsRepository:
             return None
         async with self._db.write() as conn:
             await conn.execute("DELETE FROM local_days")
-            await conn.executemany("INSERT INTO local_days (start, day) VALUES (?, ?)",
-                                   _local_days(tz))
-            await conn.execute("INSERT OR REPLACE INTO local_days_zone (id, tz) VALUES (1, ?)",
-                               (tz.key,))
+            await self._write_local_days(conn, _local_days(tz))
+            await conn.execute("INSERT INTO local_days_zone (id, tz) VALUES (1, ?) ON CONFLICT"
+                               " (id) DO UPDATE SET tz = excluded.tz", (tz.key,))
             await conn.execute("DELETE FROM figure_days")
-            await conn.execute(f"INSERT INTO figure_days ({_COLUMNS}) {_RECOUNT}")
+            await conn.execute(f"INSERT INTO figure_days ({_COLUMNS}) {self._RECOUNT}")
             rows = list(await conn.execute_fetchall("SELECT COUNT(*) FROM figure_days"))
         return Rebuilt(rows[0][0], 0)
 
@@ -117,20 +129,30 @@ class SqliteStandardsRepository:
         """Recounts every day's figures from the calls; replaces the kept ones where they
         differ (they should not: the triggers keep them) and says how many did."""
         async with self._db.write() as conn:
-            await conn.execute("DROP TABLE IF EXISTS temp.recount")
-            await conn.execute(f"CREATE TEMP TABLE recount AS {_RECOUNT}")
+            temp = self._TEMP
+            await conn.execute(f"DROP TABLE IF EXISTS {temp}")
+            await conn.execute(f"CREATE TEMP TABLE recount AS {self._RECOUNT}")
             differed = list(await conn.execute_fetchall(
-                "SELECT COUNT(*) FROM (SELECT * FROM temp.recount EXCEPT"
-                f" SELECT {_COLUMNS} FROM figure_days WHERE n != 0) UNION ALL"
+                f"SELECT COUNT(*) FROM (SELECT * FROM {temp} EXCEPT"
+                f" SELECT {_COLUMNS} FROM figure_days WHERE n != 0) AS missing UNION ALL"
                 f" SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM figure_days WHERE n != 0"
-                " EXCEPT SELECT * FROM temp.recount)"))
-            rows = list(await conn.execute_fetchall("SELECT COUNT(*) FROM temp.recount"))
+                f" EXCEPT SELECT * FROM {temp}) AS extra"))
+            rows = list(await conn.execute_fetchall(f"SELECT COUNT(*) FROM {temp}"))
             if sum(r[0] for r in differed):
                 await conn.execute("DELETE FROM figure_days")
                 await conn.execute(f"INSERT INTO figure_days ({_COLUMNS})"
-                                   " SELECT * FROM temp.recount")
-            await conn.execute("DROP TABLE temp.recount")
+                                   f" SELECT * FROM {temp}")
+            await conn.execute(f"DROP TABLE {temp}")
         return Rebuilt(rows[0][0], sum(r[0] for r in differed))
+
+
+class SqliteStandardsRepository(SqlStandardsRepository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    @staticmethod
+    async def _write_local_days(conn: Any, days: Iterable[tuple[float, str]]) -> None:
+        await conn.executemany("INSERT INTO local_days (start, day) VALUES (?, ?)", days)
 
 
 def _local_days(tz: ZoneInfo) -> Iterable[tuple[float, str]]:

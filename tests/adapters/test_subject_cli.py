@@ -13,7 +13,7 @@ from callcentre.__main__ import main
 from callcentre.domain.callbacks import Result
 from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database
-from tests.adapters.test_retention_sqlite import OLD, RESIDENT, a_closed
+from tests.adapters.test_retention import OLD, RESIDENT, a_closed
 
 
 async def _one_closed_callback(path: Path) -> None:

@@ -1,13 +1,18 @@
-"""Callback figures from SQLite: live counts (metrics, wallboard) and a period's results."""
+"""Callback figures from SQLite and PostgreSQL: live counts (metrics, wallboard) and a
+period's results, and the counters the triggers keep against a recount."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.callback_outcomes import CORRECTABLE, correct_result
@@ -30,11 +35,19 @@ from callcentre.domain.callbacks import (
 from callcentre.domain.retention import Kind
 from callcentre.errors import Conflict
 from callcentre.storage import callback_figures_repository as figures_sql
-from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database, migrations
-from callcentre.storage.retention_repository import SqliteRetentionRepository
+from callcentre.storage.engines import Repositories, repositories_on
+from tests import engines
 from tests.contract.test_callback_repository import POLICY, T0, a_callback
+from tests.engines import ENGINES
+
+Engine = Repositories
+
+
+@pytest.fixture(params=ENGINES)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with AsyncExitStack() as stack:
+        yield await engines.stores_for(request, stack, tmp_path)
 
 
 def closed(result: Result, due_in: timedelta, **kw: object):  # type: ignore[no-untyped-def]
@@ -43,8 +56,8 @@ def closed(result: Result, due_in: timedelta, **kw: object):  # type: ignore[no-
                    closed_at=T0 + due_in, **kw)  # type: ignore[arg-type]
 
 
-async def test_counts_for_metrics_and_wallboard(db: Database) -> None:
-    repo = SqliteCallbackRepository(db)
+async def test_counts_for_metrics_and_wallboard(engine: Engine) -> None:
+    repo = engine.callbacks
     for cb in [
         a_callback(due_by=T0 + timedelta(minutes=20)),  # at risk (30 min margin), due next hour
         a_callback(due_by=T0 + timedelta(minutes=50)),  # due next hour, not at risk
@@ -54,7 +67,7 @@ async def test_counts_for_metrics_and_wallboard(db: Database) -> None:
         closed(Result.MISSED, timedelta(hours=-2), extensions=1),
     ]:
         await repo.add(cb)
-    counts = await SqliteCallbackFigures(db).counts(T0, timedelta(minutes=30))
+    counts = await engine.callback_figures.counts(T0, timedelta(minutes=30))
     assert counts.promised == {"agent": 5, "abandoned": 1}
     assert counts.closed == {"kept": 1, "missed": 1}
     assert counts.open_by_state == {"pending": 4}
@@ -62,23 +75,23 @@ async def test_counts_for_metrics_and_wallboard(db: Database) -> None:
     assert counts.extended == 1
 
 
-async def test_period_results_are_judged_by_deadline(db: Database) -> None:
-    repo = SqliteCallbackRepository(db)
+async def test_period_results_are_judged_by_deadline(engine: Engine) -> None:
+    repo = engine.callbacks
     for cb in [closed(Result.KEPT, timedelta(hours=1)), closed(Result.KEPT, timedelta(hours=2)),
                closed(Result.LATE, timedelta(hours=3)), closed(Result.MISSED, timedelta(hours=4)),
                closed(Result.CANCELLED, timedelta(hours=5)),
                a_callback(due_by=T0 + timedelta(hours=6)),
                closed(Result.KEPT, timedelta(days=3))]:  # due after the period
         await repo.add(cb)
-    period = await SqliteCallbackFigures(db).period(T0, T0 + timedelta(days=1))
+    period = await engine.callback_figures.period(T0, T0 + timedelta(days=1))
     assert (period.kept, period.late, period.missed, period.cancelled) == (2, 1, 1, 1)
     assert period.still_open == 1 and period.due == 6 and period.promised == 7
     assert period.kept_ratio == 0.5
 
 
-async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(db: Database) -> None:
-    repo = SqliteCallbackRepository(db)
-    figures = SqliteCallbackFigures(db)
+async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(
+        engine: Engine) -> None:
+    repo, figures = engine.callbacks, engine.callback_figures
     kept = await repo.add(closed(Result.KEPT, timedelta(hours=1)))
     await repo.add(closed(Result.KEPT, timedelta(hours=2)))
     fixed = correct_result(kept, Result.MISSED, "it was voicemail", "Sam (agent)", T0)
@@ -104,23 +117,41 @@ MARGIN = timedelta(minutes=30)
 PHONES = [f"+4477009001{i:02d}" for i in range(6)]  # few, so erasures meet open callbacks
 
 
-async def recount(db: Database, now: datetime, margin: timedelta) -> CallbackCounts:
+# counts()'s old recount queries in each engine's words: the conditions of the triggers
+# (SQLite's 014, PostgreSQL's 003): change them together
+RECOUNT = {
+    "sqlite": (
+        "SELECT closed_result, COUNT(*), SUM(extensions > 0) FROM callbacks "
+        "WHERE status = 'closed' GROUP BY closed_result",
+        "SELECT j.value, COUNT(*) FROM callbacks, json_each(callbacks.corrections) j "
+        "WHERE corrections IS NOT NULL GROUP BY j.value",
+        "SELECT status, COUNT(*), SUM(due_by < ?1), "
+        "SUM(due_by >= ?1 AND due_by < ?2 AND attempt_count = 0), "
+        "SUM(due_by >= ?1 AND due_by < ?3), SUM(extensions > 0) "
+        "FROM callbacks WHERE status != 'closed' GROUP BY status"),
+    "postgres": (
+        "SELECT closed_result, COUNT(*), COUNT(*) FILTER (WHERE extensions > 0) FROM callbacks"
+        " WHERE status = 'closed' GROUP BY closed_result",
+        "SELECT j.value, COUNT(*) FROM callbacks,"
+        " jsonb_array_elements_text(callbacks.corrections) AS j (value)"
+        " WHERE corrections IS NOT NULL GROUP BY j.value",
+        "SELECT status, COUNT(*), COUNT(*) FILTER (WHERE due_by < $1), "
+        "COUNT(*) FILTER (WHERE due_by >= $1 AND due_by < $2 AND attempt_count = 0), "
+        "COUNT(*) FILTER (WHERE due_by >= $1 AND due_by < $3), "
+        "COUNT(*) FILTER (WHERE extensions > 0) "
+        "FROM callbacks WHERE status != 'closed' GROUP BY status"),
+}
+
+
+async def recount(engine: Engine, now: datetime, margin: timedelta) -> CallbackCounts:
     """counts() as it was before migration 014: every callback ever made, re-grouped. The
     reference the maintained counters must always equal (bench/callback_figures.py too)."""
-    t = now.timestamp()
+    t, db = now.timestamp(), engine.db
+    closed_sql, fixes_sql, open_sql = RECOUNT[engine.engine]
     promised = await db.fetch_all("SELECT source, COUNT(*) FROM callbacks GROUP BY source")
-    closed = await db.fetch_all(
-        "SELECT closed_result, COUNT(*), SUM(extensions > 0) FROM callbacks "
-        "WHERE status = 'closed' GROUP BY closed_result")
-    fixes = await db.fetch_all(
-        "SELECT j.value, COUNT(*) FROM callbacks, json_each(callbacks.corrections) j "
-        "WHERE corrections IS NOT NULL GROUP BY j.value")
-    open_rows = await db.fetch_all(
-        "SELECT status, COUNT(*), SUM(due_by < ?), "
-        "SUM(due_by >= ? AND due_by < ? AND attempt_count = 0), "
-        "SUM(due_by >= ? AND due_by < ?), SUM(extensions > 0) "
-        "FROM callbacks WHERE status != 'closed' GROUP BY status",
-        (t, t, t + margin.total_seconds(), t, t + 3600))
+    closed = await db.fetch_all(closed_sql)
+    fixes = await db.fetch_all(fixes_sql)
+    open_rows = await db.fetch_all(open_sql, (t, t + margin.total_seconds(), t + 3600))
     return CallbackCounts(
         promised={r[0]: r[1] for r in promised},
         closed={r[0]: r[1] for r in closed if r[0]},
@@ -136,9 +167,9 @@ class History:
     """Random operations through the real repositories and domain rules, as the service
     makes them: each reads the callback afresh (a purge may have changed it meanwhile)."""
 
-    def __init__(self, db: Database, seed: int) -> None:
-        self.db, self.rng, self.now = db, random.Random(seed), T0
-        self.repo, self.retention = SqliteCallbackRepository(db), SqliteRetentionRepository(db)
+    def __init__(self, engine: Engine, seed: int) -> None:
+        self.db, self.rng, self.now = engine.db, random.Random(seed), T0
+        self.repo, self.retention = engine.callbacks, engine.retention
         self.ids: list[int] = []
         self.done: Counter[str] = Counter()
 
@@ -242,12 +273,12 @@ class History:
                 self.done["source changed"] += 1
 
 
-async def test_maintained_counts_equal_a_recount_after_any_sequence(db: Database) -> None:
-    history, figures = History(db, seed=16), SqliteCallbackFigures(db)
+async def test_maintained_counts_equal_a_recount_after_any_sequence(engine: Engine) -> None:
+    history, figures = History(engine, seed=16), engine.callback_figures
     for n in range(400):
         op = await history.step()
         counts = await figures.counts(history.now, MARGIN)
-        assert counts == await recount(db, history.now, MARGIN), (
+        assert counts == await recount(engine, history.now, MARGIN), (
             f"after step {n} ({op}); so far {dict(history.done)}")
         history.done.update(k for k in ("at_risk", "overdue", "due_next_hour")
                             if getattr(counts, k))
@@ -271,17 +302,18 @@ async def test_the_migration_fills_the_counters_from_callbacks_already_stored(
     db = Database(path)
     await db.open()
     try:
-        history, figures = History(db, seed=2026), SqliteCallbackFigures(db)
+        engine = repositories_on(db)
+        history, figures = History(engine, seed=2026), engine.callback_figures
         for _ in range(150):
             await history.step()
         assert await db.migrate() >= 14  # the runner splits the triggers' bodies rightly
         counts = await figures.counts(history.now, MARGIN)
-        assert counts == await recount(db, history.now, MARGIN)
+        assert counts == await recount(engine, history.now, MARGIN)
         assert sum(counts.promised.values()) == len(history.ids) > 0 and counts.corrected
         for _ in range(50):
             await history.step()
         assert await figures.counts(history.now, MARGIN) == await recount(
-            db, history.now, MARGIN)
+            engine, history.now, MARGIN)
     finally:
         await db.close()
 

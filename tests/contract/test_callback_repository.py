@@ -1,8 +1,9 @@
-"""One suite, two implementations of CallbackRepository: in memory and SQLite."""
+"""One suite, three implementations of CallbackRepository: in memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -26,26 +27,21 @@ from callcentre.domain.callbacks import (
 )
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback
 from callcentre.ports import CallbackQuery
-from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.db import Database
 from callcentre.testing import InMemoryCallbackRepository, default_policy, utc
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 10, 0, 0, 250_000)  # a Monday, open
 POLICY = default_policy()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", *ENGINES])
 async def repo(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield InMemoryCallbackRepository()
         return
-    db = Database(tmp_path / "cc.sqlite3")
-    await db.open()
-    await db.migrate()
-    try:
-        yield SqliteCallbackRepository(db)
-    finally:
-        await db.close()
+    async with AsyncExitStack() as stack:
+        yield (await engines.stores_for(request, stack, tmp_path)).callbacks
 
 
 def a_callback(phone: str = "+447700900123", at: Any = T0, **kw: Any) -> Callback:

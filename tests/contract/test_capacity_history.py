@@ -1,13 +1,16 @@
-"""The capacity history from SQLite: each UTC half-hour's sums (kept by migration 019's
-triggers) are what the calls give by the model's definitions, for a queue and for every
+"""The capacity history on both engines: each UTC half-hour's sums (kept by triggers:
+SQLite's migration 019, PostgreSQL's 006) are what the calls give by the model's definitions, for a queue and for every
 queue, through every change a call goes through, and as the migration fills them; callback
 attempts and last week's agents as the window's rows say."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +18,32 @@ from callcentre.domain.callbacks import Attempt, AttemptOutcome, Status
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
 from callcentre.domain.standards import OFFERED_OUTCOMES
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.capacity_repository import SqliteCapacityHistory
-from callcentre.storage.db import Database, _statements, migrations
+from callcentre.storage.db import migrations
+from callcentre.storage.engines import Repositories
+from callcentre.storage.postgres.db import MIGRATIONS
+from tests import engines
 from tests.contract.test_callback_repository import a_callback
 from tests.contract.test_standards_repository import T0, random_calls
+from tests.engines import ENGINES
 
 START, END = T0 - timedelta(hours=1), T0 + timedelta(hours=20)
+Engine = Repositories
+
+
+@pytest.fixture(params=ENGINES)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with AsyncExitStack() as stack:
+        yield await engines.stores_for(request, stack, tmp_path)
+
+
+def the_fill(engine: Engine) -> str:
+    """The capacity migration's last statement: the table filled from the calls."""
+    if engine.engine == "postgres":
+        (sql,) = [text for _, name, text in migrations(MIGRATIONS)
+                  if name.endswith("_capacity_half_hours.sql")]
+    else:
+        (sql,) = [text for _, name, text in migrations() if name.startswith("019_")]
+    return sql.strip().rsplit("\n\n", 1)[-1]
 
 
 def _start(t: datetime) -> datetime:
@@ -61,43 +82,43 @@ def _same(got: list[HalfHour], want: dict[datetime, HalfHour]) -> None:
 
 @pytest.mark.parametrize("queue", [None, "a"])
 async def test_half_hours_sum_the_window_by_the_models_definitions(
-        db: Database, queue: str | None) -> None:
+        engine: Engine, queue: str | None) -> None:
     calls = [replace(c, talk_ended_at=c.answered_at + timedelta(seconds=i % 400))
              if c.answered_at else c for i, c in enumerate(random_calls(400, seed=4))]
-    stored = await SqliteCallRepository(db).save(calls)
-    got = await SqliteCapacityHistory(db).half_hours(START, END, queue)
+    stored = await engine.calls.save(calls)
+    got = await engine.capacity.half_hours(START, END, queue)
     _same([replace(h, callback_seconds=0.0) for h in got], reference(stored, queue))
 
 
 async def test_the_kept_half_hours_follow_every_change_and_the_migrations_fill(
-        db: Database) -> None:
-    repo = SqliteCallRepository(db)
+        engine: Engine) -> None:
+    repo, db, history = engine.calls, engine.db, engine.capacity
     calls = random_calls(300, seed=6)
     await repo.save([replace(c, outcome=None, end_source=None) for c in calls])  # in progress
-    assert await SqliteCapacityHistory(db).half_hours(START, END, None) == []
+    assert await history.half_hours(START, END, None) == []
     stored = await repo.save(calls)
     async with db.write() as conn:  # corrections (as the ledger's), a closure flag, erasures
         await conn.execute("UPDATE calls SET outcome = 'answered', queue = 'c',"
                            " talk_ended_at = ended_at WHERE id % 5 = 0")
-        await conn.execute("UPDATE calls SET out_of_hours = 1 - out_of_hours WHERE id % 7 = 0")
+        await conn.execute("UPDATE calls SET out_of_hours = NOT out_of_hours WHERE id % 7 = 0")
         await conn.execute("DELETE FROM calls WHERE id % 11 = 0")
     now = [await repo.get(c.id or 0) for c in stored if (c.id or 0) % 11]
     for queue in (None, "a", "c"):
-        _same(await SqliteCapacityHistory(db).half_hours(START, END, queue),
+        _same(await history.half_hours(START, END, queue),
               reference(now, queue))
-    assert (await SqliteCapacityHistory(db).rebuild()).differed == 0  # a recount agrees
+    assert (await history.rebuild()).differed == 0  # a recount agrees
     kept = await db.fetch_all("SELECT * FROM capacity_half_hours WHERE arrivals != 0"
                               " ORDER BY queue, start")
-    (sql,) = [text for _, name, text in migrations() if name.startswith("019_")]
     async with db.write() as conn:
         await conn.execute("DELETE FROM capacity_half_hours")
-        await conn.execute(_statements(sql)[-1])  # the migration's fill
+        await conn.execute(the_fill(engine))
     assert [tuple(r) for r in await db.fetch_all(
         "SELECT * FROM capacity_half_hours ORDER BY queue, start")] == [tuple(r) for r in kept]
 
 
-async def test_callback_attempts_count_agents_time_for_every_queue_only(db: Database) -> None:
-    repo = SqliteCallbackRepository(db)
+async def test_callback_attempts_count_agents_time_for_every_queue_only(
+        engine: Engine) -> None:
+    repo = engine.callbacks
     cb = await repo.add(a_callback(at=T0))
     tries = (Attempt(1, T0 + timedelta(minutes=5), "c1", "PJSIP/a", T0 + timedelta(minutes=9),
                      AttemptOutcome.NO_ANSWER),
@@ -105,20 +126,22 @@ async def test_callback_attempts_count_agents_time_for_every_queue_only(db: Data
                      T0 + timedelta(minutes=41), AttemptOutcome.NO_ANSWER),
              Attempt(3, END + timedelta(minutes=1), "c3", "PJSIP/a"))  # outside, unfinished
     await repo.update(replace(cb, attempts=tries, status=Status.PENDING))
-    history = SqliteCapacityHistory(db)
+    history = engine.capacity
     got = {h.start: h.callback_seconds for h in await history.half_hours(START, END, None)}
     assert got == {_start(T0): 240.0, _start(T0 + timedelta(minutes=40)): 60.0}
     assert await history.half_hours(START, END, "a") == []
 
 
+@pytest.mark.parametrize("queue", [None, "a"])
 async def test_agents_are_the_different_agents_who_answered_in_each_half_hour(
-        db: Database) -> None:
+        engine: Engine, queue: str | None) -> None:
     calls = [replace(c, agent_interface=f"PJSIP/{i % 3}") for i, c in
              enumerate(random_calls(300, seed=5))]
-    stored = await SqliteCallRepository(db).save(calls)
+    stored = await engine.calls.save(calls)
     want: dict[datetime, set[str]] = defaultdict(set)
     for c in stored:
-        if c.answered_at and c.agent_interface and START <= c.arrived_at < END:
+        if (c.answered_at and c.agent_interface and START <= c.arrived_at < END
+                and queue in (None, c.queue)):
             want[_start(c.answered_at)].add(c.agent_interface)
-    got = await SqliteCapacityHistory(db).agents(START, END, None)
+    got = await engine.capacity.agents(START, END, queue)
     assert {h.start: h.agents for h in got} == {t: len(a) for t, a in want.items()}

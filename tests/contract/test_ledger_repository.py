@@ -1,8 +1,9 @@
-"""The ledger repository's contract, for the in-memory fake and SQLite alike."""
+"""The ledger repository's contract, for the in-memory fake, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,9 @@ import pytest
 from callcentre.domain.calls import Call, CaseLink, Outcome
 from callcentre.domain.queue_log import parse_line
 from callcentre.ports import LedgerPosition
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
 from callcentre.testing import InMemoryCallRepository, InMemoryLedgerRepository, utc
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 9, 0)
 LINES = [parse_line(t) for t in (
@@ -34,19 +34,15 @@ class Repos:
     ledger: Any
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", *ENGINES])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         calls = InMemoryCallRepository()
         yield Repos(calls, InMemoryLedgerRepository(calls))
         return
-    db = Database(tmp_path / "cc.sqlite3")
-    await db.open()
-    await db.migrate()
-    try:
-        yield Repos(SqliteCallRepository(db), SqliteLedgerRepository(db))
-    finally:
-        await db.close()
+    async with AsyncExitStack() as stack:
+        s = await engines.stores_for(request, stack, tmp_path)
+        yield Repos(s.calls, s.ledger)
 
 
 async def test_lines_and_position_are_kept_together_in_file_order(repos: Repos) -> None:

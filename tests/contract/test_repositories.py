@@ -1,9 +1,11 @@
-"""One suite, two implementations: the in-memory fakes and the SQLite adapters."""
+"""One suite, three implementations: the in-memory fakes, the SQLite adapters and the
+PostgreSQL ones (tests/postgres.py's cluster; skipped when PostgreSQL is not installed)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -24,10 +26,8 @@ from callcentre.errors import (
     StorageError,
 )
 from callcentre.ports import CallQuery, RepeatQuery
-from callcentre.storage.audit_repository import SqliteAuditRepository
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database, migrations
+from callcentre.storage.postgres.db import PgDatabase
 from callcentre.storage.token_repository import SqliteTokenRepository
 from callcentre.testing import (
     InMemoryAuditRepository,
@@ -36,6 +36,8 @@ from callcentre.testing import (
     InMemoryTokenRepository,
     utc,
 )
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 9, 0, 0, 250_000)
 
@@ -46,23 +48,18 @@ class Repos:
     cases: Any
     tokens: Any
     audit: Any
-    db: Database | None = None
+    db: Database | PgDatabase | None = None
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", *ENGINES])
 async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repos]:
     if request.param == "memory":
         yield Repos(InMemoryCallRepository(), InMemoryCaseRepository(), InMemoryTokenRepository(),
                     InMemoryAuditRepository())
         return
-    db = Database(tmp_path / "cc.sqlite3")
-    await db.open()
-    await db.migrate()
-    try:
-        yield Repos(SqliteCallRepository(db), SqliteCaseRepository(db), SqliteTokenRepository(db),
-                    SqliteAuditRepository(db), db)
-    finally:
-        await db.close()
+    async with AsyncExitStack() as stack:
+        s = await engines.stores_for(request, stack, tmp_path)
+        yield Repos(s.calls, s.cases, s.tokens, s.audit, s.db)
 
 
 def a_call(linkedid: str = "1795379766.0", at: Any = T0, **kw: Any) -> Call:

@@ -1,5 +1,6 @@
-"""The figures kept per day (migration 013's triggers) agree with the pure definitions over
-the same random calls, through every change a call goes through, and with a recount."""
+"""The figures kept per day (SQLite's migration 013 triggers, PostgreSQL's 002) agree with
+the pure definitions over the same random calls, through every change a call goes through,
+and with a recount: on both engines."""
 
 from __future__ import annotations
 
@@ -7,25 +8,24 @@ import contextlib
 import random
 import sqlite3
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from callcentre.domain.calls import Call, EndSource, Outcome
 from callcentre.domain.standards import Figures, wait_bucket
-from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.standards_repository import (
-    ALL_QUEUES,
-    QUEUES,
-    Rebuilt,
-    SqliteStandardsRepository,
-)
+from callcentre.storage.engines import Repositories
+from callcentre.storage.standards_repository import ALL_QUEUES, QUEUES, Rebuilt
 from callcentre.testing import utc
+from tests import engines
+from tests.engines import ENGINES
 
 T0 = utc(2026, 11, 23, 8, 0)
 LONDON = ZoneInfo("Europe/London")
@@ -77,36 +77,44 @@ def same(got: Figures, want: Figures) -> None:
     assert got.answered_wait_sum == pytest.approx(want.answered_wait_sum, abs=1e-3)
 
 
-async def figures_of(db: Database, day: date, queue: str | None) -> Figures:
-    return await SqliteStandardsRepository(db).figures(day, day + timedelta(days=1), queue)
+Engine = Repositories
+
+
+@pytest.fixture(params=ENGINES)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with AsyncExitStack() as stack:
+        yield await engines.stores_for(request, stack, tmp_path)
+
+
+async def figures_of(engine: Engine, day: date, queue: str | None) -> Figures:
+    figures: Figures = await engine.standards.figures(day, day + timedelta(days=1), queue)
+    return figures
 
 
 @pytest.fixture
-async def repo(db: Database) -> SqliteStandardsRepository:
-    repo = SqliteStandardsRepository(db)
-    assert await repo.prepare(LONDON) is not None  # the first start files days in London
-    return repo
+async def repo(engine: Engine) -> Any:
+    assert await engine.standards.prepare(LONDON) is not None  # the first start: London
+    return engine.standards
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("queue", [None, "a"])
 async def test_the_kept_figures_match_the_definitions(
-        db: Database, repo: SqliteStandardsRepository, seed: int, queue: str | None) -> None:
+        engine: Engine, repo: Any, seed: int, queue: str | None) -> None:
     calls = random_calls(400, seed)
-    await SqliteCallRepository(db).save(calls)
+    await engine.calls.save(calls)
     for day in (T0.date(), T0.date() + timedelta(days=1)):
-        same(await figures_of(db, day, queue), reference(calls, queue, day))
-    assert await repo.rebuild() == Rebuilt(rows=await _rows(db), differed=0)
+        same(await figures_of(engine, day, queue), reference(calls, queue, day))
+    assert await repo.rebuild() == Rebuilt(rows=await _rows(engine), differed=0)
 
 
-async def test_figures_follow_every_change_to_a_call_exactly(
-        db: Database, repo: SqliteStandardsRepository) -> None:
+async def test_figures_follow_every_change_to_a_call_exactly(engine: Engine, repo: Any) -> None:
     """In progress, finished, settled by queue_log (outcome, wait and queue corrected),
     anonymised: the kept figures are what a recount gives, every step of the way."""
-    calls, ledger = SqliteCallRepository(db), SqliteLedgerRepository(db)
+    calls, ledger = engine.calls, engine.ledger
     finished = random_calls(120, seed=9)
     await calls.save([replace(c, outcome=None, end_source=None) for c in finished])
-    assert await figures_of(db, T0.date(), None) == Figures()  # nothing is finished yet
+    assert await figures_of(engine, T0.date(), None) == Figures()  # nothing is finished yet
     saved = await calls.save(finished)
     rng = random.Random(9)
     for call in rng.sample(saved, 40):
@@ -114,44 +122,41 @@ async def test_figures_follow_every_change_to_a_call_exactly(
                         answered_at=None, left_queue_at=call.arrived_at + timedelta(seconds=7))
         verdict = "agrees" if fixed == call else "outcome: corrected"
         await ledger.settle(call.linkedid, fixed, verdict, T0)
-    async with db.write() as conn:  # what retention's anonymising does to a call
+    async with engine.db.write() as conn:  # what retention's anonymising does to a call
         await conn.execute("UPDATE calls SET caller = NULL, case_ref = NULL WHERE id % 3 = 0")
     stored = [await calls.get(c.id or 0) for c in saved]
     for day in (T0.date(), T0.date() + timedelta(days=1)):
         for queue in (None, "a", "b", "c"):
-            same(await figures_of(db, day, queue), reference(stored, queue, day))
+            same(await figures_of(engine, day, queue), reference(stored, queue, day))
     assert (await repo.rebuild()).differed == 0
 
 
-async def test_a_changed_time_zone_files_every_call_again(
-        db: Database, repo: SqliteStandardsRepository) -> None:
+async def test_a_changed_time_zone_files_every_call_again(engine: Engine, repo: Any) -> None:
     late = utc(2026, 7, 1, 23, 30)  # 00:30 on 2 July in London (BST), 1 July in UTC
-    await SqliteCallRepository(db).save([replace(random_calls(1, 5)[0], arrived_at=late,
+    await engine.calls.save([replace(random_calls(1, 5)[0], arrived_at=late,
                                                  outcome=Outcome.ANSWERED)])
-    assert (await figures_of(db, date(2026, 7, 2), None)).outcomes == {"answered": 1}
+    assert (await figures_of(engine, date(2026, 7, 2), None)).outcomes == {"answered": 1}
     assert await repo.prepare(LONDON) is None  # the same zone: nothing to do
     rebuilt = await repo.prepare(ZoneInfo("UTC"))
     assert rebuilt is not None and rebuilt.rows == 2  # all queues, and the call's queue
-    assert (await figures_of(db, date(2026, 7, 1), None)).outcomes == {"answered": 1}
-    assert await figures_of(db, date(2026, 7, 2), None) == Figures()
+    assert (await figures_of(engine, date(2026, 7, 1), None)).outcomes == {"answered": 1}
+    assert await figures_of(engine, date(2026, 7, 2), None) == Figures()
 
 
-async def test_figures_that_drifted_are_found_and_repaired(
-        db: Database, repo: SqliteStandardsRepository) -> None:
+async def test_figures_that_drifted_are_found_and_repaired(engine: Engine, repo: Any) -> None:
     calls = random_calls(50, seed=11)
-    await SqliteCallRepository(db).save(calls)
-    async with db.write() as conn:  # as a bug or a hand edit might
+    await engine.calls.save(calls)
+    async with engine.db.write() as conn:  # as a bug or a hand edit might
         await conn.execute("UPDATE figure_days SET n = n + 5 WHERE queue = '*'"
                            " AND outcome = 'answered'")
         await conn.execute("DELETE FROM figure_days WHERE queue = 'b'")
     assert (await repo.rebuild()).differed > 0
-    same(await figures_of(db, T0.date(), "b"), reference(calls, "b"))
+    same(await figures_of(engine, T0.date(), "b"), reference(calls, "b"))
     assert (await repo.rebuild()).differed == 0
 
 
-async def test_queues_are_listed_once_each_in_order(
-        db: Database, repo: SqliteStandardsRepository) -> None:
-    await SqliteCallRepository(db).save(random_calls(50, 4))
+async def test_queues_are_listed_once_each_in_order(engine: Engine, repo: Any) -> None:
+    await engine.calls.save(random_calls(50, 4))
     assert await repo.queues() == ["a", "b"]
 
 
@@ -184,7 +189,7 @@ async def test_listing_the_queues_costs_the_same_however_long_the_history(
     assert a_year > 0 and steps() <= a_year + 10
 
 
-async def _rows(db: Database) -> int:
-    row = await db.fetch_one("SELECT COUNT(*) FROM figure_days WHERE n != 0")
+async def _rows(engine: Engine) -> int:
+    row = await engine.db.fetch_one("SELECT COUNT(*) FROM figure_days WHERE n != 0")
     assert row is not None
     return int(row[0])

@@ -1,13 +1,16 @@
-"""Retention on SQLite: the purge and a resident's erasure take personal data away from every
-table and leave every published figure exactly as it was."""
+"""Retention on SQLite and PostgreSQL: the purge and a resident's erasure take personal data
+away from every table and leave every published figure exactly as it was."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,16 +26,13 @@ from callcentre.errors import Conflict
 from callcentre.phones import normaliser
 from callcentre.ports import LedgerPosition
 from callcentre.services.retention import RetentionService
-from callcentre.storage.call_repository import SqliteCallRepository
-from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
-from callcentre.storage.callback_repository import SqliteCallbackRepository
-from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
-from callcentre.storage.ledger_repository import SqliteLedgerRepository
-from callcentre.storage.retention_repository import SqliteRetentionRepository, purge_batch
-from callcentre.storage.standards_repository import SqliteStandardsRepository
+from callcentre.storage.engines import Repositories
+from callcentre.storage.retention_repository import purge_batch
 from callcentre.testing import FakeClock, utc
+from tests import engines
 from tests.contract.test_callback_repository import a_callback
+from tests.engines import ENGINES
 
 NOW = utc(2026, 11, 23, 3, 0)
 MONTHS = [utc(2025, m, 1) for m in range(5, 13)] + [utc(2026, m, 1) for m in range(1, 13)]
@@ -43,8 +43,18 @@ POLICY = RetentionPolicy({Kind.CALLS: Period(13, "months"), Kind.CALLBACKS: Peri
                           Kind.LEDGER_LINES: Period(13, "months")})
 
 
-def service(db: Database, batch: int = 7) -> RetentionService:
-    return RetentionService(SqliteRetentionRepository(db), FakeClock(NOW), POLICY,
+Engine = Repositories
+
+
+@pytest.fixture(params=ENGINES)
+async def e(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Engine]:
+    """The engine's database and repositories."""
+    async with AsyncExitStack() as stack:
+        yield await engines.stores_for(request, stack, tmp_path)
+
+
+def service(e: Engine, batch: int = 7) -> RetentionService:
+    return RetentionService(e.retention, FakeClock(NOW), POLICY,
                             normaliser("GB"), batch=batch)
 
 
@@ -63,23 +73,23 @@ def a_call(i: int, rng: random.Random, around: datetime, caller: str) -> Call:
                 case_ref=f"HOU-{i % 3}", keyed_case_ref=f"HOU-{i % 3}", case_link=CaseLink.KEYED)
 
 
-async def seed(db: Database, seed_: int = 1) -> None:
+async def seed(e: Engine, seed_: int = 1) -> None:
     rng = random.Random(seed_)
     for i in range(3):
-        await SqliteCaseRepository(db).add(Case(f"HOU-{i}", f"Mrs {i}'s bins", CaseStatus.CLOSED,
+        await e.cases.add(Case(f"HOU-{i}", f"Mrs {i}'s bins", CaseStatus.CLOSED,
                                                 RESIDENT, utc(2024, 1, 5), utc(2024, 2, 1)))
-    await SqliteCaseRepository(db).add(Case("HOU-9", "Open case", CaseStatus.OPEN, RESIDENT,
+    await e.cases.add(Case("HOU-9", "Open case", CaseStatus.OPEN, RESIDENT,
                                             utc(2024, 1, 5), utc(2024, 2, 1)))
     calls = [a_call(i, rng, OLD if i % 2 else NEW, f"+44770090{i:04d}") for i in range(60)]
-    saved = await SqliteCallRepository(db).save(calls)
-    await db_exec(db, "UPDATE calls SET ledger = CASE id % 3 WHEN 0 THEN 'agrees' WHEN 1 THEN"
+    saved = await e.calls.save(calls)
+    await db_exec(e, "UPDATE calls SET ledger = CASE id % 3 WHEN 0 THEN 'agrees' WHEN 1 THEN"
                       " 'outcome: abandoned -> answered' ELSE NULL END")
     lines = [parse_line(f"{int(c.arrived_at.timestamp())}|{c.linkedid}|{c.queue}|NONE|ENTERQUEUE"
                         f"||{c.caller_raw}|1") for c in saved]
-    await SqliteLedgerRepository(db).append(lines, LedgerPosition("q", 1, 1, 1), NOW)
+    await e.ledger.append(lines, LedgerPosition("q", 1, 1, 1), NOW)
     for when in (OLD, NEW):
         for result in (Result.KEPT, Result.MISSED, Result.LATE, Result.CANCELLED):
-            await SqliteCallbackRepository(db).add(a_closed(when, result))
+            await e.callbacks.add(a_closed(when, result))
 
 
 def a_closed(when: datetime, result: Result) -> Any:
@@ -94,14 +104,14 @@ def a_closed(when: datetime, result: Result) -> Any:
     return cb
 
 
-async def db_exec(db: Database, sql: str, args: tuple[Any, ...] = ()) -> None:
-    async with db.write() as conn:
+async def db_exec(e: Engine, sql: str, args: tuple[Any, ...] = ()) -> None:
+    async with e.db.write() as conn:
         await conn.execute(sql, args)
 
 
-async def figures(db: Database) -> list[Any]:
+async def figures(e: Engine) -> list[Any]:
     """Every published figure of every month: calls (all queues and each), callbacks."""
-    standards, callbacks = SqliteStandardsRepository(db), SqliteCallbackFigures(db)
+    standards, callbacks = e.standards, e.callback_figures
     out: list[Any] = [await callbacks.counts(NOW, timedelta(minutes=30))]
     await standards.prepare(ZoneInfo("UTC"))  # as the service does at start
     for start, end in itertools.pairwise(MONTHS):
@@ -111,63 +121,63 @@ async def figures(db: Database) -> list[Any]:
     return out
 
 
-async def test_the_monthly_figures_are_the_same_before_and_after_the_purge(db: Database) -> None:
-    await seed(db)
-    before = await figures(db)
+async def test_the_monthly_figures_are_the_same_before_and_after_the_purge(e: Engine) -> None:
+    await seed(e)
+    before = await figures(e)
     assert sum(f.outcomes.get("answered", 0) for f in before[1::4]) > 0  # a real comparison
-    changed = await service(db).purge()
+    changed = await service(e).purge()
     assert changed.counts[Kind.CALLS] == 30 and changed.counts[Kind.CALLBACKS] == 4
-    assert await figures(db) == before
+    assert await figures(e) == before
     # and the calls as they are now still give those figures when counted afresh
-    assert (await SqliteStandardsRepository(db).rebuild()).differed == 0
+    assert (await e.standards.rebuild()).differed == 0
 
 
-async def test_old_personal_data_is_gone_and_new_data_untouched(db: Database) -> None:
-    await seed(db)
-    await service(db).purge()
+async def test_old_personal_data_is_gone_and_new_data_untouched(e: Engine) -> None:
+    await seed(e)
+    await service(e).purge()
     cut = utc(2025, 10, 23, 3).timestamp()
-    old_calls = await db.fetch_all("SELECT * FROM calls WHERE arrived_at < ?", (cut,))
+    old_calls = await e.db.fetch_all("SELECT * FROM calls WHERE arrived_at < ?", (cut,))
     assert old_calls and all(r["caller"] is None and r["caller_raw"] is None
                              and r["caller_name"] is None and r["case_ref"] is None
                              and r["keyed_case_ref"] is None for r in old_calls)
-    new_calls = await db.fetch_all("SELECT * FROM calls WHERE arrived_at >= ?", (cut,))
+    new_calls = await e.db.fetch_all("SELECT * FROM calls WHERE arrived_at >= ?", (cut,))
     assert new_calls and all(r["caller"] and r["caller_name"] and r["case_ref"]
                              for r in new_calls)
-    lines = await db.fetch_all("SELECT at, data FROM ledger_lines")
+    lines = await e.db.fetch_all("SELECT at, data FROM ledger_lines")
     assert all((r["data"].split("|")[1] == "") == (r["at"] < cut) for r in lines)
-    callbacks = await db.fetch_all("SELECT * FROM callbacks ORDER BY id")
+    callbacks = await e.db.fetch_all("SELECT * FROM callbacks ORDER BY id")
     for row in callbacks:
         old = row["closed_at"] < cut
         assert (row["phone"] == "") == old and (row["reason"] == "") == old
         assert ("daughter" in row["attempts"]) != old and ("no. 4" in row["history"]) != old
-    cases = {r["ref"]: r for r in await db.fetch_all("SELECT * FROM cases")}
+    cases = {r["ref"]: r for r in await e.db.fetch_all("SELECT * FROM cases")}
     assert cases["HOU-1"]["phone"] is None and cases["HOU-1"]["subject"] == ""
     assert cases["HOU-9"]["phone"] == RESIDENT  # open: kept
 
 
-async def test_the_purge_is_idempotent_and_recorded(db: Database) -> None:
-    await seed(db)
-    retention = service(db, batch=2)
+async def test_the_purge_is_idempotent_and_recorded(e: Engine) -> None:
+    await seed(e)
+    retention = service(e, batch=2)
     first = await retention.purge()
     assert first.total > 0
     assert (await retention.purge()).total == 0
-    runs = await db.fetch_all("SELECT trigger, changed FROM retention_runs ORDER BY id")
+    runs = await e.db.fetch_all("SELECT trigger, changed FROM retention_runs ORDER BY id")
     assert [r["trigger"] for r in runs] == ["purge", "purge"]
     assert json.loads(runs[0]["changed"]) == {k.value: n for k, n in first.counts.items()}
 
 
-async def test_an_anonymised_callback_still_loads(db: Database) -> None:
-    await seed(db)
-    await service(db).purge()
-    cb = await SqliteCallbackRepository(db).get(1)
+async def test_an_anonymised_callback_still_loads(e: Engine) -> None:
+    await seed(e)
+    await service(e).purge()
+    cb = await e.callbacks.get(1)
     assert cb.phone == "" and cb.history[-1].action == "corrected"
 
 
-async def test_export_finds_a_number_across_calls_cases_and_callbacks(db: Database) -> None:
-    await seed(db)
-    await SqliteCallRepository(db).save([replace(
+async def test_export_finds_a_number_across_calls_cases_and_callbacks(e: Engine) -> None:
+    await seed(e)
+    await e.calls.save([replace(
         a_call(99, random.Random(9), NEW, RESIDENT), case_ref="HOU-2")])
-    found = (await service(db).export("07700 900123"))["records"]
+    found = (await service(e).export("07700 900123"))["records"]
     assert [c["linkedid"] for c in found["calls"]] == ["L99"]
     assert {c["ref"] for c in found["cases"]} == {"HOU-0", "HOU-1", "HOU-2", "HOU-9"}
     assert len(found["callbacks"]) == 8 and found["callbacks"][0]["history"]
@@ -175,42 +185,48 @@ async def test_export_finds_a_number_across_calls_cases_and_callbacks(db: Databa
     json.dumps(found)  # plain JSON values
 
 
-async def test_erase_leaves_no_trace_of_the_number_and_keeps_the_figures(db: Database) -> None:
-    await seed(db)
-    await SqliteCallRepository(db).save([a_call(99, random.Random(9), NEW, RESIDENT)])
+async def test_erase_leaves_no_trace_of_the_number_and_keeps_the_figures(e: Engine) -> None:
+    await seed(e)
+    await e.calls.save([a_call(99, random.Random(9), NEW, RESIDENT)])
     line = parse_line(f"{int(NEW.timestamp())}|L99|a|NONE|ENTERQUEUE||07700900123|1")
-    await SqliteLedgerRepository(db).append([line], LedgerPosition("q", 1, 1, 2), NOW)
-    before = await figures(db)
-    changed = await service(db).erase("+44 7700 900123")
+    await e.ledger.append([line], LedgerPosition("q", 1, 1, 2), NOW)
+    before = await figures(e)
+    changed = await service(e).erase("+44 7700 900123")
     assert changed.counts == {Kind.CALLS: 1, Kind.CALLBACKS: 8, Kind.CASES: 4,
                               Kind.LEDGER_LINES: 1}
-    assert await text_columns_holding(db, "7700900123") == []
-    assert await figures(db) == before
+    assert await text_columns_holding(e, "7700900123") == []
+    assert await figures(e) == before
 
 
-async def test_erase_refuses_while_a_callback_is_owed(db: Database) -> None:
-    await SqliteCallbackRepository(db).add(a_callback(RESIDENT, NEW))
+async def test_erase_refuses_while_a_callback_is_owed(e: Engine) -> None:
+    await e.callbacks.add(a_callback(RESIDENT, NEW))
     with pytest.raises(Conflict, match="cancel"):
-        await service(db).erase(RESIDENT)
+        await service(e).erase(RESIDENT)
 
 
-async def text_columns_holding(db: Database, digits: str) -> list[str]:
+COLUMNS = {
+    "sqlite": "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c"
+              " WHERE m.type = 'table'",
+    "postgres": "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = 'public'",
+}
+
+
+async def text_columns_holding(e: Engine, digits: str) -> list[str]:
     found = []
-    tables = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
-    for (table,) in tables:
-        for column in await db.fetch_all(f"PRAGMA table_info({table})"):
-            hits = await db.fetch_one(
-                f"SELECT COUNT(*) FROM {table} WHERE CAST({column['name']} AS TEXT) LIKE ?",
-                (f"%{digits}%",))
-            if hits and hits[0]:
-                found.append(f"{table}.{column['name']}")
+    for table, column in await e.db.fetch_all(COLUMNS[e.engine]):
+        hits = await e.db.fetch_one(
+            f'SELECT COUNT(*) FROM {table} WHERE CAST("{column}" AS TEXT) LIKE ?',
+            (f"%{digits}%",))
+        if hits and hits[0]:
+            found.append(f"{table}.{column}")
     return found
 
 
 @pytest.mark.parametrize("kind", [Kind.CALLS, Kind.CALLBACKS, Kind.CASES])
 async def test_a_purge_batch_walks_the_personal_index_and_never_sorts(db: Database,
                                                                      kind: Kind) -> None:
-    # the status index would make SQLite sort every closed record for each batch
+    # SQLite's plan: the status index would make it sort every closed record for each batch
     plan = [row["detail"] for row in await db.fetch_all(
         f"EXPLAIN QUERY PLAN {purge_batch(kind)}", (0.0, 10))]
     assert not [step for step in plan if "TEMP B-TREE" in step], plan

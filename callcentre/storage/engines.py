@@ -1,0 +1,98 @@
+"""Which store ``db`` names: a ``postgresql://`` URL is PostgreSQL (storage/postgres/),
+anything else an SQLite file. One bundle of every repository, built unopened, for the
+composition root (app.py) and the commands (__main__.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callcentre.ports import (
+    AuditRepository,
+    CallbackFiguresSource,
+    CallbackRepository,
+    CallRepository,
+    CaseRepository,
+    LedgerRepository,
+    RetentionRepository,
+    TokenRepository,
+)
+from callcentre.storage.audit_repository import SqliteAuditRepository
+from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.storage.callback_figures_repository import SqliteCallbackFigures
+from callcentre.storage.callback_repository import SqliteCallbackRepository
+from callcentre.storage.capacity_repository import SqlCapacityHistory, SqliteCapacityHistory
+from callcentre.storage.case_repository import SqliteCaseRepository
+from callcentre.storage.db import Database
+from callcentre.storage.ledger_repository import SqliteLedgerRepository
+from callcentre.storage.postgres.audit import PgAuditRepository
+from callcentre.storage.postgres.callback_figures import PgCallbackFigures
+from callcentre.storage.postgres.callbacks import PgCallbackRepository
+from callcentre.storage.postgres.calls import PgCallRepository
+from callcentre.storage.postgres.capacity import PgCapacityHistory
+from callcentre.storage.postgres.cases import PgCaseRepository
+from callcentre.storage.postgres.db import PgDatabase, safe_url
+from callcentre.storage.postgres.ledger import PgLedgerRepository
+from callcentre.storage.postgres.retention import PgRetentionRepository
+from callcentre.storage.postgres.standards import PgStandardsRepository
+from callcentre.storage.postgres.tokens import PgTokenRepository
+from callcentre.storage.retention_repository import SqliteRetentionRepository
+from callcentre.storage.standards_repository import (
+    SqliteStandardsRepository,
+    SqlStandardsRepository,
+)
+from callcentre.storage.token_repository import SqliteTokenRepository
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class Repositories:
+    db: Database | PgDatabase
+    calls: CallRepository
+    cases: CaseRepository
+    tokens: TokenRepository
+    callbacks: CallbackRepository
+    ledger: LedgerRepository
+    standards: SqlStandardsRepository  # and prepare(), rebuild(): the port has neither
+    callback_figures: CallbackFiguresSource
+    retention: RetentionRepository
+    audit: AuditRepository
+    capacity: SqlCapacityHistory  # and rebuild(): the CapacityHistory port has not
+
+    @property
+    def engine(self) -> str:
+        """sqlite or postgres."""
+        return "postgres" if isinstance(self.db, PgDatabase) else "sqlite"
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(POSTGRES_SCHEMES)
+
+
+def shown(db: str) -> str:
+    """``db`` as logs and messages may show it: a URL without its password."""
+    return safe_url(db) if is_postgres(db) else db
+
+
+def repositories(db: str, readers: int) -> Repositories:
+    """Every repository on the database ``db`` names (not opened yet). ``readers``: SQLite's
+    reader connections (besides its writer); PostgreSQL's pool, for reads and writes."""
+    return repositories_on(PgDatabase(db, readers + 1) if is_postgres(db)
+                           else Database(db, readers))
+
+
+def repositories_on(db: Database | PgDatabase) -> Repositories:
+    """Every repository on ``db``."""
+    if isinstance(db, PgDatabase):
+        pg = db
+        return Repositories(pg, PgCallRepository(pg), PgCaseRepository(pg),
+                            PgTokenRepository(pg), PgCallbackRepository(pg),
+                            PgLedgerRepository(pg), PgStandardsRepository(pg),
+                            PgCallbackFigures(pg), PgRetentionRepository(pg),
+                            PgAuditRepository(pg), PgCapacityHistory(pg))
+    lite = db
+    return Repositories(lite, SqliteCallRepository(lite), SqliteCaseRepository(lite),
+                        SqliteTokenRepository(lite), SqliteCallbackRepository(lite),
+                        SqliteLedgerRepository(lite), SqliteStandardsRepository(lite),
+                        SqliteCallbackFigures(lite), SqliteRetentionRepository(lite),
+                        SqliteAuditRepository(lite), SqliteCapacityHistory(lite))
