@@ -16,7 +16,7 @@ from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
 from callcentre.domain.standards import OFFERED_OUTCOMES
 from callcentre.storage.db import Database, to_epoch
 from callcentre.storage.rows import Store
-from callcentre.storage.standards_repository import Rebuilt
+from callcentre.storage.standards_repository import Rebuilt, recount
 
 _KEPT = ("SELECT start, arrivals, answered, talk_us, talked, abandoned, wait_us"
          " FROM capacity_half_hours WHERE queue = ? AND start >= ? AND start < ?"
@@ -108,21 +108,8 @@ class SqlCapacityHistory:
         """Recounts every half-hour from the calls; replaces the kept rows where they differ
         (they should not: the triggers keep them) and says how many did."""
         async with self._db.write() as conn:
-            temp = self._TEMP
-            await conn.execute(f"DROP TABLE IF EXISTS {temp}")
-            await conn.execute(f"CREATE TEMP TABLE capacity_recount AS {self._RECOUNT}")
-            differed = list(await conn.execute_fetchall(
-                f"SELECT COUNT(*) FROM (SELECT * FROM {temp} EXCEPT"
-                f" SELECT {_COLUMNS} FROM capacity_half_hours WHERE arrivals != 0) AS missing"
-                f" UNION ALL SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM capacity_half_hours"
-                f" WHERE arrivals != 0 EXCEPT SELECT * FROM {temp}) AS extra"))
-            rows = list(await conn.execute_fetchall(f"SELECT COUNT(*) FROM {temp}"))
-            if sum(r[0] for r in differed):
-                await conn.execute("DELETE FROM capacity_half_hours")
-                await conn.execute(f"INSERT INTO capacity_half_hours ({_COLUMNS})"
-                                   f" SELECT * FROM {temp}")
-            await conn.execute(f"DROP TABLE {temp}")
-        return Rebuilt(rows[0][0], sum(r[0] for r in differed))
+            return await recount(conn, "capacity_half_hours", _COLUMNS, "arrivals != 0",
+                                 self._RECOUNT, self._TEMP)
 
 
 class SqliteCapacityHistory(SqlCapacityHistory):

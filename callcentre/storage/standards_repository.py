@@ -129,21 +129,28 @@ class SqlStandardsRepository:
         """Recounts every day's figures from the calls; replaces the kept ones where they
         differ (they should not: the triggers keep them) and says how many did."""
         async with self._db.write() as conn:
-            temp = self._TEMP
-            await conn.execute(f"DROP TABLE IF EXISTS {temp}")
-            await conn.execute(f"CREATE TEMP TABLE recount AS {self._RECOUNT}")
-            differed = list(await conn.execute_fetchall(
-                f"SELECT COUNT(*) FROM (SELECT * FROM {temp} EXCEPT"
-                f" SELECT {_COLUMNS} FROM figure_days WHERE n != 0) AS missing UNION ALL"
-                f" SELECT COUNT(*) FROM (SELECT {_COLUMNS} FROM figure_days WHERE n != 0"
-                f" EXCEPT SELECT * FROM {temp}) AS extra"))
-            rows = list(await conn.execute_fetchall(f"SELECT COUNT(*) FROM {temp}"))
-            if sum(r[0] for r in differed):
-                await conn.execute("DELETE FROM figure_days")
-                await conn.execute(f"INSERT INTO figure_days ({_COLUMNS})"
-                                   f" SELECT * FROM {temp}")
-            await conn.execute(f"DROP TABLE {temp}")
-        return Rebuilt(rows[0][0], sum(r[0] for r in differed))
+            return await recount(conn, "figure_days", _COLUMNS, "n != 0", self._RECOUNT,
+                                 self._TEMP)
+
+
+async def recount(conn: Any, table: str, columns: str, kept: str, recount_sql: str,
+                  temp: str) -> Rebuilt:
+    """The rebuild of a table that triggers keep (figure_days, capacity_half_hours):
+    ``recount_sql`` into the temporary table ``temp``, compared with ``table``'s rows where
+    ``kept`` both ways; the table replaced by the recount when they differ."""
+    await conn.execute(f"DROP TABLE IF EXISTS {temp}")
+    await conn.execute(f"CREATE TEMP TABLE {temp.rsplit('.', 1)[-1]} AS {recount_sql}")
+    differed = list(await conn.execute_fetchall(
+        f"SELECT COUNT(*) FROM (SELECT * FROM {temp} EXCEPT"
+        f" SELECT {columns} FROM {table} WHERE {kept}) AS missing UNION ALL"
+        f" SELECT COUNT(*) FROM (SELECT {columns} FROM {table} WHERE {kept}"
+        f" EXCEPT SELECT * FROM {temp}) AS extra"))
+    rows = list(await conn.execute_fetchall(f"SELECT COUNT(*) FROM {temp}"))
+    if sum(r[0] for r in differed):
+        await conn.execute(f"DELETE FROM {table}")
+        await conn.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM {temp}")
+    await conn.execute(f"DROP TABLE {temp}")
+    return Rebuilt(rows[0][0], sum(r[0] for r in differed))
 
 
 class SqliteStandardsRepository(SqlStandardsRepository):
