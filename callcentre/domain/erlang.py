@@ -117,8 +117,9 @@ def erlang_a_outlook(n: int, lam: float, mu: float, theta: float,
                              for k in queued)
     gave_up = sum(p[k] * (k - n + 1) * theta / (n * mu + (k - n + 1) * theta) for k in queued)
     waiting = sum(p[k] * (k - n) for k in queued)
-    return Outlook(n, level / total, sum(p[k] for k in queued) / total, gave_up / total,
-                   waiting / total / lam)
+    # a probability: the sums' rounding can put it a hair above 1 when nobody waits long
+    return Outlook(n, min(level / total, 1.0), sum(p[k] for k in queued) / total,
+                   gave_up / total, waiting / total / lam)
 
 
 def outlook(n: int, lam: float, mu: float, theta: float | None, threshold: float) -> Outlook:
