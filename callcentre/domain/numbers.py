@@ -1,7 +1,7 @@
 """Phone numbers as the services see them: masked whenever logged, required where callable.
 
 Normalising needs ``phonenumbers`` and the council's default region, so it comes in as a
-``Normaliser`` (ports.py; callcentre/phones.py makes one). Numbers are personal data: they
+``Normaliser`` (ports/; callcentre/phones.py makes one). Numbers are personal data: they
 are stored (the council needs them to call back) but never appear in metric labels, and
 logs only ever show ``mask()``.
 """
