@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     if args.command == "serve":
-        from callcentre.app import run
+        from callcentre.serve import run
 
         await run(cfg)
     elif args.command == "demo":

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,7 +32,6 @@ from callcentre.domain.calls import Call, CallTracker
 from callcentre.domain.live import LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
-from callcentre.observability.logs import quiet_loop_errors
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
 from callcentre.ports import (
@@ -53,12 +50,13 @@ from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
 from callcentre.services.capacity import CapacityService
 from callcentre.services.cases import CaseService
+from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
-from callcentre.storage.engines import repositories
+from callcentre.storage.engines import leadership, repositories
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
 from callcentre.web import api, pages
@@ -100,7 +98,10 @@ class Service:
         self.config = config
         self.clock = clock or SystemClock()
         self.banner = banner
-        self.stores = repositories(config.db, config.db_readers)  # SQLite or PostgreSQL
+        self.stores = repositories(config.db, config.db_readers,  # SQLite or PostgreSQL
+                                   config.instance_name)
+        self.lead = Lead(leadership(self.stores, config.pbx_name, config.leader_lease_seconds),
+                         config.pbx_name, self._take_back, self._begin)
         self.db = self.stores.db
         self.calls = self.stores.calls
         self.cases = self.stores.cases
@@ -125,7 +126,7 @@ class Service:
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
         self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
-                                    self.calls, self.clock, self.ami.send_action)
+                                    self.calls, self.clock, self.lead.guard(self.ami.send_action))
         self.figure_days = self.stores.standards
         figures = self.stores.callback_figures
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
@@ -151,14 +152,14 @@ class Service:
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
         self.translator = Translator(config.inbound_contexts, numbers, self.clock)
-        ami_events = AmiEvents(self.translator, self.bus.publish)
+        ami_events = AmiEvents(self.translator, self._publish)  # the leader's only
         self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state,
                              backlog=Backlog(self.calllog.full, self.calllog.drained))
         self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
                             self.translator, self.clock.now(),
                             lambda: self.resync.refused_actions)
         self.resync = Resync(self.ami.send_action, self.translator,
-                             frozenset(config.inbound_contexts), self.clock, self.bus.publish,
+                             frozenset(config.inbound_contexts), self.clock, self._publish,
                              ami_events.booted)
 
     def _build_ledger(self, config: Config, numbers: Normaliser) -> None:
@@ -224,12 +225,19 @@ class Service:
         dialler.on_prompt = self.callbacks.feed.bump
 
     # --- AMI ------------------------------------------------------------------------
+    def _publish(self, event: object) -> None:
+        """A standby keeps its login (and the translator's channel state) warm and passes
+        nothing on (services/lead.py)."""
+        if self.lead.passes():
+            self.bus.publish(event)
+
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.link.changed(state, detail, self.clock.now())
         if state is LinkState.CONNECTED:
             log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
                      self.config.ami_port)
-            self.supervisor.start("resync", self.resync.run)
+            if self.lead.consuming:  # a standby's resync comes when it takes the lead
+                self.supervisor.start("resync", self.resync.run)
         elif state is LinkState.AUTH_FAILED:
             log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
         else:
@@ -244,7 +252,7 @@ class Service:
     def runtime(self) -> RuntimeReport:
         http, feed = self.connections.stats, self.callbacks.feed
         return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
-                             feed.subscribers, feed.dropped)
+                             feed.subscribers, feed.dropped, self.lead.leadership.report())
 
     def _board(self) -> Board:
         return board_json(self.callbacks.board.prompts, self.config.tz)
@@ -275,22 +283,39 @@ class Service:
             await self._prepare_figures()
             for queue in await self.standards.queues():
                 self.metrics.touch_queue(queue)
-            recovered = await self.calllog.recover()
-            if recovered:
-                log.info("took back %d calls that were in progress at the last stop", recovered)
             stack.push_async_callback(self.supervisor.stop)  # whatever is left, last
+            stack.push_async_callback(self.lead.leadership.close)  # after the writers stopped
             self.supervisor.start("calllog", self.calllog.run)
             stack.push_async_callback(self._stop_calllog)
-            await self._start_callbacks(stack)
+            stack.push_async_callback(self._stop_callbacks)
+            await self.lead.start()  # SQLite: leads at once; else unless another instance does
+            self._start_live_feed()
             await self._start_http(stack)
             self.supervisor.start("ami", self.ami.run)
             stack.push_async_callback(self._stop_ami)
             stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
-            self._start_ledger()
             self.metrics.touch_retention(self.retention.kinds)
-            self.supervisor.start("retention", self.retention.run)  # the daily purge
+            self.supervisor.start("leadership", self.lead.run)
             yield self
+
+    async def _take_back(self) -> None:
+        """Leading: the calls in progress the database holds (the last stop's, or a
+        deposed leader's), and the dialler; then events pass."""
+        recovered = await self.calllog.recover()
+        if recovered:
+            log.info("took back %d calls that were in progress at the last stop", recovered)
+        dialler = self.callbacks.dialler
+        dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
+        self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+
+    def _begin(self) -> None:
+        """Leading, events passing: resync with Asterisk's live state, settle against
+        queue_log, purge."""
+        if self.link.report().connected:
+            self.supervisor.start("resync", self.resync.run)
+        self._start_ledger()
+        self.supervisor.start("retention", self.retention.run)  # the daily purge
 
     async def _bound_token_expiry(self) -> None:
         """Tokens made before expiry existed last TOKEN_DAYS from the first start after."""
@@ -326,13 +351,9 @@ class Service:
         stack.callback(server.close)  # first: stop accepting, then drain (above)
         log.info("HTTP on http://%s:%s/", c.http_host, c.http_port)
 
-    async def _start_callbacks(self, stack: contextlib.AsyncExitStack) -> None:
-        dialler = self.callbacks.dialler
-        dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
-        self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+    def _start_live_feed(self) -> None:
         board = self._board()
         self.supervisor.start("live-feed", lambda: self.callbacks.feed.run(board))
-        stack.push_async_callback(self._stop_callbacks)
 
     async def _stop_callbacks(self) -> None:
         await self.supervisor.stop("dialler")
@@ -388,28 +409,3 @@ def _ami_settings(c: Config) -> AmiSettings:
                        secret=c.ami_secret, ping_interval=c.ami_ping_interval,
                        ping_timeout=c.ami_ping_timeout, reconnect_max=c.ami_reconnect_max,
                        max_frame_bytes=c.ami_max_frame_bytes)
-
-
-async def run(config: Config, banner: str | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then drain within ``drain_seconds``: stop taking
-    requests, give those in progress half the time, stop the tasks, flush calls, close.
-    Whatever still runs when the time is up is cut off: the process exits (status 70);
-    calls in progress are taken back from the database at the next start."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    quiet_loop_errors(loop)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with Service(config, banner=banner).running():
-        await stop.wait()
-        started = time.monotonic()
-        log.info("stopping: draining in-flight work (at most %g s)", config.drain_seconds)
-        overdue = loop.call_later(config.drain_seconds, _drain_overdue, config.drain_seconds)
-    overdue.cancel()
-    log.info("stopped in %.1f s", time.monotonic() - started)
-
-
-def _drain_overdue(seconds: float) -> None:
-    log.error("stopping took longer than %g s: exiting with work still in flight", seconds)
-    logging.shutdown()
-    os._exit(70)  # EX_SOFTWARE; not sys.exit: that would wait for the very work that hangs

@@ -40,6 +40,9 @@ class Config:
     ami_max_frame_bytes: int = setting(1 << 20, "Largest AMI message accepted; larger ones are skipped and counted.")
     call_log_max_pending: int = setting(5000, "Most calls changed in memory and not yet stored. At it, the service stops reading AMI until half are stored (TCP holds Asterisk back), so a burst or a slow database cannot grow memory without bound; the time held is callcentre_ami_reader_held_seconds_total.")
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing), or a postgresql:// URL (an existing PostgreSQL database; migrated at start like the file). A URL's password is never logged.")
+    pbx_name: str = setting("main", "This PBX's name: the key of its leadership when several instances share a PostgreSQL database, and shown on /healthz.")
+    instance_name: str = setting("", "This process's name among several instances on one PostgreSQL database (unique; its connections' application_name). Empty: callcentre@host:pid.")
+    leader_lease_seconds: float = setting(6.0, "With several instances on PostgreSQL: the leader renews its lead every third of this; a leader silent for longer is cut off and a standby takes over. The leader stops dialling and writing by its own clock before then.")
     db_readers: int = setting(4, "Read connections to the database (WAL lets them read side by side): each read takes a free one, so a long report holds one while the others keep answering. /healthz has one of its own besides. A :memory: database reads on its writer. On PostgreSQL: a pool of this many connections serves reads and writes alike, and /healthz has one of its own.")
     http_host: str = setting("127.0.0.1", "Address the HTTP API and pages listen on.")
     http_port: int = setting(8080, "HTTP port.")
@@ -159,7 +162,7 @@ POSITIVE = ("ami_ping_interval", "ami_ping_timeout", "ami_reconnect_max", "repea
             "http_max_connections", "http_header_timeout", "http_idle_timeout", "http_body_timeout", "session_hours",
             "live_feed_queue", "live_feed_write_timeout", "drain_seconds",
             "queue_log_grace_seconds", "queue_events_silence_minutes", "call_log_max_pending",
-            "db_readers")
+            "db_readers", "leader_lease_seconds")
 
 
 def _validate(c: Config) -> None:

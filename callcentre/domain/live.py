@@ -49,6 +49,19 @@ class TaskHealth:
 
 
 @dataclass(frozen=True)
+class LeaderReport:
+    """Who consumes a PBX's events, dials its callbacks and reads its queue_log (/healthz)."""
+
+    pbx: str
+    instance: str  # this process
+    role: str  # "sole" (one instance, SQLite), "leader", "standby", "deposed"
+    term: int | None = None  # the leader's term, as this instance last read it
+    leader: str | None = None  # the leading instance's name, where known
+    since: datetime | None = None  # this role since
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class RuntimeReport:
     """The running process's own state: supervised tasks, HTTP connections, live streams."""
 
@@ -58,6 +71,7 @@ class RuntimeReport:
     http_closed: Mapping[str, int] = field(default_factory=dict)  # why -> connections
     live_subscribers: int = 0  # open live-page streams
     live_dropped: int = 0  # streams dropped for not reading
+    leader: LeaderReport | None = None  # who leads the PBX: this instance or another
 
 
 @dataclass

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.live import (
+    LeaderReport,
     LedgerReport,
     LiveSnapshot,
     RuntimeReport,
@@ -85,7 +86,8 @@ class MonitoringService:
                    + sum(self._unreadable().values()))
         warnings += self._skips.warnings(skipped, self._monotonic())
         ledger = self._ledger()
-        tasks = self._runtime().tasks
+        runtime = self._runtime()
+        tasks = runtime.tasks
         failing = any(t.failing for t in tasks.values())
         healthy = (link.connected and not refused and not warnings and not ledger.warnings()
                    and not failing)
@@ -108,6 +110,7 @@ class MonitoringService:
                                  "created": ledger.created},
                        "lines_skipped": ledger.malformed, "warnings": ledger.warnings()},
             "tasks": {name: _task_json(t) for name, t in tasks.items()},
+            "leadership": _leader_json(runtime.leader),
         }
 
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
@@ -200,3 +203,13 @@ class SnapshotCache:
 
     def __call__(self) -> LiveSnapshot:
         return self.current
+
+
+def _leader_json(leader: LeaderReport | None) -> dict[str, Any] | None:
+    """Which instance leads the PBX: this one (leader, sole) or another (standby)."""
+    if leader is None:
+        return None
+    return {"pbx": leader.pbx, "instance": leader.instance, "role": leader.role,
+            "term": leader.term, "leader": leader.leader,
+            "since": leader.since.isoformat() if leader.since else None,
+            "detail": leader.detail or None}

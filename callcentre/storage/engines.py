@@ -12,6 +12,7 @@ from callcentre.ports import (
     CallbackRepository,
     CallRepository,
     CaseRepository,
+    Leadership,
     LedgerRepository,
     RetentionRepository,
     TokenRepository,
@@ -23,6 +24,7 @@ from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.capacity_repository import SqlCapacityHistory, SqliteCapacityHistory
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
+from callcentre.storage.leadership import SoleLeader
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
 from callcentre.storage.postgres.audit import PgAuditRepository
 from callcentre.storage.postgres.callback_figures import PgCallbackFigures
@@ -30,7 +32,8 @@ from callcentre.storage.postgres.callbacks import PgCallbackRepository
 from callcentre.storage.postgres.calls import PgCallRepository
 from callcentre.storage.postgres.capacity import PgCapacityHistory
 from callcentre.storage.postgres.cases import PgCaseRepository
-from callcentre.storage.postgres.db import PgDatabase, safe_url
+from callcentre.storage.postgres.db import PgDatabase, default_instance, safe_url
+from callcentre.storage.postgres.leadership import PgLeadership
 from callcentre.storage.postgres.ledger import PgLedgerRepository
 from callcentre.storage.postgres.retention import PgRetentionRepository
 from callcentre.storage.postgres.standards import PgStandardsRepository
@@ -74,11 +77,20 @@ def shown(db: str) -> str:
     return safe_url(db) if is_postgres(db) else db
 
 
-def repositories(db: str, readers: int) -> Repositories:
+def repositories(db: str, readers: int, instance: str = "") -> Repositories:
     """Every repository on the database ``db`` names (not opened yet). ``readers``: SQLite's
-    reader connections (besides its writer); PostgreSQL's pool, for reads and writes."""
-    return repositories_on(PgDatabase(db, readers + 1) if is_postgres(db)
+    reader connections (besides its writer); PostgreSQL's pool, for reads and writes.
+    ``instance``: this process's name on a PostgreSQL database shared by several."""
+    return repositories_on(PgDatabase(db, readers + 1, instance) if is_postgres(db)
                            else Database(db, readers))
+
+
+def leadership(stores: Repositories, pbx: str, lease: float) -> Leadership:
+    """Who leads ``pbx``: on PostgreSQL, one of the instances sharing it; on SQLite, the
+    one process the file has."""
+    if isinstance(stores.db, PgDatabase):
+        return PgLeadership(stores.db, pbx, lease)
+    return SoleLeader(pbx, default_instance())
 
 
 def repositories_on(db: Database | PgDatabase) -> Repositories:

@@ -1,5 +1,6 @@
 """Fakes shipped with the code, one for every port: a settable clock, in-memory
-repositories, a PBX that records what it was asked, and the packaged policy.
+repositories, a PBX that records what it was asked, a leadership the test decides, and
+the packaged policy.
 
 The repositories honour the same contracts as the SQLite adapters (tests/contract runs
 one suite against both), so unit tests of services can use them without a database.
@@ -10,6 +11,7 @@ one suite against both), so unit tests of services can use them without a databa
 from callcentre.testing.callbacks import FakePbx, InMemoryCallbackRepository, default_policy
 from callcentre.testing.capacity import FixedCapacityHistory
 from callcentre.testing.clock import FakeClock, utc
+from callcentre.testing.leadership import FakeLeadership
 from callcentre.testing.people import InMemoryAuditRepository, InMemoryTokenRepository
 from callcentre.testing.records import (
     InMemoryCallRepository,
@@ -19,6 +21,7 @@ from callcentre.testing.records import (
 
 __all__ = [
     "FakeClock",
+    "FakeLeadership",
     "FakePbx",
     "FixedCapacityHistory",
     "InMemoryAuditRepository",

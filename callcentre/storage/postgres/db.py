@@ -18,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -63,6 +66,20 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
+class Fenced(StorageError):
+    """A write refused: this instance no longer leads the PBX (another took over)."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The term this instance leads ``pbx`` in (storage/postgres/leadership.py): every
+    write checks it is still the row's term, or, once ``revoked``, is refused outright."""
+
+    pbx: str
+    term: int
+    revoked: bool = False
+
+
 class Done:
     """What a statement changed: ``rowcount`` as a DB-API cursor says it."""
 
@@ -97,12 +114,15 @@ class Transaction:
 
 class PgDatabase:
     """``dsn``: a ``postgresql://`` URL. ``size``: connections in all: a pool of
-    ``size - 1`` for reads and writes, and /healthz's own."""
+    ``size - 1`` for reads and writes, and /healthz's own. ``instance``: this process's
+    name, every connection's application_name (default: host and process id)."""
 
-    def __init__(self, dsn: str, size: int = 5) -> None:
+    def __init__(self, dsn: str, size: int = 5, instance: str = "") -> None:
         if size < 2:
             raise ValueError("a PostgreSQL database needs at least two connections")
         self.dsn = dsn
+        self.instance = (instance or default_instance())[:63]
+        self.fence: Fence | None = None  # set while this instance leads a PBX
         self.unreadable = UnreadableRows()
         self._size = size
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
@@ -112,8 +132,9 @@ class PgDatabase:
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1,
-                                                   max_size=self._size - 1)
-            self._health = await asyncpg.connect(self.dsn)
+                                                   max_size=self._size - 1,
+                                                   server_settings=self._settings())
+            self._health = await asyncpg.connect(self.dsn, server_settings=self._settings())
         except CONNECTION_ERRORS as err:
             await self.close()
             raise StorageError(f"cannot open database {safe_url(self.dsn)}: {err}") from err
@@ -128,21 +149,23 @@ class PgDatabase:
 
     async def migrate(self) -> int:
         """Apply pending migrations, all in one transaction with the versions recorded (a
-        failed one leaves the schema as it was); return the schema version."""
+        failed one leaves the schema as it was); return the schema version. A migration
+        not yet applied is applied even when a later one was (two branches numbered
+        theirs apart and landed in either order)."""
         async with self.write() as tx:
             await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer"
                              " PRIMARY KEY, name text NOT NULL)")
-            rows = await tx.execute_fetchall("SELECT max(version) FROM schema_version")
-            current = int(rows[0][0] or 0)
+            rows = await tx.execute_fetchall("SELECT version FROM schema_version")
+            applied = {int(r[0]) for r in rows}
             for version, name, sql in migrations(MIGRATIONS):
-                if version > current:
+                if version not in applied:
                     log.info("applying migration %s", name)
                     await tx.conn.execute(sql)  # a script: several statements, no marks
                     await tx.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)",
                                      (version, name))
-                    current = version
-        return current
+                    applied.add(version)
+        return max(applied, default=0)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Transaction]:
@@ -151,7 +174,11 @@ class PgDatabase:
         async with self._lock:
             try:
                 async with pool.acquire() as conn, conn.transaction():
+                    if self.fence is not None:
+                        await _check_fence(conn, self.fence)
                     yield Transaction(conn)
+            except Fenced:
+                raise
             except CONNECTION_ERRORS as err:
                 raise StorageError(f"database write failed: {err}") from err
 
@@ -178,7 +205,8 @@ class PgDatabase:
         self._require(self._pool)
         try:
             if self._health is None:
-                self._health = await asyncpg.connect(self.dsn, timeout=_PING_SECONDS)
+                self._health = await asyncpg.connect(self.dsn, timeout=_PING_SECONDS,
+                                                     server_settings=self._settings())
             await self._health.fetchval("SELECT 1", timeout=_PING_SECONDS)
         except (*CONNECTION_ERRORS, TimeoutError) as err:
             if self._health is not None:  # whatever state it is in: the next ping opens anew
@@ -186,10 +214,32 @@ class PgDatabase:
                 self._health = None
             raise StorageError(f"database does not answer: {err}") from err
 
+    def _settings(self) -> dict[str, str]:
+        return {"application_name": self.instance}
+
     def _require(self, thing: Any) -> Any:
         if thing is None:
             raise StorageError("database is not open")
         return thing
+
+
+async def _check_fence(conn: asyncpg.Connection[Any], fence: Fence) -> None:
+    """Refuse the write unless ``fence`` still holds. FOR SHARE: a takeover (which updates
+    the row) waits for writes in flight, and every write after it sees the new term."""
+    if fence.revoked:
+        raise Fenced(f"write refused: this instance no longer leads PBX {fence.pbx}")
+    term = await conn.fetchval("SELECT term FROM pbx_leaders WHERE pbx = $1 FOR SHARE",
+                               fence.pbx)
+    if term == fence.term:  # stored with the rows it writes (migrations/008_pbx_leaders.sql)
+        await conn.execute("SELECT set_config('callcentre.term', $1, true)", str(term))
+    if term != fence.term:
+        raise Fenced(f"write refused: PBX {fence.pbx} is led in term {term} now, "
+                     f"not this instance's {fence.term}")
+
+
+def default_instance() -> str:
+    """This process's name among several: host and process id."""
+    return f"callcentre@{socket.gethostname()}:{os.getpid()}"
 
 
 def safe_url(dsn: str) -> str:

@@ -1,0 +1,132 @@
+"""Several ``callcentre serve`` processes on one PostgreSQL database and one PBX (here the
+fake AMI server; tests/integration/test_failover_real.py does it with Asterisk): one
+leads, the others stand by with their AMI login warm; a leader that is killed is followed
+within seconds, and one that is paused past its lease is deposed, writes nothing when it
+wakes, and exits (75) for its process manager to start it again as a standby."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from callcentre.ami.fakeserver import FakeAmiServer
+from tests import postgres
+from tests.adapters.test_postgres_serve import empty_database
+from tests.process import Served
+from tests.support import synthetic_call
+
+pytestmark = pytest.mark.postgres
+LEASE = 2.0
+EX_TEMPFAIL = 75
+
+
+def health(served: Served) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(served.base + "/healthz", timeout=2) as resp:
+            body: dict[str, Any] = json.load(resp)
+    except urllib.error.HTTPError as err:  # 503 while degraded still says who leads
+        body = json.load(err)
+    return body
+
+
+async def role(served: Served, want: str, within: float = 15.0) -> float:
+    """Seconds until ``served`` says it has role ``want``."""
+    started = time.monotonic()
+    while True:
+        leadership = (await asyncio.to_thread(health, served))["leadership"]
+        if leadership["role"] == want:
+            return time.monotonic() - started
+        assert time.monotonic() - started < within, (leadership, served.text()[-3000:])
+        await asyncio.sleep(0.1)
+
+
+async def stored(url: str, column: str = "outcome") -> dict[str, Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(f"SELECT linkedid, {column} FROM calls")
+    finally:
+        await conn.close()
+    return {r["linkedid"]: r[column] for r in rows}
+
+
+async def logged(url: str, linkedid: str, outcome: str | None) -> None:
+    for _ in range(150):
+        now = await stored(url)
+        if linkedid in now and now[linkedid] == outcome:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{linkedid} not stored as {outcome}: {await stored(url)}")
+
+
+async def call(server: FakeAmiServer, n: int, outcome: str) -> str:
+    linkedid = f"{int(time.time())}.{n}"
+    await server.push(b"".join(synthetic_call(linkedid, time.time() - 40, 3, outcome)))
+    return linkedid
+
+
+async def test_killed_and_paused_leaders_are_followed_and_fenced(
+        tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
+    url = await empty_database(pg_cluster)
+    server = FakeAmiServer(username="callcentre", secret="s")
+    server.on_action("CoreShowChannels", events=[])
+    server.on_action("QueueStatus", events=[])
+    settings = {"db": url, "ami_port": await server.start(), "ami_secret": "s",
+                "inbound_contexts": "from-resident", "leader_lease_seconds": LEASE,
+                "queue_log": ""}
+    started: list[Served] = []
+
+    def serve(name: str) -> Served:
+        (tmp_path / name).mkdir()
+        started.append(Served(tmp_path / name, instance_name=name, **settings))
+        return started[-1]
+
+    try:
+        a = await asyncio.to_thread(serve, "a")
+        await role(a, "leader")
+        b = await asyncio.to_thread(serve, "b")
+        await role(b, "standby")
+        await server.wait_logged_in(count=2, timeout=10)  # the standby's login is warm
+        first = await call(server, 1, "answered")
+        await logged(url, first, "answered")
+
+        a.process.send_signal(signal.SIGSTOP)  # paused: its lock is held, its lease runs out
+        took = await role(b, "leader")
+        assert took + 0.5 > LEASE, "taken over before the paused leader's lease ran out"
+        second = f"{int(time.time())}.2"
+        frames = synthetic_call(second, time.time() - 40, 3, "abandoned")
+        await server.push(b"".join(frames[:2]))  # arrived and queued; a's socket keeps it
+        await logged(url, second, None)
+        a.process.send_signal(signal.SIGCONT)  # a wakes with the call in its socket
+        assert await asyncio.to_thread(a.process.wait, 20) == EX_TEMPFAIL, a.text()[-3000:]
+        assert "no longer leading PBX main" in a.text()
+        assert (await stored(url, "term"))[second] == 2  # a stored nothing of it
+        await server.push(b"".join(frames[2:]))
+        await logged(url, second, "abandoned")
+
+        a2 = await asyncio.to_thread(serve, "a2")  # its process manager starts it again
+        await role(a2, "standby")
+        await server.wait_logged_in(count=2, timeout=10)  # b and a2
+        b.process.send_signal(signal.SIGKILL)
+        assert await role(a2, "leader") < 5.0
+        third = await call(server, 3, "answered")
+        await logged(url, third, "answered")
+        assert (await asyncio.to_thread(health, a2))["leadership"]["term"] == 3
+        assert await stored(url) == {first: "answered", second: "abandoned",
+                                     third: "answered"}
+        # each written last by the leader of its time: a woke and wrote nothing
+        assert await stored(url, "term") == {first: 1, second: 2, third: 3}
+    finally:
+        for served in started:
+            if served.process.poll() is None:
+                served.process.send_signal(signal.SIGCONT)
+            served.stop()
+        await server.stop()

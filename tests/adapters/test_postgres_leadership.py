@@ -1,0 +1,122 @@
+"""Several instances on one PostgreSQL database: one leads the PBX, the others stand by
+(storage/postgres/leadership.py). Each instance here is a PgDatabase of its own (its own
+connections and application_name) on the test's database, as separate processes have."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from callcentre.errors import StorageError
+from callcentre.storage.postgres.db import Fenced, PgDatabase
+from callcentre.storage.postgres.leadership import PgLeadership
+
+pytestmark = pytest.mark.postgres
+LEASE = 0.9  # seconds: short, so a silent leader is cut off quickly
+
+
+@contextlib.asynccontextmanager
+async def instance(pg_db: PgDatabase, name: str,
+                   lease: float = LEASE) -> AsyncIterator[PgLeadership]:
+    db = PgDatabase(pg_db.dsn, 3, instance=name)
+    await db.open()
+    elector = PgLeadership(db, "main", lease)
+    try:
+        yield elector
+    finally:
+        await elector.close()
+        await db.close()
+
+
+async def write(elector: PgLeadership, value: str) -> None:
+    async with elector._db.write() as tx:
+        await tx.execute("INSERT INTO cases (ref, subject, status, created_at, updated_at)"
+                         " VALUES (?, 't', 'open', 0, 0)", (value,))
+
+
+async def refs(pg_db: PgDatabase) -> list[str]:
+    return [r[0] for r in await pg_db.fetch_all("SELECT ref FROM cases ORDER BY ref")]
+
+
+async def test_one_leads_the_other_stands_by(pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()
+        assert not await b.try_lead()
+        assert a.leading() and not b.leading()
+        assert (a.report().role, a.report().term) == ("leader", 1)
+        assert (b.report().role, b.report().leader) == ("standby", "a")
+        await write(a, "A-1")  # the leader's writes carry its term
+        await write(b, "B-1")  # a standby's (the API's) are not fenced
+        assert await refs(pg_db) == ["A-1", "B-1"]
+
+
+async def test_a_dead_leader_is_followed_at_once_and_fenced(pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()
+        await a.close()  # its lock connection gone: as when its process is killed
+        started = time.monotonic()
+        assert await b.try_lead()
+        assert time.monotonic() - started < LEASE  # no lease to wait out: the lock is free
+        assert b.report().term == 2
+        with pytest.raises(Fenced, match="term 2"):
+            await write(a, "A-late")  # a's pool, still open, carries the old term
+        await write(b, "B-1")
+        assert await refs(pg_db) == ["B-1"]
+
+
+async def test_a_silent_leader_is_cut_off_after_its_lease(pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()  # and never renews: paused
+        started = time.monotonic()
+        while not await b.try_lead():
+            assert time.monotonic() - started < 10 * LEASE
+        assert time.monotonic() - started > LEASE  # not before the lease ran out
+        assert not a.leading()  # by its own clock, before b could take over
+        with pytest.raises(StorageError):  # cut off, and fenced when it reconnects
+            await write(a, "A-late")
+        with pytest.raises(Fenced):
+            await write(a, "A-later")
+        assert await refs(pg_db) == []
+
+
+async def test_the_leader_renews_and_is_not_cut_off(pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()
+        keeping = asyncio.create_task(a.keep())
+        for _ in range(int(3 * LEASE / b.poll) + 1):
+            assert not await b.try_lead()
+        assert a.leading() and not keeping.done()
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+
+
+async def test_keep_returns_when_the_lead_is_lost_and_writes_are_refused(
+        pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a:
+        assert await a.try_lead()
+        keeping = asyncio.create_task(a.keep())
+        admin = await asyncpg.connect(pg_db.dsn)
+        try:  # the server ends its lock connection (an admin, a failover)
+            await admin.execute("SELECT pg_terminate_backend(backend_pid) FROM pbx_leaders")
+        finally:
+            await admin.close()
+        await asyncio.wait_for(keeping, 5 * LEASE)
+        assert a.report().role == "deposed" and not a.leading()
+        assert "lost the lock connection" in a.report().detail
+        with pytest.raises(Fenced, match="no longer leads"):
+            await write(a, "A-late")
+
+
+async def test_a_standby_rides_out_the_database_going_away(pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "b") as b:
+        b._db.dsn = pg_db.dsn.replace("/test_", "/missing_")
+        assert not await b.try_lead()
+        assert b.report().role == "standby" and "database" in b.report().detail
+        b._db.dsn = pg_db.dsn
+        assert await b.try_lead()
