@@ -56,7 +56,7 @@ async def standby(tmp_path: Path) -> AsyncIterator[Standby]:
                  inbound_contexts=("from-resident",), ami_reconnect_max=0.2, queue_log="")
     svc = Service(cfg)
     leadership = FakeLeadership()
-    svc.leadership = leadership
+    svc.lead.leadership = leadership
     try:
         async with svc.running():
             await svc.ami.wait_connected(5)
@@ -76,24 +76,26 @@ async def test_a_standby_logs_and_dials_nothing_until_it_leads(standby: Standby)
     assert svc.calllog.tracker.active() == [] and not svc.calllog.stats.finished
     assert standby.server.logged_in == 1  # the login is kept warm
     assert "resync" not in svc.supervisor.report() and standby.originates() == 0
+    assert "dialler" not in svc.supervisor.report()
 
     standby.leadership.grant()
-    await until(lambda: svc.consuming, "the lead to be taken")
+    await until(lambda: svc.lead.consuming, "the lead to be taken")
     await standby.server.wait_action("QueueStatus", timeout=5)  # resynced on taking it
     await standby.server.wait_action("Originate", timeout=5)  # the due callback dialled
     await standby.push_call(2)
     await until(lambda: svc.calllog.stats.finished.get("answered", 0) == 1, "call 2 stored")
-    assert await standby.role() == "leader" and not svc.deposed.is_set()
+    assert await standby.role() == "leader" and not svc.lead.deposed.is_set()
 
 
 async def test_a_deposed_leader_passes_nothing_on_and_asks_to_stop(standby: Standby) -> None:
     svc = standby.svc
     standby.leadership.grant()
-    await until(lambda: svc.consuming, "the lead to be taken")
+    await until(lambda: svc.lead.consuming, "the lead to be taken")
     standby.leadership.depose()
-    await until(svc.deposed.is_set, "the service to ask to be stopped")
+    await until(svc.lead.deposed.is_set, "the service to ask to be stopped")
     await standby.push_call(1)
     assert not svc.calllog.stats.finished and svc.calllog.tracker.active() == []
+    assert not svc.lead.consuming
     assert await standby.role() == "deposed"
     with pytest.raises(Exception, match="does not lead"):
-        await svc._send_if_leading({"Action": "Originate"})
+        await svc.lead.guard(svc.ami.send_action)({"Action": "Originate"})
