@@ -71,9 +71,13 @@ class Fleet:
                 proc.wait(10)
 
 
-async def until_stored(server: FakeAmiServer, stored: Stored, tag: str) -> float:
-    """From now: a new call every 50 ms until one is stored; seconds until it was."""
-    started, sent, n = time.monotonic(), [], 0
+async def until_stored(server: FakeAmiServer, stored: Stored, tag: str,
+                       started: float | None = None) -> float:
+    """A new call every 50 ms until one is stored; seconds from ``started`` (now) until it
+    was."""
+    started = time.monotonic() if started is None else started
+    sent: list[str] = []
+    n = 0
     while True:
         n += 1
         linkedid = f"{int(time.time())}.{tag}{n}"
@@ -114,10 +118,11 @@ async def restart_in_place(server: FakeAmiServer, fleet: Fleet, stored: Stored,
     await first_up(server, stored)
     took = []
     for k in range(kills):
+        killed = time.monotonic()
         only.send_signal(signal.SIGKILL)
         only.wait(10)
         only = fleet.start()
-        took.append(await until_stored(server, stored, f"r{k}-"))
+        took.append(await until_stored(server, stored, f"r{k}-", killed))
     return took
 
 
@@ -127,6 +132,8 @@ def pg_stored(url: str) -> Stored:
         try:
             return bool(await conn.fetchval(
                 "SELECT count(*) FROM calls WHERE linkedid = ANY($1)", linkedids))
+        except asyncpg.UndefinedTableError:
+            return False  # not migrated yet
         finally:
             await conn.close()
     return stored
