@@ -71,6 +71,12 @@ class Cluster:
     def new_name(self) -> str:
         return f"test_{next(self._names)}"
 
+    def restart(self) -> None:
+        """Restart the server as an operator or a failover would: every connection is
+        dropped (fast shutdown), and it comes back on the same socket and settings."""
+        _run([str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w",
+              "-l", str(self.root / "server.log"), "restart"])  # the log: else it holds our pipe
+
 
 def _as_server_user() -> dict[str, object]:
     """subprocess arguments that run as the postgres user when we are root."""

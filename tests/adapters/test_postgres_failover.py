@@ -73,6 +73,41 @@ async def call(server: FakeAmiServer, n: int, outcome: str) -> str:
     return linkedid
 
 
+async def test_postgresql_restarted_under_load_loses_no_call(
+        tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
+    """The leader keeps the lead (its term) through the restart: it takes the lock again
+    within its lease, and stores every call it was told of once the server is back."""
+    url = await empty_database(pg_cluster)
+    server = FakeAmiServer(username="callcentre", secret="s")
+    server.on_action("CoreShowChannels", events=[])
+    server.on_action("QueueStatus", events=[])
+    served = await asyncio.to_thread(
+        Served, tmp_path, db=url, ami_port=await server.start(), ami_secret="s",
+        inbound_contexts="from-resident", leader_lease_seconds=LEASE * 3, queue_log="")
+    try:
+        await role(served, "leader")
+        sent: list[str] = []
+
+        async def burst() -> None:
+            for n in range(60):
+                sent.append(await call(server, 100 + n, "answered"))
+                await asyncio.sleep(0.05)
+
+        calls = asyncio.create_task(burst())
+        await asyncio.sleep(1)
+        await asyncio.to_thread(pg_cluster.restart)  # mid-burst
+        await calls
+        for linkedid in sent:
+            await logged(url, linkedid, "answered")
+        assert len(await stored(url)) == 60
+        leadership = (await asyncio.to_thread(health, served))["leadership"]
+        assert (leadership["role"], leadership["term"]) == ("leader", 1)
+        assert served.process.poll() is None
+    finally:
+        served.stop()
+        await server.stop()
+
+
 async def test_killed_and_paused_leaders_are_followed_and_fenced(
         tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
     url = await empty_database(pg_cluster)

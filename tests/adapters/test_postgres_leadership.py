@@ -96,21 +96,45 @@ async def test_the_leader_renews_and_is_not_cut_off(pg_db: PgDatabase) -> None:
             await keeping
 
 
-async def test_keep_returns_when_the_lead_is_lost_and_writes_are_refused(
+async def end_lock_connection(pg_db: PgDatabase) -> None:
+    """The server ends the leader's lock connection (an admin, a restart, a failover)."""
+    admin = await asyncpg.connect(pg_db.dsn)
+    try:
+        await admin.execute("SELECT pg_terminate_backend(backend_pid) FROM pbx_leaders")
+    finally:
+        await admin.close()
+
+
+async def test_a_lock_connection_lost_is_taken_again_and_the_lead_kept(
         pg_db: PgDatabase) -> None:
     async with instance(pg_db, "a") as a:
         assert await a.try_lead()
         keeping = asyncio.create_task(a.keep())
-        admin = await asyncpg.connect(pg_db.dsn)
-        try:  # the server ends its lock connection (an admin, a failover)
-            await admin.execute("SELECT pg_terminate_backend(backend_pid) FROM pbx_leaders")
-        finally:
-            await admin.close()
+        await end_lock_connection(pg_db)
+        await asyncio.sleep(2 * LEASE)  # several renewals later
+        assert not keeping.done() and a.leading() and a.report().term == 1
+        await write(a, "A-1")  # the same term: its writes go on
+        (pid,) = await pg_db.fetch_all("SELECT backend_pid FROM pbx_leaders")
+        assert pid[0] == await a._conn.fetchval("SELECT pg_backend_pid()")  # type: ignore[union-attr]
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+
+
+async def test_keep_returns_when_the_lead_is_lost_and_writes_are_refused(
+        pg_db: PgDatabase) -> None:
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()
+        keeping = asyncio.create_task(a.keep())
+        await end_lock_connection(pg_db)
+        assert await b.try_lead()  # before a renews: the lock is free
         await asyncio.wait_for(keeping, 5 * LEASE)
         assert a.report().role == "deposed" and not a.leading()
-        assert "lost the lock connection" in a.report().detail
+        assert "another instance" in a.report().detail
         with pytest.raises(Fenced, match="no longer leads"):
             await write(a, "A-late")
+        await write(b, "B-1")
+        assert await refs(pg_db) == ["B-1"]
 
 
 async def test_a_standby_rides_out_the_database_going_away(pg_db: PgDatabase) -> None:

@@ -13,8 +13,10 @@ nothing, and it stops dialling by its own clock before anyone may take over:
   older than the lease (paused: SIGSTOP, a long GC, a partition), the standby ends every
   connection of the silent leader (``pg_terminate_backend`` by application_name), which
   frees the lock, and takes it;
-- a leader that loses its lock connection, or finds the term moved on, is deposed:
-  ``run()`` returns and the process stops (app.py): whatever it held in memory is stale.
+- a leader whose lock connection fails (the server restarted) takes the lock again on a
+  new one and keeps the lead if it can within its lease and no other instance took it
+  meanwhile (the term unchanged); else, or when it finds the term moved on, it is
+  deposed: ``keep()`` returns and the process stops (app.py): what it holds is stale.
 """
 
 from __future__ import annotations
@@ -139,25 +141,60 @@ class PgLeadership:
         """Renew every lease/3 until the lead is lost."""
         while True:
             await asyncio.sleep(self.lease / 3)
+            why = await self._renew()
+            if why is not None:
+                self._lost(why)
+                return
+
+    async def _renew(self) -> str | None:
+        """One renewal: None when renewed, else why the lead is lost."""
+        sent = self._monotonic()
+        try:
+            conn = self._conn
+            if conn is None:
+                raise ConnectionError("lock connection closed")
+            renewed = await conn.fetchval(
+                "UPDATE pbx_leaders SET renewed_at = clock_timestamp()"
+                " WHERE pbx = $1 AND term = $2 AND backend_pid = pg_backend_pid()"
+                " RETURNING term", self.pbx, self._term, timeout=self.lease / 3)
+        except (*CONNECTION_ERRORS, TimeoutError) as err:
+            log.warning("PBX %s: the lock connection failed (%s); taking the lock again",
+                        self.pbx, err)
+            return await self._relock()
+        if renewed is None:
+            return "another instance took over"
+        if self._monotonic() > self._valid_until:
+            return "renewed too late (was this process paused?)"
+        self._valid_until = sent + self.lease
+        return None
+
+    async def _relock(self) -> str | None:
+        """The lock connection failed (the server restarted, the network blinked): take the
+        lock again on a new connection while the lease lasts. The lead, and its term, are
+        kept only if no other instance took them meanwhile (the row's term unchanged)."""
+        await self._drop_connection()
+        while self._monotonic() < self._valid_until:
             sent = self._monotonic()
             try:
-                conn = self._conn
-                if conn is None:
-                    raise ConnectionError("lock connection closed")
-                renewed = await conn.fetchval(
-                    "UPDATE pbx_leaders SET renewed_at = clock_timestamp()"
-                    " WHERE pbx = $1 AND term = $2 AND backend_pid = pg_backend_pid()"
-                    " RETURNING term", self.pbx, self._term, timeout=self.lease / 3)
-            except (*CONNECTION_ERRORS, TimeoutError) as err:
-                self._lost(f"lost the lock connection ({err})")
-                return
-            if renewed is None:
-                self._lost("another instance took over")
-                return
-            if self._monotonic() > self._valid_until:
-                self._lost("renewed too late (was this process paused?)")
-                return
+                conn = await self._connection()
+                if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                           LOCK_CLASS, self.pbx):
+                    return "another instance holds the lock"
+                kept = await conn.fetchval(
+                    "UPDATE pbx_leaders SET backend_pid = pg_backend_pid(),"
+                    " renewed_at = clock_timestamp() WHERE pbx = $1 AND term = $2"
+                    " RETURNING term", self.pbx, self._term)
+            except (*CONNECTION_ERRORS, TimeoutError):
+                await self._drop_connection()
+                await asyncio.sleep(min(0.2, self.poll))
+                continue
+            if kept is None:
+                return "another instance took over"
             self._valid_until = sent + self.lease
+            log.warning("PBX %s: the lock is taken again; still leading (term %s)", self.pbx,
+                        self._term)
+            return None
+        return "no lock connection for longer than the lease"
 
     def _lost(self, why: str) -> None:
         self._detail = why
