@@ -65,6 +65,7 @@ from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
+from callcentre.web.i18n import Languages
 from callcentre.web.limits import ConnectionGuard, fd_budget, serve
 from callcentre.web.live_feed import Board
 from callcentre.web.signin import signin_deps
@@ -131,6 +132,7 @@ class Service:
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
         self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
+        self.languages = Languages(config.languages)  # ConfigError: a language without catalogue
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
@@ -257,7 +259,8 @@ class Service:
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,
-                                      self.config.council_name, self.capacity),
+                                      self.config.council_name, self.capacity,
+                                      self.languages),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),
