@@ -9,7 +9,9 @@ STYLE = """
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1rem;
        max-width: 70rem; color: #0b0c0c; background: #fff; line-height: 1.5; font-size: 1.1rem; }
-a { color: #1d4f91; } a:focus, button:focus, select:focus, input:focus { outline: 3px solid #fd0; }
+a { color: #1d4f91; } a:focus, button:focus, select:focus, input:focus, .scroll:focus { outline: 3px solid #fd0; }
+.scroll { overflow-x: auto; margin: 1rem 0; } .scroll table { margin: 0; }
+h1 { overflow-wrap: break-word; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 caption { text-align: start; font-weight: bold; padding: .3rem 0; }
 th, td { text-align: start; padding: .4rem .6rem; border-bottom: 1px solid #505a5f; vertical-align: top; }
