@@ -77,8 +77,10 @@ class Lang:
 
     def percent(self, share: float, decimals: int = 1) -> str:
         pattern = "#,##0." + "0" * decimals + "%" if decimals else "#,##0%"
-        return self.digits(format_percent(share, pattern, locale=self.locale,
-                                          numbering_system="default"))
+        text = format_percent(share, pattern, locale=self.locale, numbering_system="default")
+        # Babel writes the pattern's own % sign; CLDR's for the locale (Persian: ٪) is here
+        symbols = self.locale.number_symbols.get(self.locale.default_numbering_system, {})
+        return self.digits(text.replace("%", symbols.get("percentSign", "%")))
 
     def date(self, day: date, pattern: str = "long") -> str:
         return self.digits(format_date(day, pattern, locale=self.locale))
