@@ -137,6 +137,11 @@ def _downloads(report: Report, req: PageRequest) -> str:
     return "<p>" + sentence.format(csv=links["CSV"], json=links["JSON"]) + "</p>"
 
 
+def _english(html: str) -> str:
+    """Managers' staffing advice (web/staffing_view.py) is in English only, and says so."""
+    return f'<div lang="en" dir="ltr">{html}</div>' if html else ""
+
+
 def render(report: Report, council: str, req: PageRequest, queues: list[str],
            extra: str = "") -> str:
     _, lang = req.lang.gettext, req.lang
@@ -151,7 +156,7 @@ def render(report: Report, council: str, req: PageRequest, queues: list[str],
     body = (f"<h1>{esc(heading)}</h1><p>{esc(intro)}</p>"
             f"{_period_form(report, queues, req)}{_figures_table(report, lang)}"
             f"<h2>{esc(over_recent)}</h2>"
-            f"{trend_chart(report, lang)}{_trend_table(report, lang)}{extra}"
+            f"{trend_chart(report, lang)}{_trend_table(report, lang)}{_english(extra)}"
             f"{_downloads(report, req)}"
             f"<p>{esc(published)}</p>")
     return page(heading, body, lang=lang.code, direction=lang.direction,

@@ -159,3 +159,10 @@ def test_one_language_shows_no_switch() -> None:
     languages = Languages(("en",))
     req = PageRequest("/public/standards", languages.default, tuple(languages.all), {})
     assert "<nav" not in render(_report(), "Exampleshire Council", req, queues=[])
+
+
+def test_the_managers_english_only_staffing_advice_is_marked_english() -> None:
+    languages = Languages(("fa", "en"))
+    req = PageRequest("/standards", languages.default, tuple(languages.all), {})
+    html = render(_report(), "Exampleshire Council", req, queues=["a"], extra="<p>advice</p>")
+    assert '<div lang="en" dir="ltr"><p>advice</p></div>' in html
