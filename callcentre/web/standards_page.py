@@ -35,13 +35,10 @@ class PageRequest:
     offered: tuple[Lang, ...]  # the configured languages, the first the default
     query: Mapping[str, str]
 
-    def href(self, code: str | None = None, **changes: str) -> str:
-        """This page (or ``path`` given in ``changes``) with the query kept and ``lang`` set."""
-        path = changes.pop("path", self.path)
+    def href(self, code: str) -> str:
+        """This page in the language ``code``, showing the same period."""
         query = {k: v for k in KEPT if (v := self.query.get(k))}
-        query.update(changes)
-        query["lang"] = code or self.lang.code
-        return f"{path}?{urlencode(query)}"
+        return f"{self.path}?{urlencode({**query, 'lang': code})}"
 
 
 def language_switch(req: PageRequest) -> str:
