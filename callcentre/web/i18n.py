@@ -55,6 +55,12 @@ class Lang:
         return self.translations.gettext(message)
 
     @property
+    def tag(self) -> str:
+        """The BCP 47 tag for HTML's lang and HTTP's Content-Language (``pt-BR``, not ``pt_BR``)."""
+        parts = (self.locale.language, self.locale.script, self.locale.territory)
+        return "-".join(p for p in parts if p)
+
+    @property
     def direction(self) -> str:
         """``rtl`` or ``ltr``, for the ``dir`` attribute."""
         return "rtl" if self.locale.text_direction == "rtl" else "ltr"
@@ -89,7 +95,7 @@ class Lang:
 def load(code: str, directory: Path = LOCALE_DIR) -> Lang:
     """The language ``code`` from its catalogue; ConfigError when either is missing."""
     try:
-        locale = Locale.parse(code, sep="-")
+        locale = Locale.parse(code.replace("-", "_"))
     except (ValueError, UnknownLocaleError) as err:
         raise ConfigError(f"languages: {code!r} is not a language Babel knows") from err
     po = directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -113,14 +119,14 @@ class Languages:
         self.all = [load(code, directory) for code in codes]
         if not self.all:
             raise ConfigError("languages: name at least one language")
-        self._by_code = {lang.code.lower(): lang for lang in self.all}
+        self._by_code = {_tag(lang.code): lang for lang in self.all}
 
     @property
     def default(self) -> Lang:
         return self.all[0]
 
     def get(self, code: str | None) -> Lang | None:
-        return self._by_code.get(code.lower()) if code else None
+        return self._by_code.get(_tag(code)) if code else None
 
     def choose(self, query: Mapping[str, str], accept_language: str | None) -> Lang:
         """``?lang=`` if it names a configured language, else the best of Accept-Language,
@@ -130,6 +136,11 @@ class Languages:
             return asked
         best = negotiate_locale(preferred(accept_language or ""), list(self._by_code), sep="-")
         return self.get(best) or self.default
+
+
+def _tag(code: str) -> str:
+    """``pt_BR`` (gettext's spelling, the catalogue's folder) as ``pt-br`` (HTTP's)."""
+    return code.replace("_", "-").lower()
 
 
 def preferred(header: str) -> list[str]:

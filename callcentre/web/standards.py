@@ -112,7 +112,7 @@ def _page_request(request: web.Request, lang: Lang) -> PageRequest:
 def _in(lang: Lang, response: web.Response) -> web.Response:
     """``response`` labelled with its language. It varies with Accept-Language (unless
     ``?lang=`` is given, which is part of the URL a cache keys on anyway)."""
-    response.headers["Content-Language"] = lang.code
+    response.headers["Content-Language"] = lang.tag
     response.headers["Vary"] = "Accept-Language"
     return response
 

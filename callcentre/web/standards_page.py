@@ -45,8 +45,8 @@ def language_switch(req: PageRequest) -> str:
     if len(req.offered) < 2:
         return ""
     items = "".join(
-        f'<li><a href="{esc(req.href(lang.code))}" hreflang="{esc(lang.code)}" '
-        f'lang="{esc(lang.code)}" dir="{lang.direction}"'
+        f'<li><a href="{esc(req.href(lang.code))}" hreflang="{esc(lang.tag)}" '
+        f'lang="{esc(lang.tag)}" dir="{lang.direction}"'
         f"{_CURRENT if lang.code == req.lang.code else ''}>{esc(lang.name)}</a></li>"
         for lang in req.offered)
     label = esc(req.lang.gettext("Languages"))
@@ -156,5 +156,5 @@ def render(report: Report, council: str, req: PageRequest, queues: list[str],
             f"{trend_chart(report, lang)}{_trend_table(report, lang)}{_english(extra)}"
             f"{_downloads(report, req)}"
             f"<p>{esc(published)}</p>")
-    return page(heading, body, lang=lang.code, direction=lang.direction,
+    return page(heading, body, lang=lang.tag, direction=lang.direction,
                 header=language_switch(req))

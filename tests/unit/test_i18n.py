@@ -96,6 +96,18 @@ def test_the_first_configured_language_is_the_default() -> None:
     assert languages.choose({}, "fa").code == "ga"  # fa not configured here
 
 
+def test_a_regional_catalogue_is_found_by_its_http_tag(tmp_path: Path) -> None:
+    for code in ("en", "pt_BR"):  # gettext's folder spelling
+        (tmp_path / code / "LC_MESSAGES").mkdir(parents=True)
+        (tmp_path / code / "LC_MESSAGES" / "callcentre.po").write_text(
+            'msgid "Show"\nmsgstr "Mostrar"\n' if code == "pt_BR" else "", encoding="utf-8")
+    languages = Languages(("en", "pt_BR"), tmp_path)
+    chosen = languages.choose({}, "pt-BR,pt;q=0.8")
+    assert chosen.code == "pt_BR" and chosen.gettext("Show") == "Mostrar"
+    assert languages.choose({"lang": "pt-br"}, None).code == "pt_BR"
+    assert chosen.tag == "pt-BR"  # HTML's lang and Content-Language
+
+
 def test_a_language_without_a_catalogue_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no catalogue for 'de'"):
         Languages(("en", "de"))
