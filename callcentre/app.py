@@ -132,7 +132,6 @@ class Service:
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
         self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
-        self.languages = Languages(config.languages)  # ConfigError: a language without catalogue
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
@@ -258,9 +257,10 @@ class Service:
         return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
+                        # Languages: a ConfigError at start for a language with no catalogue
                         StandardsDeps(self.standards, self.monitoring.wallboard,
                                       self.config.council_name, self.capacity,
-                                      self.languages),
+                                      Languages(self.config.languages)),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),

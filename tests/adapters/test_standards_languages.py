@@ -71,8 +71,9 @@ async def test_the_json_keeps_its_keys_and_translates_its_words(base: str) -> No
     assert set(figure) == {"key", "figure", "value", "shown", "target", "met", "formula"}
 
 
-def test_a_configured_language_without_a_catalogue_stops_the_start(tmp_path: Path) -> None:
-    cfg = Config(db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path),
-                 languages=("en", "de"))
+async def test_a_configured_language_without_a_catalogue_stops_the_start(tmp_path: Path) -> None:
+    cfg = Config(ami_port=free_port(), db=str(tmp_path / "cc.sqlite3"), http_port=free_port(),
+                 policy_file=policy_file(tmp_path), languages=("en", "de"))
     with pytest.raises(ConfigError, match="no catalogue for 'de'"):
-        Service(cfg)
+        async with Service(cfg).running():
+            pass
