@@ -63,6 +63,7 @@ from callcentre.web import api, pages
 from callcentre.web.app import make_app
 from callcentre.web.callbacks import CallbackWebDeps, ChangeFeed
 from callcentre.web.callbacks_view import board_json
+from callcentre.web.i18n import Languages
 from callcentre.web.limits import ConnectionGuard, fd_budget, serve
 from callcentre.web.live_feed import Board
 from callcentre.web.signin import signin_deps
@@ -264,8 +265,10 @@ class Service:
         return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
+                        # Languages: a ConfigError at start for a language with no catalogue
                         StandardsDeps(self.standards, self.monitoring.wallboard,
-                                      self.config.council_name, self.capacity),
+                                      self.config.council_name, self.capacity,
+                                      Languages(self.config.languages)),
                         CallbackWebDeps(cb.service, self._board(), cb.feed, tz),
                         self.monitoring.snapshot.refresh, self.connections.middleware,
                         self.clock.now, frozenset(self.config.http_open_routes),

@@ -68,6 +68,7 @@ class Config:
     abandon_rate_target: float = setting(0.05, "Highest acceptable share of offered calls abandoned after the short-abandon time.")
     callback_kept_target: float = setting(0.9, "Share of callbacks to keep (resident reached by the promised time).")
     council_name: str = setting("the council", "Shown on the published standards page.")
+    languages: tuple[str, ...] = setting(("en",), "The council's languages, the first the default (comma-separated language codes, e.g. en,ga): the published standards page and its CSV/JSON are offered in each, chosen by ?lang= or the browser's Accept-Language. Each needs a catalogue in callcentre/locale/ (README: Languages); shipped: en, ga, fa.")
     short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; callcentre rules writes the same number into the Prometheus rules).")
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
@@ -182,6 +183,8 @@ def _validate(c: Config) -> None:
         raise ConfigError("log_format: must be text or json")
     if not c.inbound_contexts:
         raise ConfigError("inbound_contexts: name at least one dialplan context")
+    if not c.languages or len({x.lower() for x in c.languages}) != len(c.languages):
+        raise ConfigError("languages: name one or more languages, each once (e.g. en,ga)")
     _validate_standards(c)
     _validate_oidc(c)
     _validate_alerts(c)

@@ -12,6 +12,8 @@ command -v promtool >/dev/null || want+=(prometheus)
 # Alertmanager and amtool: tests/integration/test_alerts_real.py, tests/adapters/test_alertmanager_config.py
 command -v amtool >/dev/null || want+=(prometheus-alertmanager)
 command -v chromium >/dev/null || want+=(chromium)
+# npm fetches the pinned axe-core for the accessibility audit (tests/integration/axe.py)
+command -v npm >/dev/null || want+=(npm)
 # PostgreSQL's server binaries for the postgres-marked tests (tests/postgres.py starts a
 # throwaway cluster of its own; the package's own cluster is not used)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)

@@ -102,6 +102,9 @@ _REPORT_PARAMS = (
     query("from", DAY, "first day of a range, both days included (with to)"),
     query("to", DAY, "last day of a range, at most 400 days after from"),
     query("queue", STR, "one queue's figures (default: all queues)"),
+    query("lang", STR, "the language of the words (figures, targets, formulas, labels; the "
+          "CSV's headings): one of the setting languages; otherwise Accept-Language decides, "
+          "else the first of them. Content-Language names the one used"),
 )
 _STAFFING = query("staffing", {"type": "string", "enum": ["yes", "no"], "default": "no"},
                   "yes: add the staffing advice for the coming week (a manager's, like queue); "

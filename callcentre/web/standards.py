@@ -1,4 +1,8 @@
-"""The standards pages (internal and public), their JSON/CSV twins, and the wallboard."""
+"""The standards pages (internal and public), their JSON/CSV twins, and the wallboard.
+
+The standards answer in the language the request chose (``?lang=``, else Accept-Language,
+else the first of the setting ``languages``): web/i18n.py; the HTML is web/standards_page.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,10 +20,11 @@ from callcentre.domain.periods import Period, PeriodKind
 from callcentre.errors import InvalidInput
 from callcentre.services.capacity import CapacityService
 from callcentre.services.standards import Report, StandardsService
-from callcentre.web.charts import trend_chart
+from callcentre.web.i18n import N_, Lang, Languages
 from callcentre.web.layout import esc, page
 from callcentre.web.serialise import EARLIEST, LATEST
 from callcentre.web.staffing_view import staffing_html, staffing_json
+from callcentre.web.standards_page import PageRequest, render
 from callcentre.web.standards_view import report_json, report_rows, row_json
 
 Wallboard = Callable[[], Awaitable[dict[str, Any]]]
@@ -31,6 +36,8 @@ class StandardsDeps:
     wallboard: Wallboard
     council: str = "the council"
     capacity: CapacityService | None = None  # staffing advice, managers' (web/auth.py)
+    # the council's languages (setting languages); English alone unless the root says more
+    languages: Languages = field(default_factory=lambda: Languages(("en",)))
 
 
 STANDARDS: web.AppKey[StandardsDeps] = web.AppKey("standards")
@@ -92,112 +99,76 @@ async def _staffing(deps: StandardsDeps, queue: str | None) -> dict[str, Any] | 
     return None if deps.capacity is None else staffing_json(await deps.capacity.advice(queue))
 
 
+def _lang(request: web.Request) -> Lang:
+    return request.app[STANDARDS].languages.choose(request.query,
+                                                    request.headers.get("Accept-Language"))
+
+
+def _page_request(request: web.Request, lang: Lang) -> PageRequest:
+    return PageRequest(request.path, lang, tuple(request.app[STANDARDS].languages.all),
+                       request.query)
+
+
+def _in(lang: Lang, response: web.Response) -> web.Response:
+    """``response`` labelled with its language. It varies with Accept-Language (unless
+    ``?lang=`` is given, which is part of the URL a cache keys on anyway)."""
+    response.headers["Content-Language"] = lang.tag
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
 @routes.get("/api/standards")
 async def standards_json(request: web.Request) -> web.Response:
     asked = _staffing_asked(request.query.get("staffing"))
-    report = await _report(request)
-    body = report_json(report)
+    report, lang = await _report(request), _lang(request)
+    body = report_json(report, lang)
     if asked:  # a manager's: ACCESS asks for the role when staffing is in the query
         body["staffing"] = await _staffing(request.app[STANDARDS], report.queue)
-    return web.json_response(body)
+    return _in(lang, web.json_response(body))
+
+
+# the CSV's columns; each heading is the chosen language's (web/i18n.py)
+CSV_COLUMNS = (N_("period from"), N_("period to"), N_("queue"), N_("figure"), N_("value"),
+               N_("target"), N_("met"), N_("how it is worked out"))
 
 
 @routes.get("/api/standards.csv")
 async def standards_csv(request: web.Request) -> web.Response:
-    report = await _report(request)
+    report, lang = await _report(request), _lang(request)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["period_from", "period_to", "queue", "figure", "value", "target", "met",
-                     "formula"])
-    for row in report_rows(report):
+    writer.writerow([lang.gettext(c) for c in CSV_COLUMNS])
+    for row in report_rows(report, lang):
         data = row_json(row)
         writer.writerow([report.period.first_day, report.period.end_day - timedelta(days=1),
-                         report.queue or "all", data["figure"], data["value"],
-                         data["target"] or "", data["met"], data["formula"]])
+                         report.queue or lang.gettext("all queues"), data["figure"],
+                         data["value"], data["target"] or "", data["met"], data["formula"]])
     name = f"standards-{report.period.first_day}.csv"
-    return web.Response(text=out.getvalue(), content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _in(lang, web.Response(
+        text=out.getvalue(), content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'}))
 
 
 @routes.get("/standards")
 async def standards_page(request: web.Request) -> web.Response:
-    deps = request.app[STANDARDS]
+    deps, lang = request.app[STANDARDS], _lang(request)
     report = await _report(request)
     queues = await deps.service.queues()
     staffing = (staffing_html(await deps.capacity.advice(report.queue))
                 if deps.capacity is not None else "")
-    return _html(render(report, deps.council, public=False, queues=queues, extra=staffing))
+    return _in(lang, _html(render(report, deps.council, _page_request(request, lang), queues,
+                                  extra=staffing)))
 
 
 @routes.get("/public/standards")
 async def public_page(request: web.Request) -> web.Response:
-    report = await _report(request, public=True)
-    return _html(render(report, request.app[STANDARDS].council, public=True, queues=[]))
+    report, lang = await _report(request, public=True), _lang(request)
+    return _in(lang, _html(render(report, request.app[STANDARDS].council,
+                                  _page_request(request, lang), queues=[])))
 
 
 def _html(text: str) -> web.Response:
     return web.Response(text=text, content_type="text/html")
-
-
-def _figures_table(report: Report) -> str:
-    body = []
-    for row in report_rows(report):
-        met = "" if row.met is None else (
-            '<span class="met">met</span>' if row.met else '<span class="missed">not met</span>')
-        body.append(f'<tr><th scope="row">{esc(row.figure)}</th><td class="num">{esc(row.shown)}'
-                    f'</td><td>{esc(row.target)} {met}</td>'
-                    f'<td class="formula">{esc(row.formula)}</td></tr>')
-    return ('<table><caption>How we did</caption><thead><tr><th scope="col">Measure</th>'
-            '<th scope="col">Result</th><th scope="col">Our promise</th>'
-            '<th scope="col">How it is worked out</th></tr></thead><tbody>'
-            + "".join(body) + "</tbody></table>")
-
-
-def _trend_table(report: Report) -> str:
-    first = report.thresholds[0]
-    cells = "".join(
-        f'<tr><th scope="row">{esc(p.label())}</th><td class="num">{s.offered}</td>'
-        f'<td class="num">{"no calls" if s.service_level[first] is None else f"{s.service_level[first]:.1%}"}</td></tr>'
-        for p, s in report.trend)
-    return (f'<table><caption>Recent {report.period.kind.value}s</caption><thead><tr>'
-            f'<th scope="col">Period</th><th scope="col">Calls offered</th>'
-            f'<th scope="col">Answered within {first} s</th></tr></thead><tbody>{cells}</tbody></table>')
-
-
-def _period_form(report: Report, queues: list[str], action: str) -> str:
-    options = "".join(
-        f'<option value="{k.value}"{" selected" if k is report.period.kind else ""}>{k.value}</option>'
-        for k in PeriodKind)
-    queue_select = ""
-    if queues:
-        qs = "".join(f'<option value="{esc(q)}"{" selected" if q == report.queue else ""}>{esc(q)}</option>'
-                     for q in queues)
-        queue_select = (f'<label>Queue<select name="queue"><option value="">all queues</option>'
-                        f"{qs}</select></label>")
-    return (f'<form class="period" method="get" action="{action}"><label>Period<select name="period">'
-            f'{options}</select></label><label>Including the day<input type="date" name="date" '
-            f'value="{report.period.first_day.isoformat()}"></label>{queue_select}'
-            '<button type="submit">Show</button></form>')
-
-
-def render(report: Report, council: str, public: bool, queues: list[str],
-           extra: str = "") -> str:
-    action = "/public/standards" if public else "/standards"
-    p = report.period
-    query = f"from={p.first_day}&to={p.end_day - timedelta(days=1)}"
-    if report.queue:
-        query += f"&queue={report.queue}"
-    intro = ("How quickly we answer your calls, and how often callers have to give up or call "
-             "again. Figures are worked out from our call records; short abandons are calls "
-             f"where the caller hung up within {report.standards.short_abandon_seconds} seconds.")
-    heading = f"Our telephone service: {p.label()}"
-    body = (f"<h1>{esc(heading)}</h1><p>{esc(intro)}</p>{_period_form(report, queues, action)}"
-            f"{_figures_table(report)}<h2>Over recent {p.kind.value}s</h2>"
-            f"{trend_chart(report)}{_trend_table(report)}{extra}"
-            f'<p>Download these figures: <a href="/api/standards.csv?{esc(query)}">CSV</a> or '
-            f'<a href="/api/standards?{esc(query)}">JSON</a>.</p>'
-            f"<p>Published by {esc(council)}.</p>")
-    return page(heading, body)
 
 
 @routes.get("/api/wallboard")

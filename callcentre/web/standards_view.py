@@ -1,13 +1,21 @@
-"""Turns a standards report into rows (figure, value, target, formula) for HTML, JSON and CSV."""
+"""Turns a standards report into rows (figure, value, target, formula) for HTML, JSON and CSV.
+
+Every word is the chosen language's (web/i18n.py): the rows are what the public reads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from callcentre.domain.callback_figures import CallbackPeriod
+from callcentre.domain.periods import Period, PeriodKind
 from callcentre.domain.standards import Standards, Targets
 from callcentre.services.standards import Report
+from callcentre.web.i18n import N_, Lang
+
+NO_CALLS, NONE_DUE = N_("no calls"), N_("none due")
 
 
 @dataclass(frozen=True)
@@ -21,114 +29,152 @@ class Row:
     formula: str
 
 
-def _pct(x: float | None) -> str:
-    return "no calls" if x is None else f"{x:.1%}"
+def pct(lang: Lang, x: float | None, none: str = NO_CALLS) -> str:
+    return lang.gettext(none) if x is None else lang.percent(x)
 
 
-def _secs(x: float | None) -> str:
-    return "no calls" if x is None else f"{x:.1f} s"
+def _secs(lang: Lang, x: float | None, pattern: str = "0.0") -> str:
+    if x is None:
+        return lang.gettext(NO_CALLS)
+    return lang.gettext("{seconds} s").format(seconds=lang.number(x, pattern))
 
 
-def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets) -> list[Row]:
-    short = s.short_abandon_seconds
+def _count(lang: Lang, n: int, share: float | None) -> str:
+    return f"{lang.number(n)} ({pct(lang, share)})"
+
+
+def rows(s: Standards, thresholds: tuple[int, ...], targets: Targets, lang: Lang) -> list[Row]:
+    _, n = lang.gettext, lang.number
+    short, ninety = n(s.short_abandon_seconds), lang.percent(0.9, 0)
     out = [
-        Row("calls", "All calls received", s.calls, str(s.calls), "", None,
-            "every call that reached the contact centre, whatever happened"),
-        Row("offered", "Calls offered", s.offered, str(s.offered), "", None,
-            f"answered + abandoned + timed out + left with a key (e.g. for a call-back) + "
-            f"let go when no agent was left + left the queue, minus {s.short_abandoned} "
-            f"short abandons (caller hung up within {short} s)"),
-        Row("answered", "Calls answered", s.answered, str(s.answered), "", None,
-            "answered by an agent while the caller was queued"),
+        Row("calls", _("All calls received"), s.calls, n(s.calls), "", None,
+            _("every call that reached the contact centre, whatever happened")),
+        Row("offered", _("Calls offered"), s.offered, n(s.offered), "", None,
+            _("answered + abandoned + timed out + left with a key (e.g. for a call-back) + "
+              "let go when no agent was left + left the queue, minus {short_abandoned} "
+              "short abandons (caller hung up within {seconds} s)").format(
+                short_abandoned=n(s.short_abandoned), seconds=short)),
+        Row("answered", _("Calls answered"), s.answered, n(s.answered), "", None,
+            _("answered by an agent while the caller was queued")),
     ]
-    for t in thresholds:
-        share, target = s.service_level.get(t), targets.service_level.get(t)
-        out.append(Row(
-            f"answered_within_{t}s", f"Answered within {t} seconds", share, _pct(share),
-            f"at least {target:.0%}" if target is not None else "",
-            None if share is None or target is None else share >= target,
-            f"{s.answered_within[t]} answered within {t} s ÷ {s.offered} offered"))
+    out += [_service_level_row(s, t, targets, lang) for t in thresholds]
     out += [
-        Row("mean_answer_seconds", "Average time to answer", s.mean_answer_seconds,
-            _secs(s.mean_answer_seconds), "", None,
-            "total time answered callers waited in the queue ÷ calls answered"),
-        Row("p90_answer_seconds", "90 % of answered calls waited no longer than",
-            s.p90_answer_seconds, "no calls" if s.p90_answer_seconds is None
-            else f"{s.p90_answer_seconds} s", "", None,
-            "the wait that 90 % of answered calls did not exceed, to the second"),
-        Row("abandon_rate", "Callers who hung up while waiting", s.abandon_rate,
-            _pct(s.abandon_rate), f"at most {targets.abandon_rate:.0%}",
+        Row("mean_answer_seconds", _("Average time to answer"), s.mean_answer_seconds,
+            _secs(lang, s.mean_answer_seconds), "", None,
+            _("total time answered callers waited in the queue ÷ calls answered")),
+        Row("p90_answer_seconds", _("{share} of answered calls waited no longer than").format(
+            share=ninety), s.p90_answer_seconds, _secs(lang, s.p90_answer_seconds, "0"), "", None,
+            _("the wait that {share} of answered calls did not exceed, to the second").format(
+                share=ninety)),
+        Row("abandon_rate", _("Callers who hung up while waiting"), s.abandon_rate,
+            pct(lang, s.abandon_rate), _at_most(lang, targets.abandon_rate),
             None if s.abandon_rate is None else s.abandon_rate <= targets.abandon_rate,
-            f"{s.abandoned} abandoned after {short} s ÷ {s.offered} offered"),
-        Row("repeat_contacts", "Repeat calls", s.repeat_rate,
-            f"{s.repeat_contacts} ({_pct(s.repeat_rate)})", "", None,
-            f"{s.repeat_contacts} calls from a number that had already called in the "
-            f"previous days ÷ {s.calls} calls"),
-        Row("out_of_hours", "Calls outside opening hours", s.out_of_hours, str(s.out_of_hours),
-            "", None, "calls that arrived while the contact centre was closed"),
+            _("{abandoned} abandoned after {seconds} s ÷ {offered} offered").format(
+                abandoned=n(s.abandoned), seconds=short, offered=n(s.offered))),
+        Row("repeat_contacts", _("Repeat calls"), s.repeat_rate,
+            _count(lang, s.repeat_contacts, s.repeat_rate), "", None,
+            _("{repeats} calls from a number that had already called in the previous days "
+              "÷ {calls} calls").format(repeats=n(s.repeat_contacts), calls=n(s.calls))),
+        Row("out_of_hours", _("Calls outside opening hours"), s.out_of_hours,
+            n(s.out_of_hours), "", None,
+            _("calls that arrived while the contact centre was closed")),
     ]
-    return out + record_rows(s)
+    return out + record_rows(s, lang)
 
 
-def record_rows(s: Standards) -> list[Row]:
+def _service_level_row(s: Standards, t: int, targets: Targets, lang: Lang) -> Row:
+    _, n = lang.gettext, lang.number
+    share, target = s.service_level.get(t), targets.service_level.get(t)
+    return Row(
+        f"answered_within_{t}s", _("Answered within {seconds} seconds").format(seconds=n(t)),
+        share, pct(lang, share), "" if target is None else _at_least(lang, target),
+        None if share is None or target is None else share >= target,
+        _("{answered} answered within {seconds} s ÷ {offered} offered").format(
+            answered=n(s.answered_within[t]), seconds=n(t), offered=n(s.offered)))
+
+
+def _at_least(lang: Lang, share: float) -> str:
+    return lang.gettext("at least {share}").format(share=lang.percent(share, 0))
+
+
+def _at_most(lang: Lang, share: float) -> str:
+    return lang.gettext("at most {share}").format(share=lang.percent(share, 0))
+
+
+def record_rows(s: Standards, lang: Lang) -> list[Row]:
     """How sure the figures are: what could not be established, and what was checked."""
+    _, n = lang.gettext, lang.number
     return [
         # Nothing hidden: calls whose outcome is unknown leave every rate's denominator.
-        Row("unsettled", "Calls whose outcome we could not establish", s.unsettled_rate,
-            f"{s.unsettled} ({_pct(s.unsettled_rate)})", "", None,
-            f"{s.unsettled} calls that ended while callcentre could not see the telephone "
-            f"system ÷ {s.calls} calls; they are left out of the calls offered above"),
-        Row("checked", "Calls checked against the telephone system's own record",
-            s.checked_rate, f"{s.checked} ({_pct(s.checked_rate)})", "", None,
-            f"{s.checked} of {s.calls} calls held against Asterisk's queue log, the record "
-            f"auditors use; {s.corrected} of them were corrected from it"),
+        Row("unsettled", _("Calls whose outcome we could not establish"), s.unsettled_rate,
+            _count(lang, s.unsettled, s.unsettled_rate), "", None,
+            _("{unsettled} calls that ended while callcentre could not see the telephone "
+              "system ÷ {calls} calls; they are left out of the calls offered above").format(
+                unsettled=n(s.unsettled), calls=n(s.calls))),
+        Row("checked", _("Calls checked against the telephone system's own record"),
+            s.checked_rate, _count(lang, s.checked, s.checked_rate), "", None,
+            _("{checked} of {calls} calls held against Asterisk's queue log, the record "
+              "auditors use; {corrected} of them were corrected from it").format(
+                checked=n(s.checked), calls=n(s.calls), corrected=n(s.corrected))),
     ]
 
 
-def callback_rows(c: CallbackPeriod, target: float) -> list[Row]:
+def callback_rows(c: CallbackPeriod, target: float, lang: Lang) -> list[Row]:
+    _, n = lang.gettext, lang.number
     ratio = c.kept_ratio
     judged = c.kept + c.late + c.missed
     return [
-        Row("callbacks_promised", "Call-backs promised", c.promised, str(c.promised), "", None,
-            "call-backs we promised in this period (by an agent, at a resident's request "
-            "while waiting, after an abandoned call, or for a call while we were closed)"),
-        Row("callbacks_kept", "Call-backs made by the time we promised", ratio, _pct_cb(ratio),
-            f"at least {target:.0%}", None if ratio is None else ratio >= target,
-            f"{c.kept} kept ÷ {judged} due in this period and closed as kept, late or missed "
-            f"({c.cancelled} cancelled and {c.still_open} still open are not counted)"),
-        Row("callbacks_late", "Call-backs made late", c.late, str(c.late), "", None,
-            "resident reached, but after the time we promised"),
-        Row("callbacks_missed", "Call-backs missed", c.missed, str(c.missed), "", None,
-            f"resident not reached ({c.missed_first_in_time} of them had a first attempt "
-            "in time)"),
-        Row("callbacks_extended", "Call-back times we moved later", c.extended, str(c.extended),
-            "", None, "call-backs due in this period whose time we moved later, "
-            "telling the resident"),
+        Row("callbacks_promised", _("Call-backs promised"), c.promised, n(c.promised), "",
+            None, _("call-backs we promised in this period (by an agent, at a resident's "
+                    "request while waiting, after an abandoned call, or for a call while we "
+                    "were closed)")),
+        Row("callbacks_kept", _("Call-backs made by the time we promised"), ratio,
+            pct(lang, ratio, NONE_DUE), _at_least(lang, target),
+            None if ratio is None else ratio >= target,
+            _("{kept} kept ÷ {judged} due in this period and closed as kept, late or missed "
+              "({cancelled} cancelled and {still_open} still open are not counted)").format(
+                kept=n(c.kept), judged=n(judged), cancelled=n(c.cancelled),
+                still_open=n(c.still_open))),
+        Row("callbacks_late", _("Call-backs made late"), c.late, n(c.late), "", None,
+            _("resident reached, but after the time we promised")),
+        Row("callbacks_missed", _("Call-backs missed"), c.missed, n(c.missed), "", None,
+            _("resident not reached ({first_in_time} of them had a first attempt in "
+              "time)").format(first_in_time=n(c.missed_first_in_time))),
+        Row("callbacks_extended", _("Call-back times we moved later"), c.extended,
+            n(c.extended), "", None,
+            _("call-backs due in this period whose time we moved later, telling the resident")),
     ]
 
 
-def _pct_cb(x: float | None) -> str:
-    return "none due" if x is None else f"{x:.1%}"
-
-
-def report_rows(r: Report) -> list[Row]:
-    out = rows(r.standards, r.thresholds, r.targets)
+def report_rows(r: Report, lang: Lang) -> list[Row]:
+    out = rows(r.standards, r.thresholds, r.targets, lang)
     if r.callbacks is not None:
-        out += callback_rows(r.callbacks, r.targets.callback_kept)
+        out += callback_rows(r.callbacks, r.targets.callback_kept, lang)
     return out
 
 
-def report_json(r: Report) -> dict[str, Any]:
+def period_label(p: Period, lang: Lang) -> str:
+    """The period as the language writes it: a day, a week's first and last days, a month."""
+    last = p.end_day - timedelta(days=1)
+    if p.kind is PeriodKind.DAY and last == p.first_day:
+        return lang.date(p.first_day, "full")
+    if p.kind is not PeriodKind.MONTH:  # a week, or a range of days (?from=&to=)
+        return lang.gettext("{first} to {last}").format(
+            first=lang.date(p.first_day, "long"), last=lang.date(last, "long"))
+    return lang.date(p.first_day, "LLLL y")
+
+
+def report_json(r: Report, lang: Lang) -> dict[str, Any]:
     return {
         "period": {"kind": r.period.kind.value, "from": r.period.first_day.isoformat(),
-                   "to": r.period.end_day.isoformat(), "label": r.period.label()},
+                   "to": r.period.end_day.isoformat(), "label": period_label(r.period, lang)},
         "queue": r.queue,
-        "figures": [row_json(x) for x in report_rows(r)],
+        "figures": [row_json(x) for x in report_rows(r, lang)],
         "trend": [{"from": p.first_day.isoformat(), "to": p.end_day.isoformat(),
-                   "label": p.label(), "offered": s.offered,
+                   "label": period_label(p, lang), "offered": s.offered,
                    "service_level": {str(t): s.service_level.get(t) for t in r.thresholds}}
                   for p, s in r.trend],
-        "definitions": {"to": "exclusive: the period ends before this day",
+        "definitions": {"to": lang.gettext("exclusive: the period ends before this day"),
                         "short_abandon_seconds": r.standards.short_abandon_seconds},
     }
 

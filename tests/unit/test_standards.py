@@ -100,13 +100,14 @@ async def test_a_report_reads_each_period_of_its_trend_once_as_whole_local_days(
 
 def test_callback_rows_state_the_kept_ratio_and_its_formula() -> None:
     from callcentre.domain.callback_figures import CallbackPeriod
+    from callcentre.web.i18n import load
     from callcentre.web.standards_view import callback_rows
 
     rows = {r.key: r for r in callback_rows(
         CallbackPeriod(promised=9, kept=6, late=1, missed=1, cancelled=2, still_open=1,
-                       extended=2, missed_first_in_time=1), 0.9)}
+                       extended=2, missed_first_in_time=1), 0.9, load("en"))}
     kept = rows["callbacks_kept"]
     assert kept.value == 0.75 and kept.shown == "75.0%" and kept.met is False
     assert "6 kept ÷ 8" in kept.formula and "2 cancelled" in kept.formula
     assert rows["callbacks_extended"].value == 2
-    assert callback_rows(CallbackPeriod(), 0.9)[1].shown == "none due"
+    assert callback_rows(CallbackPeriod(), 0.9, load("en"))[1].shown == "none due"
