@@ -58,6 +58,7 @@ from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.services.wrapup import WrapupService
 from callcentre.storage.engines import repositories
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
@@ -113,6 +114,7 @@ class Service:
                                       max_pending=config.call_log_max_pending)
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
+        self.wrapup = WrapupService(self.calls, self.calllog, config.wrapup_codes)
         self.retention = RetentionService(self.stores.retention, self.clock,
                                           policy.retention, numbers)
         self.bus = EventBus()
@@ -201,6 +203,8 @@ class Service:
         on(ev.AgentCompleted,       calls.handle)
         on(ev.QueueResultSet,       calls.handle)
         on(ev.CallerHungUp,         calls.handle, dialler.caller_hung_up)
+        on(ev.SurveyOffered,        calls.handle)
+        on(ev.SurveyAnswered,       calls.handle)
         on(cev.MemberChanged,       dialler.handle)
         on(cev.MemberRemoved,       dialler.handle)
         on(cev.DeviceChanged,       dialler.handle)
@@ -253,7 +257,7 @@ class Service:
         tz = self.config.tz
         cb = self.callbacks
         ledger = self.ledger_lines if self.queue_log is not None else None
-        return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
+        return make_app(api.ApiDeps(self.calls, self.case_service, self.wrapup, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         StandardsDeps(self.standards, self.monitoring.wallboard,

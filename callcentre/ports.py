@@ -1,8 +1,7 @@
 """Ports: what the services need from the outside world, as Protocols.
 
-Each adapter folder implements these (storage/ for the repositories, scheduling/due_loop.py
-for the CallbackScheduler, ami/pbx.py for the Pbx, testing/ for in-memory fakes of all of
-them); tests/contract runs one suite against the fakes and both engines' repositories.
+Implemented by storage/ (repositories), scheduling/due_loop.py (CallbackScheduler), ami/pbx.py
+(Pbx) and testing/ (fakes of all); tests/contract runs one suite against fakes and engines.
 """
 
 from __future__ import annotations
@@ -89,6 +88,9 @@ class CallRepository(Protocol):
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         """Set (or clear) the call's case link. Raises NoSuchCall."""
 
+    async def set_wrapup(self, call_id: int, code: str | None) -> Call:
+        """Set (or clear) the wrap-up code; ``save`` never changes it. Raises NoSuchCall."""
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerPosition:
@@ -131,9 +133,8 @@ class LedgerRepository(Protocol):
         """The call log's record of the call (its Linkedid is the callid), if any."""
 
     async def settle(self, callid: str, call: Call, verdict: str, at: datetime) -> Call:
-        """Store ``call`` as settled (created if the call log has none; replaced even if
-        finished, keeping an agent's case link), with ``verdict`` ("agrees" or what differed),
-        and mark ``callid`` settled."""
+        """Store ``call`` as settled (created if none; replaced even if finished, keeping an
+        agent's case link and wrap-up code), with ``verdict``; mark ``callid`` settled."""
 
     async def give_up(self, callid: str, at: datetime) -> None:
         """Stop trying to settle ``callid`` (until a new line about it arrives)."""
@@ -189,8 +190,7 @@ class TokenRepository(Protocol):
         identity provider). Raises Conflict when the name or the interface is taken."""
 
     async def person(self, name: str) -> Person | None:
-        """The person with this name (letter case aside, as in e-mail addresses), if an
-        admin added them."""
+        """The person with this name (letter case aside, as e-mail), if an admin added them."""
 
     async def people(self) -> list[Person]:
         """Everyone, by name."""
@@ -212,8 +212,7 @@ class TokenRepository(Protocol):
         """Sign-out: the session ends (once; ending it again changes nothing)."""
 
     async def bound_expiry(self, until: datetime) -> int:
-        """Give every token without an expiry (made before expiry existed) this one; return
-        how many."""
+        """Give every token without an expiry (made before expiry existed) this one: how many."""
 
 
 class StandardsRepository(Protocol):

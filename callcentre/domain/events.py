@@ -105,6 +105,26 @@ class CallerHungUp:
     cause: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SurveyOffered:
+    """The resident stayed on after the agent hung up and the post-call survey began
+    (UserEvent CallcentreSurveyOffered). A resident who hangs up during it skips the rest."""
+
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """The resident's key for one survey question (UserEvent CallcentreSurveyAnswer);
+    ``key`` is "" when they pressed nothing in time (a skip)."""
+
+    linkedid: str
+    at: datetime
+    question: str
+    key: str
+
+
 CallEvent = (
     CallArrived
     | CaseRefKeyed
@@ -115,4 +135,6 @@ CallEvent = (
     | AgentCompleted
     | QueueResultSet
     | CallerHungUp
+    | SurveyOffered
+    | SurveyAnswered
 )

@@ -70,6 +70,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/calls"): _AGENT,
     ("GET", "/api/calls/{id}"): _AGENT,
     ("PATCH", "/api/calls/{id}"): _AGENT,
+    ("PUT", "/api/calls/{id}/wrapup"): _AGENT,
     ("POST", "/api/cases"): _AGENT,
     ("GET", "/api/cases"): _AGENT,
     ("GET", "/api/cases/{ref}"): _AGENT,

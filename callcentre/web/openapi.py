@@ -123,6 +123,11 @@ _CALLS: dict[str, Schema] = {
         "patch": op("Link a call to a case (or unlink it with null)", answer(
             "the call", ref("Call")), tag="calls", params=(path("id", ID),), errors=(404,),
             body=obj({"case_ref": null(CASE_REF)}))},
+    "/api/calls/{id}/wrapup": {
+        "put": op("Set the call's wrap-up code (or clear it with null); codes: setting "
+                  "wrapup_codes", answer("the call", ref("Call")), tag="calls",
+                  params=(path("id", ID),), errors=(404,),
+                  body=obj({"code": null({"type": "string", "maxLength": 100})}))},
 }
 _CASES: dict[str, Schema] = {
     "/api/cases": {

@@ -86,6 +86,10 @@ _CALL = obj({
     "case_ref": null(STR), "case_link": null(enum_of(CaseLink)), "keyed_case_ref": null(STR),
     "repeat_of": null(INT), "hangup_cause": null(INT),
     "queue_log": null({"type": "string", "description": '"agrees", or what differed'}),
+    "wrapup_code": null({"type": "string", "description": "the agent's (setting wrapup_codes)"}),
+    "survey": null({**obj({"resolved": null(BOOL), "satisfaction": null(
+        {"type": "integer", "minimum": 1, "maximum": 5})}),
+        "description": "the post-call keypad survey (null: not offered); null answers: skipped"}),
 })
 _STINT = obj({
     "queue": STR, "entered_at": TIME, "exit": null(STR), "left_at": null(TIME),

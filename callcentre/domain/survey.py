@@ -1,0 +1,40 @@
+"""The resident's post-call keypad survey and the agent's wrap-up codes (#15). Pure.
+
+The dialplan (dialplans/extensions_callcentre.conf, context callcentre-survey) asks the
+questions it is given in CALLCENTRE_SURVEY_QUESTIONS, in that order, and sends each key it
+read; the service knows what each question's keys mean. A question it does not know is
+ignored (the dialplan may ask more than is measured); a key out of range, no key in time or
+a hang-up before the question is a skip, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+RESOLVED = "resolved"  # "Was your question resolved? 1 yes, 2 no": first-contact resolution
+SATISFACTION = "satisfaction"  # "How satisfied were you, 1 (not at all) to 5 (very)?"
+QUESTIONS = (RESOLVED, SATISFACTION)
+SATISFACTION_KEYS = range(1, 6)
+_RESOLVED_KEYS = {"1": True, "2": False}
+
+
+def resolved_answer(key: str) -> bool | None:
+    """1 yes, 2 no; anything else (nothing keyed in time, another key) is a skip: None."""
+    return _RESOLVED_KEYS.get(key.strip())
+
+
+def satisfaction_answer(key: str) -> int | None:
+    """1-5; anything else is a skip: None."""
+    key = key.strip()
+    if len(key) != 1 or not key.isdigit():
+        return None
+    score = int(key)
+    return score if score in SATISFACTION_KEYS else None
+
+
+def check_wrapup_code(code: object, codes: Collection[str]) -> str:
+    """The code when it is one of ``codes``; ValueError saying which are allowed otherwise."""
+    if not isinstance(code, str) or code not in codes:
+        allowed = ", ".join(codes) or "none are configured (setting wrapup_codes)"
+        raise ValueError(f"code must be one of: {allowed}")
+    return code
