@@ -63,6 +63,8 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "transfer": lambda a, r: scenarios.transfer(a),
     "attended_transfer": lambda a, r: scenarios.transfer(a, attended=True),
     "two_queues": lambda a, r: scenarios.two_queues(a),
+    # the post-call survey (#15): answered, the agent hangs up, the resident keys 1 and 4
+    "survey": lambda a, r: scenarios.survey(a),
     # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
     # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
     "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),

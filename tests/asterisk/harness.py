@@ -605,6 +605,8 @@ class AsteriskHarness:
             port = self._block.take_resident_port()
             call_id = f"{self.session_id}-{caller.number}-{time.monotonic_ns()}@{HOST}"
             keys_s = len(caller.keys_to_send()) * 0.5 + 1.5
+            keys_s += (caller.survey_after_s + len(caller.survey_keys) * 2
+                       if caller.survey_keys else 0)
             sipp = SippProcess.start(
                 f"resident-{caller.number}-{time.monotonic_ns()}", resident_xml(caller),
                 port=port, media_port=self._block.media(port), logs=self.session_dir / "sipp",

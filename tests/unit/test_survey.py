@@ -3,11 +3,14 @@ call; anything but a valid key is a skip, never a guess (pure: no I/O, times pas
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from callcentre.domain import events as ev
 from callcentre.domain import survey
-from tests.support import translator
+from callcentre.domain.calls import Outcome
+from tests.support import FIXTURES, fold, parse_all, queue_log, trace_bytes, translator
 from tests.unit.test_calls_domain import DETAILS, LID, at, finished_call, tracker
 from tests.unit.test_translate import CALLER, msg
 
@@ -71,3 +74,16 @@ def test_wrapup_codes_come_from_the_configured_list() -> None:
         survey.check_wrapup_code("made-up", ("resolved", "wrong-number"))
     with pytest.raises(ValueError, match="wrapup_codes"):
         survey.check_wrapup_code("resolved", ())
+
+
+def test_a_real_survey_replayed_lands_on_its_call_and_talk_ends_with_the_agent() -> None:
+    """tests/fixtures/ami/survey.ami (scenarios.survey): Queue() option c, QUEUESTATUS
+    CONTINUE, then the resident keyed 1 (resolved) and 4 (satisfaction) as RFC 2833."""
+    (call,) = fold(parse_all(trace_bytes("survey")))
+    (completed,) = [line for line in queue_log((FIXTURES / "survey.queue_log").read_text())
+                    if line.event == "COMPLETEAGENT"]
+    assert call.outcome is Outcome.ANSWERED and call.queue_status == "CONTINUE"
+    assert (call.survey_offered, call.survey_resolved, call.survey_satisfaction) == (True, True, 4)
+    assert call.talk_seconds is not None  # to the agent's hang-up, as queue_log's, not the survey's
+    assert abs(call.talk_seconds - int(completed.data[1])) < 1.0
+    assert call.ended_at is not None and call.ended_at - call.arrived_at > timedelta(seconds=8)
