@@ -23,6 +23,7 @@ from callcentre.domain.people import AuditEntry, Person, Session, Token
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.retention import Changed, Kind
 from callcentre.domain.standards import Figures
+from callcentre.domain.survey import SurveyByAgent
 
 T = TypeVar("T")
 Normaliser = Callable[[str | None], str | None]  # raw number -> E.164, or None (see phones.py)
@@ -178,9 +179,8 @@ class AuditRepository(Protocol):
 
 class TokenRepository(Protocol):
     async def add(self, token_hash: str, token: Token) -> Token:
-        """Store a token of the person ``token.name`` (added with its role and interface
-        when new); return it with ``id`` set. Raises Conflict when that person exists with
-        another role or interface, or the interface is another person's."""
+        """Store a token of ``token.name`` (added with role and interface when new), ``id`` set.
+        Raises Conflict when that person has another role or interface, or it is another's."""
 
     async def find(self, token_hash: str) -> Token | None:
         """The token with this hash, revoked and expired ones included (the caller decides)."""
@@ -205,8 +205,7 @@ class TokenRepository(Protocol):
         """Store a browser session of ``session.token`` (which must have an id)."""
 
     async def session(self, session_hash: str) -> Session | None:
-        """The session with this hash, ended and expired ones included, with its token as
-        it is now (revoked or expired tokens included: the caller decides)."""
+        """The session with this hash (ended, expired: the caller decides), its token as now."""
 
     async def end_session(self, session_hash: str, at: datetime) -> None:
         """Sign-out: the session ends (once; ending it again changes nothing)."""
@@ -220,8 +219,10 @@ class StandardsRepository(Protocol):
     are stored: a period costs its days, not the history."""
 
     async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
-        """The finished calls that arrived on local days [first_day, end_day), of ``queue``
-        (None: every call)."""
+        """Finished calls arrived on local days [first_day, end_day) of ``queue`` (None: all)."""
+
+    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+        """The same calls' post-call survey, by agent (name, else interface; "" for none)."""
 
     async def queues(self) -> list[str]: ...
 

@@ -9,7 +9,8 @@ a hang-up before the question is a skip, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 RESOLVED = "resolved"  # "Was your question resolved? 1 yes, 2 no": first-contact resolution
 SATISFACTION = "satisfaction"  # "How satisfied were you, 1 (not at all) to 5 (very)?"
@@ -38,3 +39,46 @@ def check_wrapup_code(code: object, codes: Collection[str]) -> str:
         allowed = ", ".join(codes) or "none are configured (setting wrapup_codes)"
         raise ValueError(f"code must be one of: {allowed}")
     return code
+
+
+@dataclass(frozen=True)
+class SurveyTally:
+    """Additive survey counts for a slice of finished calls (a period, a queue, an agent)."""
+
+    offered: int = 0  # residents who reached the survey
+    responded: int = 0  # of which answered at least one question
+    resolved_answers: int = 0
+    resolved_yes: int = 0
+    satisfaction_answers: int = 0
+    satisfaction_sum: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        """Residents who answered at least one question ÷ residents offered the survey."""
+        return _ratio(self.responded, self.offered)
+
+    @property
+    def first_contact_resolution(self) -> float | None:
+        """"Yes, resolved" ÷ residents who answered that question."""
+        return _ratio(self.resolved_yes, self.resolved_answers)
+
+    @property
+    def mean_satisfaction(self) -> float | None:
+        """The mean of the 1-5 scores given (skips left out)."""
+        return _ratio(self.satisfaction_sum, self.satisfaction_answers)
+
+
+SurveyByAgent = Mapping[str, SurveyTally]  # agent name (else interface; "" for none) -> tally
+
+
+def merge_tallies(parts: Iterable[SurveyTally]) -> SurveyTally:
+    totals = [0] * 6
+    for p in parts:
+        for i, n in enumerate((p.offered, p.responded, p.resolved_answers, p.resolved_yes,
+                               p.satisfaction_answers, p.satisfaction_sum)):
+            totals[i] += n
+    return SurveyTally(*totals)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

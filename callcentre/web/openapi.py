@@ -106,6 +106,8 @@ _REPORT_PARAMS = (
 _STAFFING = query("staffing", {"type": "string", "enum": ["yes", "no"], "default": "no"},
                   "yes: add the staffing advice for the coming week (a manager's, like queue); "
                   "the model is the queue's, or every queue pooled")
+_AGENTS = query("agents", {"type": "string", "enum": ["yes", "no"], "default": "no"},
+                "yes: add the post-call survey's figures per agent (a manager's, like queue)")
 _PAGING = (query("limit", LIMIT, "items per page"),)
 _KEYSET_CURSOR = query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
                        "given by this service is a 422)")
@@ -220,7 +222,7 @@ _PUBLIC: dict[str, Schema] = {
     PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
                      tag="meta")},
     "/api/standards": {"get": op("Service standards", answer("the report", ref("Standards")),
-                                 tag="standards", params=(*_REPORT_PARAMS, _STAFFING))},
+                                 tag="standards", params=(*_REPORT_PARAMS, _STAFFING, _AGENTS))},
     "/api/standards.csv": {"get": op("Service standards as CSV", answer(
         "one row a figure", STR, "text/csv"), tag="standards", params=_REPORT_PARAMS,
         )},

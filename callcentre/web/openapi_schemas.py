@@ -126,7 +126,11 @@ _STANDARDS = obj({
                         "service_level": {"type": "object",
                                           "additionalProperties": null(NUM)}})),
     "definitions": obj({"to": STR, "short_abandon_seconds": NUM}),
-}, {"staffing": {"anyOf": [ref("Staffing"), {"type": "null"}],
+}, {"survey_agents": {**array(obj({
+    "agent": null(STR), "offered": INT, "responded": INT, "response_rate": null(NUM),
+    "first_contact_resolution": null(NUM), "mean_satisfaction": null(NUM)})),
+    "description": "with agents=yes: the post-call survey per agent (managers only)"},
+   "staffing": {"anyOf": [ref("Staffing"), {"type": "null"}],
                  "description": "with staffing=yes: agents needed per half-hour of the coming "
                                 "week (null: not worked out by this service)"}})
 _OUTLOOK = obj({"agents": INT, "service_level": NUM, "waiting_rate": NUM,

@@ -7,6 +7,7 @@ from typing import Any
 
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.standards import Standards, Targets
+from callcentre.domain.survey import SurveyByAgent, SurveyTally
 from callcentre.services.standards import Report
 
 
@@ -107,12 +108,45 @@ def callback_rows(c: CallbackPeriod, target: float) -> list[Row]:
     ]
 
 
+def survey_rows(t: SurveyTally) -> list[Row]:
+    """The residents' own word after the call (the post-call keypad survey, #15)."""
+    score = t.mean_satisfaction
+    return [
+        Row("survey_response_rate", "Callers who answered our after-call survey",
+            t.response_rate, _pct_none(t.response_rate), "", None,
+            f"{t.responded} answered at least one question ÷ {t.offered} offered the survey "
+            "(it is offered when the agent ends the call; hanging up or pressing nothing "
+            "counts as not answering)"),
+        Row("first_contact_resolution", "Resolved on the first call, in callers' own words",
+            t.first_contact_resolution, _pct_none(t.first_contact_resolution), "", None,
+            f"{t.resolved_yes} said yes ÷ {t.resolved_answers} who answered \"was your "
+            "question resolved?\""),
+        Row("satisfaction", "Satisfaction, 1 (not at all) to 5 (very)", score,
+            "no answers" if score is None else f"{score:.2f} of 5", "", None,
+            f"the average of {t.satisfaction_answers} scores given; callers who gave none "
+            "are left out"),
+    ]
+
+
+def agent_survey_json(agents: SurveyByAgent) -> list[dict[str, Any]]:
+    """Per agent (a manager's view, never published): name, counts and the three figures."""
+    return [{"agent": name or None, "offered": t.offered, "responded": t.responded,
+             "response_rate": t.response_rate,
+             "first_contact_resolution": t.first_contact_resolution,
+             "mean_satisfaction": t.mean_satisfaction}
+            for name, t in sorted(agents.items())]
+
+
+def _pct_none(x: float | None) -> str:
+    return "no answers" if x is None else f"{x:.1%}"
+
+
 def _pct_cb(x: float | None) -> str:
     return "none due" if x is None else f"{x:.1%}"
 
 
 def report_rows(r: Report) -> list[Row]:
-    out = rows(r.standards, r.thresholds, r.targets)
+    out = rows(r.standards, r.thresholds, r.targets) + survey_rows(r.survey)
     if r.callbacks is not None:
         out += callback_rows(r.callbacks, r.targets.callback_kept)
     return out
