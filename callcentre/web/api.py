@@ -93,6 +93,12 @@ async def wrap_up_call(request: web.Request) -> web.Response:
     return web.json_response(call_json(call, deps.tz))
 
 
+@routes.get("/api/wrapup-codes")
+async def wrapup_codes(request: web.Request) -> web.Response:
+    """The codes an agent may set (setting wrapup_codes), in the order offered."""
+    return web.json_response({"codes": list(request.app[API].wrapup.codes)})
+
+
 @routes.post("/api/cases")
 async def create_case(request: web.Request) -> web.Response:
     deps = request.app[API]

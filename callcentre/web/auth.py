@@ -72,6 +72,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/calls/{id}"): _AGENT,
     ("PATCH", "/api/calls/{id}"): _AGENT,
     ("PUT", "/api/calls/{id}/wrapup"): _AGENT,
+    ("GET", "/api/wrapup-codes"): _AGENT,
     ("POST", "/api/cases"): _AGENT,
     ("GET", "/api/cases"): _AGENT,
     ("GET", "/api/cases/{ref}"): _AGENT,

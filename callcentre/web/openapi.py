@@ -31,6 +31,7 @@ from callcentre.web.openapi_schemas import (
     SUBJECT,
     TIME_IN,
     Schema,
+    array,
     enum_of,
     null,
     obj,
@@ -130,6 +131,9 @@ _CALLS: dict[str, Schema] = {
                   "wrapup_codes", answer("the call", ref("Call")), tag="calls",
                   params=(path("id", ID),), errors=(404,),
                   body=obj({"code": null({"type": "string", "maxLength": 100})}))},
+    "/api/wrapup-codes": {"get": op("The wrap-up codes agents may set (setting wrapup_codes)",
+                                    answer("the codes, in the order offered",
+                                           obj({"codes": array(STR)})), tag="calls")},
 }
 _CASES: dict[str, Schema] = {
     "/api/cases": {

@@ -270,6 +270,11 @@ async def test_an_agent_sets_a_wrapup_code_from_the_configured_list(api_client: 
     assert (await resp.json())["wrapup_code"] is None
 
 
+async def test_agents_are_told_the_configured_codes(api_client: Api) -> None:
+    resp = await api_client.client.get("/api/wrapup-codes", headers=api_client.agent)
+    assert (await resp.json()) == {"codes": list(CODES)}
+
+
 async def test_an_unknown_wrapup_code_is_a_422_naming_the_allowed_ones(api_client: Api) -> None:
     (call,) = await api_client.calls.save([answered(1)])
     for body in ({"code": "made-up"}, {"code": 7}, {}):
