@@ -49,3 +49,12 @@ async def test_a_resident_who_keys_nothing_skips_every_question(
                                                                                      None)
     figures = await _standards(service)
     assert figures["survey_response_rate"] == 0.0 and figures["satisfaction"] is None
+
+
+async def test_a_resident_who_hangs_up_mid_survey_skips_the_rest(
+        service: Service, asterisk: AsteriskHarness) -> None:
+    result = await scenario(scenarios.survey, asterisk=asterisk, keys="2", hang_up_s=1)
+    (call,) = (await check(service, result)).values()
+    assert (call.survey_offered, call.survey_resolved, call.survey_satisfaction) == (True, False,
+                                                                                     None)
+    assert call.outcome is Outcome.ANSWERED
