@@ -40,6 +40,18 @@ def _global(asterisk: AsteriskHarness, name: str, value: object, default: object
 
 
 @contextmanager
+def globals_set(asterisk: AsteriskHarness, **values: tuple[object, object]) -> Iterator[None]:
+    """Dialplan globals set for the block: NAME=(value, the dialplan's default to put back)."""
+    for name, (value, _) in values.items():
+        asterisk.cli(f"dialplan set global {name} {value}")
+    try:
+        yield
+    finally:
+        for name, (_, default) in values.items():
+            asterisk.cli(f"dialplan set global {name} {default}")
+
+
+@contextmanager
 def _all_paused(asterisk: AsteriskHarness, reason: str) -> Iterator[None]:
     asterisk.pause_members(True, reason)
     try:
