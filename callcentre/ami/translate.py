@@ -203,13 +203,19 @@ def _is_callback_leg(msg: Message) -> bool:
 
 # --- the post-call survey (dialplans/: context callcentre-survey, on the resident's leg) ----
 def _survey_offered(msg: Message, when: When) -> Event:
-    return ev.SurveyOffered(msg["Linkedid"], when(msg))
+    return ev.SurveyOffered(msg["Linkedid"], when(msg), _callback_id(msg))
 
 
 def _survey_answer(msg: Message, when: When) -> Event:
     # Answer is "" when Read() got no key in time (or the header is absent): a skip.
     return ev.SurveyAnswered(msg["Linkedid"], when(msg), msg["Question"],
-                             (msg.get("Answer") or "")[:8])
+                             (msg.get("Answer") or "")[:8], _callback_id(msg))
+
+
+def _callback_id(msg: Message) -> int | None:
+    """CALLBACK_ID on the channel (a callback's resident leg), if it is a usable id."""
+    value = msg.chan_variables().get("CALLBACK_ID") or ""
+    return int(value) if value.isdigit() and 0 < int(value) < INT_LIMIT else None
 
 
 # --- agents and callbacks (their events carry no contact of the call log) ------------------

@@ -112,17 +112,20 @@ class SurveyOffered:
 
     linkedid: str
     at: datetime
+    callback_id: int | None = None  # after a callback: its id (CALLBACK_ID on the leg)
 
 
 @dataclass(frozen=True, slots=True)
 class SurveyAnswered:
     """The resident's key for one survey question (UserEvent CallcentreSurveyAnswer);
-    ``key`` is "" when they pressed nothing in time (a skip)."""
+    ``key`` is "" when they pressed nothing in time (a skip). After a callback, ``linkedid``
+    is the attempt's ChannelId and ``callback_id`` the callback's."""
 
     linkedid: str
     at: datetime
     question: str
     key: str
+    callback_id: int | None = None
 
 
 CallEvent = (

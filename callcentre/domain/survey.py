@@ -10,7 +10,10 @@ a hang-up before the question is a skip, never a guess.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from callcentre.domain.callbacks import Attempt, Callback
+from callcentre.domain.events import SurveyAnswered, SurveyOffered
 
 RESOLVED = "resolved"  # "Was your question resolved? 1 yes, 2 no": first-contact resolution
 SATISFACTION = "satisfaction"  # "How satisfied were you, 1 (not at all) to 5 (very)?"
@@ -31,6 +34,27 @@ def satisfaction_answer(key: str) -> int | None:
         return None
     score = int(key)
     return score if score in SATISFACTION_KEYS else None
+
+
+def on_attempt(cb: Callback, event: SurveyOffered | SurveyAnswered) -> Callback:
+    """The callback with the survey noted on the attempt whose ChannelId is the event's
+    Linkedid (the callback may be closed already: the survey follows the agent's hang-up);
+    ``cb`` itself when no attempt has it."""
+    if not any(a.channel_id == event.linkedid for a in cb.attempts):
+        return cb
+    return replace(cb, attempts=tuple(_noted(a, event) if a.channel_id == event.linkedid else a
+                                      for a in cb.attempts))
+
+
+def _noted(a: Attempt, event: SurveyOffered | SurveyAnswered) -> Attempt:
+    if isinstance(event, SurveyOffered):
+        return replace(a, survey_offered=True)
+    if event.question == RESOLVED:
+        return replace(a, survey_offered=True, survey_resolved=resolved_answer(event.key))
+    if event.question == SATISFACTION:
+        return replace(a, survey_offered=True,
+                       survey_satisfaction=satisfaction_answer(event.key))
+    return a
 
 
 def check_wrapup_code(code: object, codes: Collection[str]) -> str:

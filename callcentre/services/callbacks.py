@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callcentre.domain import callbacks as cbd
+from callcentre.domain import survey
 from callcentre.domain.callback_events import CallbackRequested, PromiseTold
 from callcentre.domain.callback_outcomes import correct_result
 from callcentre.domain.callback_policy import CallbackPolicy, Source
 from callcentre.domain.callbacks import AttemptOutcome, Callback, Result, Told
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
+from callcentre.domain.events import SurveyAnswered, SurveyOffered
 from callcentre.domain.numbers import mask, require
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
 from callcentre.ports import (
@@ -256,6 +258,13 @@ class CallbackService:
                           self.policy.team_name, case_ref, language=event.language or "en",
                           source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid)
         return await self._create_quietly(req)
+
+    def on_survey(self, event: SurveyOffered | SurveyAnswered) -> None:
+        """The post-call survey after a callback (the resident's leg carries CALLBACK_ID):
+        noted on that attempt, even once the callback is closed."""
+        if event.callback_id is not None:
+            callback_id = event.callback_id
+            self.spawn(self.change(callback_id, lambda cb, now: survey.on_attempt(cb, event)))
 
     async def _case_exists(self, ref: str) -> bool:
         try:

@@ -75,6 +75,9 @@ def page_of(name: str) -> Schema:
                 "next": null({"type": "string", "description": "path of the next page"})})
 
 
+_SURVEY = null({**obj({"resolved": null(BOOL), "satisfaction": null(
+    {"type": "integer", "minimum": 1, "maximum": 5})}),
+    "description": "the post-call keypad survey (null: not offered); null answers: skipped"})
 _CALL = obj({
     "id": INT, "linkedid": STR, "caller": null(STR), "caller_name": null(STR),
     "dialled": null(STR), "queue": null(STR), "arrived_at": TIME, "queued_at": null(TIME),
@@ -87,9 +90,7 @@ _CALL = obj({
     "repeat_of": null(INT), "hangup_cause": null(INT),
     "queue_log": null({"type": "string", "description": '"agrees", or what differed'}),
     "wrapup_code": null({"type": "string", "description": "the agent's (setting wrapup_codes)"}),
-    "survey": null({**obj({"resolved": null(BOOL), "satisfaction": null(
-        {"type": "integer", "minimum": 1, "maximum": 5})}),
-        "description": "the post-call keypad survey (null: not offered); null answers: skipped"}),
+    "survey": _SURVEY,
 })
 _STINT = obj({
     "queue": STR, "entered_at": TIME, "exit": null(STR), "left_at": null(TIME),
@@ -101,7 +102,7 @@ _CASE = obj({"ref": STR, "subject": STR, "status": enum_of(CaseStatus), "phone":
 _ATTEMPT = obj({
     "number": INT, "start": TIME, "end": null(TIME), "outcome": null(enum_of(AttemptOutcome)),
     "agent": null(STR), "answered_at": null(TIME), "confirmed": BOOL, "manual": BOOL,
-    "note": null(STR),
+    "note": null(STR), "survey": _SURVEY,
 })
 _HISTORY = obj({"at": TIME, "by": STR, "action": STR, "old": null(STR), "new": null(STR),
                 "reason": null(STR), "told": null(enum_of(Told))})
