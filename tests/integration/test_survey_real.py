@@ -5,13 +5,23 @@ Modelled on tests/fixtures/ami/survey.ami, captured from this scenario."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 
 from callcentre.app import Service
+from callcentre.domain.callbacks import Result, Status
 from callcentre.domain.calls import Outcome
 from tests.asterisk import scenarios
 from tests.asterisk.harness import AsteriskHarness
+from tests.integration.test_callbacks_real import (
+    POLICY,
+    callback_phones,
+    promise,
+    running,
+    wait_for,
+)
 from tests.integration.test_calls_real import check, scenario, service
 
 pytestmark = pytest.mark.asterisk
@@ -58,3 +68,21 @@ async def test_a_resident_who_hangs_up_mid_survey_skips_the_rest(
     assert (call.survey_offered, call.survey_resolved, call.survey_satisfaction) == (True, False,
                                                                                      None)
     assert call.outcome is Outcome.ANSWERED
+
+
+async def test_after_a_callback_the_residents_keys_land_on_its_attempt(
+        tmp_path: Path, asterisk: AsteriskHarness) -> None:
+    """As tests/fixtures/ami/callback_survey.ami: a confirmed callback, no announcement, the
+    agent hangs up 6 s after answering, the resident keys 1 and 4 (RFC 2833) in the survey."""
+    with scenarios.globals_set(asterisk, CALLCENTRE_SURVEY=("yes", "no"),
+                               CALLCENTRE_CALLBACK_ANNOUNCE=("no", "yes")):
+        async with running(asterisk, tmp_path, POLICY) as svc, callback_phones(
+                asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=30, keys="1",
+                agent_talk_s=6, survey_keys="14"):
+            cb = await promise(svc, "CB-SURVEY-1")
+            done = await wait_for(svc, cb.id or 0, lambda c: c.status is Status.CLOSED
+                                  and c.attempts[0].survey_satisfaction is not None)
+    assert done.result is Result.KEPT
+    (attempt,) = done.attempts
+    assert (attempt.survey_offered, attempt.survey_resolved, attempt.survey_satisfaction) == (
+        True, True, 4)

@@ -17,12 +17,20 @@ What the captures showed, and these tests keep:
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, get_args
 
 from callcentre.domain import callback_events as cev
 from callcentre.domain.callback_policy import AnswerCheck
-from callcentre.domain.callbacks import AttemptOutcome, Callback, Result, Status, start_attempt
+from callcentre.domain.callbacks import (
+    AttemptOutcome,
+    Callback,
+    Result,
+    Status,
+    finish_attempt,
+    start_attempt,
+)
 from callcentre.domain.events import CallerHungUp, SurveyAnswered, SurveyOffered
 from callcentre.services.callback_legs import Leg
 from tests.support import parse_all, trace_bytes, translator
@@ -112,3 +120,24 @@ async def test_a_callback_without_the_survey_has_none_on_its_attempt() -> None:
     cb = await replay("callback_confirmed")
     (attempt,) = cb.attempts
     assert not attempt.survey_offered
+
+
+async def test_a_survey_answer_waits_for_the_dialler_to_store_the_attempts_end() -> None:
+    """On the real Asterisk an answer's write once fell between the dialler's read and its
+    save of the attempt's end: that save went stale and the end was lost. The answer now
+    waits until the end is stored, and both are kept."""
+    w = World()
+    cb = await w.promise()
+    dialling = await w.service.save(start_attempt(cb, "PJSIP/agent1", "cb-1-1", w.clock.now()))
+    later = w.clock.now() + timedelta(seconds=30)
+    w.service.on_survey(SurveyOffered("cb-1-1", later, dialling.id))
+    w.service.on_survey(SurveyAnswered("cb-1-1", later, "satisfaction", "5", dialling.id))
+    await asyncio.sleep(0.3)  # the answers are waiting: the attempt has not ended
+    still = await w.repo.get(dialling.id or 0)
+    assert not still.attempts[0].survey_offered
+    await w.service.save(finish_attempt(still, AttemptOutcome.REACHED, later, w.service.policy))
+    await w.settle()
+    done = await w.repo.get(dialling.id or 0)
+    (attempt,) = done.attempts
+    assert done.result is Result.KEPT and attempt.outcome is AttemptOutcome.REACHED
+    assert (attempt.survey_offered, attempt.survey_satisfaction) == (True, 5)
