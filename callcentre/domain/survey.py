@@ -17,7 +17,6 @@ from callcentre.domain.events import SurveyAnswered, SurveyOffered
 
 RESOLVED = "resolved"  # "Was your question resolved? 1 yes, 2 no": first-contact resolution
 SATISFACTION = "satisfaction"  # "How satisfied were you, 1 (not at all) to 5 (very)?"
-QUESTIONS = (RESOLVED, SATISFACTION)
 SATISFACTION_KEYS = range(1, 6)
 _RESOLVED_KEYS = {"1": True, "2": False}
 
