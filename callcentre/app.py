@@ -56,6 +56,7 @@ from callcentre.services.monitoring import MonitoringService
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.services.wrapup import WrapupService
 from callcentre.storage.engines import leadership, repositories
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
@@ -115,6 +116,7 @@ class Service:
                                       max_pending=config.call_log_max_pending)
         numbers = normaliser(config.default_region)
         self.case_service = CaseService(self.cases, self.calls, self.calllog, self.clock, numbers)
+        self.wrapup = WrapupService(self.calls, self.calllog, config.wrapup_codes)
         self.retention = RetentionService(self.stores.retention, self.clock,
                                           policy.retention, numbers)
         self.bus = EventBus()
@@ -128,19 +130,19 @@ class Service:
                                    config.short_abandon_seconds)
         self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
                                     self.calls, self.clock, self.lead.guard(self.ami.send_action))
-        self.figure_days = self.stores.standards
-        figures = self.stores.callback_figures
-        self.standards = standards_service(config, self.figure_days, self.clock, figures)
-        self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
-                                        self.standards.targets.service_level)
         self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections,
                                            config.http_header_timeout,
                                            body_timeout=config.http_body_timeout)
-        self._build_monitoring(config, figures)
+        self._build_monitoring(config, self.stores.callback_figures)
         self._subscribe()
 
     def _build_monitoring(self, config: Config, figures: CallbackFiguresSource) -> None:
+        """The standards, the capacity model, and what /healthz, /metrics and alerts read."""
+        self.figure_days = self.stores.standards
+        self.standards = standards_service(config, self.figure_days, self.clock, figures)
+        self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
+                                        self.standards.targets.service_level)
         self.monitoring = MonitoringService(
             self.link.report, self.db.ping, self.calllog, self.hours.is_open,
             self.callbacks.dialler.board.all, figures,
@@ -203,6 +205,8 @@ class Service:
         on(ev.AgentCompleted,       calls.handle)
         on(ev.QueueResultSet,       calls.handle)
         on(ev.CallerHungUp,         calls.handle, dialler.caller_hung_up)
+        on(ev.SurveyOffered,        calls.handle, self.callbacks.service.on_survey)
+        on(ev.SurveyAnswered,       calls.handle, self.callbacks.service.on_survey)
         on(cev.MemberChanged,       dialler.handle)
         on(cev.MemberRemoved,       dialler.handle)
         on(cev.DeviceChanged,       dialler.handle)
@@ -262,7 +266,7 @@ class Service:
         tz = self.config.tz
         cb = self.callbacks
         ledger = self.ledger_lines if self.queue_log is not None else None
-        return make_app(api.ApiDeps(self.calls, self.case_service, tz, ledger),
+        return make_app(api.ApiDeps(self.calls, self.case_service, self.wrapup, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,
                         # Languages: a ConfigError at start for a language with no catalogue

@@ -67,6 +67,7 @@ class Config:
     service_level_targets: tuple[float, ...] = setting((0.8, 0.95), "Share of offered calls to answer within each threshold, in the same order (e.g. 0.8 = 80 %).")
     abandon_rate_target: float = setting(0.05, "Highest acceptable share of offered calls abandoned after the short-abandon time.")
     callback_kept_target: float = setting(0.9, "Share of callbacks to keep (resident reached by the promised time).")
+    wrapup_codes: tuple[str, ...] = setting(("resolved", "resolved-after-transfer", "not-resolved-callback", "not-resolved-referred", "information-only", "wrong-number"), "Wrap-up codes an agent may set on a call (PUT /api/calls/{id}/wrapup, the agent page), comma-separated, in the order offered: what the call was about and whether it was settled. Any other code is refused (422).")
     council_name: str = setting("the council", "Shown on the published standards page.")
     languages: tuple[str, ...] = setting(("en",), "The council's languages, the first the default (comma-separated language codes, e.g. en,ga): the published standards page and its CSV/JSON are offered in each, chosen by ?lang= or the browser's Accept-Language. Each needs a catalogue in callcentre/locale/ (README: Languages); shipped: en, ga, fa.")
     short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; callcentre rules writes the same number into the Prometheus rules).")

@@ -25,7 +25,8 @@ TRACES = ("answered", "abandoned", "callback", "timeout", "abandoned_long")
 # from tests/asterisk/scenarios.py: every way of leaving a queue that queue_log names
 EXIT_TRACES = ("exit_with_key", "exit_with_key_rejoin", "leave_empty", "transfer",
                "attended_transfer", "two_queues")
-QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long", *EXIT_TRACES)
+# survey: answered, the agent hangs up, the resident keys 1 and 4 (scenarios.survey, #15)
+QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long", *EXIT_TRACES, "survey")
 LAB_INBOUND = ("from-resident", "council-inbound")  # residents' contexts in the recordings
 
 

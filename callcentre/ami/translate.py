@@ -78,6 +78,8 @@ class Translator:
             "CallcentreCallbackConfirmed": _confirmed,
             "CallcentreCallbackAmd": _amd,
             "CallcentreCallbackResult": _result,
+            "CallcentreSurveyOffered": _survey_offered,
+            "CallcentreSurveyAnswer": _survey_answer,
         }
 
     def __call__(self, msg: Message) -> Event | None:
@@ -197,6 +199,23 @@ def _flag(value: str | None) -> bool:
 
 def _is_callback_leg(msg: Message) -> bool:
     return bool(msg.chan_variables().get("CALLBACK_ID"))
+
+
+# --- the post-call survey (dialplans/: context callcentre-survey, on the resident's leg) ----
+def _survey_offered(msg: Message, when: When) -> Event:
+    return ev.SurveyOffered(msg["Linkedid"], when(msg), _callback_id(msg))
+
+
+def _survey_answer(msg: Message, when: When) -> Event:
+    # Answer is "" when Read() got no key in time (or the header is absent): a skip.
+    return ev.SurveyAnswered(msg["Linkedid"], when(msg), msg["Question"],
+                             (msg.get("Answer") or "")[:8], _callback_id(msg))
+
+
+def _callback_id(msg: Message) -> int | None:
+    """CALLBACK_ID on the channel (a callback's resident leg), if it is a usable id."""
+    value = msg.chan_variables().get("CALLBACK_ID") or ""
+    return int(value) if value.isdigit() and 0 < int(value) < INT_LIMIT else None
 
 
 # --- agents and callbacks (their events carry no contact of the call log) ------------------

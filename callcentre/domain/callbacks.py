@@ -87,6 +87,9 @@ class Attempt:
     amd: str | None = None  # answering machine detection: MACHINE, HUMAN, NOTSURE, HANGUP
     manual: bool = False  # recorded by an agent, not observed at the PBX
     note: str | None = None
+    survey_offered: bool = False  # the post-call survey (domain/survey.py), as on a Call
+    survey_resolved: bool | None = None
+    survey_satisfaction: int | None = None
 
     @property
     def counted(self) -> bool:

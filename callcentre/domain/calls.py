@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from callcentre.domain import events as ev
+from callcentre.domain import survey
 
 
 class Outcome(enum.StrEnum):
@@ -72,6 +73,10 @@ class Call:
     repeat_of: int | None = None
     last_event_at: datetime | None = None
     ledger: str | None = None  # held against queue_log: None not yet, "agrees", or what differed
+    survey_offered: bool = False  # the resident reached the post-call survey
+    survey_resolved: bool | None = None  # None: not answered (a skip)
+    survey_satisfaction: int | None = None  # 1-5; None: not answered
+    wrapup_code: str | None = None  # the agent's, set through the API only (never folded)
     id: int | None = None
 
     @property
@@ -141,7 +146,7 @@ def new_call(linkedid: str, at: datetime, details: ev.CallerDetails, out_of_hour
 def with_enrichment(call: Call, stored: Call) -> Call:
     """``call`` with the fields only storage and enrichment set, taken from ``stored``."""
     return replace(call, id=stored.id, case_ref=stored.case_ref, case_link=stored.case_link,
-                   repeat_of=stored.repeat_of)
+                   repeat_of=stored.repeat_of, wrapup_code=stored.wrapup_code)
 
 
 def _arrived(call: Call, e: ev.CallArrived) -> Call:
@@ -199,6 +204,20 @@ def _hung_up(call: Call, e: ev.CallerHungUp) -> Call:
     return replace(ended, outcome=decide_outcome(ended))
 
 
+def _survey_offered(call: Call, e: ev.SurveyOffered) -> Call:
+    return replace(call, survey_offered=True)
+
+
+def _survey_answered(call: Call, e: ev.SurveyAnswered) -> Call:
+    # An answer is only sent from inside the survey: it is offered even if that event was lost.
+    if e.question == survey.RESOLVED:
+        return replace(call, survey_offered=True, survey_resolved=survey.resolved_answer(e.key))
+    if e.question == survey.SATISFACTION:
+        return replace(call, survey_offered=True,
+                       survey_satisfaction=survey.satisfaction_answer(e.key))
+    return call  # a question the service does not measure
+
+
 _APPLY: dict[type[object], Callable[[Call, ev.CallEvent], Call]] = {
     ev.CallArrived: _arrived,  # type: ignore[dict-item]
     ev.CaseRefKeyed: _case_ref,  # type: ignore[dict-item]
@@ -209,6 +228,8 @@ _APPLY: dict[type[object], Callable[[Call, ev.CallEvent], Call]] = {
     ev.AgentCompleted: _completed,  # type: ignore[dict-item]
     ev.QueueResultSet: _queue_result,  # type: ignore[dict-item]
     ev.CallerHungUp: _hung_up,  # type: ignore[dict-item]
+    ev.SurveyOffered: _survey_offered,  # type: ignore[dict-item]
+    ev.SurveyAnswered: _survey_answered,  # type: ignore[dict-item]
 }
 
 

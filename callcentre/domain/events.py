@@ -105,6 +105,29 @@ class CallerHungUp:
     cause: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SurveyOffered:
+    """The resident stayed on after the agent hung up and the post-call survey began
+    (UserEvent CallcentreSurveyOffered). A resident who hangs up during it skips the rest."""
+
+    linkedid: str
+    at: datetime
+    callback_id: int | None = None  # after a callback: its id (CALLBACK_ID on the leg)
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """The resident's key for one survey question (UserEvent CallcentreSurveyAnswer);
+    ``key`` is "" when they pressed nothing in time (a skip). After a callback, ``linkedid``
+    is the attempt's ChannelId and ``callback_id`` the callback's."""
+
+    linkedid: str
+    at: datetime
+    question: str
+    key: str
+    callback_id: int | None = None
+
+
 CallEvent = (
     CallArrived
     | CaseRefKeyed
@@ -115,4 +138,6 @@ CallEvent = (
     | AgentCompleted
     | QueueResultSet
     | CallerHungUp
+    | SurveyOffered
+    | SurveyAnswered
 )

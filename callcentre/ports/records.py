@@ -14,6 +14,7 @@ from callcentre.domain.cases import Case, CaseStatus
 from callcentre.domain.paging import Keyset
 from callcentre.domain.queue_log import QueueLogLine
 from callcentre.domain.standards import Figures
+from callcentre.domain.survey import SurveyByAgent
 from callcentre.ports.base import Page
 
 
@@ -66,6 +67,9 @@ class CallRepository(Protocol):
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         """Set (or clear) the call's case link. Raises NoSuchCall."""
 
+    async def set_wrapup(self, call_id: int, code: str | None) -> Call:
+        """Set (or clear) the wrap-up code; ``save`` never changes it. Raises NoSuchCall."""
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerPosition:
@@ -109,8 +113,8 @@ class LedgerRepository(Protocol):
 
     async def settle(self, callid: str, call: Call, verdict: str, at: datetime) -> Call:
         """Store ``call`` as settled (created if the call log has none; replaced even if
-        finished, keeping an agent's case link), with ``verdict`` ("agrees" or what differed),
-        and mark ``callid`` settled."""
+        finished, keeping an agent's case link and wrap-up code), with ``verdict`` ("agrees"
+        or what differed), and mark ``callid`` settled."""
 
     async def give_up(self, callid: str, at: datetime) -> None:
         """Stop trying to settle ``callid`` (until a new line about it arrives)."""
@@ -150,6 +154,9 @@ class StandardsRepository(Protocol):
     async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
         """The finished calls that arrived on local days [first_day, end_day), of ``queue``
         (None: every call)."""
+
+    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+        """The same calls' post-call survey, by agent (name, else interface; "" for none)."""
 
     async def queues(self) -> list[str]: ...
 

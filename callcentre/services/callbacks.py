@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callcentre.domain import callbacks as cbd
+from callcentre.domain import survey
 from callcentre.domain.callback_events import CallbackRequested, PromiseTold
 from callcentre.domain.callback_outcomes import correct_result
 from callcentre.domain.callback_policy import CallbackPolicy, Source
 from callcentre.domain.callbacks import AttemptOutcome, Callback, Result, Told
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
+from callcentre.domain.events import SurveyAnswered, SurveyOffered
 from callcentre.domain.numbers import mask, require
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
 from callcentre.ports import (
@@ -39,6 +41,7 @@ log = logging.getLogger("callcentre.callbacks")
 
 Listener = Callable[[Callback], None]
 RETRIES = 5  # optimistic-update retries before giving up with StaleCallback
+SURVEY_WAIT_S, SURVEY_WAITS = 0.2, 300  # a survey answer waits up to 60 s for its attempt's end
 
 
 @dataclass
@@ -47,6 +50,7 @@ class CallbackStats:
     cancelled_on_call_in: int = 0
     listener_errors: int = 0
     background_errors: int = 0
+    surveys_dropped: int = 0  # survey answers for an attempt that did not end within a minute
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,30 @@ class CallbackService:
                           self.policy.team_name, case_ref, language=event.language or "en",
                           source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid)
         return await self._create_quietly(req)
+
+    def on_survey(self, event: SurveyOffered | SurveyAnswered) -> None:
+        """The post-call survey after a callback (the resident's leg carries CALLBACK_ID):
+        noted on that attempt, even once the callback is closed."""
+        if event.callback_id is not None:
+            self.spawn(self._note_survey(event.callback_id, event))
+
+    async def _note_survey(self, callback_id: int, event: SurveyOffered | SurveyAnswered,
+                           ) -> None:
+        # Only once the dialler has stored the attempt's end: the survey follows the agent's
+        # hang-up, and a write of ours between the dialler's read and its save of that end
+        # made its save stale and lost the end (seen on the real Asterisk).
+        for _ in range(SURVEY_WAITS):
+            cb = await self._repo.get(callback_id)
+            attempt = next((a for a in cb.attempts if a.channel_id == event.linkedid), None)
+            if attempt is None:
+                return
+            if attempt.outcome is not None:
+                await self.change(callback_id, lambda cb, now: survey.on_attempt(cb, event))
+                return
+            await asyncio.sleep(SURVEY_WAIT_S)
+        self.stats.surveys_dropped += 1
+        log.warning("callback %s: attempt %s never ended; its survey answer is dropped",
+                    callback_id, event.linkedid)
 
     async def _case_exists(self, ref: str) -> bool:
         try:

@@ -7,13 +7,14 @@ costs one read of its days: the first view of a year as much as the hundredth.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind, period_containing, recent
 from callcentre.domain.standards import Standards, Targets, summarise
+from callcentre.domain.survey import SurveyByAgent, SurveyTally, merge_tallies
 from callcentre.ports import CallbackFiguresSource, Clock, StandardsRepository
 
 
@@ -26,6 +27,12 @@ class Report:
     targets: Targets
     queue: str | None
     callbacks: CallbackPeriod | None = None  # council-wide; None when not reported
+    survey_agents: SurveyByAgent = field(default_factory=dict)  # the period's, by agent
+
+    @property
+    def survey(self) -> SurveyTally:
+        """The post-call survey of the period (of ``queue``), every agent together."""
+        return merge_tallies(self.survey_agents.values())
 
 
 class StandardsService:
@@ -55,7 +62,11 @@ class StandardsService:
         trend = [(p, await self.standards(p.first_day, p.end_day, queue)) for p in periods]
         period = period_containing(kind, day)
         return Report(period, trend[-1][1], trend, self.thresholds, self.targets, queue,
-                      await self.callback_period(period) if queue is None else None)
+                      await self.callback_period(period) if queue is None else None,
+                      await self.survey(period, queue))
+
+    async def survey(self, period: Period, queue: str | None) -> SurveyByAgent:
+        return await self._repo.survey(period.first_day, period.end_day, queue)
 
     async def callback_period(self, period: Period) -> CallbackPeriod | None:
         if self._callbacks is None:

@@ -21,7 +21,8 @@ _TIMES = ("arrived_at", "queued_at", "answered_at", "left_queue_at", "talk_ended
 _PLAIN = ("linkedid", "channel", "caller", "caller_raw", "caller_name", "dialled",
           "out_of_hours", "queue", "join_position", "agent_interface", "agent_name",
           "abandoned", "abandon_position", "queue_status", "hangup_cause", "outcome",
-          "end_source", "keyed_case_ref", "case_ref", "case_link", "repeat_of")
+          "end_source", "keyed_case_ref", "case_ref", "case_link", "repeat_of",
+          "survey_offered", "survey_resolved", "survey_satisfaction")
 _DERIVED = ("wait_seconds", "talk_seconds")
 COLUMNS = _PLAIN + _TIMES + _DERIVED
 # An agent's link (PATCH /api/calls/{id}) wins over what the tracker later saves.
@@ -60,10 +61,13 @@ def call_from_row(row: Row) -> Call:
     values.update({c: from_epoch(row[c]) for c in _TIMES})
     values["out_of_hours"] = bool(values["out_of_hours"])
     values["abandoned"] = bool(values["abandoned"])
+    values["survey_offered"] = bool(values["survey_offered"])
+    resolved = values["survey_resolved"]
+    values["survey_resolved"] = None if resolved is None else bool(resolved)
     values["outcome"] = Outcome(values["outcome"]) if values["outcome"] else None
     values["end_source"] = EndSource(values["end_source"]) if values["end_source"] else None
     values["case_link"] = CaseLink(values["case_link"]) if values["case_link"] else None
-    return Call(id=row["id"], ledger=row["ledger"], **values)
+    return Call(id=row["id"], ledger=row["ledger"], wrapup_code=row["wrapup_code"], **values)
 
 
 class SqlCallRepository:
@@ -99,6 +103,14 @@ class SqlCallRepository:
             "AND linkedid != ? ORDER BY arrived_at DESC LIMIT 1",
             (caller, to_epoch(since), to_epoch(before), exclude_linkedid))
         return None if row is None else int(row[0])
+
+    async def set_wrapup(self, call_id: int, code: str | None) -> Call:
+        async with self._db.write() as conn:
+            cur = await conn.execute("UPDATE calls SET wrapup_code = ? WHERE id = ?",
+                                     (code, call_id))
+            if cur.rowcount == 0:
+                raise NoSuchCall(call_id)
+        return await self.get(call_id)
 
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         async with self._db.write() as conn:

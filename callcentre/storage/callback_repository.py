@@ -47,16 +47,18 @@ def _attempt_json(a: Attempt) -> dict[str, Any]:
     return {"n": a.number, "start": _t(a.started_at), "channel": a.channel_id, "agent": a.agent,
             "end": _t(a.ended_at), "outcome": a.outcome.value if a.outcome else None,
             "answered": _t(a.answered_at), "confirmed": a.confirmed, "manual": a.manual,
-            "note": a.note, "amd": a.amd}
+            "note": a.note, "amd": a.amd,
+            "survey": [a.survey_offered, a.survey_resolved, a.survey_satisfaction]}
 
 
 def _attempt(d: dict[str, Any]) -> Attempt:
     start = from_epoch(d["start"])
     assert start is not None
+    offered, resolved, satisfaction = d.get("survey") or (False, None, None)  # none before #15
     return Attempt(d["n"], start, d["channel"], d["agent"], from_epoch(d["end"]),
                    AttemptOutcome(d["outcome"]) if d["outcome"] else None,
                    from_epoch(d["answered"]), d["confirmed"], d.get("amd"), d["manual"],
-                   d["note"])
+                   d["note"], bool(offered), resolved, satisfaction)
 
 
 def _entry_json(h: HistoryEntry) -> dict[str, Any]:

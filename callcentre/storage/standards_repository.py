@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcentre.domain.standards import Figures
+from callcentre.domain.survey import SurveyByAgent, SurveyTally
 from callcentre.storage.db import Database
 from callcentre.storage.rows import Store
 
@@ -50,6 +51,21 @@ QUEUES = ("WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM figure_days"
           " UNION ALL SELECT (SELECT MIN(queue) FROM figure_days WHERE queue > q.name)"
           " FROM q WHERE q.name IS NOT NULL)"
           " SELECT name FROM q WHERE name IS NOT NULL AND name != ?")
+# The post-call survey of a period's finished calls, by agent (#15), read from the calls
+# themselves (their queue and arrival indexes): survey_* are booleans in PostgreSQL and 0/1 in
+# SQLite, which CASE WHEN reads alike. The local days' bounds come from local_days.
+_SURVEY = """
+SELECT coalesce(agent_name, agent_interface, '') AS agent, COUNT(*),
+       SUM(CASE WHEN survey_resolved IS NOT NULL OR survey_satisfaction IS NOT NULL
+           THEN 1 ELSE 0 END),
+       COUNT(survey_resolved), SUM(CASE WHEN survey_resolved THEN 1 ELSE 0 END),
+       COUNT(survey_satisfaction), coalesce(SUM(survey_satisfaction), 0)
+FROM calls
+WHERE survey_offered AND outcome IS NOT NULL
+  AND arrived_at >= (SELECT start FROM local_days WHERE day = ?)
+  AND arrived_at < (SELECT start FROM local_days WHERE day = ?) {queue}
+GROUP BY coalesce(agent_name, agent_interface, '')
+"""
 
 
 def figures_from_rows(rows: Iterable[Any]) -> Figures:
@@ -103,6 +119,13 @@ class SqlStandardsRepository:
             " HAVING SUM(n) != 0",
             (queue or ALL_QUEUES, first_day.isoformat(), end_day.isoformat()))
         return figures_from_rows(rows)
+
+    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+        """The post-call survey of the calls ``figures`` counts, by agent."""
+        args: list[Any] = [first_day.isoformat(), end_day.isoformat()]
+        sql = _SURVEY.format(queue="AND queue = ?" if queue is not None else "")
+        rows = await self._db.fetch_all(sql, [*args, queue] if queue is not None else args)
+        return {row[0]: SurveyTally(*(int(n) for n in row[1:])) for row in rows}
 
     async def queues(self) -> list[str]:
         """Every queue a finished call was in: one index lookup per queue."""

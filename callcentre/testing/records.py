@@ -43,7 +43,8 @@ class InMemoryCallRepository:
                 return old
             if old.case_link is CaseLink.AGENT:
                 call = replace(call, case_ref=old.case_ref, case_link=old.case_link)
-            call = replace(call, repeat_of=old.repeat_of or call.repeat_of)
+            call = replace(call, repeat_of=old.repeat_of or call.repeat_of,
+                           wrapup_code=old.wrapup_code)
         stored = replace(call, id=call_id)
         self._by_id[call_id] = stored
         return stored
@@ -73,6 +74,11 @@ class InMemoryCallRepository:
     async def previous_from_each(self, queries: Sequence[RepeatQuery]) -> list[int | None]:
         return [await self.previous_from(q.caller, q.since, q.before, q.exclude_linkedid)
                 for q in queries]
+
+    async def set_wrapup(self, call_id: int, code: str | None) -> Call:
+        call = await self.get(call_id)
+        self._by_id[call_id] = replace(call, wrapup_code=code)
+        return self._by_id[call_id]
 
     async def link_case(self, call_id: int, case_ref: str | None, link: CaseLink | None) -> Call:
         call = await self.get(call_id)
@@ -121,7 +127,8 @@ class InMemoryLedgerRepository:
         call_id = old.id if old is not None and old.id is not None else len(self.calls._by_id) + 1
         if old is not None and old.case_link is CaseLink.AGENT:
             call = replace(call, case_ref=old.case_ref, case_link=old.case_link)
-        stored = replace(call, id=call_id, ledger=verdict)
+        wrapup = old.wrapup_code if old is not None else None  # the agent's: never settled over
+        stored = replace(call, id=call_id, ledger=verdict, wrapup_code=wrapup)
         self.calls._by_id[call_id] = stored
         self.calls._ids[call.linkedid] = call_id
         self._settled.add(callid)

@@ -13,6 +13,7 @@ from callcentre.domain.queue_log import fold
 from callcentre.errors import InvalidInput
 from callcentre.ports import CallQuery, CallRepository, LedgerRepository
 from callcentre.services.cases import CaseService
+from callcentre.services.wrapup import WrapupService
 from callcentre.web.parsing import (
     choice,
     json_object,
@@ -30,6 +31,7 @@ from callcentre.web.serialise import call_json, case_json, parse_time, stint_jso
 class ApiDeps:
     calls: CallRepository
     cases: CaseService
+    wrapup: WrapupService
     tz: ZoneInfo
     ledger: LedgerRepository | None = None  # None: AMI only
 
@@ -77,6 +79,24 @@ async def link_call(request: web.Request) -> web.Response:
                            field="case_ref")
     call = await deps.cases.link_call(call_id, text(body, "case_ref", required=False))
     return web.json_response(call_json(call, deps.tz))
+
+
+@routes.put("/api/calls/{id:[0-9]+}/wrapup")
+async def wrap_up_call(request: web.Request) -> web.Response:
+    deps = request.app[API]
+    call_id = path_id(request)
+    body = await json_object(request)
+    if "code" not in body:
+        raise InvalidInput(f"send {{\"code\": \"<code>\"}}, one of: {', '.join(deps.wrapup.codes)}"
+                           " (null clears it)", field="code")
+    call = await deps.wrapup.set_code(call_id, body["code"])
+    return web.json_response(call_json(call, deps.tz))
+
+
+@routes.get("/api/wrapup-codes")
+async def wrapup_codes(request: web.Request) -> web.Response:
+    """The codes an agent may set (setting wrapup_codes), in the order offered."""
+    return web.json_response({"codes": list(request.app[API].wrapup.codes)})
 
 
 @routes.post("/api/cases")

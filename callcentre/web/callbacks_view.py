@@ -17,7 +17,9 @@ def _attempt(a: Attempt, tz: ZoneInfo) -> dict[str, Any]:
     return {"number": a.number, "start": iso(a.started_at, tz), "end": iso(a.ended_at, tz),
             "outcome": a.outcome.value if a.outcome else None, "agent": a.agent,
             "answered_at": iso(a.answered_at, tz), "confirmed": a.confirmed,
-            "manual": a.manual, "note": a.note}
+            "manual": a.manual, "note": a.note,
+            "survey": ({"resolved": a.survey_resolved, "satisfaction": a.survey_satisfaction}
+                       if a.survey_offered else None)}
 
 
 def _history(h: HistoryEntry, tz: ZoneInfo) -> dict[str, Any]:

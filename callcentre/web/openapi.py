@@ -31,6 +31,7 @@ from callcentre.web.openapi_schemas import (
     SUBJECT,
     TIME_IN,
     Schema,
+    array,
     enum_of,
     null,
     obj,
@@ -109,6 +110,8 @@ _REPORT_PARAMS = (
 _STAFFING = query("staffing", {"type": "string", "enum": ["yes", "no"], "default": "no"},
                   "yes: add the staffing advice for the coming week (a manager's, like queue); "
                   "the model is the queue's, or every queue pooled")
+_AGENTS = query("agents", {"type": "string", "enum": ["yes", "no"], "default": "no"},
+                "yes: add the post-call survey's figures per agent (a manager's, like queue)")
 _PAGING = (query("limit", LIMIT, "items per page"),)
 _KEYSET_CURSOR = query("cursor", STR, "from a page's next, as it is (opaque; a cursor not "
                        "given by this service is a 422)")
@@ -126,6 +129,14 @@ _CALLS: dict[str, Schema] = {
         "patch": op("Link a call to a case (or unlink it with null)", answer(
             "the call", ref("Call")), tag="calls", params=(path("id", ID),), errors=(404,),
             body=obj({"case_ref": null(CASE_REF)}))},
+    "/api/calls/{id}/wrapup": {
+        "put": op("Set the call's wrap-up code (or clear it with null); codes: setting "
+                  "wrapup_codes", answer("the call", ref("Call")), tag="calls",
+                  params=(path("id", ID),), errors=(404,),
+                  body=obj({"code": null({"type": "string", "maxLength": 100})}))},
+    "/api/wrapup-codes": {"get": op("The wrap-up codes agents may set (setting wrapup_codes)",
+                                    answer("the codes, in the order offered",
+                                           obj({"codes": array(STR)})), tag="calls")},
 }
 _CASES: dict[str, Schema] = {
     "/api/cases": {
@@ -218,7 +229,7 @@ _PUBLIC: dict[str, Schema] = {
     PATH: {"get": op("This description", answer("OpenAPI 3.1", {"type": "object"}),
                      tag="meta")},
     "/api/standards": {"get": op("Service standards", answer("the report", ref("Standards")),
-                                 tag="standards", params=(*_REPORT_PARAMS, _STAFFING))},
+                                 tag="standards", params=(*_REPORT_PARAMS, _STAFFING, _AGENTS))},
     "/api/standards.csv": {"get": op("Service standards as CSV", answer(
         "one row a figure", STR, "text/csv"), tag="standards", params=_REPORT_PARAMS,
         )},

@@ -75,6 +75,9 @@ def page_of(name: str) -> Schema:
                 "next": null({"type": "string", "description": "path of the next page"})})
 
 
+_SURVEY = null({**obj({"resolved": null(BOOL), "satisfaction": null(
+    {"type": "integer", "minimum": 1, "maximum": 5})}),
+    "description": "the post-call keypad survey (null: not offered); null answers: skipped"})
 _CALL = obj({
     "id": INT, "linkedid": STR, "caller": null(STR), "caller_name": null(STR),
     "dialled": null(STR), "queue": null(STR), "arrived_at": TIME, "queued_at": null(TIME),
@@ -86,6 +89,8 @@ _CALL = obj({
     "case_ref": null(STR), "case_link": null(enum_of(CaseLink)), "keyed_case_ref": null(STR),
     "repeat_of": null(INT), "hangup_cause": null(INT),
     "queue_log": null({"type": "string", "description": '"agrees", or what differed'}),
+    "wrapup_code": null({"type": "string", "description": "the agent's (setting wrapup_codes)"}),
+    "survey": _SURVEY,
 })
 _STINT = obj({
     "queue": STR, "entered_at": TIME, "exit": null(STR), "left_at": null(TIME),
@@ -97,7 +102,7 @@ _CASE = obj({"ref": STR, "subject": STR, "status": enum_of(CaseStatus), "phone":
 _ATTEMPT = obj({
     "number": INT, "start": TIME, "end": null(TIME), "outcome": null(enum_of(AttemptOutcome)),
     "agent": null(STR), "answered_at": null(TIME), "confirmed": BOOL, "manual": BOOL,
-    "note": null(STR),
+    "note": null(STR), "survey": _SURVEY,
 })
 _HISTORY = obj({"at": TIME, "by": STR, "action": STR, "old": null(STR), "new": null(STR),
                 "reason": null(STR), "told": null(enum_of(Told))})
@@ -122,7 +127,11 @@ _STANDARDS = obj({
                         "service_level": {"type": "object",
                                           "additionalProperties": null(NUM)}})),
     "definitions": obj({"to": STR, "short_abandon_seconds": NUM}),
-}, {"staffing": {"anyOf": [ref("Staffing"), {"type": "null"}],
+}, {"survey_agents": {**array(obj({
+    "agent": null(STR), "offered": INT, "responded": INT, "response_rate": null(NUM),
+    "first_contact_resolution": null(NUM), "mean_satisfaction": null(NUM)})),
+    "description": "with agents=yes: the post-call survey per agent (managers only)"},
+   "staffing": {"anyOf": [ref("Staffing"), {"type": "null"}],
                  "description": "with staffing=yes: agents needed per half-hour of the coming "
                                 "week (null: not worked out by this service)"}})
 _OUTLOOK = obj({"agents": INT, "service_level": NUM, "waiting_rate": NUM,

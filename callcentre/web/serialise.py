@@ -49,6 +49,9 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
         "repeat_of": call.repeat_of,
         "hangup_cause": call.hangup_cause,
         "queue_log": call.ledger,  # null: not yet held against it; "agrees"; or what differed
+        "wrapup_code": call.wrapup_code,
+        "survey": ({"resolved": call.survey_resolved, "satisfaction": call.survey_satisfaction}
+                   if call.survey_offered else None),  # null: the resident was not asked
     }
 
 

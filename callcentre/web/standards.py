@@ -25,7 +25,7 @@ from callcentre.web.layout import esc, page
 from callcentre.web.serialise import EARLIEST, LATEST
 from callcentre.web.staffing_view import staffing_html, staffing_json
 from callcentre.web.standards_page import PageRequest, render
-from callcentre.web.standards_view import report_json, report_rows, row_json
+from callcentre.web.standards_view import agent_survey_json, report_json, report_rows, row_json
 
 Wallboard = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -86,13 +86,11 @@ async def _range_report(service: StandardsService, start: date | None, end: date
     standards = await service.standards(period.first_day, period.end_day, queue)
     callbacks = await service.callback_period(period) if queue is None else None
     return Report(period, standards, [(period, standards)], service.thresholds,
-                  service.targets, queue, callbacks)
+                  service.targets, queue, callbacks, await service.survey(period, queue))
 
 
 def _staffing_asked(value: str | None) -> bool:
-    if value not in (None, "", "yes", "no"):
-        raise InvalidInput("staffing must be yes or no", field="staffing")
-    return value == "yes"
+    return _yes_no("staffing", value)
 
 
 async def _staffing(deps: StandardsDeps, queue: str | None) -> dict[str, Any] | None:
@@ -120,16 +118,25 @@ def _in(lang: Lang, response: web.Response) -> web.Response:
 @routes.get("/api/standards")
 async def standards_json(request: web.Request) -> web.Response:
     asked = _staffing_asked(request.query.get("staffing"))
+    agents = _yes_no("agents", request.query.get("agents"))
     report, lang = await _report(request), _lang(request)
     body = report_json(report, lang)
     if asked:  # a manager's: ACCESS asks for the role when staffing is in the query
         body["staffing"] = await _staffing(request.app[STANDARDS], report.queue)
+    if agents:  # a manager's too (ACCESS): agents' own figures are never published
+        body["survey_agents"] = agent_survey_json(report.survey_agents)
     return _in(lang, web.json_response(body))
 
 
 # the CSV's columns; each heading is the chosen language's (web/i18n.py)
 CSV_COLUMNS = (N_("period from"), N_("period to"), N_("queue"), N_("figure"), N_("value"),
                N_("target"), N_("met"), N_("how it is worked out"))
+
+
+def _yes_no(name: str, value: str | None) -> bool:
+    if value not in (None, "", "yes", "no"):
+        raise InvalidInput(f"{name} must be yes or no", field=name)
+    return value == "yes"
 
 
 @routes.get("/api/standards.csv")
@@ -157,7 +164,31 @@ async def standards_page(request: web.Request) -> web.Response:
     staffing = (staffing_html(await deps.capacity.advice(report.queue))
                 if deps.capacity is not None else "")
     return _in(lang, _html(render(report, deps.council, _page_request(request, lang), queues,
-                                  extra=staffing)))
+                                  extra=_agents_table(report) + staffing)))
+
+
+def _agents_table(report: Report) -> str:
+    """The survey by agent: on the managers' page only, never on the published one."""
+    cells = "".join(
+        f'<tr><th scope="row">{esc(a["agent"] or "no agent")}</th><td class="num">'
+        f'{a["offered"]}</td><td class="num">{_share(a["response_rate"])}</td>'
+        f'<td class="num">{_share(a["first_contact_resolution"])}</td><td class="num">'
+        f'{_score(a["mean_satisfaction"])}</td></tr>'
+        for a in agent_survey_json(report.survey_agents))
+    # managers' own page, in English as the staffing advice is (standards_page.py)
+    return ('<div lang="en" dir="ltr"><h2>After-call survey by agent</h2><table><thead><tr><th scope="col">Agent</th>'
+            '<th scope="col">Offered</th><th scope="col">Answered</th><th scope="col">'
+            'Resolved first time</th><th scope="col">Satisfaction (1-5)</th></tr></thead>'
+            f'<tbody>{cells or "<tr><td colspan=5>no surveys in this period</td></tr>"}'
+            '</tbody></table></div>')
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _score(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 @routes.get("/public/standards")

@@ -12,10 +12,11 @@ from typing import Any
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind
 from callcentre.domain.standards import Standards, Targets
+from callcentre.domain.survey import SurveyByAgent, SurveyTally
 from callcentre.services.standards import Report
 from callcentre.web.i18n import N_, Lang
 
-NO_CALLS, NONE_DUE = N_("no calls"), N_("none due")
+NO_CALLS, NONE_DUE, NO_ANSWERS = N_("no calls"), N_("none due"), N_("no answers")
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,40 @@ def callback_rows(c: CallbackPeriod, target: float, lang: Lang) -> list[Row]:
     ]
 
 
+def survey_rows(t: SurveyTally, lang: Lang) -> list[Row]:
+    """The residents' own word after the call (the post-call keypad survey, #15)."""
+    _, n = lang.gettext, lang.number
+    score = t.mean_satisfaction
+    return [
+        Row("survey_response_rate", _("Callers who answered our after-call survey"),
+            t.response_rate, pct(lang, t.response_rate, NO_ANSWERS), "", None,
+            _("{responded} answered at least one question ÷ {offered} offered the survey (it "
+              "is offered when the agent ends the call; hanging up or pressing nothing counts "
+              "as not answering)").format(responded=n(t.responded), offered=n(t.offered))),
+        Row("first_contact_resolution", _("Resolved on the first call, in callers' own words"),
+            t.first_contact_resolution, pct(lang, t.first_contact_resolution, NO_ANSWERS), "",
+            None, _("{said_yes} said yes ÷ {answered} who answered \"was your question "
+                    "resolved?\"").format(said_yes=n(t.resolved_yes),
+                                          answered=n(t.resolved_answers))),
+        Row("satisfaction", _("Satisfaction, 1 (not at all) to 5 (very)"), score,
+            _(NO_ANSWERS) if score is None
+            else _("{score} of 5").format(score=n(score, "0.00")), "", None,
+            _("the average of {answers} scores given; callers who gave none are left "
+              "out").format(answers=n(t.satisfaction_answers))),
+    ]
+
+
+def agent_survey_json(agents: SurveyByAgent) -> list[dict[str, Any]]:
+    """Per agent (a manager's view, never published): name, counts and the three figures."""
+    return [{"agent": name or None, "offered": t.offered, "responded": t.responded,
+             "response_rate": t.response_rate,
+             "first_contact_resolution": t.first_contact_resolution,
+             "mean_satisfaction": t.mean_satisfaction}
+            for name, t in sorted(agents.items())]
+
+
 def report_rows(r: Report, lang: Lang) -> list[Row]:
-    out = rows(r.standards, r.thresholds, r.targets, lang)
+    out = rows(r.standards, r.thresholds, r.targets, lang) + survey_rows(r.survey, lang)
     if r.callbacks is not None:
         out += callback_rows(r.callbacks, r.targets.callback_kept, lang)
     return out

@@ -21,6 +21,7 @@ from callcentre.phones import normaliser
 from callcentre.ports import LedgerPosition
 from callcentre.services.calllog import CallLogService
 from callcentre.services.cases import CaseService
+from callcentre.services.wrapup import WrapupService
 from callcentre.testing import (
     FakeClock,
     InMemoryCallRepository,
@@ -35,6 +36,7 @@ from callcentre.web.auth import REFUSED, create_token
 
 TZ = ZoneInfo("Europe/London")
 T0 = utc(2026, 11, 23, 9, 0)
+CODES = ("resolved", "not-resolved-callback")
 
 
 @dataclass
@@ -57,8 +59,9 @@ async def api_client() -> AsyncIterator[Api]:
         return health
 
     ledger = InMemoryLedgerRepository(calls)
-    app = make_app(api.ApiDeps(calls, case_service, TZ, ledger), pages.PageDeps(probe, calls, TZ),
-                   tokens, clock=clock.now)
+    wrapup = WrapupService(calls, calllog, CODES)
+    app = make_app(api.ApiDeps(calls, case_service, wrapup, TZ, ledger),
+                   pages.PageDeps(probe, calls, TZ), tokens, clock=clock.now)
     token = await create_token(tokens, "agent", "test agent", T0)
     async with TestClient(TestServer(app)) as client:
         yield Api(client, calls, {"Authorization": f"Bearer {token}"}, health)
@@ -254,3 +257,43 @@ async def test_a_case_ref_with_slashes_is_reached_at_its_location(api_client: Ap
     patched = await c.patch(location, json={"status": "closed"}, headers=h)
     assert (await patched.json())["status"] == "closed"
     assert (await c.get("/api/cases/HOU%2F2026%2F17", headers=h)).status == 200
+
+
+async def test_an_agent_sets_a_wrapup_code_from_the_configured_list(api_client: Api) -> None:
+    (call,) = await api_client.calls.save([answered(1)])
+    url = f"/api/calls/{call.id}/wrapup"
+    resp = await api_client.client.put(url, json={"code": "resolved"}, headers=api_client.agent)
+    assert resp.status == 200
+    assert (await resp.json())["wrapup_code"] == "resolved"
+    assert (await api_client.calls.get(call.id or 0)).wrapup_code == "resolved"
+    resp = await api_client.client.put(url, json={"code": None}, headers=api_client.agent)
+    assert (await resp.json())["wrapup_code"] is None
+
+
+async def test_agents_are_told_the_configured_codes(api_client: Api) -> None:
+    resp = await api_client.client.get("/api/wrapup-codes", headers=api_client.agent)
+    assert (await resp.json()) == {"codes": list(CODES)}
+
+
+async def test_an_unknown_wrapup_code_is_a_422_naming_the_allowed_ones(api_client: Api) -> None:
+    (call,) = await api_client.calls.save([answered(1)])
+    for body in ({"code": "made-up"}, {"code": 7}, {}):
+        resp = await api_client.client.put(f"/api/calls/{call.id}/wrapup", json=body,
+                                           headers=api_client.agent)
+        assert resp.status == 422, body
+        problem = await resp.json()
+        assert problem["details"]["field"] == "code"
+        assert "resolved, not-resolved-callback" in problem["message"]
+    resp = await api_client.client.put("/api/calls/999/wrapup", json={"code": "resolved"},
+                                       headers=api_client.agent)
+    assert resp.status == 404
+
+
+async def test_a_wrapup_code_survives_the_call_log_saving_the_call_later(api_client: Api) -> None:
+    unfinished = replace(answered(1), outcome=None, ended_at=None, end_source=None)
+    (call,) = await api_client.calls.save([unfinished])
+    await api_client.client.put(f"/api/calls/{call.id}/wrapup", json={"code": "resolved"},
+                                headers=api_client.agent)
+    (saved,) = await api_client.calls.save([answered(1)])
+    assert saved.wrapup_code == "resolved"
+    assert saved.outcome is Outcome.ANSWERED

@@ -47,6 +47,24 @@ def callback(check: AnswerCheck, talk_s: float, keys: str = "", greeting: bool =
     return run
 
 
+def callback_survey(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
+    """A confirmed callback with the post-call survey on (Dial option F) and no announcement:
+    agent1 answers after 1 s and hangs up 6 s later; the resident answers after 1 s, keys 1
+    (SIP INFO) 2 s later, then 1 and 4 (RFC 2833) once the agent has gone."""
+    mark, started = asterisk.mark(), time.time()
+    request = OriginateRequest("callback-capture-survey-1", "PJSIP/agent1", "07700900556",
+                               "CB-SURVEY-1", 1, datetime.now(UTC) + timedelta(hours=4), 10,
+                               '"Council callback" <callback>', AnswerCheck.CONFIRM)
+    with scenarios.globals_set(asterisk, CALLCENTRE_SURVEY=("yes", "no"),
+                               CALLCENTRE_CALLBACK_ANNOUNCE=("no", "yes")), \
+            asterisk.callback_phones(talk_s=30, keys="1", agent_talk_s=6, survey_keys="14"):
+        recorder.send("Originate", originate_fields(request))
+        time.sleep(1.0)  # the agent's channel exists from here on
+        asterisk.wait_idle(timeout=90)
+    return ScenarioResult([], ["agent1"], mark, asterisk.queue_log_since(mark), started,
+                          time.time())
+
+
 SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "answered": lambda a, r: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
     # long enough in the queue to count (not a short abandon under 5 s)
@@ -63,6 +81,9 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "transfer": lambda a, r: scenarios.transfer(a),
     "attended_transfer": lambda a, r: scenarios.transfer(a, attended=True),
     "two_queues": lambda a, r: scenarios.two_queues(a),
+    # the post-call survey (#15): answered, the agent hangs up, the resident keys 1 and 4
+    "survey": lambda a, r: scenarios.survey(a),
+    "callback_survey": callback_survey,
     # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
     # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
     "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),

@@ -581,13 +581,15 @@ class AsteriskHarness:
         return started
 
     def start_callback_phone(self, ring_s: float, talk_s: float, timeout_s: float = 600,
-                             keys: str = "", greeting: bool = False) -> SippProcess:
+                             keys: str = "", greeting: bool = False,
+                             survey_keys: str = "") -> SippProcess:
         """The resident's phone behind endpoint resident-cb, which callbacks dial: ``keys``
         (e.g. "1", the confirmation) are sent as SIP INFO 2 s after it answers, and
         ``talk_s`` counts from the last key; ``greeting`` plays a recording once answered
-        (an answering machine). See sipp.Phone."""
+        (an answering machine); ``survey_keys`` answer the post-call survey (RFC 2833) once
+        the agent has hung up. See sipp.Phone."""
         phone = Phone("resident-cb", self._block.port(CALLBACK), ring_s, talk_s, keys=keys,
-                      greeting=greeting)
+                      greeting=greeting, survey_keys=survey_keys)
         return self._start_phone(phone, timeout_s)
 
     def _start_phone(self, phone: Phone, timeout_s: float) -> SippProcess:
@@ -605,6 +607,8 @@ class AsteriskHarness:
             port = self._block.take_resident_port()
             call_id = f"{self.session_id}-{caller.number}-{time.monotonic_ns()}@{HOST}"
             keys_s = len(caller.keys_to_send()) * 0.5 + 1.5
+            keys_s += (caller.survey_after_s + len(caller.survey_keys) * 2
+                       if caller.survey_keys else 0)
             sipp = SippProcess.start(
                 f"resident-{caller.number}-{time.monotonic_ns()}", resident_xml(caller),
                 port=port, media_port=self._block.media(port), logs=self.session_dir / "sipp",
@@ -732,16 +736,18 @@ class AsteriskHarness:
     @contextlib.contextmanager
     def callback_phones(self, agent: str = "agent1", agent_ring_s: float = 1.0,
                         resident_ring_s: float = 1.0, talk_s: float = 2.0, keys: str = "",
-                        greeting: bool = False,
+                        greeting: bool = False, agent_talk_s: float = 3600,
+                        survey_keys: str = "",
                         ) -> Iterator[tuple[SippProcess, SippProcess]]:
         """Phones for an agent-first callback: start them, Originate (the test does, over
-        AMI), and on leaving the block wait for Asterisk to be idle and stop them. ``keys``
-        and ``greeting``: what the resident's phone does once answered (start_callback_phone)."""
+        AMI), and on leaving the block wait for Asterisk to be idle and stop them. ``keys``,
+        ``greeting`` and ``survey_keys``: what the resident's phone does once answered
+        (start_callback_phone); the agent hangs up after ``agent_talk_s``."""
         if self.active_channels() != 0:
             raise HarnessError("Asterisk has calls up from an earlier scenario")
-        phones = self.start_phones(agent_ring_s, 3600, [agent])
+        phones = self.start_phones(agent_ring_s, agent_talk_s, [agent])
         phones.append(self.start_callback_phone(resident_ring_s, talk_s, keys=keys,
-                                                greeting=greeting))
+                                                greeting=greeting, survey_keys=survey_keys))
         try:
             time.sleep(0.3)
             yield phones[0], phones[1]

@@ -40,6 +40,18 @@ def _global(asterisk: AsteriskHarness, name: str, value: object, default: object
 
 
 @contextmanager
+def globals_set(asterisk: AsteriskHarness, **values: tuple[object, object]) -> Iterator[None]:
+    """Dialplan globals set for the block: NAME=(value, the dialplan's default to put back)."""
+    for name, (value, _) in values.items():
+        asterisk.cli(f"dialplan set global {name} {value}")
+    try:
+        yield
+    finally:
+        for name, (_, default) in values.items():
+            asterisk.cli(f"dialplan set global {name} {default}")
+
+
+@contextmanager
 def _all_paused(asterisk: AsteriskHarness, reason: str) -> Iterator[None]:
     asterisk.pause_members(True, reason)
     try:
@@ -174,4 +186,22 @@ def two_queues(asterisk: AsteriskHarness, *, ring_s: float = 1.0, talk_s: float 
     ENTERQUEUE, EXITWITHTIMEOUT (council-first), ENTERQUEUE, CONNECT, COMPLETEAGENT."""
     caller = Caller(asterisk.next_number(), case_ref, dial=TWO_QUEUES_NUMBER,
                     hangup_after_s=ring_s + talk_s + 60)
+    return asterisk.run_calls([caller], ring_s, talk_s)
+
+
+# ---------------------------------------------------------------------------- survey
+SURVEY_NUMBER = "2003"  # overlay/extensions.conf.in: the product path, survey on
+
+
+def survey(asterisk: AsteriskHarness, *, keys: str = "14", ring_s: float = 1.0,
+           talk_s: float = 2.0, case_ref: str | None = "SURVEY-1",
+           hang_up_s: float = 30) -> ScenarioResult:
+    """The post-call survey: the resident dials 2003 (CALLCENTRE_SURVEY=yes for that call),
+    an agent answers after ``ring_s`` and hangs up after ``talk_s``; Queue() option c keeps
+    the resident on, and callcentre-survey asks its questions. The resident keys ``keys``
+    (RFC 2833; one a question, "" for none: every question times out) and the dialplan hangs
+    up after the last question; unless the resident hangs up first, ``hang_up_s`` after
+    their last key. queue_log: ENTERQUEUE, CONNECT, COMPLETEAGENT."""
+    caller = Caller(asterisk.next_number(), case_ref, dial=SURVEY_NUMBER, survey_keys=keys,
+                    survey_after_s=ring_s + talk_s + 3, hangup_after_s=hang_up_s)
     return asterisk.run_calls([caller], ring_s, talk_s)

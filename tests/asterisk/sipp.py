@@ -20,6 +20,12 @@ HOST = "127.0.0.1"
 # sent before the dialplan reaches Read() would be lost, so the first one waits this long.
 FIRST_KEY_DELAY_MS = 1200
 NEXT_KEY_DELAY_MS = 150
+SURVEY_KEY_GAP_MS = 2000  # Read() returns on the key; the next question's beep comes first
+# sipp's own RFC 2833 recordings (sip-tester), one per key, telephone-event at payload type
+# 101 (its play_dtmf action sent events Asterisk read as key 0 with no duration: not used)
+DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{}.pcap"
+DTMF_NAMES = {"#": "pound", "*": "star"}
+TELEPHONE_EVENT = "0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-16"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,10 @@ class Caller:
     None means "#" when there is no header (skip the question at once) and nothing otherwise.
     ``hangup_after_s``: the resident hangs up that long after Asterisk answered (the time
     taken by the keys not counted) unless Asterisk has hung up first.
+    ``survey_keys``: keys for the post-call survey, sent as RFC 2833 telephone-events in RTP
+    (sipp plays its DTMF_PCAP recordings; the SDP then offers telephone-event/8000), the first
+    ``survey_after_s`` after the keys above (once the agent has hung up), the next
+    SURVEY_KEY_GAP_MS apart; ``hangup_after_s`` then counts from the last of them.
     """
 
     number: str
@@ -38,6 +48,8 @@ class Caller:
     hangup_after_s: float = 120.0
     keys: str | None = None
     dial: str = "1000"
+    survey_keys: str = ""  # RFC 2833 (RTP events), one a question, for the post-call survey
+    survey_after_s: float = 6.0  # when the first survey key goes, after the keys above
 
     def keys_to_send(self) -> str:
         if self.keys is not None:
@@ -57,7 +69,9 @@ class Phone:
     once answered (an answering machine's greeting; the phones send no RTP otherwise).
     ``transfer_to``: instead of hanging up it blind-transfers the caller there (SIP REFER);
     with ``consult_s`` too, the transfer is attended: it calls ``transfer_to`` first, talks
-    ``consult_s``, then transfers the caller to that call (REFER with Replaces)."""
+    ``consult_s``, then transfers the caller to that call (REFER with Replaces).
+    ``survey_keys``: the post-call survey's keys (RFC 2833, as ``Caller.survey_keys``),
+    the first ``survey_after_s`` after the last of ``keys``; ``talk_s`` then counts from them."""
 
     name: str
     port: int
@@ -68,6 +82,8 @@ class Phone:
     keys: str = ""
     key_delay_s: float = 2.0
     greeting: bool = False
+    survey_keys: str = ""  # RFC 2833, as Caller's: a resident's survey after a callback
+    survey_after_s: float = 5.0  # after the last of ``keys``
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,17 @@ def render(template: str, values: dict[str, object]) -> str:
     return template
 
 
+def survey_key_blocks(keys: str, after_s: float) -> str:
+    """sipp steps that send ``keys`` as RFC 2833: the first ``after_s`` on, then a gap each."""
+    blocks = []
+    for i, key in enumerate(keys):
+        pause = after_s * 1000 if i == 0 else SURVEY_KEY_GAP_MS
+        blocks.append(f'  <pause milliseconds="{round(pause)}"/>\n'
+                      f'  <nop><action><exec play_pcap_audio='
+                      f'"{DTMF_PCAP.format(DTMF_NAMES.get(key, key))}"/></action></nop>\n')
+    return "".join(blocks)
+
+
 def resident_xml(caller: Caller) -> str:
     keys = caller.keys_to_send()
     blocks = []
@@ -101,10 +128,12 @@ def resident_xml(caller: Caller) -> str:
             "KEY": key, "CSEQ": 2 + i, "DIAL": caller.dial, "NUMBER": caller.number,
             "PAUSE_MS": FIRST_KEY_DELAY_MS if i == 0 else NEXT_KEY_DELAY_MS,
         }))
+    blocks.append(survey_key_blocks(caller.survey_keys, caller.survey_after_s))
     header = f"X-Case-Ref: {caller.case_ref}" if caller.case_ref is not None else ""
     xml = render((SIPP_TEMPLATES / "resident.xml.in").read_text(), {
         "NUMBER": caller.number, "DIAL": caller.dial, "CASE_HEADER": header,
         "KEYS": "".join(blocks), "HANGUP_MS": round(caller.hangup_after_s * 1000),
+        "CODECS": TELEPHONE_EVENT if caller.survey_keys else "0\n      a=rtpmap:0 PCMU/8000",
     })
     # an absent header leaves a blank line, which would end the SIP headers early
     return "\n".join(line for line in xml.split("\n") if line.strip() or not line)
@@ -127,7 +156,9 @@ def phone_xml(phone: Phone) -> str:
         delay = phone.key_delay_s * 1000 if i == 0 else NEXT_KEY_DELAY_MS
         after += render(key_template, {"KEY": key, "CSEQ": 2 + i, "USER": phone.name,
                                        "PAUSE_MS": round(delay)})
+    after += survey_key_blocks(phone.survey_keys, phone.survey_after_s)
     codec = "8\n      a=rtpmap:8 PCMA/8000" if phone.greeting else "0\n      a=rtpmap:0 PCMU/8000"
+    codec = TELEPHONE_EVENT if phone.survey_keys else codec
     return render((SIPP_TEMPLATES / "phone.xml.in").read_text(), {
         "USER": phone.name, "RING_MS": round(phone.ring_s * 1000),
         "TALK_MS": round(phone.talk_s * 1000), "CODEC": codec, "AFTER_ANSWER": after,

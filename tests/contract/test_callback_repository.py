@@ -71,6 +71,23 @@ async def test_attempts_and_history_round_trip(repo: Any) -> None:
     assert got.result is Result.KEPT and got.attempts[0].answered_at == T0 + timedelta(minutes=1, seconds=5)
 
 
+async def test_the_post_call_survey_on_an_attempt_round_trips(repo: Any) -> None:
+    from callcentre.domain.events import SurveyAnswered, SurveyOffered
+    from callcentre.domain.survey import on_attempt
+
+    cb = await repo.add(a_callback())
+    cb = start_attempt(cb, "PJSIP/agent1", "cb1-1", T0 + timedelta(minutes=1))
+    cb = finish_attempt(cb, AttemptOutcome.REACHED, T0 + timedelta(minutes=3), POLICY)
+    at = T0 + timedelta(minutes=3, seconds=5)
+    for event in (SurveyOffered("cb1-1", at, cb.id), SurveyAnswered("cb1-1", at, "resolved", "2"),
+                  SurveyAnswered("cb1-1", at, "satisfaction", "5"),
+                  SurveyAnswered("cb9-9", at, "satisfaction", "1")):  # another attempt's
+        cb = on_attempt(cb, event)
+    cb = await repo.update(cb)
+    (got,) = (await repo.get(cb.id)).attempts
+    assert (got.survey_offered, got.survey_resolved, got.survey_satisfaction) == (True, False, 5)
+
+
 async def test_update_refuses_a_stale_version(repo: Any) -> None:
     cb = await repo.add(a_callback())
     await repo.update(reschedule(cb, T0 + timedelta(hours=5), "waiting for the surveyor",

@@ -82,18 +82,21 @@ async def test_unsettled_calls_oldest_first_until_settled(repos: Repos) -> None:
     assert (counts.calls, counts.settled, counts.corrected, counts.unsettled) == (2, 0, 1, 2)
 
 
-async def test_settling_replaces_a_finished_call_but_keeps_an_agents_case_link(
+async def test_settling_replaces_a_finished_call_but_keeps_an_agents_link_and_code(
         repos: Repos) -> None:
     (logged,) = await repos.calls.save([Call("c1", "PJSIP/r-1", T0, outcome=Outcome.ABANDONED,
                                              queue="council", abandoned=True)])
     assert logged.id is not None
     await repos.calls.link_case(logged.id, "HOU-9", CaseLink.AGENT)
+    await repos.calls.set_wrapup(logged.id, "resolved")
     assert (await repos.ledger.call_of("c1")).outcome is Outcome.ABANDONED
     fixed = replace(logged, outcome=Outcome.ANSWERED, answered_at=T0 + timedelta(seconds=3),
-                    case_ref=None, case_link=None)
+                    case_ref=None, case_link=None, survey_offered=True, survey_resolved=True)
     stored = await repos.ledger.settle("c1", fixed, "outcome: abandoned -> answered", T0)
     assert (stored.id, stored.outcome, stored.case_ref, stored.case_link) == (
         logged.id, Outcome.ANSWERED, "HOU-9", CaseLink.AGENT)
+    assert (stored.wrapup_code, stored.survey_offered, stored.survey_resolved) == (
+        "resolved", True, True)  # the agent's code kept; the survey as the call has it
     assert await repos.calls.get(logged.id) == stored
     # the call log's own saves never undo it: a finished call is not rewritten
     await repos.calls.save([replace(logged, outcome=Outcome.ABANDONED)])

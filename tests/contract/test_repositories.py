@@ -194,6 +194,27 @@ async def test_agent_link_survives_later_saves(repos: Repos) -> None:
     assert (again.case_ref, again.case_link) == ("R-9", CaseLink.AGENT)
 
 
+async def test_survey_answers_round_trip_skips_included(repos: Repos) -> None:
+    answered = finished(a_call(survey_offered=True, survey_resolved=False, survey_satisfaction=4))
+    skipped = finished(a_call("1795379766.1", survey_offered=True))
+    stored = await repos.calls.save([answered, skipped])
+    assert [replace(c, id=None) for c in stored] == [answered, skipped]
+    assert await repos.calls.get(stored[0].id) == stored[0]
+    assert (stored[1].survey_resolved, stored[1].survey_satisfaction) == (None, None)
+
+
+async def test_a_wrapup_code_is_the_agents_and_survives_later_saves(repos: Repos) -> None:
+    (call,) = await repos.calls.save([a_call()])
+    coded = await repos.calls.set_wrapup(call.id, "resolved")
+    assert coded.wrapup_code == "resolved"
+    (again,) = await repos.calls.save([finished(a_call())])
+    assert again.wrapup_code == "resolved" and again.outcome is Outcome.ANSWERED
+    assert (await repos.calls.set_wrapup(call.id, "wrong-number")).wrapup_code == "wrong-number"
+    assert (await repos.calls.set_wrapup(call.id, None)).wrapup_code is None
+    with pytest.raises(NoSuchCall):
+        await repos.calls.set_wrapup(999, "resolved")
+
+
 async def test_cases(repos: Repos) -> None:
     older = new_case("R-1", "Bins", "+447700900123", T0)
     newer = new_case("R-2", "Parking", "+447700900123", T0 + timedelta(days=1))

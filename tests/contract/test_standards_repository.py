@@ -193,3 +193,39 @@ async def _rows(engine: Engine) -> int:
     row = await engine.db.fetch_one("SELECT COUNT(*) FROM figure_days WHERE n != 0")
     assert row is not None
     return int(row[0])
+
+
+def survey_reference(calls: list[Call], queue: str | None, day: date = DAY) -> dict[str, Any]:
+    """The survey of ``day`` (London) by the published definitions, per agent."""
+    from callcentre.domain.survey import SurveyTally, merge_tallies
+
+    per: dict[str, list[SurveyTally]] = {}
+    for c in calls:
+        if (c.arrived_at.astimezone(LONDON).date() != day or c.outcome is None
+                or not c.survey_offered or (queue is not None and c.queue != queue)):
+            continue
+        per.setdefault(c.agent_name or c.agent_interface or "", []).append(SurveyTally(
+            1, int(c.survey_resolved is not None or c.survey_satisfaction is not None),
+            int(c.survey_resolved is not None), int(c.survey_resolved is True),
+            int(c.survey_satisfaction is not None), c.survey_satisfaction or 0))
+    return {agent: merge_tallies(ts) for agent, ts in per.items()}
+
+
+@pytest.mark.parametrize("queue", [None, "a"])
+async def test_the_survey_by_agent_matches_the_definitions(
+        engine: Engine, repo: Any, queue: str | None) -> None:
+    rng = random.Random(15)
+    calls = []
+    for made in random_calls(300, seed=15):
+        call = made
+        if call.outcome is Outcome.ANSWERED and rng.random() < 0.7:
+            call = replace(made, agent_interface=rng.choice(["PJSIP/a1", "PJSIP/a2"]),
+                           agent_name=rng.choice([None, "Agent One"]), survey_offered=True,
+                           survey_resolved=rng.choice([None, True, False]),
+                           survey_satisfaction=rng.choice([None, 1, 3, 5]))
+        calls.append(call)
+    await engine.calls.save(calls)
+    for day in (DAY, DAY + timedelta(days=1)):
+        got = await repo.survey(day, day + timedelta(days=1), queue)
+        assert got == survey_reference(calls, queue, day)
+    assert await repo.survey(DAY - timedelta(days=30), DAY, queue) == {}

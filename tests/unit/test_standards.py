@@ -9,6 +9,7 @@ import pytest
 
 from callcentre.domain.periods import PeriodKind, period_containing, recent
 from callcentre.domain.standards import Figures, Targets, merge, percentile, summarise, wait_bucket
+from callcentre.domain.survey import SurveyByAgent, SurveyTally
 from callcentre.services.standards import StandardsService
 from callcentre.testing import FakeClock, utc
 
@@ -83,6 +84,9 @@ class DaysRepo:
         self.asked.append((first_day, end_day, queue))
         return Figures({"answered": (end_day - first_day).days}, {10: (end_day - first_day).days})
 
+    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+        return {"Agent 1": SurveyTally(4, 3, 3, 2, 2, 9), "": SurveyTally(1, 0)}
+
     async def queues(self) -> list[str]:
         return []
 
@@ -96,6 +100,8 @@ async def test_a_report_reads_each_period_of_its_trend_once_as_whole_local_days(
                           (date(2026, 10, 1), date(2026, 11, 1), "a"),
                           (date(2026, 11, 1), date(2026, 12, 1), "a")]
     assert report.standards.answered == 30 and report.trend[1][1].answered == 31
+    assert report.survey == SurveyTally(5, 3, 3, 2, 2, 9)  # the period's, every agent
+    assert report.survey.response_rate == 0.6 and report.survey.mean_satisfaction == 4.5
 
 
 def test_callback_rows_state_the_kept_ratio_and_its_formula() -> None:
