@@ -32,6 +32,10 @@ import math
 from dataclasses import dataclass
 
 TAIL = 1e-13  # the stationary law is cut where what is left is below this
+# States of the law at most. Real queues need a few thousand (patience of minutes against
+# talk of minutes); residents so patient against so little spare capacity that more are
+# needed (near full load, patience of years) practically never give up: Erlang C's answer.
+MAX_STATES = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +75,12 @@ def erlang_c_outlook(n: int, lam: float, mu: float, threshold: float) -> Outlook
     return Outlook(n, level, pw, 0.0, pw / (n * mu - lam))
 
 
-def _log_stationary(n: int, lam: float, mu: float, theta: float) -> list[float]:
-    """log of the unnormalised stationary law, k = 0.. until the tail is negligible."""
+def _log_stationary(n: int, lam: float, mu: float, theta: float) -> list[float] | None:
+    """log of the unnormalised stationary law, k = 0.. until the tail is negligible; None
+    when that takes more than MAX_STATES states."""
     logs = [0.0]
     k, peak = 0, 0.0
-    while True:
+    while k < MAX_STATES:
         k += 1
         death = min(k, n) * mu + max(k - n, 0) * theta
         logs.append(logs[-1] + math.log(lam / death))
@@ -83,6 +88,7 @@ def _log_stationary(n: int, lam: float, mu: float, theta: float) -> list[float]:
         # past the mode, the terms fall at least geometrically: stop once tiny
         if lam < death and logs[-1] - peak < math.log(TAIL) and k > n:
             return logs
+    return None
 
 
 def _answered_within(m_max: int, a: float, x: float) -> list[float]:
@@ -108,6 +114,10 @@ def erlang_a_outlook(n: int, lam: float, mu: float, theta: float,
     if lam <= 0.0:
         return Outlook(n, 1.0, 0.0, 0.0, 0.0)
     logs = _log_stationary(n, lam, mu, theta)
+    if logs is None:  # patience practically endless against the spare capacity
+        c = erlang_c_outlook(n, lam, mu, threshold)
+        return Outlook(n, c.service_level, c.p_wait, max(0.0, 1.0 - n * mu / lam),
+                       c.mean_wait)
     top = max(logs)
     p = [math.exp(v - top) for v in logs]
     total = sum(p)

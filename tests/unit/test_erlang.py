@@ -157,3 +157,18 @@ def test_patience_growing_tends_to_erlang_c(load: float, extra: int) -> None:
     theta = 1e-9 * (agents - load) * MU
     far = erlang_a_outlook(agents, load * MU, MU, theta, T)
     assert far.service_level == pytest.approx(c.service_level, abs=1e-4)
+
+
+def test_endless_patience_at_full_load_is_answered_as_erlang_c() -> None:
+    """5.9999999 Erlangs on 6 agents, patience of ~300 years: the law would need billions of
+    states (hypothesis found it: memory ran out); the answer is Erlang C's."""
+    load, agents = 5.9999999, 6
+    theta = 1e-9 * (agents - load) * MU
+    far = erlang_a_outlook(agents, load * MU, MU, theta, T)
+    c = erlang_c_outlook(agents, load * MU, MU, T)
+    assert (far.service_level, far.p_wait, far.mean_wait) == (
+        c.service_level, c.p_wait, c.mean_wait)
+    assert far.p_abandon == 0.0
+    overloaded = erlang_a_outlook(agents, 2 * agents * MU, MU, 1e-12, T)
+    assert overloaded.service_level == 0.0
+    assert overloaded.p_abandon == pytest.approx(0.5)  # what is beyond the agents gives up
