@@ -79,6 +79,10 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
     _scrape("callcentre_open", Kind.GAUGE,
             "1 while the contact centre is open (scheduler/policy.toml), else 0."),
+    _scrape("callcentre_leader", Kind.GAUGE,
+            "1 on the instance that leads the PBX (always, for one process on SQLite), 0 on a"
+            " standby. Only the leader reports the callback figures counted from the database"
+            " (callcentre_callbacks_*), so sums over instances count them once."),
     # --- callbacks (counted from the database when scraped, so exact across restarts) -----
     _scrape("callcentre_callbacks_promised_total", Kind.COUNTER,
             "Callbacks promised, by source (agent, queue_keypress, abandoned, out_of_hours).",

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.calls import Call, EndSource, Outcome
-from callcentre.domain.live import queue_waiting
+from callcentre.domain.live import LeaderReport, RuntimeReport, queue_waiting
 from callcentre.observability.prometheus import CallMetrics, LiveCollector, LiveSnapshot
 from callcentre.testing import utc
 
@@ -59,6 +60,31 @@ def test_live_collector_reports_the_snapshot() -> None:
     assert get("callcentre_queue_callers_waiting", {"queue": "council"}) == 2
     assert get("callcentre_queue_longest_wait_seconds", {"queue": "council"}) == 31.0
     assert get("callcentre_calls_in_progress") == 3
+
+
+def test_figures_read_from_the_database_come_from_the_leader_alone() -> None:
+    """Two instances scraped and summed by Prometheus: the standby adds 0 to every callback
+    figure the database holds, and the leader gauge says which instance reported them."""
+    counts = CallbackCounts(promised={"agent": 7}, at_risk=2)
+
+    def scraped(role: str) -> CollectorRegistry:
+        runtime = RuntimeReport(leader=LeaderReport("main", role, role))
+        registry = CollectorRegistry()
+        registry.register(LiveCollector(lambda: LiveSnapshot(callbacks=counts,
+                                                             runtime=runtime)))
+        return registry
+
+    summed: dict[str, float] = {}
+    for role, leads in (("leader", 1.0), ("standby", 0.0)):
+        registry = scraped(role)
+        assert registry.get_sample_value("callcentre_leader") == leads
+        for name, labels in (("callcentre_callbacks_promised_total", {"source": "agent"}),
+                             ("callcentre_callbacks_at_risk", {})):
+            summed[name] = summed.get(name, 0.0) + (
+                registry.get_sample_value(name, labels) or 0.0)
+    assert summed == {"callcentre_callbacks_promised_total": 7.0,
+                      "callcentre_callbacks_at_risk": 2.0}
+    assert scraped("sole").get_sample_value("callcentre_callbacks_at_risk") == 2.0
 
 
 def test_event_label_is_bounded() -> None:
