@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callcentre import config as config_mod
@@ -32,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the service against a replay of recorded real calls")
     demo.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
     sub.add_parser("migrate", help="create or upgrade the database, then exit")
+    copy = sub.add_parser("migrate-data", help="copy an SQLite database into the PostgreSQL "
+                          "one db names (migrated, empty), then check it by counts and "
+                          "a recount of the figures (exit 1: they differed)")
+    copy.add_argument("sqlite", help="the SQLite database file, e.g. var/callcentre.sqlite3")
     sub.add_parser("rebuild-figures", help="recount every day's standards figures and the "
                    "capacity model's half-hours from the calls and say whether the kept ones "
                    "agreed (exit 1: they were repaired)")
@@ -117,6 +122,32 @@ async def _migrate(cfg: config_mod.Config) -> None:
     async with _database(cfg) as stores:
         version = await stores.db.migrate()
     print(f"database {shown(cfg.db)} is at schema version {version}")
+
+
+async def _migrate_data(cfg: config_mod.Config, source: Path) -> int:
+    from callcentre.storage.engines import is_postgres, shown
+    from callcentre.storage.postgres.copy import copy_sqlite, count_rows
+    from callcentre.storage.postgres.db import PgDatabase
+
+    if not is_postgres(cfg.db):
+        raise ConfigError("migrate-data copies into PostgreSQL: set db "
+                                     "(CALLCENTRE_DB) to a postgresql:// URL")
+    async with _database(cfg) as stores:
+        assert isinstance(stores.db, PgDatabase)
+        copied = await copy_sqlite(source, stores.db)
+        read_back = await count_rows(stores.db, list(copied.tables))
+        figures = await stores.standards.rebuild()
+        capacity = await stores.capacity.rebuild()
+    bad = [t for t, n in copied.tables.items() if read_back[t] != n]
+    for table, n in copied.tables.items():
+        print(f"{table:24s} {n:>10d} rows{'' if read_back[table] == n else '  DIFFERS'}")
+    print(f"figures: {figures.differed} of {figures.rows} day rows and {capacity.differed} "
+          f"of {capacity.rows} half-hour rows differ from a recount of the copied calls")
+    if bad or figures.differed or capacity.differed:
+        print(f"{shown(cfg.db)}: copied, but not as SQLite had it (see above)")
+        return 1
+    print(f"{source} copied into {shown(cfg.db)}: every count and figure agrees")
+    return 0
 
 
 async def _rebuild_figures(cfg: config_mod.Config) -> int:
@@ -240,6 +271,8 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         await run_demo(cfg, speed=args.speed)
     elif args.command == "migrate":
         await _migrate(cfg)
+    elif args.command == "migrate-data":
+        return await _migrate_data(cfg, Path(args.sqlite))
     elif args.command == "rebuild-figures":
         return await _rebuild_figures(cfg)
     elif args.command == "rules":
