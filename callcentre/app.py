@@ -6,14 +6,12 @@ AsyncExitStack, so whatever was opened is closed in reverse order, also on error
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
@@ -53,6 +51,7 @@ from callcentre.services.cases import CaseService
 from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
+from callcentre.services.relay import Relay
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
@@ -122,7 +121,6 @@ class Service:
         self.bus = EventBus()
         self._build_ami(config, numbers)
         self._build_ledger(config, numbers)
-        self._tasks: set[asyncio.Task[Any]] = set()
         # no *_created series: a fifth fewer lines to render per scrape
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
@@ -248,12 +246,6 @@ class Service:
         else:
             self.resync.link_lost()  # the client says once per outage that the link is gone
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def runtime(self) -> RuntimeReport:
         http, feed = self.connections.stats, self.callbacks.feed
         return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
@@ -300,7 +292,6 @@ class Service:
             await self._start_http(stack)
             self.supervisor.start("ami", self.ami.run)
             stack.push_async_callback(self._stop_ami)
-            stack.push_async_callback(self._cancel_tasks)
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.metrics.touch_retention(self.retention.kinds)
             self.supervisor.start("leadership", self.lead.run)
@@ -359,8 +350,12 @@ class Service:
         log.info("HTTP on http://%s:%s/", c.http_host, c.http_port)
 
     def _start_live_feed(self) -> None:
-        board = self._board()
-        self.supervisor.start("live-feed", lambda: self.callbacks.feed.run(board))
+        """Agents' live pages, and callback changes other instances made (services/relay.py)."""
+        cb, board = self.callbacks, self._board()
+        self.supervisor.start("live-feed", lambda: cb.feed.run(board))
+        relay = Relay(self.stores.notices, cb.repo, cb.dialler.track, cb.dialler.rebuild,
+                      cb.feed.bump)
+        self.supervisor.start("relay", relay.run)
 
     async def _stop_callbacks(self) -> None:
         await self.supervisor.stop("dialler")
@@ -383,10 +378,6 @@ class Service:
             log.info("standards: figures of every day built for %s in %.1f s (%d rows)",
                      self.config.timezone, time.monotonic() - started, rebuilt.rows)
 
-    async def _cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,

@@ -22,6 +22,7 @@ from callcentre.ports.callbacks import (
 from callcentre.ports.pbx import (
     Leadership,
     LinkReport,
+    Notices,
     OriginateRequest,
     Pbx,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "LedgerRepository",
     "LinkReport",
     "Normaliser",
+    "Notices",
     "OriginateRequest",
     "Page",
     "Pbx",

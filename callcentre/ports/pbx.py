@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -94,3 +94,12 @@ class Leadership(Protocol):
 
     async def close(self) -> None:
         """Give up the lead, if held, and close the connection kept for it."""
+
+
+class Notices(Protocol):
+    """What other instances sharing the database changed (several instances, #13)."""
+
+    async def listen(self, changed: Callable[[int], Awaitable[None]],
+                     missed: Callable[[], Awaitable[None]]) -> None:
+        """Until cancelled: ``changed(id)`` for each callback another instance changed;
+        ``missed()`` whenever some may have been missed (the caller reloads)."""

@@ -14,6 +14,7 @@ from callcentre.ports import (
     CaseRepository,
     Leadership,
     LedgerRepository,
+    Notices,
     RetentionRepository,
     TokenRepository,
 )
@@ -24,7 +25,7 @@ from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.capacity_repository import SqlCapacityHistory, SqliteCapacityHistory
 from callcentre.storage.case_repository import SqliteCaseRepository
 from callcentre.storage.db import Database
-from callcentre.storage.leadership import SoleLeader
+from callcentre.storage.leadership import NoNotices, SoleLeader
 from callcentre.storage.ledger_repository import SqliteLedgerRepository
 from callcentre.storage.postgres.audit import PgAuditRepository
 from callcentre.storage.postgres.callback_figures import PgCallbackFigures
@@ -35,6 +36,7 @@ from callcentre.storage.postgres.cases import PgCaseRepository
 from callcentre.storage.postgres.db import PgDatabase, default_instance, safe_url
 from callcentre.storage.postgres.leadership import PgLeadership
 from callcentre.storage.postgres.ledger import PgLedgerRepository
+from callcentre.storage.postgres.notices import PgNotices
 from callcentre.storage.postgres.retention import PgRetentionRepository
 from callcentre.storage.postgres.standards import PgStandardsRepository
 from callcentre.storage.postgres.tokens import PgTokenRepository
@@ -61,6 +63,7 @@ class Repositories:
     retention: RetentionRepository
     audit: AuditRepository
     capacity: SqlCapacityHistory  # and rebuild(): the CapacityHistory port has not
+    notices: Notices  # what other instances on the same database changed
 
     @property
     def engine(self) -> str:
@@ -101,10 +104,11 @@ def repositories_on(db: Database | PgDatabase) -> Repositories:
                             PgTokenRepository(pg), PgCallbackRepository(pg),
                             PgLedgerRepository(pg), PgStandardsRepository(pg),
                             PgCallbackFigures(pg), PgRetentionRepository(pg),
-                            PgAuditRepository(pg), PgCapacityHistory(pg))
+                            PgAuditRepository(pg), PgCapacityHistory(pg), PgNotices(pg))
     lite = db
     return Repositories(lite, SqliteCallRepository(lite), SqliteCaseRepository(lite),
                         SqliteTokenRepository(lite), SqliteCallbackRepository(lite),
                         SqliteLedgerRepository(lite), SqliteStandardsRepository(lite),
                         SqliteCallbackFigures(lite), SqliteRetentionRepository(lite),
-                        SqliteAuditRepository(lite), SqliteCapacityHistory(lite))
+                        SqliteAuditRepository(lite), SqliteCapacityHistory(lite),
+                        NoNotices())

@@ -1,10 +1,11 @@
 """Leadership on the embedded store: one SQLite file, one service process, which leads
-its PBX from start to stop. Several instances need PostgreSQL
-(storage/postgres/leadership.py)."""
+its PBX from start to stop and hears of no other. Several instances need PostgreSQL
+(storage/postgres/leadership.py, notices.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from callcentre.domain.live import LeaderReport
@@ -28,3 +29,11 @@ class SoleLeader:
 
     async def close(self) -> None:
         return None
+
+
+class NoNotices:
+    """One process: no other instance changes anything behind its back."""
+
+    async def listen(self, changed: Callable[[int], Awaitable[None]],
+                     missed: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.Event().wait()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,8 @@ import pytest
 from callcentre.ami.fakeserver import FakeAmiServer
 from tests import postgres
 from tests.adapters.test_postgres_serve import empty_database
+from tests.adapters.test_supervision import AGENT
+from tests.clock import python_command
 from tests.process import Served
 from tests.support import synthetic_call
 
@@ -71,6 +75,44 @@ async def call(server: FakeAmiServer, n: int, outcome: str) -> str:
     linkedid = f"{int(time.time())}.{n}"
     await server.push(b"".join(synthetic_call(linkedid, time.time() - 40, 3, outcome)))
     return linkedid
+
+
+async def test_a_callback_promised_on_the_standby_is_dialled_by_the_leader_at_once(
+        tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
+    """Through the standby's API; the leader hears of it by NOTIFY (storage/postgres/
+    notices.py), not at its next reload of what is due (horizon/2 later)."""
+    url = await empty_database(pg_cluster)
+    made = await asyncio.to_thread(
+        subprocess.run, python_command("token", "create", "--role", "agent", "--name", "Sam"),
+        env={**os.environ, "CALLCENTRE_DB": url}, capture_output=True, text=True, check=True)
+    server = FakeAmiServer(username="callcentre", secret="s")
+    server.on_action("CoreShowChannels", events=[])
+    server.on_action("QueueStatus", events=[AGENT])
+    server.on_action("Originate")
+    settings = {"db": url, "ami_port": await server.start(), "ami_secret": "s",
+                "inbound_contexts": "from-resident", "queue_log": ""}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = await asyncio.to_thread(Served, tmp_path / "a", instance_name="a", **settings)
+    b = await asyncio.to_thread(Served, tmp_path / "b", instance_name="b", **settings)
+    try:
+        await role(a, "leader")
+        await role(b, "standby")
+        body = json.dumps({"phone": "07700900123", "reason": "Repair date",
+                           "promised_by": "Sam"}).encode()
+        request = urllib.request.Request(
+            b.base + "/api/callbacks", data=body, method="POST",
+            headers={"Authorization": f"Bearer {made.stdout.strip()}",
+                     "Content-Type": "application/json"})
+        with await asyncio.to_thread(urllib.request.urlopen, request, timeout=10) as resp:
+            assert resp.status == 201
+        originate = await server.wait_action("Originate", timeout=5)
+        assert originate["Exten"] == "+447700900123"
+        assert [m["Action"] for m in server.received].count("Originate") == 1
+    finally:
+        a.stop()
+        b.stop()
+        await server.stop()
 
 
 async def test_postgresql_restarted_under_load_loses_no_call(

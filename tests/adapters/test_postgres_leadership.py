@@ -1,5 +1,6 @@
 """Several instances on one PostgreSQL database: one leads the PBX, the others stand by
-(storage/postgres/leadership.py). Each instance here is a PgDatabase of its own (its own
+(storage/postgres/leadership.py), and each hears of the callbacks the others change
+(storage/postgres/notices.py). Each instance here is a PgDatabase of its own (its own
 connections and application_name) on the test's database, as separate processes have."""
 
 from __future__ import annotations
@@ -7,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from callcentre.errors import StorageError
+from callcentre.storage.postgres.callbacks import PgCallbackRepository
 from callcentre.storage.postgres.db import Fenced, PgDatabase
 from callcentre.storage.postgres.leadership import PgLeadership
+from callcentre.storage.postgres.notices import PgNotices
+from tests.contract.test_callback_repository import a_callback
 
 pytestmark = pytest.mark.postgres
 LEASE = 0.9  # seconds: short, so a silent leader is cut off quickly
@@ -144,3 +149,57 @@ async def test_a_standby_rides_out_the_database_going_away(pg_db: PgDatabase) ->
         assert b.report().role == "standby" and "database" in b.report().detail
         b._db.dsn = pg_db.dsn
         assert await b.try_lead()
+
+
+class Heard:
+    """What a Relay would be told: callbacks changed elsewhere, and reloads."""
+
+    def __init__(self) -> None:
+        self.changed: list[int] = []
+        self.missed = 0
+
+    async def on_changed(self, callback_id: int) -> None:
+        self.changed.append(callback_id)
+
+    async def on_missed(self) -> None:
+        self.missed += 1
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    for _ in range(100):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_a_callback_changed_on_one_instance_is_heard_by_the_others(
+        pg_db: PgDatabase) -> None:
+    """On commit (the trigger of migrations/011), with the writer's own notices skipped,
+    and a reconnect after the listening connection drops said as 'missed'."""
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        heard_a, heard_b = Heard(), Heard()
+        listening = [asyncio.create_task(PgNotices(e._db, 0.1).listen(h.on_changed,
+                                                                       h.on_missed))
+                     for e, h in ((a, heard_a), (b, heard_b))]
+        try:
+            await asyncio.sleep(0.3)  # both listening
+            repo_b = PgCallbackRepository(b._db)
+            added = await repo_b.add(a_callback())
+            await until(lambda: heard_a.changed == [added.id])
+            await repo_b.update(replace(added, reason="changed"))
+            await until(lambda: heard_a.changed == [added.id, added.id])
+            assert heard_b.changed == []  # b wrote it: b knows
+            admin = await asyncpg.connect(pg_db.dsn)
+            try:  # a's listening connection is cut
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE application_name = 'a notices'")
+            finally:
+                await admin.close()
+            await until(lambda: heard_a.missed == 1)
+            await repo_b.update(replace(added, reason="again", version=2))
+            await until(lambda: len(heard_a.changed) == 3)
+        finally:
+            for task in listening:
+                task.cancel()
+            await asyncio.gather(*listening, return_exceptions=True)

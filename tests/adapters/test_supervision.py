@@ -107,8 +107,8 @@ async def test_nothing_failed_nothing_restarted(running: Running) -> None:
     await running.call_is_logged()
     health = await running.health()
     assert {t: v["restarts"] for t, v in health["tasks"].items()} == {
-        "ami": 0, "calllog": 0, "dialler": 0, "leadership": 0, "live-feed": 0, "resync": 0,
-        "retention": 0}
+        "ami": 0, "calllog": 0, "dialler": 0, "leadership": 0, "live-feed": 0, "relay": 0,
+        "resync": 0, "retention": 0}
     assert health["status"] == "ok"
 
 
