@@ -27,7 +27,7 @@ from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import Call, CallTracker
-from callcentre.domain.live import LedgerReport, RuntimeReport
+from callcentre.domain.live import LeaderLive, LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
@@ -51,7 +51,7 @@ from callcentre.services.cases import CaseService
 from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
-from callcentre.services.relay import Relay
+from callcentre.services.relay import Relay, leader_view
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
@@ -136,7 +136,15 @@ class Service:
         self._subscribe()
 
     def _build_monitoring(self, config: Config, figures: CallbackFiguresSource) -> None:
-        """The standards, the capacity model, and what /healthz, /metrics and alerts read."""
+        """The standards, the capacity model, what /healthz, /metrics and alerts read, and
+        what the instances sharing a database tell each other (services/relay.py)."""
+        cb = self.callbacks
+        def view() -> LeaderLive:  # what this instance shows the others while it leads
+            return leader_view(self.calllog.tracker.active(), cb.dialler, self.clock.now())
+
+        self.relay = Relay(self.stores.notices, cb.repo, cb.dialler.track, cb.dialler.rebuild,
+                           cb.feed.bump, view, self.lead.passes)
+        cb.board.remote = self.relay.remote
         self.figure_days = self.stores.standards
         self.standards = standards_service(config, self.figure_days, self.clock, figures)
         self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
@@ -147,7 +155,7 @@ class Service:
             timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
             self.clock, self.callbacks.dialler.not_placed, self.ledger_report,
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
-            unreadable=lambda: self.db.unreadable.counts)
+            unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
@@ -353,9 +361,7 @@ class Service:
         """Agents' live pages, and callback changes other instances made (services/relay.py)."""
         cb, board = self.callbacks, self._board()
         self.supervisor.start("live-feed", lambda: cb.feed.run(board))
-        relay = Relay(self.stores.notices, cb.repo, cb.dialler.track, cb.dialler.rebuild,
-                      cb.feed.bump)
-        self.supervisor.start("relay", relay.run)
+        self.supervisor.start("relay", self.relay.run)
 
     async def _stop_callbacks(self) -> None:
         await self.supervisor.stop("dialler")

@@ -62,6 +62,18 @@ class LeaderReport:
 
 
 @dataclass(frozen=True)
+class LeaderLive:
+    """The leader's live view of its PBX, for the pages a standby serves (the wallboard,
+    agents' prompts): only the leader follows the PBX's events and dials."""
+
+    waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # as LiveSnapshot
+    agents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    in_progress: int = 0
+    ready: tuple[int, ...] = ()  # callbacks due now, waiting for an agent, soonest first
+    available: tuple[str, ...] = ()  # agents free for a callback
+
+
+@dataclass(frozen=True)
 class RuntimeReport:
     """The running process's own state: supervised tasks, HTTP connections, live streams."""
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from callcentre.domain.callback_events import MemberChanged
 from callcentre.domain.callback_policy import AnswerCheck
-from callcentre.domain.live import LeaderReport
+from callcentre.domain.live import LeaderLive, LeaderReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +97,14 @@ class Leadership(Protocol):
 
 
 class Notices(Protocol):
-    """What other instances sharing the database changed (several instances, #13)."""
+    """What other instances sharing the database changed or see (several instances, #13)."""
 
     async def listen(self, changed: Callable[[int], Awaitable[None]],
-                     missed: Callable[[], Awaitable[None]]) -> None:
+                     missed: Callable[[], Awaitable[None]],
+                     live: Callable[[LeaderLive], None]) -> None:
         """Until cancelled: ``changed(id)`` for each callback another instance changed;
-        ``missed()`` whenever some may have been missed (the caller reloads)."""
+        ``missed()`` whenever some may have been missed (the caller reloads); ``live(view)``
+        for each live view the leader published."""
+
+    async def publish(self, view: LeaderLive) -> None:
+        """The leader's live view, to every other instance (within a second or so)."""

@@ -6,11 +6,15 @@ outcome, and upcoming; each agent sees their own and the team's.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call
+from callcentre.domain.live import LeaderLive
+from callcentre.errors import NoSuchCallback
 from callcentre.ports import CallbackQuery, CallbackRepository, Clock
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
@@ -34,16 +38,20 @@ class CallbackBoard:
         self._service = service
         self._dialler = dialler
         self._clock = clock
+        # on a standby: the leader's live view (services/relay.py); None: this one's own
+        self.remote: Callable[[], LeaderLive | None] = lambda: None
 
     async def prompts(self, agent: str | None) -> Prompts:
         """The prompts for ``agent`` (None: everyone's)."""
-        now = self._clock.now()
-        ready = sorted(self._dialler.ready.values(), key=lambda e: (e.due_by, e.id))
-        due = [await self._repo.get(e.id) for e in ready[:SHOWN]]
+        now, remote = self._clock.now(), self.remote()
+        ready = ([e.id for e in sorted(self._dialler.ready.values(),
+                                       key=lambda e: (e.due_by, e.id))]
+                 if remote is None else list(remote.ready))
+        due = await self._ready(ready[:SHOWN])
         due += await self._repo.with_status(Status.DIALLING)
         soonest = await self._repo.find(CallbackQuery(
             status=Status.PENDING, due_until=now + UPCOMING, soonest_first=True, limit=200))
-        waiting = {e.id for e in ready}
+        waiting = set(ready)
         upcoming = [c for c in soonest.items if c.id not in waiting]
 
         def mine(cbs: list[Callback]) -> list[Callback]:
@@ -53,5 +61,13 @@ class CallbackBoard:
             due=[(c, await self._service.calls_of(c, 5)) for c in mine(due)],
             needs_outcome=await self._repo.with_status(Status.NEEDS_OUTCOME),
             upcoming=mine(upcoming),
-            agents_available=[a.name or a.interface for a in self._dialler.board.available()],
+            agents_available=([a.name or a.interface for a in self._dialler.board.available()]
+                              if remote is None else list(remote.available)),
         )
+
+    async def _ready(self, ids: list[int]) -> list[Callback]:
+        out = []
+        for callback_id in ids:
+            with contextlib.suppress(NoSuchCallback):  # the leader's view may lag a delete
+                out.append(await self._repo.get(callback_id))
+        return out

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.live import (
+    LeaderLive,
     LeaderReport,
     LedgerReport,
     LiveSnapshot,
@@ -49,7 +50,8 @@ class MonitoringService:
                  monotonic: Callable[[], float] = time.monotonic,
                  runtime: Callable[[], RuntimeReport] = RuntimeReport,
                  quiet: timedelta = timedelta(minutes=15),
-                 unreadable: Callable[[], Mapping[str, int]] = dict) -> None:
+                 unreadable: Callable[[], Mapping[str, int]] = dict,
+                 remote: Callable[[], LeaderLive | None] = lambda: None) -> None:
         self._link = link
         self._db_ping = db_ping
         self._calllog = calllog
@@ -66,6 +68,7 @@ class MonitoringService:
         self._quiet = quiet  # queue_events_silence_minutes
         self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self._unreadable = unreadable  # stored rows skipped, by table (storage/db.py)
+        self._remote = remote  # on a standby: the leader's live view (services/relay.py)
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
         self._skips = SkipWatch()
 
@@ -116,6 +119,7 @@ class MonitoringService:
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
         link, now = self._link(), self._clock.now()
         active = self._calllog.tracker.active()
+        remote = self._remote()
         refused, calls, reason = self._not_placed()
         last = link.last_frame_monotonic
         return LiveSnapshot(
@@ -126,11 +130,11 @@ class MonitoringService:
             parse_errors=link.parse_errors,
             handler_errors=link.handler_errors,
             write_failures=self._calllog.stats.write_failures,
-            waiting=queue_waiting(active, now),
-            in_progress=len(active),
+            waiting=queue_waiting(active, now) if remote is None else remote.waiting,
+            in_progress=len(active) if remote is None else remote.in_progress,
             open=self._is_open(now),
             callbacks=callbacks or CallbackCounts(),
-            agents=agent_states(self._agents()),
+            agents=agent_states(self._agents()) if remote is None else remote.agents,
             callbacks_not_placed=refused, calls_not_placed=calls, not_placed_reason=reason,
             untimed=link.untimed,
             calls_unsaved=self._calllog.pending, reader_held=link.held_seconds,

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from callcentre.domain.live import LeaderReport
+from callcentre.domain.live import LeaderLive, LeaderReport
 
 
 class SoleLeader:
@@ -35,5 +35,9 @@ class NoNotices:
     """One process: no other instance changes anything behind its back."""
 
     async def listen(self, changed: Callable[[int], Awaitable[None]],
-                     missed: Callable[[], Awaitable[None]]) -> None:
+                     missed: Callable[[], Awaitable[None]],
+                     live: Callable[[LeaderLive], None]) -> None:
         await asyncio.Event().wait()
+
+    async def publish(self, view: LeaderLive) -> None:
+        return None

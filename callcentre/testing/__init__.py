@@ -11,7 +11,7 @@ one suite against both), so unit tests of services can use them without a databa
 from callcentre.testing.callbacks import FakePbx, InMemoryCallbackRepository, default_policy
 from callcentre.testing.capacity import FixedCapacityHistory
 from callcentre.testing.clock import FakeClock, utc
-from callcentre.testing.leadership import FakeLeadership
+from callcentre.testing.leadership import FakeLeadership, FakeNotices
 from callcentre.testing.people import InMemoryAuditRepository, InMemoryTokenRepository
 from callcentre.testing.records import (
     InMemoryCallRepository,
@@ -22,6 +22,7 @@ from callcentre.testing.records import (
 __all__ = [
     "FakeClock",
     "FakeLeadership",
+    "FakeNotices",
     "FakePbx",
     "FixedCapacityHistory",
     "InMemoryAuditRepository",

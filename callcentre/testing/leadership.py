@@ -1,10 +1,13 @@
-"""A Leadership a test decides: standing by until ``grant()``, deposed by ``depose()``."""
+"""Several instances, as a test decides: a Leadership standing by until ``grant()``,
+deposed by ``depose()``; Notices delivered when the test says."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from callcentre.domain.live import LeaderReport
+from callcentre.domain.live import LeaderLive, LeaderReport
 
 
 class FakeLeadership:
@@ -42,3 +45,37 @@ class FakeLeadership:
 
     async def close(self) -> None:
         return None
+
+
+class FakeNotices:
+    """Notices a test delivers (``changed``, ``missed``, ``seen``) and publishing recorded."""
+
+    def __init__(self) -> None:
+        self.published: list[LeaderLive] = []
+        self._listening: tuple[Any, Any, Any] | None = None
+        self._ready = asyncio.Event()
+
+    async def listen(self, changed: Callable[[int], Awaitable[None]],
+                     missed: Callable[[], Awaitable[None]],
+                     live: Callable[[LeaderLive], None]) -> None:
+        self._listening = (changed, missed, live)
+        self._ready.set()
+        await asyncio.Event().wait()
+
+    async def publish(self, view: LeaderLive) -> None:
+        self.published.append(view)
+
+    async def changed(self, callback_id: int) -> None:
+        await self._ready.wait()
+        assert self._listening is not None
+        await self._listening[0](callback_id)
+
+    async def missed(self) -> None:
+        await self._ready.wait()
+        assert self._listening is not None
+        await self._listening[1]()
+
+    async def seen(self, view: LeaderLive) -> None:
+        await self._ready.wait()
+        assert self._listening is not None
+        self._listening[2](view)

@@ -115,6 +115,49 @@ async def test_a_callback_promised_on_the_standby_is_dialled_by_the_leader_at_on
         await server.stop()
 
 
+def metrics(served: Served) -> str:
+    with urllib.request.urlopen(served.base + "/metrics", timeout=5) as resp:
+        text: str = resp.read().decode()
+    return text
+
+
+async def test_a_standby_shows_the_leaders_live_view(
+        tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
+    """A resident waiting, seen by the leader from AMI, is on the standby's /metrics and
+    wallboard too (services/relay.py: published by NOTIFY); the standby's own is empty."""
+    url = await empty_database(pg_cluster)
+    server = FakeAmiServer(username="callcentre", secret="s")
+    server.on_action("CoreShowChannels", events=[])
+    server.on_action("QueueStatus", events=[AGENT])
+    settings = {"db": url, "ami_port": await server.start(), "ami_secret": "s",
+                "inbound_contexts": "from-resident", "queue_log": "",
+                "http_open_routes": "/metrics"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = await asyncio.to_thread(Served, tmp_path / "a", instance_name="a", **settings)
+    b = await asyncio.to_thread(Served, tmp_path / "b", instance_name="b", **settings)
+    try:
+        await role(a, "leader")
+        await role(b, "standby")
+        linkedid = f"{int(time.time())}.1"
+        frames = synthetic_call(linkedid, time.time() - 5, 3, "answered")
+        await server.push(b"".join(frames[:2]))  # arrived and queued: waiting now
+        waiting = 'callcentre_queue_callers_waiting{queue="council"} 1.0'
+        for _ in range(100):
+            if waiting in await asyncio.to_thread(metrics, b):
+                break
+            await asyncio.sleep(0.1)
+        assert waiting in await asyncio.to_thread(metrics, a)
+        assert waiting in await asyncio.to_thread(metrics, b), "the standby never showed it"
+        assert 'callcentre_queue_agents{queue="council",state="available"} 1.0' in (
+            await asyncio.to_thread(metrics, b))
+        assert "callcentre_leader 0.0" in await asyncio.to_thread(metrics, b)
+    finally:
+        a.stop()
+        b.stop()
+        await server.stop()
+
+
 async def test_postgresql_restarted_under_load_loses_no_call(
         tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
     """The leader keeps the lead (its term) through the restart: it takes the lock again

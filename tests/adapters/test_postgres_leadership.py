@@ -14,6 +14,7 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
+from callcentre.domain.live import LeaderLive
 from callcentre.errors import StorageError
 from callcentre.storage.postgres.callbacks import PgCallbackRepository
 from callcentre.storage.postgres.db import Fenced, PgDatabase
@@ -22,7 +23,7 @@ from callcentre.storage.postgres.notices import PgNotices
 from tests.contract.test_callback_repository import a_callback
 
 pytestmark = pytest.mark.postgres
-LEASE = 0.9  # seconds: short, so a silent leader is cut off quickly
+LEASE = 2.0  # seconds: a silent leader is cut off soon, and a loaded machine renews in time
 
 
 @contextlib.asynccontextmanager
@@ -157,12 +158,16 @@ class Heard:
     def __init__(self) -> None:
         self.changed: list[int] = []
         self.missed = 0
+        self.views: list[LeaderLive] = []
 
     async def on_changed(self, callback_id: int) -> None:
         self.changed.append(callback_id)
 
     async def on_missed(self) -> None:
         self.missed += 1
+
+    def on_view(self, view: LeaderLive) -> None:
+        self.views.append(view)
 
 
 async def until(predicate: Callable[[], bool]) -> None:
@@ -179,9 +184,9 @@ async def test_a_callback_changed_on_one_instance_is_heard_by_the_others(
     and a reconnect after the listening connection drops said as 'missed'."""
     async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
         heard_a, heard_b = Heard(), Heard()
-        listening = [asyncio.create_task(PgNotices(e._db, 0.1).listen(h.on_changed,
-                                                                       h.on_missed))
-                     for e, h in ((a, heard_a), (b, heard_b))]
+        notices = [PgNotices(e._db, 0.1) for e in (a, b)]
+        listening = [asyncio.create_task(n.listen(h.on_changed, h.on_missed, h.on_view))
+                     for n, h in zip(notices, (heard_a, heard_b), strict=True)]
         try:
             await asyncio.sleep(0.3)  # both listening
             repo_b = PgCallbackRepository(b._db)
@@ -199,6 +204,15 @@ async def test_a_callback_changed_on_one_instance_is_heard_by_the_others(
             await until(lambda: heard_a.missed == 1)
             await repo_b.update(replace(added, reason="again", version=2))
             await until(lambda: len(heard_a.changed) == 3)
+            # the leader's live view: to the others, as sent (its own is not heard)
+            view = LeaderLive({"council": (2, 31.5)}, {"council": {"available": 1}}, 3,
+                              (added.id or 0,), ("Agent One",))
+            await notices[0].publish(view)
+            await until(lambda: heard_b.views == [view])
+            await b._db.fetch_all("SELECT pg_notify('callcentre_live', 'x {\"nonsense\": 1}')")
+            await notices[0].publish(view)  # after a view not understood: still listening
+            await until(lambda: heard_b.views == [view, view])
+            assert heard_a.views == []
         finally:
             for task in listening:
                 task.cancel()
