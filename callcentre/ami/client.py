@@ -193,8 +193,13 @@ class AmiClient:
 
     async def _connect(self) -> _Streams:
         s = self._settings
-        opening = asyncio.wait_for(asyncio.open_connection(s.host, s.port), s.connect_timeout)
-        self._connect_task = connecting = asyncio.ensure_future(opening)
+
+        async def opening() -> _Streams:  # made in the task: a close() before it starts
+            # leaves no open_connection() coroutine behind never awaited
+            return await asyncio.wait_for(asyncio.open_connection(s.host, s.port),
+                                          s.connect_timeout)
+
+        self._connect_task = connecting = asyncio.ensure_future(opening())
         try:
             return await connecting
         except asyncio.CancelledError:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import socket
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -418,3 +420,21 @@ async def test_one_warning_when_the_link_goes_and_one_when_it_is_back(caplog: An
     assert any("still down" in r.getMessage() for r in ami if r.levelno == logging.DEBUG)
     assert any("closed: closed by callcentre" in r.getMessage() for r in ami
                if r.levelno == logging.INFO)
+
+
+async def test_closed_before_its_connection_attempt_starts_leaves_nothing_unawaited() -> None:
+    """close() in the moment between the connect task's creation and its first step: the
+    attempt is dropped whole (once, at a stop, a coroutine was left never awaited)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens: every attempt fails; none must start
+    client = AmiClient(make_settings(port), lambda m: None)
+    running = asyncio.create_task(client.run())
+    while client._connect_task is None:  # noqa: ASYNC110 - the step the test is about
+        await asyncio.sleep(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await client.close()
+        await asyncio.wait_for(running, 5)
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
