@@ -1,6 +1,6 @@
 """Two ``callcentre serve`` instances on one PostgreSQL database and the real Asterisk 22
 (#13): a burst of 20 callers while the leader is killed (SIGKILL), and then the next leader
-paused (SIGSTOP) past its lease. The standby takes over each time; every call of the burst
+paused (SIGSTOP) past its lease; and the leader killed while a callback is on the line. The standby takes over each time; every call of the burst
 is logged exactly once, as queue_log says it ended; the paused leader, woken, writes
 nothing and exits 75 to be started again as a standby."""
 
@@ -20,10 +20,15 @@ from typing import Any
 import asyncpg
 import pytest
 
+from callcentre.ami.pbx import RESULT_FAMILY
+from callcentre.domain.callbacks import Callback, Status
+from callcentre.storage.callback_repository import callback_from_row
 from tests import postgres
 from tests.adapters.test_postgres_serve import empty_database
 from tests.asterisk.harness import AsteriskHarness
 from tests.clock import python_command
+from tests.integration.test_callbacks_kill_real import originates, resident_up, until
+from tests.integration.test_callbacks_real import POLICY, callback_phones
 from tests.integration.test_calls_real import free_port, scenario
 from tests.integration.test_ledger_real import assert_as_queue_log, queue_log_of
 from tests.support import policy_file
@@ -36,7 +41,8 @@ EX_TEMPFAIL = 75
 class Instance:
     """One ``callcentre serve`` of several on the same database and PBX."""
 
-    def __init__(self, asterisk: AsteriskHarness, url: str, tmp: Path, name: str) -> None:
+    def __init__(self, asterisk: AsteriskHarness, url: str, tmp: Path, name: str,
+                 **extra: str) -> None:
         self.name, self.port, self.log = name, free_port(), tmp / f"{name}.log"
         env = {**os.environ, "CALLCENTRE_DB": url, "CALLCENTRE_INSTANCE_NAME": name,
                "CALLCENTRE_LEADER_LEASE_SECONDS": str(LEASE),
@@ -46,7 +52,7 @@ class Instance:
                "CALLCENTRE_AMI_USERNAME": asterisk.ami_username,
                "CALLCENTRE_AMI_SECRET": asterisk.ami_secret,
                "CALLCENTRE_HTTP_PORT": str(self.port),
-               "CALLCENTRE_POLICY_FILE": policy_file(tmp)}
+               "CALLCENTRE_POLICY_FILE": policy_file(tmp), **extra}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(python_command("serve"), env=env, stdout=out,
                                          stderr=subprocess.STDOUT)
@@ -136,3 +142,68 @@ async def test_a_burst_while_the_leader_is_killed_then_paused(
     finally:
         for instance in started:
             instance.end()
+
+
+async def callback_of(url: str, callback_id: int) -> Callback:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow("SELECT * FROM callbacks WHERE id = $1", callback_id)
+    finally:
+        await conn.close()
+    assert row is not None, f"callback {callback_id} lost"
+    return callback_from_row(row)
+
+
+def promise(instance: Instance, url: str, phone: str) -> int:
+    """POST /api/callbacks on ``instance`` (due by the policy's promise, first attempt now)."""
+    token = subprocess.run([*python_command("token", "create"), "--role", "agent", "--name",
+                            "failover-tests"], env={**os.environ, "CALLCENTRE_DB": url},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    body = json.dumps({"phone": phone, "reason": "Repair date", "promised_by": "Sam"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{instance.port}/api/callbacks", data=body.encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return int(json.load(resp)["id"])
+
+
+async def test_the_leader_killed_while_a_callback_is_on_the_line(
+        asterisk: AsteriskHarness, pg_cluster: postgres.Cluster, tmp_path: Path) -> None:
+    """SIGKILL of the leader once the resident answered a callback: the standby takes over,
+    follows the call still up to its end, and asks an agent how it went (needs_outcome),
+    as a restart in place does; the callback is dialled once, by either instance."""
+    await asyncio.to_thread(asterisk.cli, f"database deltree {RESULT_FAMILY}")
+    await asyncio.to_thread(asterisk.pause_members, True, "failover-tests", ["agent2", "agent3"])
+    url = await empty_database(pg_cluster)
+    policy = tmp_path / "callbacks.toml"
+    policy.write_text(POLICY)
+    extra = {"CALLCENTRE_POLICY_FILE": str(policy), "CALLCENTRE_QUEUE_LOG": "",
+             "CALLCENTRE_CALLBACK_AGENT_RING_SECONDS": "4"}
+    started = [Instance(asterisk, url, tmp_path, "a", **extra)]
+    try:
+        await started[0].role("leader")
+        started.append(Instance(asterisk, url, tmp_path, "b", **extra))
+        await started[1].role("standby")
+        mark = asterisk.mark()
+        async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=10,
+                                   keys="1"):
+            callback_id = await asyncio.to_thread(promise, started[1], url, "07700900801")
+            await until(lambda: resident_up(asterisk), 30, "the resident to answer")
+            await asyncio.sleep(2.5)  # the key, then resident and agent talk
+            assert (await callback_of(url, callback_id)).status is Status.DIALLING
+            started[0].proc.send_signal(signal.SIGKILL)
+            await started[1].role("leader")
+            for _ in range(300):
+                done = await callback_of(url, callback_id)
+                if done.status is not Status.DIALLING:
+                    break
+                await asyncio.sleep(0.1)
+        assert done.status is Status.NEEDS_OUTCOME, (done, started[1].tail())
+        (attempt,) = done.attempts
+        assert attempt.agent == "PJSIP/agent1" and attempt.answered_at is not None
+        await asyncio.to_thread(asterisk.wait_idle)
+        assert originates(asterisk, mark) == [f"callback-{callback_id}-1"]
+    finally:
+        for instance in started:
+            instance.end()
+        await asyncio.to_thread(asterisk.pause_members, False, "", ["agent2", "agent3"])
