@@ -75,6 +75,22 @@ async def test_a_dead_leader_is_followed_at_once_and_fenced(pg_db: PgDatabase) -
         assert await refs(pg_db) == ["B-1"]
 
 
+async def test_a_write_the_dead_leader_left_open_does_not_block_the_takeover(
+        pg_db: PgDatabase) -> None:
+    """Its lock connection gone while one of its writes (paused in the middle) still holds
+    the leaders' row: the taker ends the last leader's connections and takes over."""
+    async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
+        assert await a.try_lead()
+        with pytest.raises(StorageError):
+            async with a._db.write() as tx:  # the fence check holds the row FOR SHARE
+                await a.close()  # the lock connection goes: the lock is free
+                started = time.monotonic()
+                while not await b.try_lead():
+                    assert time.monotonic() - started < 10 * LEASE
+                await tx.execute("SELECT 1")  # a's write was ended with its connection
+        assert b.report().term == 2
+
+
 async def test_a_silent_leader_is_cut_off_after_its_lease(pg_db: PgDatabase) -> None:
     async with instance(pg_db, "a") as a, instance(pg_db, "b") as b:
         assert await a.try_lead()  # and never renews: paused

@@ -106,13 +106,23 @@ class PgLeadership:
         return True
 
     async def _take(self, conn: asyncpg.Connection[Any], sent: float) -> bool:
-        term = await conn.fetchval(
-            "INSERT INTO pbx_leaders (pbx, term, instance, backend_pid, since, renewed_at)"
-            " VALUES ($1, 1, $2, pg_backend_pid(), clock_timestamp(), clock_timestamp())"
-            " ON CONFLICT (pbx) DO UPDATE SET term = pbx_leaders.term + 1,"
-            " instance = EXCLUDED.instance, backend_pid = EXCLUDED.backend_pid,"
-            " since = EXCLUDED.since, renewed_at = EXCLUDED.renewed_at RETURNING term",
-            self.pbx, self.instance)
+        try:
+            term = await conn.fetchval(
+                "INSERT INTO pbx_leaders (pbx, term, instance, backend_pid, since, renewed_at)"
+                " VALUES ($1, 1, $2, pg_backend_pid(), clock_timestamp(), clock_timestamp())"
+                " ON CONFLICT (pbx) DO UPDATE SET term = pbx_leaders.term + 1,"
+                " instance = EXCLUDED.instance, backend_pid = EXCLUDED.backend_pid,"
+                " since = EXCLUDED.since, renewed_at = EXCLUDED.renewed_at RETURNING term",
+                self.pbx, self.instance)
+        except asyncpg.LockNotAvailableError:
+            # the lock is ours, so the last leader lost its lock connection; a write of its
+            # (paused in the middle) still holds the row: end its connections, try again
+            last = await conn.fetchval("SELECT instance FROM pbx_leaders WHERE pbx = $1",
+                                       self.pbx)
+            ended = await self._end_connections(conn, last)
+            log.warning("PBX %s: a write of the last leader %s held up the takeover: ended "
+                        "its %d connections", self.pbx, last, ended)
+            raise
         self._term, self._leader = int(term), self.instance
         self._valid_until = sent + self.lease
         self._db.fence = Fence(self.pbx, self._term)
@@ -129,12 +139,18 @@ class PgLeadership:
         self._leader, self._term = row["instance"], int(row["term"])
         if row["silent"] <= self.lease:
             return
-        ended = await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = $1 AND pid <> pg_backend_pid()", row["instance"])
+        ended = await self._end_connections(conn, row["instance"])
         log.warning("PBX %s: leader %s silent for %.1f s (lease %g s): ended its %d "
                     "connections to take over", self.pbx, row["instance"], row["silent"],
                     self.lease, ended)
+
+    @staticmethod
+    async def _end_connections(conn: asyncpg.Connection[Any], instance: str | None) -> int:
+        """End every connection of ``instance`` (its application_name) but this one."""
+        ended = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND pid <> pg_backend_pid()", instance)
+        return int(ended or 0)
 
     # --- leading -------------------------------------------------------------------------
     async def _keep(self) -> None:
