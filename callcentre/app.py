@@ -72,7 +72,6 @@ from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
 
-
 TOKEN_DAYS = 90
 
 
@@ -151,6 +150,7 @@ class Service:
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
+        self.callbacks.dialler.waiting = self.monitoring.waiting  # blending
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
@@ -392,10 +392,12 @@ class Service:
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
                cases: CaseRepository, calls: CallRepository, clock: SystemClock,
                send_action: SendAction) -> Callbacks:
-    service = CallbackService(repo, cases, calls, policy, clock,
-                              normaliser(config.default_region))
+    service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region))
+    wait = config.callback_blend_wait_seconds or config.service_level_thresholds[0]  # <0: off
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
-                               caller_id=config.callback_caller_id)
+                               caller_id=config.callback_caller_id,
+                               blend_wait_seconds=wait if wait >= 0 else None,
+                               blend_margin=timedelta(minutes=config.callback_blend_margin_minutes))
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
                               AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
