@@ -16,8 +16,10 @@ arguments. The method (README "Deadlines sized to capacity"):
    has mean ``k w`` and standard deviation ``sqrt(k) w``, so with confidence ``p`` they
    need ``w (k + z_p sqrt(k))`` (normal approximation, ``z_p`` its ``p``-quantile).
 4. The new callback's deadline is the earliest grid time ``t`` at or after the **floor**
-   at which ``C(t)`` covers it and every callback due by ``t``, and no later promise that
-   could be kept stops being keepable because of it; the **ceiling** when none before it.
+   at which ``C(t - slack)`` covers it and every callback due by ``t``, and no later
+   promise that could be kept stops being keepable because of it; the **ceiling** when
+   none before it. ``slack`` (the policy's first retry spacing) leaves room for a second
+   attempt when the first finds nobody (a quarter of attempts or so).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class Capacity:
     spare: Sequence[float]  # SLOTS long
     work: float  # agent-seconds per callback
     confidence: float  # e.g. 0.9: the deadline is kept at least this often (by the model)
+    # room left before each deadline for a second attempt (the policy's first retry
+    # spacing): a first attempt that finds no one does not break the promise by itself
+    slack: timedelta = timedelta(0)
 
     def demand(self, k: int) -> float:
         """Agent-seconds ``k`` callbacks need, with the safety margin for the confidence."""
@@ -130,13 +135,14 @@ def keepable_due(capacity: Capacity, calling: OpeningHours, now: datetime,
     dues = sorted(d for d in backlog if d <= ceiling)
     # a later promise that can be kept now and could not be with one more before it
     broken = [False] * (len(dues) + 1)
+    slack = capacity.slack
     for j in range(len(dues) - 1, -1, -1):
         k = bisect_right(dues, dues[j])
-        have = _at(times, totals, dues[j])
+        have = _at(times, totals, dues[j] - slack)
         broken[j] = broken[j + 1] or (have >= capacity.demand(k) > 0 and
                                       have < capacity.demand(k + 1))
     for t in [floor, *(x for x in times if x > floor)]:
         m = bisect_right(dues, t)
-        if _at(times, totals, t) >= capacity.demand(m + 1) and not broken[m]:
+        if _at(times, totals, t - slack) >= capacity.demand(m + 1) and not broken[m]:
             return t
     return ceiling

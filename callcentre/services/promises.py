@@ -37,8 +37,9 @@ class PromiseService:
         if self._kept is None or self._kept[0] != today:
             model = await self._capacity.model(None, today)
             spare = await asyncio.to_thread(spare_agents, model, self._capacity.standard)
-            found = (None if spare is None
-                     else Capacity(spare, work_seconds(model), self._policy.confidence))
+            found = (None if spare is None else Capacity(
+                spare, work_seconds(model), self._policy.confidence,
+                self._policy.retry_spacing[0]))
             self._kept = (today, found)
         return self._kept[1]
 

@@ -125,3 +125,11 @@ def test_the_policy_gives_each_source_a_floor_and_a_ceiling() -> None:
         load_callback_policy({"callbacks": {"ceiling": {"email": "end of working day"}}}, "t")
     with pytest.raises(ConfigError, match="promise_confidence"):
         load_callback_policy({"callbacks": {"promise_confidence": 1.5}}, "t")
+
+
+def test_slack_leaves_room_for_a_second_attempt_before_the_deadline() -> None:
+    backlog = [NOW + timedelta(minutes=30)] * 5  # 6 x 600 s: one agent until 11:00
+    assert keepable_due(flat(1), CALLING, NOW, backlog, FLOOR, CEILING) == FLOOR
+    slack = replace(flat(1), slack=timedelta(minutes=30))
+    assert keepable_due(slack, CALLING, NOW, backlog, FLOOR, CEILING) == FLOOR + timedelta(
+        minutes=30)
