@@ -76,8 +76,8 @@ class DiallerStats:
     originated: int = 0
     not_placed: int = 0
     resolved_on_resync: int = 0
-    held_for_queue: int = 0  # callbacks not dialled: residents waiting too long (blending)
-    urgent_over_queue: int = 0  # offered though residents waited: near their deadline
+    held_for_queue: int = 0  # rounds that dialled nothing more: residents waited too long
+    urgent_over_queue: int = 0  # dialled though residents waited: near their deadline
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
@@ -189,8 +189,12 @@ class CallbackDialler:
             return 0
         async with self._lock:
             for entry in sorted(self.ready.values(), key=lambda e: (e.due_by, e.id)):
-                if not self._free_agents():
+                free = self._free_agents()
+                if not free:
                     break
+                if not self._blend(free, entry.due_by, self._clock.now()):
+                    self.stats.held_for_queue += 1
+                    break  # earliest deadline first: the rest are further from theirs
                 placed += await self._offer(entry)
         return placed
 
@@ -219,7 +223,7 @@ class CallbackDialler:
         return await self._dial(cb, agent, now)
 
     def choose_agent(self, cb: Callback, now: datetime) -> Agent | None:
-        free = self._blend(self._free_agents(), cb, now)
+        free = self._blend(self._free_agents(), cb.due_by, now)
         if cb.owner:
             owner = next((a for a in free if a.known_as(cb.owner)), None)
             if owner is not None:
@@ -235,21 +239,13 @@ class CallbackDialler:
             return set()
         return {q for q, (n, longest) in self.waiting().items() if n and longest > limit}
 
-    def _blend(self, free: list[Agent], cb: Callback, now: datetime) -> list[Agent]:
-        """The free agents whose queues can spare them, or all of them for a callback
-        about to break its promise."""
+    def _blend(self, free: list[Agent], due_by: datetime, now: datetime) -> list[Agent]:
+        """The free agents whose queues can spare them, or all of them for a callback due
+        within the margin (about to break its promise)."""
         crowded = self.crowded_queues()
-        if not crowded:
+        if not crowded or now >= due_by - self._settings.blend_margin:
             return free
-        spare = [a for a in free if not a.queues & crowded]
-        if len(spare) == len(free):
-            return free
-        if now >= cb.due_by - self._settings.blend_margin:
-            self.stats.urgent_over_queue += 1
-            return free
-        if not spare:
-            self.stats.held_for_queue += 1
-        return spare
+        return [a for a in free if not a.queues & crowded]
 
     async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
         channel_id = f"{self._settings.channel_prefix}-{cb.id}-{len(cb.attempts) + 1}"
@@ -269,6 +265,8 @@ class CallbackDialler:
                                                  self._clock.now(), self._policy, note=str(err)))
             return 0
         self.stats.originated += 1
+        if agent.queues & self.crowded_queues():  # only a callback near its deadline
+            self.stats.urgent_over_queue += 1
         self.refused.pop(cb.id or 0, None)
         self.legs.match_early(leg)
         return 1

@@ -109,3 +109,23 @@ async def test_blending_off_dials_whatever_the_queue() -> None:
     w.queues["council"] = (9, 300.0)
     await w.dialler.tick()
     assert w.dialled() == [(cb.id, "PJSIP/agent1")]
+
+
+async def test_held_callbacks_cost_no_reads_while_the_queue_waits() -> None:
+    w = World()
+    for n in range(50):
+        await w.promise(timedelta(hours=2, minutes=n), phone=f"+4477009{n:05d}")
+    w.agent(1)
+    w.queues["council"] = (6, 45.0)
+    reads = 0
+    get = w.repo.get
+
+    async def counting(callback_id: int) -> Any:
+        nonlocal reads
+        reads += 1
+        return await get(callback_id)
+
+    w.repo.get = counting  # type: ignore[method-assign]
+    await w.dialler.tick()
+    assert reads == 0 and len(w.dialler.ready) == 50
+    assert w.dialler.stats.held_for_queue == 1  # one round held back, not fifty offers
