@@ -51,6 +51,7 @@ from callcentre.services.cases import CaseService
 from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
+from callcentre.services.promises import PromiseService
 from callcentre.services.relay import Relay, leader_view
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
@@ -70,7 +71,6 @@ from callcentre.web.signin import signin_deps
 from callcentre.web.standards import StandardsDeps
 
 log = logging.getLogger("callcentre")
-
 
 TOKEN_DAYS = 90
 
@@ -157,12 +157,16 @@ class Service:
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
+        self.callbacks.dialler.waiting = self.monitoring.waiting  # blending
+        self.promises = PromiseService(self.capacity, self.callbacks.repo,
+                                       self.callbacks.service.policy)
+        self.callbacks.service.promises = self.promises.due_for  # deadlines that can be kept
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
         self.translator = Translator(config.inbound_contexts, numbers, self.clock)
         ami_events = AmiEvents(self.translator, self._publish)  # the leader's only
-        self.ami = AmiClient(_ami_settings(config), ami_events, on_state=self._on_state,
+        self.ami = AmiClient(AmiSettings.from_config(config), ami_events, on_state=self._on_state,
                              backlog=Backlog(self.calllog.full, self.calllog.drained))
         self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
                             self.translator, self.clock.now(),
@@ -327,8 +331,7 @@ class Service:
         """Tokens made before expiry existed last TOKEN_DAYS from the first start after."""
         bounded = await self.tokens.bound_expiry(self.clock.now() + timedelta(days=TOKEN_DAYS))
         if bounded:
-            log.info("%d tokens made before tokens expired now expire in %d days", bounded,
-                     TOKEN_DAYS)
+            log.info("%d tokens made before expiry now expire in %d days", bounded, TOKEN_DAYS)
 
     def _start_ledger(self) -> None:
         if self.queue_log is None:
@@ -389,10 +392,12 @@ class Service:
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
                cases: CaseRepository, calls: CallRepository, clock: SystemClock,
                send_action: SendAction) -> Callbacks:
-    service = CallbackService(repo, cases, calls, policy, clock,
-                              normaliser(config.default_region))
+    service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region))
+    wait = config.callback_blend_wait_seconds or config.service_level_thresholds[0]  # <0: off
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
-                               caller_id=config.callback_caller_id)
+                               caller_id=config.callback_caller_id,
+                               blend_wait_seconds=wait if wait >= 0 else None,
+                               blend_margin=timedelta(minutes=config.callback_blend_margin_minutes))
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
                               AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
@@ -406,10 +411,3 @@ def standards_service(c: Config, repo: SqlStandardsRepository, clock: SystemCloc
                       c.abandon_rate_target, c.callback_kept_target)
     return StandardsService(repo, clock, c.tz, thresholds, int(c.short_abandon_seconds), targets,
                             callbacks=callbacks)
-
-
-def _ami_settings(c: Config) -> AmiSettings:
-    return AmiSettings(host=c.ami_host, port=c.ami_port, username=c.ami_username,
-                       secret=c.ami_secret, ping_interval=c.ami_ping_interval,
-                       ping_timeout=c.ami_ping_timeout, reconnect_max=c.ami_reconnect_max,
-                       max_frame_bytes=c.ami_max_frame_bytes)

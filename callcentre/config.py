@@ -73,6 +73,8 @@ class Config:
     short_abandon_seconds: float = setting(5.0, "Abandons quicker than this are short abandons, left out of offered calls (a histogram bucket edge; callcentre rules writes the same number into the Prometheus rules).")
     callback_at_risk_minutes: float = setting(30.0, "A pending callback due within this many minutes with no attempt yet is at risk (metric and alert).")
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
+    callback_blend_wait_seconds: float = setting(0.0, "Blending: no callback is dialled by an agent of a queue where a resident has waited longer than this many seconds, unless the callback is due within callback_blend_margin_minutes. 0: the answer threshold (the first of service_level_thresholds); negative: off (callbacks take any free agent).")
+    callback_blend_margin_minutes: float = setting(30.0, "Blending: a callback due within this many minutes is dialled even while residents wait longer than the answer threshold.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
     queue_log: str = setting("auto", "Asterisk's queue_log file, read as the ledger that settles every queue call (same host, or a shared volume). 'auto': /var/log/asterisk/queue_log if it exists at start; empty: AMI only.")
     queue_events_silence_minutes: float = setting(15.0, "During opening hours, warn (/healthz, alert) when inbound calls have arrived for this many minutes and no queue event came.")

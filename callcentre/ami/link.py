@@ -14,6 +14,7 @@ from datetime import datetime
 
 from callcentre.ami.protocol import Message, ParserStats
 from callcentre.ami.translate import Translator
+from callcentre.config import Config
 from callcentre.ports import LinkReport
 
 
@@ -32,6 +33,13 @@ class AmiSettings:
     reconnect_initial: float = 0.5
     reconnect_max: float = 30
     max_frame_bytes: int = 1 << 20
+
+    @classmethod
+    def from_config(cls, c: Config) -> AmiSettings:
+        return cls(host=c.ami_host, port=c.ami_port, username=c.ami_username,
+                   secret=c.ami_secret, ping_interval=c.ami_ping_interval,
+                   ping_timeout=c.ami_ping_timeout, reconnect_max=c.ami_reconnect_max,
+                   max_frame_bytes=c.ami_max_frame_bytes)
 
     def __post_init__(self) -> None:
         # A line break would inject AMI headers into the Login: refuse at start-up.

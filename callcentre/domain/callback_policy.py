@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callcentre.domain.deadlines import PromiseRule, add_working_time, next_open
@@ -55,6 +55,21 @@ class CallbackPolicy:
     # it counts against max_attempts only when refused_counts.
     refused_retry: tuple[timedelta, timedelta] = (timedelta(seconds=10), timedelta(minutes=10))
     refused_counts: bool = False
+    # Deadlines sized to capacity (domain/promises.py): never earlier than the floor, never
+    # later than the ceiling (nor ``latest``); a source without them keeps its fixed rule.
+    floor: Mapping[Source, PromiseRule] = field(default_factory=dict)
+    ceiling: Mapping[Source, PromiseRule] = field(default_factory=dict)
+    confidence: float = 0.0  # how sure a sized deadline is kept; 0: always the fixed rule
+
+    def bounds_for(self, source: Source, at: datetime) -> tuple[datetime, datetime]:
+        """The earliest and latest deadline a sized promise from ``source`` at ``at`` may
+        have (both the fixed rule's deadline when the source has no floor or ceiling)."""
+        fixed = self.due_for(source, at)
+        floor = self.floor[source].due(self.opening, at) if source in self.floor else fixed
+        ceiling = (self.ceiling[source].due(self.opening, at) if source in self.ceiling
+                   else fixed)
+        ceiling = min(ceiling, self.latest_due(at))
+        return min(floor, ceiling), ceiling
 
     def due_for(self, source: Source, at: datetime) -> datetime:
         """The deadline the council promises for a request from ``source`` made at ``at``."""

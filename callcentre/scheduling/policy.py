@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from callcentre.domain.callback_policy import AnswerCheck, CallbackPolicy, Source
-from callcentre.domain.deadlines import parse_rule
+from callcentre.domain.deadlines import PromiseRule, parse_rule
 from callcentre.domain.hours import OpeningHours, opening_hours
 from callcentre.domain.retention import DEFAULT_PERIODS, Kind, RetentionPolicy, parse_period
 from callcentre.errors import ConfigError, InvalidInput
@@ -94,6 +94,41 @@ DEFAULT_PROMISE = {
 }
 
 
+DEFAULT_FLOOR = {  # sized deadlines: never sooner than this ...
+    "agent": "within 1 working hour",
+    "queue_keypress": "within 1 working hour",
+    "abandoned": "within 2 working hours",
+    "out_of_hours": "within 2 working hours",
+}
+DEFAULT_CEILING = {  # ... and never later than this
+    "agent": "end of next working day",
+    "queue_keypress": "end of next working day",
+    "abandoned": "end of 2 working days",
+    "out_of_hours": "end of 2 working days",
+}
+
+
+def _rules(section: dict[str, Any], key: str, default: dict[str, str],
+           where: str) -> dict[Source, PromiseRule]:
+    """A promise rule per source from ``[callbacks.<key>]`` over ``default``."""
+    table = section.get(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [callbacks.{key}] must be a table of source = rule")
+    rules = {**default, **table}
+    unknown = set(rules) - {s.value for s in Source}
+    if unknown:
+        raise ConfigError(f"{where}: [callbacks.{key}] unknown source(s) {sorted(unknown)}")
+    return {Source(k): parse_rule(str(v)) for k, v in rules.items()}
+
+
+def _confidence(section: dict[str, Any]) -> float:
+    value = _number(section, "promise_confidence", 0.9)
+    if value >= 1:
+        raise ConfigError("policy [callbacks] promise_confidence: a share below 1 (0.9 = 90 %); "
+                          "0: always the fixed promise")
+    return value
+
+
 def _number(section: dict[str, Any], key: str, default: float, low: float = 0) -> float:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
@@ -147,15 +182,11 @@ def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
     opening = load_opening_hours(doc, where)
     section = doc.get("callbacks", {})
     try:
-        rules = {**DEFAULT_PROMISE, **section.get("promise", {})}
-        unknown = set(rules) - {s.value for s in Source}
-        if unknown:
-            raise ConfigError(f"{where}: [callbacks.promise] unknown source(s) {sorted(unknown)}")
         abandon = _number(section, "abandoned_after_seconds", 30)
         return CallbackPolicy(
             opening=opening,
             calling=_calling(section, opening),
-            promise={Source(k): parse_rule(str(v)) for k, v in rules.items()},
+            promise=_rules(section, "promise", DEFAULT_PROMISE, where),
             latest=parse_rule(str(section.get("latest", "end of 10 working days"))),
             retry_spacing=_spacing(section),
             max_attempts=int(_number(section, "max_attempts", 3, low=1)),
@@ -170,6 +201,9 @@ def load_callback_policy(doc: dict[str, Any], where: str) -> CallbackPolicy:
             horizon=timedelta(minutes=_number(section, "horizon_minutes", 60, low=1)),
             refused_retry=_refused_retry(section),
             refused_counts=_flag(section, "refused_counts_as_attempt", False),
+            floor=_rules(section, "floor", DEFAULT_FLOOR, where),
+            ceiling=_rules(section, "ceiling", DEFAULT_CEILING, where),
+            confidence=_confidence(section),
         )
     except InvalidInput as err:
         raise ConfigError(f"{where}: [callbacks] {err}") from err

@@ -6,6 +6,9 @@
   *prompt*, shown on the agent page).
 * **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
   for them until ``due_by - owner_hold_back``, then goes to anyone available.
+* **Blending**: an agent is given no callback while a resident has waited longer than
+  ``blend_wait_seconds`` (the answer threshold) in one of the agent's queues (``waiting``:
+  the wallboard's live queue state), unless the callback is due within ``blend_margin``.
 * **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
   dials twice; a failed request is stored as ``not_placed``.
 * **Judge**: legs.py folds OriginateResponse, DialEnd, the h-extension UserEvent and the
@@ -21,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -54,6 +57,17 @@ class DiallerSettings:
     caller_id: str = '"Council callback" <callback>'
     idle_tick: float = 5.0  # re-dispatch this often while callbacks wait for an agent
     stuck_after: timedelta = timedelta(minutes=2)  # legs silent this long are checked
+    # Blending: residents waiting longer than this in an agent's queue keep the agent for
+    # them (None: off), unless a callback is due within blend_margin.
+    blend_wait_seconds: float | None = None
+    blend_margin: timedelta = timedelta(minutes=30)
+
+
+Waiting = Callable[[], Mapping[str, tuple[int, float]]]  # queue -> (waiting, longest wait s)
+
+
+def nobody_waiting() -> Mapping[str, tuple[int, float]]:
+    return {}
 
 
 @dataclass
@@ -62,6 +76,8 @@ class DiallerStats:
     originated: int = 0
     not_placed: int = 0
     resolved_on_resync: int = 0
+    held_for_queue: int = 0  # rounds that dialled nothing more: residents waited too long
+    urgent_over_queue: int = 0  # dialled though residents waited: near their deadline
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
@@ -88,6 +104,8 @@ class CallbackDialler:
         self.holding = False  # True: prompt, but place no calls (maintenance, tests)
         # callback id -> why the PBX did not place its last call; until one is placed
         self.refused: dict[int, str] = {}
+        # the live queue state (services/monitoring.py reads the same for the wallboard)
+        self.waiting: Waiting = nobody_waiting
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -171,8 +189,12 @@ class CallbackDialler:
             return 0
         async with self._lock:
             for entry in sorted(self.ready.values(), key=lambda e: (e.due_by, e.id)):
-                if not self._free_agents():
+                free = self._free_agents()
+                if not free:
                     break
+                if not self._blend(free, entry.due_by, self._clock.now()):
+                    self.stats.held_for_queue += 1
+                    break  # earliest deadline first: the rest are further from theirs
                 placed += await self._offer(entry)
         return placed
 
@@ -201,7 +223,7 @@ class CallbackDialler:
         return await self._dial(cb, agent, now)
 
     def choose_agent(self, cb: Callback, now: datetime) -> Agent | None:
-        free = self._free_agents()
+        free = self._blend(self._free_agents(), cb.due_by, now)
         if cb.owner:
             owner = next((a for a in free if a.known_as(cb.owner)), None)
             if owner is not None:
@@ -209,6 +231,21 @@ class CallbackDialler:
             if now < cb.due_by - self._policy.owner_hold_back:
                 return None  # still theirs
         return free[0] if free else None
+
+    def crowded_queues(self) -> set[str]:
+        """Queues where a resident has waited longer than the answer threshold now."""
+        limit = self._settings.blend_wait_seconds
+        if limit is None:
+            return set()
+        return {q for q, (n, longest) in self.waiting().items() if n and longest > limit}
+
+    def _blend(self, free: list[Agent], due_by: datetime, now: datetime) -> list[Agent]:
+        """The free agents whose queues can spare them, or all of them for a callback due
+        within the margin (about to break its promise)."""
+        crowded = self.crowded_queues()
+        if not crowded or now >= due_by - self._settings.blend_margin:
+            return free
+        return [a for a in free if not a.queues & crowded]
 
     async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
         channel_id = f"{self._settings.channel_prefix}-{cb.id}-{len(cb.attempts) + 1}"
@@ -228,6 +265,8 @@ class CallbackDialler:
                                                  self._clock.now(), self._policy, note=str(err)))
             return 0
         self.stats.originated += 1
+        if agent.queues & self.crowded_queues():  # only a callback near its deadline
+            self.stats.urgent_over_queue += 1
         self.refused.pop(cb.id or 0, None)
         self.legs.match_early(leg)
         return 1

@@ -40,6 +40,7 @@ from callcentre.ports import (
 log = logging.getLogger("callcentre.callbacks")
 
 Listener = Callable[[Callback], None]
+Promiser = Callable[[Source, datetime], Awaitable[datetime]]  # services/promises.py
 RETRIES = 5  # optimistic-update retries before giving up with StaleCallback
 SURVEY_WAIT_S, SURVEY_WAITS = 0.2, 300  # a survey answer waits up to 60 s for its attempt's end
 
@@ -81,6 +82,9 @@ class CallbackService:
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats = CallbackStats()
+        # The deadline a new callback is promised when none is asked for: sized to capacity
+        # (PromiseService.due_for) once the composition root sets it; else the fixed rule.
+        self.promises: Promiser | None = None
 
     @property
     def repo(self) -> CallbackRepository:
@@ -107,7 +111,7 @@ class CallbackService:
         at = self._clock.now()
         phone = require(req.phone, self._normalise)
         case_ref = (await self._cases.get(check_ref(req.case_ref))).ref if req.case_ref else None
-        due = req.due_by or self.policy.due_for(req.source, at)
+        due = req.due_by or await self._promise(req.source, at)
         cb = cbd.new_callback(Callback(
             case_ref=case_ref, phone=phone, reason=req.reason, source=req.source,
             promised_by=_name(req.promised_by, "promised_by"), not_before=req.not_before or at,
@@ -119,6 +123,11 @@ class CallbackService:
         log.info("callback %s promised to %s by %s, due %s (%s)", stored.id, mask(phone),
                  stored.promised_by, stored.due_by.isoformat(), req.source)
         return self._changed(stored)
+
+    async def _promise(self, source: Source, at: datetime) -> datetime:
+        if self.promises is None:
+            return self.policy.due_for(source, at)
+        return await self.promises(source, at)
 
     async def get(self, callback_id: int) -> Callback:
         return await self._repo.get(callback_id)

@@ -116,6 +116,11 @@ class MonitoringService:
             "leadership": _leader_json(runtime.leader),
         }
 
+    def waiting(self) -> dict[str, tuple[int, float]]:
+        """Per queue: residents waiting now and the longest wait (s): the wallboard's tiles
+        and the dialler's blending read the same."""
+        return queue_waiting(self._calllog.tracker.active(), self._clock.now())
+
     def live(self, callbacks: CallbackCounts | None = None) -> LiveSnapshot:
         link, now = self._link(), self._clock.now()
         active = self._calllog.tracker.active()
