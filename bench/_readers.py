@@ -214,22 +214,31 @@ def call_tracking(port: int) -> Result:
 def whole_path(port: int) -> Result:
     """FrameParser -> Translator -> CallLogService -> SQLite (a temporary file)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_whole_path(port, Path(tmp) / "bench.sqlite3"))
+        return asyncio.run(_whole_path(port, str(Path(tmp) / "bench.sqlite3")))
 
 
-async def _whole_path(port: int, path: Path) -> Result:
+PG_DSN = "CALLCENTRE_BENCH_PG"  # the empty database of a run, set by bench/ami_ingest.py
+
+
+def whole_path_postgres(port: int) -> Result:
+    """FrameParser -> Translator -> CallLogService -> PostgreSQL (the database in $PG_DSN)."""
+    import os
+    return asyncio.run(_whole_path(port, os.environ[PG_DSN]))
+
+
+async def _whole_path(port: int, url: str) -> Result:
     from callcentre.ami.protocol import FrameParser
     from callcentre.ami.resync import AmiEvents
     from callcentre.services.calllog import CallLogService
-    from callcentre.storage.call_repository import SqliteCallRepository
-    from callcentre.storage.case_repository import SqliteCaseRepository
     from callcentre.storage.db import Database
+    from callcentre.storage.engines import is_postgres, repositories_on
+    from callcentre.storage.postgres.db import PgDatabase
 
-    db = Database(path)
+    db = PgDatabase(url) if is_postgres(url) else Database(Path(url))
     await db.open()
     await db.migrate()
-    service = CallLogService(_tracker(), SqliteCallRepository(db), SqliteCaseRepository(db),
-                             timedelta(days=7))
+    stores = repositories_on(db)
+    service = CallLogService(_tracker(), stores.calls, stores.cases, timedelta(days=7))
     parser = FrameParser()
     ami_events = AmiEvents(_translator(), _call_log_bus(service.handle).publish)
     events = 0
