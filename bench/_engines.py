@@ -81,9 +81,14 @@ async def migrate_data(running: postgres.Cluster, sqlite_file: Path, name: str) 
         env={**os.environ, "CALLCENTRE_DB": running.dsn(name)}, capture_output=True, text=True,
         check=False, cwd=ROOT)
     copied = time.perf_counter() - started
-    if done.returncode != 0:
+    # exit 1 with every table copied: its check found kept figures that a recount of the
+    # copied calls gives otherwise (repaired in PostgreSQL); the bench goes on and says so
+    if done.returncode != 0 and "copied, but" not in done.stdout:
         raise SystemExit(f"callcentre migrate-data failed ({done.returncode}):\n"
                          f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    said = [line for line in done.stdout.splitlines() if line.startswith("figures:")
+            or line.endswith("DIFFERS")] if done.returncode else [done.stdout.strip()
+                                                                  .splitlines()[-1]]
     started = time.perf_counter()
     conn = await asyncpg.connect(running.dsn(name))
     try:
@@ -95,7 +100,7 @@ async def migrate_data(running: postgres.Cluster, sqlite_file: Path, name: str) 
     rows = sum(int(line.split()[1]) for line in done.stdout.splitlines()
                if line.split()[-1:] == ["rows"])
     return (f"callcentre migrate-data {sqlite_file.name}: {rows:,} rows in {copied:.1f} s "
-            f"(copied and checked: {done.stdout.strip().splitlines()[-1]}); VACUUM ANALYZE "
+            f"(exit {done.returncode}: {'; '.join(said)}); VACUUM ANALYZE "
             f"{analysed:.1f} s; {size / 2**20:,.0f} MiB")
 
 

@@ -32,6 +32,14 @@ report runs; /metrics p99 under 50 ms. Rows above are flagged with ``!`` and lis
     .venv/bin/python bench/pages_at_scale.py --sizes 1M,10M  # both, with the growth ratio
     .venv/bin/python bench/pages_at_scale.py --sizes 50k:1,500k:10 --cache /var/tmp/x
 
+**PostgreSQL beside SQLite** (issue #13): ``--engines sqlite,postgresql`` (one size) copies
+the same history into a throwaway PostgreSQL cluster with the real ``callcentre
+migrate-data`` (timed and printed, with the VACUUM ANALYZE after it; bench/_engines.py),
+then measures every row on SQLite, then on PostgreSQL, each start on a fresh copy (for
+PostgreSQL: CREATE DATABASE ... TEMPLATE), and prints both columns and PostgreSQL / SQLite.
+
+    .venv/bin/python bench/pages_at_scale.py --engines sqlite,postgresql --warm-requests 10
+
 The council's volume is flat by default (--growth 0, where bench/history.py's own default
 is 6 % a year): issue #16 compares ten years of 10M calls with the same council's last
 year of 1M, so the last year is the same size in both, and a figure's growth 1M -> 10M
