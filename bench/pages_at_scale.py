@@ -492,43 +492,52 @@ STEADY = [
 
 
 async def measure_size(p: Prepared, s: Settings, only: set[str] | None,
-                       pg: OnPostgres | None = None) -> dict[str, Figure]:
-    figures: dict[str, Figure] = {}
-    starts: list[float] = []
+                       engines: Sequence[OnPostgres | None] = (None,)) -> list[dict[str, Figure]]:
+    """Every row on each engine (None: SQLite), the engines in turn row by row, so that
+    the load of the machine, which changes by the minute, weighs on each alike."""
+    figures: list[dict[str, Figure]] = [{} for _ in engines]
+    starts: list[list[float]] = [[] for _ in engines]
     for row, paths in first_view_rows(p):
         if only and row.key not in only:
             continue
-        async with Server(p.path, s.work, p.token, pg) as server, \
-                Client(server, s.timeout) as client:
-            starts.append(server.start_seconds)
-            fig = Figure()
-            if row.key == "month_busiest":  # the heaviest report: /healthz meanwhile
-                stop = asyncio.Event()
-                async with Client(server, s.timeout) as prober:
-                    probe = asyncio.create_task(poll(prober, "/healthz", 0.05, stop))
+        for pg, mine, started in zip(engines, figures, starts, strict=True):
+            async with Server(p.path, s.work, p.token, pg) as server, \
+                    Client(server, s.timeout) as client:
+                started.append(server.start_seconds)
+                fig = Figure()
+                if row.key == "month_busiest":  # the heaviest report: /healthz meanwhile
+                    stop = asyncio.Event()
+                    async with Client(server, s.timeout) as prober:
+                        probe = asyncio.create_task(poll(prober, "/healthz", 0.05, stop))
+                        fig.first = await client.time(paths(0))
+                        stop.set()
+                        mine["healthz_report"] = Figure(warm=await probe)
+                else:
                     fig.first = await client.time(paths(0))
-                    stop.set()
-                    figures["healthz_report"] = Figure(warm=await probe)
-            else:
-                fig.first = await client.time(paths(0))
-            if fig.first != float("inf"):
-                fig.warm = await warm(client, lambda n, f=paths: f(n + 1), s.warm_seconds,
-                                      s.warm_requests)
-            figures[row.key] = fig
-            print(f"  {row.label}: first {_ms(fig.first)} ms, warm p50 {_ms(fig.p(50))} "
-                  f"p99 {_ms(fig.p(99))} (n {len(fig.warm)})", flush=True)
+                if fig.first != float("inf"):
+                    fig.warm = await warm(client, lambda n, f=paths: f(n + 1), s.warm_seconds,
+                                          s.warm_requests)
+                mine[row.key] = fig
+                print(f"  {_engine(pg)} {row.label}: first {_ms(fig.first)} ms, warm p50 "
+                      f"{_ms(fig.p(50))} p99 {_ms(fig.p(99))} (n {len(fig.warm)})", flush=True)
     if not only or only & {r.key for r in STEADY}:
-        async with Server(p.path, s.work, p.token, pg) as server, \
-                Client(server, s.timeout) as client:
-            starts.append(server.start_seconds)
-            await steady(server, client, p, s, figures)
-    if starts:
-        figures["start"] = Figure(warm=starts, extra="start to /healthz answering")
+        for pg, mine, started in zip(engines, figures, starts, strict=True):
+            async with Server(p.path, s.work, p.token, pg) as server, \
+                    Client(server, s.timeout) as client:
+                started.append(server.start_seconds)
+                await steady(server, client, p, s, mine, _engine(pg))
+    for mine, started in zip(figures, starts, strict=True):
+        if started:
+            mine["start"] = Figure(warm=started, extra="start to /healthz answering")
     return figures
 
 
+def _engine(pg: OnPostgres | None) -> str:
+    return "postgresql" if pg else "sqlite"
+
+
 async def steady(server: Server, client: Client, p: Prepared, s: Settings,
-                 figures: dict[str, Figure]) -> None:
+                 figures: dict[str, Figure], engine: str = "") -> None:
     ids = p.call_ids
     metrics = Figure(first=await client.time("/metrics"))
     metrics.warm = await paced(client, lambda _: "/metrics", 0.25, s.steady_seconds)
@@ -545,7 +554,7 @@ async def steady(server: Server, client: Client, p: Prepared, s: Settings,
                                      f"scrape p99 {_ms(Figure(warm=scraped).p(99))} ms")
     for key in ("metrics", "healthz", "call_scraped"):
         f = figures[key]
-        print(f"  {key}: first {_ms(f.first)} ms, p50 {_ms(f.p(50))} p99 {_ms(f.p(99))} "
+        print(f"  {engine} {key}: first {_ms(f.first)} ms, p50 {_ms(f.p(50))} p99 {_ms(f.p(99))} "
               f"(n {len(f.warm)}) {f.extra}", flush=True)
 
 
@@ -693,35 +702,36 @@ async def run(args: argparse.Namespace) -> None:
                                            args.max_age_days, args.rebuild, args.triggers,
                                            args.after)
             print(f"{s.label}: {prep.path}: {prep.note}", flush=True)
+            targets: list[OnPostgres | None] = []
             for engine in engines:
-                pg = None
-                if engine == "postgresql":
-                    assert running is not None
-                    pg = OnPostgres(running)
-                    print(f"{s.label} into PostgreSQL: "
-                          f"{await _engines.migrate_data(running, prep.path, pg.pristine)}",
-                          flush=True)
                 columns.append(Column(s, engine, len(engines) > 1))
-                print(f"{columns[-1].label}:", flush=True)
-                stop = asyncio.Event()
-                sampler = asyncio.create_task(load_average(stop))
-                try:
-                    results.append(await measure_size(prep, settings, only, pg))
-                finally:  # the last fresh copy: as large as the database
-                    for p in settings.work.glob("cc.sqlite3*"):
-                        p.unlink()
-                    if pg:
-                        await _engines.drop(running, "run", pg.pristine)
-                    stop.set()
-                    loads.append(await sampler)
+                if engine == "sqlite":
+                    targets.append(None)
+                    continue
+                assert running is not None
+                targets.append(OnPostgres(running))
+                print(f"{s.label} into PostgreSQL: "
+                      f"{await _engines.migrate_data(running, prep.path, 'pristine')}",
+                      flush=True)
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(load_average(stop))
+            try:
+                results += await measure_size(prep, settings, only, targets)
+            finally:  # the last fresh copy: as large as the database
+                for p in settings.work.glob("cc.sqlite3*"):
+                    p.unlink()
+                if running:
+                    await _engines.drop(running, "run", "pristine")
+                stop.set()
+                loads.append((s, await sampler))
     assert prep is not None
     rows = [row for row, _ in first_view_rows(prep)] + STEADY
     rows.append(Row("start", "start to /healthz answering (median of starts)", 60.0, False))
     print()
     for line in table(columns, results, rows):
         print(line)
-    for c, (mean, top) in zip(columns, loads, strict=True):
-        print(f"load average (1 min) while {c.label} was measured: mean {mean:.2f}, max "
+    for s, (mean, top) in loads:
+        print(f"load average (1 min) while {s.label} was measured: mean {mean:.2f}, max "
               f"{top:.2f} on {os.cpu_count()} cores (the machine's, other work included)")
 
 
