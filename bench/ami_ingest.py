@@ -32,6 +32,11 @@ Not the same work, so labelled apart:
                            server's settings, bench/_engines.py); only with
                            ``--engines sqlite,postgresql`` (or postgresql), which also
                            prints its ratio to the SQLite whole path of the same run
+With ``--history FILE`` (a database of bench/history.py, e.g. the 1M-call one that
+bench/pages_at_scale.py keeps), both whole paths write into a fresh copy of that history
+each run rather than into an empty database: SQLite into a copy of the file, PostgreSQL
+into a copy (CREATE DATABASE ... TEMPLATE) of the history put into it once by
+``callcentre migrate-data`` (timed and printed).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -113,12 +119,17 @@ def serve_once(path: Path) -> tuple[int, threading.Thread]:
     return port, thread
 
 
-def run_stage(name: str, path: Path, running: _engines.postgres.Cluster | None = None) -> Result:
+def run_stage(name: str, path: Path, running: _engines.postgres.Cluster | None = None,
+              history: Path | None = None) -> Result:
     env = dict(os.environ)
-    if name in PG_STAGES:
+    if name in PG_STAGES:  # empty, or a copy of the history, each run
         assert running is not None
-        asyncio.run(_engines.create(running, "ingest"))  # empty, each run
+        asyncio.run(_engines.create(running, "ingest", "pristine" if history else None))
         env[_readers.PG_DSN] = running.dsn("ingest")
+    elif name == WHOLE and history:
+        copy = path.parent / "history.sqlite3"
+        shutil.copyfile(history, copy)
+        env[_readers.SQLITE_FILE] = str(copy)
     port, server = serve_once(path)
     child = subprocess.run(
         [sys.executable, __file__, "--child", name, "--port", str(port)],
@@ -146,18 +157,24 @@ def main() -> None:
         if any(n in PG_STAGES for n in names):
             running = stack.enter_context(_engines.cluster(args.pg_shared_buffers))
             print(_engines.settings_note(args.pg_shared_buffers), flush=True)
+            if args.history:
+                print(asyncio.run(_engines.migrate_data(running, args.history, "pristine")),
+                      flush=True)
         for kind in args.streams.split(","):
-            measure(kind, names, args.events, args.runs, running)
+            measure(kind, names, args.events, args.runs, running, args.history)
 
 
 def measure(kind: str, names: list[str], min_events: int, rounds: int,
-            running: _engines.postgres.Cluster | None = None) -> None:
+            running: _engines.postgres.Cluster | None = None,
+            history: Path | None = None) -> None:
     stream = build_stream(min_events, compact=kind == "compact")
     events, calls = stream.events, stream.inbound_calls
     print(f"\n== stream {kind}: {events} events, {calls} residents' calls"
           f" ({events / calls:.0f} events a call; {stream.calls} calls replayed in all),"
           f" {len(stream.data) / 2**20:.1f} MiB, over TCP {HOST}; {rounds} rounds,"
-          f" one subprocess per run", flush=True)
+          f" one subprocess per run"
+          + (f"; the whole paths into a copy of {history.name} each run" if history else ""),
+          flush=True)
     runs: dict[str, list[Result]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stream.ami"
@@ -165,7 +182,7 @@ def measure(kind: str, names: list[str], min_events: int, rounds: int,
         del stream
         for round_no in range(1, rounds + 1):
             for name in names:
-                runs[name].append(result := run_stage(name, path, running))
+                runs[name].append(result := run_stage(name, path, running, history))
                 print(f"  round {round_no}  {name:<26}{result['rate']:>11,.0f} events/s"
                       f"{calls / result['seconds']:>9,.0f} calls/s  {result['seconds']:6.2f} s"
                       f"  peak RSS {result['rss_kib'] / 1024:6.1f} MiB", flush=True)
@@ -224,6 +241,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--engines", default="sqlite",
                         help="the whole path on sqlite, postgresql or both (sqlite,postgresql)")
     parser.add_argument("--pg-shared-buffers", default="256MB")
+    parser.add_argument("--history", type=Path,
+                        help="write the whole paths into a copy of this history (SQLite file)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
