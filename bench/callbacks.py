@@ -205,8 +205,8 @@ async def on_history(history: Path, engines: list[str], shared_buffers: str,
     median = {e: statistics.median(t) for e, t in times.items()}
     for engine, took in times.items():
         print(f"rebuild on {history.name}, {engine}: {held[engine]:,} callbacks within the "
-              f"horizon; median {median[engine]:.3f} s, best {min(took):.3f} s, worst "
-              f"{max(took):.3f} s of {len(took)} (target < 2 s)")
+              f"horizon; median {median[engine] * 1000:.1f} ms, best {min(took) * 1000:.1f} ms, "
+              f"worst {max(took) * 1000:.1f} ms of {len(took)} (target < 2 s)")
     if len(median) > 1:
         print(f"rebuild PostgreSQL / SQLite, same run: median "
               f"{median['postgresql'] / median['sqlite']:.2f}x, best "
