@@ -211,25 +211,40 @@ def call_tracking(port: int) -> Result:
     return {"events": events, "seconds": time.perf_counter() - started, "calls": finished}
 
 
+PG_DSN = "CALLCENTRE_BENCH_PG"  # the database of a run, set by bench/ami_ingest.py
+SQLITE_FILE = "CALLCENTRE_BENCH_SQLITE"  # a copy of a history for the run, when one is given
+
+
 def whole_path(port: int) -> Result:
-    """FrameParser -> Translator -> CallLogService -> SQLite (a temporary file)."""
+    """FrameParser -> Translator -> CallLogService -> SQLite (a temporary file, or the copy
+    of a history in $SQLITE_FILE)."""
+    import os
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_whole_path(port, Path(tmp) / "bench.sqlite3"))
+        return asyncio.run(_whole_path(
+            port, os.environ.get(SQLITE_FILE) or str(Path(tmp) / "bench.sqlite3")))
 
 
-async def _whole_path(port: int, path: Path) -> Result:
+def whole_path_postgres(port: int) -> Result:
+    """FrameParser -> Translator -> CallLogService -> PostgreSQL (the database in $PG_DSN)."""
+    import os
+    return asyncio.run(_whole_path(port, os.environ[PG_DSN]))
+
+
+async def _whole_path(port: int, url: str) -> Result:
     from callcentre.ami.protocol import FrameParser
     from callcentre.ami.resync import AmiEvents
     from callcentre.services.calllog import CallLogService
-    from callcentre.storage.call_repository import SqliteCallRepository
-    from callcentre.storage.case_repository import SqliteCaseRepository
     from callcentre.storage.db import Database
+    from callcentre.storage.engines import is_postgres, repositories_on
+    from callcentre.storage.postgres.db import PgDatabase
 
-    db = Database(path)
+    db = PgDatabase(url) if is_postgres(url) else Database(Path(url))
     await db.open()
     await db.migrate()
-    service = CallLogService(_tracker(), SqliteCallRepository(db), SqliteCaseRepository(db),
-                             timedelta(days=7))
+    stores = repositories_on(db)
+    finished = "SELECT count(*) FROM calls WHERE outcome IS NOT NULL"
+    before = int((await db.fetch_all(finished))[0][0])  # a history's calls, if any
+    service = CallLogService(_tracker(), stores.calls, stores.cases, timedelta(days=7))
     parser = FrameParser()
     ami_events = AmiEvents(_translator(), _call_log_bus(service.handle).publish)
     events = 0
@@ -244,7 +259,7 @@ async def _whole_path(port: int, path: Path) -> Result:
     await receive(port, on_data)
     await service.flush()
     seconds = time.perf_counter() - started
-    rows = await db.fetch_all("SELECT count(*) FROM calls WHERE outcome IS NOT NULL")
+    rows = await db.fetch_all(finished)
     await db.close()
-    return {"events": events, "seconds": seconds, "calls": int(rows[0][0]),
+    return {"events": events, "seconds": seconds, "calls": int(rows[0][0]) - before,
             "flushes": service.stats.flushes}

@@ -27,13 +27,27 @@ Not the same work, so labelled apart:
   whole path with SQLite   FrameParser -> AmiEvents -> subscription table -> CallLogService
                            with the SQLite repositories on a temporary file, flushed at the
                            end; the finished calls in the database must equal the stream's
+  whole path with PostgreSQL   the same with the PostgreSQL repositories, on an empty
+                           database of its own each run (a throwaway cluster with a
+                           server's settings, bench/_engines.py); only with
+                           ``--engines sqlite,postgresql`` (or postgresql), which also
+                           prints its ratio to the SQLite whole path of the same run
+With ``--history FILE`` (a database of bench/history.py, e.g. the 1M-call one that
+bench/pages_at_scale.py keeps), both whole paths write into a fresh copy of that history
+each run rather than into an empty database: SQLite into a copy of the file, PostgreSQL
+into a copy (CREATE DATABASE ... TEMPLATE) of the history put into it once by
+``callcentre migrate-data`` (timed and printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -43,6 +57,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import _engines
 import _readers
 from _readers import HOST, Result
 from _stream import build_stream
@@ -53,6 +68,7 @@ TARGET_RSS_MIB = 100
 SPLIT, TEXT = "callcentre, all headers", "callcentre, text kept"
 REFERENCES = ('split(": ") reference', "panoramisk 1.4", "asterisk-ami 0.1.7")
 TRACKING, WHOLE = "parser + call tracking", "whole path with SQLite"
+WHOLE_PG = "whole path with PostgreSQL"
 # stage name -> (port) -> {"events", "seconds", ["calls", ...]}; each run in a fresh subprocess.
 STAGES: dict[str, Callable[[int], Result]] = {
     SPLIT: _readers.callcentre_split,
@@ -62,8 +78,10 @@ STAGES: dict[str, Callable[[int], Result]] = {
     TEXT: _readers.callcentre_text,
     TRACKING: _readers.call_tracking,
     WHOLE: _readers.whole_path,
+    WHOLE_PG: _readers.whole_path_postgres,
 }
-CHECKS_CALLS = (TRACKING, WHOLE)
+CHECKS_CALLS = (TRACKING, WHOLE, WHOLE_PG)
+PG_STAGES = (WHOLE_PG,)
 
 
 def peak_rss_kib() -> int:
@@ -101,11 +119,21 @@ def serve_once(path: Path) -> tuple[int, threading.Thread]:
     return port, thread
 
 
-def run_stage(name: str, path: Path) -> Result:
+def run_stage(name: str, path: Path, running: _engines.postgres.Cluster | None = None,
+              history: Path | None = None) -> Result:
+    env = dict(os.environ)
+    if name in PG_STAGES:  # empty, or a copy of the history, each run
+        assert running is not None
+        asyncio.run(_engines.create(running, "ingest", "pristine" if history else None))
+        env[_readers.PG_DSN] = running.dsn("ingest")
+    elif name == WHOLE and history:
+        copy = path.parent / "history.sqlite3"
+        shutil.copyfile(history, copy)
+        env[_readers.SQLITE_FILE] = str(copy)
     port, server = serve_once(path)
     child = subprocess.run(
         [sys.executable, __file__, "--child", name, "--port", str(port)],
-        capture_output=True, text=True, check=False, timeout=900,
+        capture_output=True, text=True, check=False, timeout=900, env=env,
     )
     server.join(timeout=5)
     if child.returncode != 0:
@@ -120,18 +148,33 @@ def main() -> None:
     if args.child:
         run_stage_here(args.child, args.port)
         return
-    names = args.stages.split(",") if args.stages else list(STAGES)
-    for kind in args.streams.split(","):
-        measure(kind, names, args.events, args.runs)
+    engines = _engines.engines(args.engines)
+    names = args.stages.split(",") if args.stages else [
+        s for s in STAGES if s not in PG_STAGES or "postgresql" in engines]
+    names = [n for n in names if n != WHOLE or "sqlite" in engines]
+    with contextlib.ExitStack() as stack:
+        running = None
+        if any(n in PG_STAGES for n in names):
+            running = stack.enter_context(_engines.cluster(args.pg_shared_buffers))
+            print(_engines.settings_note(args.pg_shared_buffers), flush=True)
+            if args.history:
+                print(asyncio.run(_engines.migrate_data(running, args.history, "pristine")),
+                      flush=True)
+        for kind in args.streams.split(","):
+            measure(kind, names, args.events, args.runs, running, args.history)
 
 
-def measure(kind: str, names: list[str], min_events: int, rounds: int) -> None:
+def measure(kind: str, names: list[str], min_events: int, rounds: int,
+            running: _engines.postgres.Cluster | None = None,
+            history: Path | None = None) -> None:
     stream = build_stream(min_events, compact=kind == "compact")
     events, calls = stream.events, stream.inbound_calls
     print(f"\n== stream {kind}: {events} events, {calls} residents' calls"
           f" ({events / calls:.0f} events a call; {stream.calls} calls replayed in all),"
           f" {len(stream.data) / 2**20:.1f} MiB, over TCP {HOST}; {rounds} rounds,"
-          f" one subprocess per run", flush=True)
+          f" one subprocess per run"
+          + (f"; the whole paths into a copy of {history.name} each run" if history else ""),
+          flush=True)
     runs: dict[str, list[Result]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stream.ami"
@@ -139,7 +182,7 @@ def measure(kind: str, names: list[str], min_events: int, rounds: int) -> None:
         del stream
         for round_no in range(1, rounds + 1):
             for name in names:
-                runs[name].append(result := run_stage(name, path))
+                runs[name].append(result := run_stage(name, path, running, history))
                 print(f"  round {round_no}  {name:<26}{result['rate']:>11,.0f} events/s"
                       f"{calls / result['seconds']:>9,.0f} calls/s  {result['seconds']:6.2f} s"
                       f"  peak RSS {result['rss_kib'] / 1024:6.1f} MiB", flush=True)
@@ -167,15 +210,22 @@ def report(kind: str, runs: dict[str, list[Result]], events: int, calls: int) ->
                                 for f in (max, statistics.median))
                 note = "" if mine == SPLIT else "  (not the same work: no header split)"
                 print(f"ratio {mine} / {reference}: best {best:.2f}x, median {median:.2f}x{note}")
-    if WHOLE in runs:
-        results = runs[WHOLE]
+    for whole, engine in ((WHOLE, "SQLite"), (WHOLE_PG, "PostgreSQL")):
+        if whole not in runs:
+            continue
+        results = runs[whole]
         rss = max(r["rss_kib"] for r in results) / 1024
         target = f" (target >= {TARGET_EVENTS_PER_S:,} on the real mix)" if kind == "real" else ""
-        print(f"{WHOLE}: best {_rates(results, max):,.0f}, median"
+        print(f"{whole}: best {_rates(results, max):,.0f}, median"
               f" {_rates(results, statistics.median):,.0f} events/s{target}, best"
               f" {_rates(results, max) * per_call:,.0f} calls/s; peak RSS {rss:.1f} MiB"
-              f" (target < {TARGET_RSS_MIB}); finished calls in SQLite"
+              f" (target < {TARGET_RSS_MIB}); finished calls in {engine}"
               f" {sorted({r['calls'] for r in results})} of {calls}")
+    if WHOLE in runs and WHOLE_PG in runs:
+        best, median = (_rates(runs[WHOLE_PG], f) / _rates(runs[WHOLE], f)
+                        for f in (max, statistics.median))
+        print(f"ratio {WHOLE_PG} / {WHOLE} (events/s, same run): best {best:.2f}x, "
+              f"median {median:.2f}x")
 
 
 def _rates(results: list[Result], pick: Callable[[list[float]], float]) -> float:
@@ -188,6 +238,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="rounds of every stage")
     parser.add_argument("--streams", default="real,compact", help="real, compact or both")
     parser.add_argument("--stages", help=f"comma-separated subset of: {', '.join(STAGES)}")
+    parser.add_argument("--engines", default="sqlite",
+                        help="the whole path on sqlite, postgresql or both (sqlite,postgresql)")
+    parser.add_argument("--pg-shared-buffers", default="256MB")
+    parser.add_argument("--history", type=Path,
+                        help="write the whole paths into a copy of this history (SQLite file)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()

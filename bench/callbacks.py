@@ -1,8 +1,16 @@
 """Callbacks: 100,000 pending promises — start-up rebuild, memory, prompt lateness.
 
     .venv/bin/python bench/callbacks.py [--pending N] [--due N] [--window S]
+                                        [--engines sqlite,postgresql]
 
-1. A temporary SQLite database gets ``--pending`` (100,000) pending callbacks, stored in
+With ``--engines sqlite,postgresql`` every step runs on SQLite, then on PostgreSQL (a
+throwaway cluster with a server's settings, bench/_engines.py), in the same run, and the
+rebuild times are compared (PostgreSQL / SQLite). With ``--history FILE`` (a database of
+bench/history.py, e.g. the 1M-call one bench/pages_at_scale.py keeps) only the rebuild is
+timed, on that history's own callbacks: the file as it is on SQLite, and on PostgreSQL
+its copy by ``callcentre migrate-data``; ``--repeats`` times, the engines in turn.
+
+1. A temporary SQLite (or PostgreSQL) database gets ``--pending`` (100,000) pending callbacks, stored in
    the real schema (bulk insert, the repository's own row encoding).
 2. **Rebuild**: a fresh Database + CallbackDialler, as at start-up: ``rebuild()`` reads
    every callback due within the horizon and builds the heap. Two cases: all 100,000
@@ -24,11 +32,13 @@ import asyncio
 import contextlib
 import gc
 import random
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import _engines
 import psutil
 
 from callcentre.domain.agents import AgentBoard
@@ -40,6 +50,8 @@ from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
 from callcentre.storage import callback_repository as sql
 from callcentre.storage.db import Database
+from callcentre.storage.engines import is_postgres, repositories_on
+from callcentre.storage.postgres.db import PgDatabase
 from callcentre.testing import (
     FakePbx,
     InMemoryCallRepository,
@@ -73,8 +85,12 @@ def _rows(now: datetime, n: int, spread: timedelta, due: int, window: float,
     return rows
 
 
-async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
-    db = Database(path)
+def _database(url: str) -> Database | PgDatabase:
+    return PgDatabase(url) if is_postgres(url) else Database(Path(url))
+
+
+async def _fill(url: str, rows: list[tuple[object, ...]]) -> None:
+    db = _database(url)
     await db.open()
     await db.migrate()
     async with db.write() as conn:
@@ -82,14 +98,15 @@ async def _fill(path: Path, rows: list[tuple[object, ...]]) -> None:
     await db.close()
 
 
-def _dialler(db: Database, clock: WallClock, policy: object) -> CallbackDialler:
-    service = CallbackService(sql.SqliteCallbackRepository(db), InMemoryCaseRepository(),
+def _dialler(db: Database | PgDatabase, clock: WallClock, policy: object) -> CallbackDialler:
+    service = CallbackService(repositories_on(db).callbacks, InMemoryCaseRepository(),
                               InMemoryCallRepository(), policy, clock, normaliser("GB"))  # type: ignore[arg-type]
     return CallbackDialler(service, service.repo, HeapScheduler(), AgentBoard(), FakePbx(), clock)
 
 
-async def _rebuild(path: Path, policy: object) -> tuple[float, int, CallbackDialler, Database]:
-    db = Database(path)
+async def _rebuild(url: str, policy: object
+                   ) -> tuple[float, int, CallbackDialler, Database | PgDatabase]:
+    db = _database(url)
     await db.open()
     dialler = _dialler(db, WallClock(), policy)
     t0 = time.perf_counter()
@@ -115,7 +132,7 @@ def _apscheduler_reference(n: int) -> float:
     return asyncio.run(run())
 
 
-async def _lateness(db: Database, dialler: CallbackDialler, due: int,
+async def _lateness(db: Database | PgDatabase, dialler: CallbackDialler, due: int,
                     window: float) -> list[float]:
     """Seconds from each of ``due`` callbacks' next_attempt_at to its prompt."""
     # The first ``due`` rows were inserted first (ids 1..due): move them into the minute
@@ -144,39 +161,93 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def main(pending: int, due: int, window: float) -> None:
+async def main(pending: int, due: int, window: float, engines: list[str],
+               shared_buffers: str) -> None:
+    rebuilds: dict[str, tuple[float, float]] = {}
+    with contextlib.ExitStack() as stack:
+        running = (stack.enter_context(_engines.cluster(shared_buffers))
+                   if "postgresql" in engines else None)
+        for engine in engines:
+            print(f"== {engine}" + (f" ({_engines.settings_note(shared_buffers)})"
+                                    if engine == "postgresql" else ""), flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                if running and engine == "postgresql":
+                    for name in ("worst", "usual"):
+                        await _engines.create(running, name)
+                    stores = (running.dsn("worst"), running.dsn("usual"))
+                else:
+                    stores = (str(Path(tmp) / "worst.sqlite3"), str(Path(tmp) / "usual.sqlite3"))
+                rebuilds[engine] = await one_engine(stores, pending, due, window)
+    if len(rebuilds) > 1:
+        (lite_worst, lite_usual), (pg_worst, pg_usual) = rebuilds["sqlite"], rebuilds["postgresql"]
+        print(f"rebuild PostgreSQL / SQLite, same run: all within the horizon "
+              f"{pg_worst / lite_worst:.2f}x, spread over 10 days {pg_usual / lite_usual:.2f}x")
+
+
+async def on_history(history: Path, engines: list[str], shared_buffers: str,
+                     repeats: int) -> None:
+    """The dialler's rebuild on ``history``'s callbacks, on each engine in turn."""
+    always = _always_policy()
+    with contextlib.ExitStack() as stack:
+        urls = {"sqlite": str(history)} if "sqlite" in engines else {}
+        if "postgresql" in engines:
+            running = stack.enter_context(_engines.cluster(shared_buffers))
+            print(f"{_engines.settings_note(shared_buffers)}; "
+                  f"{await _engines.migrate_data(running, history, 'history')}", flush=True)
+            urls["postgresql"] = running.dsn("history")
+        times: dict[str, list[float]] = {e: [] for e in urls}
+        held: dict[str, int] = {}
+        for _ in range(repeats):
+            for engine, url in urls.items():
+                seconds, held[engine], _, db = await _rebuild(url, always)
+                await db.close()
+                times[engine].append(seconds)
+    median = {e: statistics.median(t) for e, t in times.items()}
+    for engine, took in times.items():
+        print(f"rebuild on {history.name}, {engine}: {held[engine]:,} callbacks within the "
+              f"horizon; median {median[engine] * 1000:.1f} ms, best {min(took) * 1000:.1f} ms, "
+              f"worst {max(took) * 1000:.1f} ms of {len(took)} (target < 2 s)")
+    if len(median) > 1:
+        print(f"rebuild PostgreSQL / SQLite, same run: median "
+              f"{median['postgresql'] / median['sqlite']:.2f}x, best "
+              f"{min(times['postgresql']) / min(times['sqlite']):.2f}x")
+
+
+async def one_engine(stores: tuple[str, str], pending: int, due: int,
+                     window: float) -> tuple[float, float]:
+    """Every step on one engine: (rebuild seconds, all within the horizon; spread)."""
     always = _always_policy()  # the deadline rules do not matter here; hours always open
     proc = psutil.Process()
-    with tempfile.TemporaryDirectory() as tmp:
-        now = datetime.now(UTC)
-        worst, usual = Path(tmp) / "worst.sqlite3", Path(tmp) / "usual.sqlite3"
-        t0 = time.perf_counter()
-        await _fill(worst, _rows(now, pending, timedelta(minutes=30), due, window, always))
-        await _fill(usual, _rows(now, pending, timedelta(days=10), due, window, always))
-        took = time.perf_counter() - t0
-        print(f"setup: 2 x {pending:,} pending callbacks stored in {took:.1f} s")
-        gc.collect()
-        rss0 = proc.memory_info().rss
-        spread_s, spread_n, _, db2 = await _rebuild(usual, always)
-        await db2.close()
-        rebuild_s, held, dialler, db = await _rebuild(worst, always)
-        rss1 = proc.memory_info().rss
-        print(f"rebuild, all {held:,} within the horizon: {rebuild_s:.3f} s (target < 2 s)")
-        print(f"rebuild, spread over 10 days ({spread_n:,} within the horizon): {spread_s:.3f} s")
-        n_ref = min(pending, REFERENCE_JOBS)
-        ref = await asyncio.to_thread(_apscheduler_reference, n_ref)
-        per_ours, per_ref = rebuild_s / held, ref / n_ref
-        print(f"reference: APScheduler 3.11 add_job x {n_ref:,} (memory store): {ref:.3f} s; "
-              f"per job ours/APScheduler = {per_ours / per_ref:.3f}")
-        print(f"RSS growth (open + rebuild of {held:,}): {(rss1 - rss0) / MB:.1f} MB "
-              "(target < 100 MB)")
-        late = await _lateness(db, dialler, due, window)
-        await db.close()
-        rss2 = proc.memory_info().rss
-        print(f"prompt lateness, {len(late):,} due within {window:.0f} s: p50 "
-              f"{_pct(late, 0.5) * 1000:.1f} ms, p99 {_pct(late, 0.99) * 1000:.1f} ms, "
-              f"max {max(late) * 1000:.1f} ms (target p99 < 1 s)")
-        print(f"RSS growth at the end: {(rss2 - rss0) / MB:.1f} MB")
+    now = datetime.now(UTC)
+    worst, usual = stores
+    t0 = time.perf_counter()
+    await _fill(worst, _rows(now, pending, timedelta(minutes=30), due, window, always))
+    await _fill(usual, _rows(now, pending, timedelta(days=10), due, window, always))
+    took = time.perf_counter() - t0
+    print(f"setup: 2 x {pending:,} pending callbacks stored in {took:.1f} s")
+    gc.collect()
+    rss0 = proc.memory_info().rss
+    spread_s, spread_n, _, db2 = await _rebuild(usual, always)
+    await db2.close()
+    rebuild_s, held, dialler, db = await _rebuild(worst, always)
+    rss1 = proc.memory_info().rss
+    print(f"rebuild, all {held:,} within the horizon: {rebuild_s:.3f} s (target < 2 s)")
+    print(f"rebuild, spread over 10 days ({spread_n:,} within the horizon): {spread_s:.3f} s")
+    n_ref = min(pending, REFERENCE_JOBS)
+    ref = await asyncio.to_thread(_apscheduler_reference, n_ref)
+    per_ours, per_ref = rebuild_s / held, ref / n_ref
+    print(f"reference: APScheduler 3.11 add_job x {n_ref:,} (memory store): {ref:.3f} s; "
+          f"per job ours/APScheduler = {per_ours / per_ref:.3f}")
+    print(f"RSS growth (open + rebuild of {held:,}): {(rss1 - rss0) / MB:.1f} MB "
+          "(target < 100 MB)")
+    late = await _lateness(db, dialler, due, window)
+    await db.close()
+    rss2 = proc.memory_info().rss
+    print(f"prompt lateness, {len(late):,} due within {window:.0f} s: p50 "
+          f"{_pct(late, 0.5) * 1000:.1f} ms, p99 {_pct(late, 0.99) * 1000:.1f} ms, "
+          f"max {max(late) * 1000:.1f} ms (target p99 < 1 s)")
+    print(f"RSS growth at the end: {(rss2 - rss0) / MB:.1f} MB")
+    return rebuild_s, spread_s
 
 
 def _always_policy() -> object:
@@ -195,5 +266,15 @@ if __name__ == "__main__":
     parser.add_argument("--pending", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=1_000)
     parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--engines", default="sqlite", help="sqlite, postgresql or both")
+    parser.add_argument("--pg-shared-buffers", default="256MB")
+    parser.add_argument("--history", type=Path, help="time the rebuild on this history's "
+                        "callbacks instead (a SQLite file of bench/history.py)")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    asyncio.run(main(args.pending, args.due, args.window))
+    if args.history:
+        asyncio.run(on_history(args.history, _engines.engines(args.engines),
+                               args.pg_shared_buffers, args.repeats))
+        raise SystemExit(0)
+    asyncio.run(main(args.pending, args.due, args.window, _engines.engines(args.engines),
+                     args.pg_shared_buffers))

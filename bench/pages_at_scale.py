@@ -32,6 +32,14 @@ report runs; /metrics p99 under 50 ms. Rows above are flagged with ``!`` and lis
     .venv/bin/python bench/pages_at_scale.py --sizes 1M,10M  # both, with the growth ratio
     .venv/bin/python bench/pages_at_scale.py --sizes 50k:1,500k:10 --cache /var/tmp/x
 
+**PostgreSQL beside SQLite** (issue #13): ``--engines sqlite,postgresql`` (one size) copies
+the same history into a throwaway PostgreSQL cluster with the real ``callcentre
+migrate-data`` (timed and printed, with the VACUUM ANALYZE after it; bench/_engines.py),
+then measures every row on SQLite, then on PostgreSQL, each start on a fresh copy (for
+PostgreSQL: CREATE DATABASE ... TEMPLATE), and prints both columns and PostgreSQL / SQLite.
+
+    .venv/bin/python bench/pages_at_scale.py --engines sqlite,postgresql --warm-requests 10
+
 The council's volume is flat by default (--growth 0, where bench/history.py's own default
 is 6 % a year): issue #16 compares ten years of 10M calls with the same council's last
 year of 1M, so the last year is the same size in both, and a figure's growth 1M -> 10M
@@ -76,6 +84,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import _engines
 import history
 from _policy import ALWAYS_OPEN  # bench/, the script's own folder
 from history import Shape, build, count, load_after, verify
@@ -252,11 +261,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    """``callcentre serve`` on a fresh copy of a pristine database."""
+@dataclass(frozen=True)
+class OnPostgres:
+    """The pristine history in PostgreSQL: database ``pristine`` of ``cluster``."""
 
-    def __init__(self, pristine: Path, work: Path, token: str) -> None:
-        self.pristine, self.work, self.token = pristine, work, token
+    cluster: _engines.postgres.Cluster
+    pristine: str = "pristine"
+
+
+class Server:
+    """``callcentre serve`` on a fresh copy of a pristine database: the SQLite file, or
+    with ``pg`` the PostgreSQL database copied into one named ``run``."""
+
+    def __init__(self, pristine: Path, work: Path, token: str,
+                 pg: OnPostgres | None = None) -> None:
+        self.pristine, self.work, self.token, self.pg = pristine, work, token, pg
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
@@ -268,14 +287,19 @@ class Server:
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             p.unlink(missing_ok=True)
         started = time.perf_counter()
-        await asyncio.to_thread(shutil.copyfile, self.pristine, db)
+        if self.pg:
+            await _engines.create(self.pg.cluster, "run", self.pg.pristine)
+            url = self.pg.cluster.dsn("run")
+        else:
+            await asyncio.to_thread(shutil.copyfile, self.pristine, db)
+            url = str(db)
         # written out before the service starts: a server's database file is not 8 GiB of
         # dirty pages the kernel flushes while the first view is timed
         await asyncio.to_thread(os.sync)
         self.copy_seconds = time.perf_counter() - started
         (self.work / "policy.toml").write_text(ALWAYS_OPEN)
         (self.work / "queue_log").write_text("")
-        env = {**os.environ, "CALLCENTRE_DB": str(db), "CALLCENTRE_HTTP_PORT": str(self.port),
+        env = {**os.environ, "CALLCENTRE_DB": url, "CALLCENTRE_HTTP_PORT": str(self.port),
                "CALLCENTRE_AMI_PORT": str(free_port()), "CALLCENTRE_AMI_SECRET": "bench",
                "CALLCENTRE_QUEUE_LOG": str(self.work / "queue_log"),
                "CALLCENTRE_POLICY_FILE": str(self.work / "policy.toml"),
@@ -467,43 +491,53 @@ STEADY = [
 ]
 
 
-async def measure_size(p: Prepared, s: Settings, only: set[str] | None) -> dict[str, Figure]:
-    figures: dict[str, Figure] = {}
-    starts: list[float] = []
+async def measure_size(p: Prepared, s: Settings, only: set[str] | None,
+                       engines: Sequence[OnPostgres | None] = (None,)) -> list[dict[str, Figure]]:
+    """Every row on each engine (None: SQLite), the engines in turn row by row, so that
+    the load of the machine, which changes by the minute, weighs on each alike."""
+    figures: list[dict[str, Figure]] = [{} for _ in engines]
+    starts: list[list[float]] = [[] for _ in engines]
     for row, paths in first_view_rows(p):
         if only and row.key not in only:
             continue
-        async with Server(p.path, s.work, p.token) as server, \
-                Client(server, s.timeout) as client:
-            starts.append(server.start_seconds)
-            fig = Figure()
-            if row.key == "month_busiest":  # the heaviest report: /healthz meanwhile
-                stop = asyncio.Event()
-                async with Client(server, s.timeout) as prober:
-                    probe = asyncio.create_task(poll(prober, "/healthz", 0.05, stop))
+        for pg, mine, started in zip(engines, figures, starts, strict=True):
+            async with Server(p.path, s.work, p.token, pg) as server, \
+                    Client(server, s.timeout) as client:
+                started.append(server.start_seconds)
+                fig = Figure()
+                if row.key == "month_busiest":  # the heaviest report: /healthz meanwhile
+                    stop = asyncio.Event()
+                    async with Client(server, s.timeout) as prober:
+                        probe = asyncio.create_task(poll(prober, "/healthz", 0.05, stop))
+                        fig.first = await client.time(paths(0))
+                        stop.set()
+                        mine["healthz_report"] = Figure(warm=await probe)
+                else:
                     fig.first = await client.time(paths(0))
-                    stop.set()
-                    figures["healthz_report"] = Figure(warm=await probe)
-            else:
-                fig.first = await client.time(paths(0))
-            if fig.first != float("inf"):
-                fig.warm = await warm(client, lambda n, f=paths: f(n + 1), s.warm_seconds,
-                                      s.warm_requests)
-            figures[row.key] = fig
-            print(f"  {row.label}: first {_ms(fig.first)} ms, warm p50 {_ms(fig.p(50))} "
-                  f"p99 {_ms(fig.p(99))} (n {len(fig.warm)})", flush=True)
+                if fig.first != float("inf"):
+                    fig.warm = await warm(client, lambda n, f=paths: f(n + 1), s.warm_seconds,
+                                          s.warm_requests)
+                mine[row.key] = fig
+                print(f"  {_engine(pg)} {row.label}: first {_ms(fig.first)} ms, warm p50 "
+                      f"{_ms(fig.p(50))} p99 {_ms(fig.p(99))} (n {len(fig.warm)})", flush=True)
     if not only or only & {r.key for r in STEADY}:
-        async with Server(p.path, s.work, p.token) as server, \
-                Client(server, s.timeout) as client:
-            starts.append(server.start_seconds)
-            await steady(server, client, p, s, figures)
-    if starts:
-        figures["start"] = Figure(warm=starts, extra="start to /healthz answering")
+        for pg, mine, started in zip(engines, figures, starts, strict=True):
+            async with Server(p.path, s.work, p.token, pg) as server, \
+                    Client(server, s.timeout) as client:
+                started.append(server.start_seconds)
+                await steady(server, client, p, s, mine, _engine(pg))
+    for mine, started in zip(figures, starts, strict=True):
+        if started:
+            mine["start"] = Figure(warm=started, extra="start to /healthz answering")
     return figures
 
 
+def _engine(pg: OnPostgres | None) -> str:
+    return "postgresql" if pg else "sqlite"
+
+
 async def steady(server: Server, client: Client, p: Prepared, s: Settings,
-                 figures: dict[str, Figure]) -> None:
+                 figures: dict[str, Figure], engine: str = "") -> None:
     ids = p.call_ids
     metrics = Figure(first=await client.time("/metrics"))
     metrics.warm = await paced(client, lambda _: "/metrics", 0.25, s.steady_seconds)
@@ -520,7 +554,7 @@ async def steady(server: Server, client: Client, p: Prepared, s: Settings,
                                      f"scrape p99 {_ms(Figure(warm=scraped).p(99))} ms")
     for key in ("metrics", "healthz", "call_scraped"):
         f = figures[key]
-        print(f"  {key}: first {_ms(f.first)} ms, p50 {_ms(f.p(50))} p99 {_ms(f.p(99))} "
+        print(f"  {engine} {key}: first {_ms(f.first)} ms, p50 {_ms(f.p(50))} p99 {_ms(f.p(99))} "
               f"(n {len(f.warm)}) {f.extra}", flush=True)
 
 
@@ -564,46 +598,66 @@ def _grew(a: float, b: float) -> bool:
     return _known(a) and _known(b) and a > 0 and b / a > GROWTH and max(a, b) >= NOISE
 
 
-def _ratio(a: float, b: float) -> str:
+def _ratio(a: float, b: float, flag: bool = True) -> str:
     if not (_known(a) and _known(b)) or a <= 0:
         return "-"
     if b == float("inf"):
         return ">" if a != float("inf") else "-"
-    return f"{b / a:.1f}{'!' if _grew(a, b) else ' '}"
+    return f"{b / a:.{1 if flag else 2}f}{'!' if flag and _grew(a, b) else ' '}"
 
 
-def table(sizes: list[Size], results: list[dict[str, Figure]], rows: list[Row]) -> list[str]:
-    both = len(sizes) > 1
-    head = f"{'':<58}" + "".join(f"{s.label:^27}" for s in sizes)
-    sub = f"{'ms':<58}" + f"{'first':>9}{'p50':>9}{'p99':>9}" * len(sizes)
+@dataclass(frozen=True)
+class Column:
+    """One measured column: a size on an engine."""
+
+    size: Size
+    engine: str = "sqlite"
+    shown_engine: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.size.label}, {self.engine}" if self.shown_engine else self.size.label
+
+
+def table(columns: list[Column], results: list[dict[str, Figure]], rows: list[Row]) -> list[str]:
+    """The figures side by side, and the last column's ratio to the first: the growth
+    from the first size to the last (flagged above GROWTH), or with two engines
+    PostgreSQL / SQLite (not flagged: no target, a comparison)."""
+    both = len(columns) > 1
+    growth = both and columns[0].engine == columns[-1].engine
+    head = f"{'':<58}" + "".join(f"{c.label:^27}" for c in columns)
+    sub = f"{'ms':<58}" + f"{'first':>9}{'p50':>9}{'p99':>9}" * len(columns)
     if both:
-        head += f"{'growth ' + sizes[0].label.split()[0] + ' -> ' + sizes[-1].label.split()[0]:^22}"
+        first, last = columns[0], columns[-1]
+        ratio = (f"growth {first.size.label.split()[0]} -> {last.size.label.split()[0]}"
+                 if growth else f"{last.engine} / {first.engine}")
+        head += f"{ratio:^22}"
         sub += f"{'first':>8}{'p50':>7}{'p99':>7}"
     lines, above = [head, sub], []
     for row in rows:
-        found = [(s, res[row.key]) for s, res in zip(sizes, results, strict=True)
+        found = [(c, res[row.key]) for c, res in zip(columns, results, strict=True)
                  if row.key in res]
         if not found:
             continue
         cells = "".join(_cells(row, res.get(row.key)) for res in results)
-        for s, f in found:
-            above += _above_target(row, s, f)
+        for c, f in found:
+            above += _above_target(row, c, f)
         a, b = results[0].get(row.key), results[-1].get(row.key)
         if both and a is not None and b is not None:
-            cells += (f"{_ratio(a.first, b.first):>8}{_ratio(a.p(50), b.p(50)):>7}"
-                      f"{_ratio(a.p(99), b.p(99)):>7}")
+            cells += (f"{_ratio(a.first, b.first, growth):>8}"
+                      f"{_ratio(a.p(50), b.p(50), growth):>7}{_ratio(a.p(99), b.p(99), growth):>7}")
             above += [f"{row.label}: {name} grew {y / x:.1f}x (target {GROWTH}x)"
                       for name, x, y in (("first view", a.first, b.first),
                                          ("p50", a.p(50), b.p(50)), ("p99", a.p(99), b.p(99)))
-                      if _grew(x, y)]
+                      if growth and _grew(x, y)]
         lines.append(f"{row.label[:57]:<58}{cells}")
     lines.append("! above the target: first view and p99 under 200 ms for pages and APIs, "
                  "/healthz p99 under 20 ms while a report runs, /metrics p99 under 50 ms; "
                  f"growth at most {GROWTH}x (flagged from {NOISE * 1000:.0f} ms up)")
-    lines += [f"  {row.label} at {s.label}: max {_ms(res[row.key].worst)} ms, n "
+    lines += [f"  {row.label} at {c.label}: max {_ms(res[row.key].worst)} ms, n "
               f"{len(res[row.key].warm)}" + (f", {res[row.key].extra}" if res[row.key].extra
                                              else "")
-              for s, res in zip(sizes, results, strict=True) for row in rows
+              for c, res in zip(columns, results, strict=True) for row in rows
               if row.key in ("healthz_report", "call_scraped") and row.key in res]
     if above:
         lines.append(f"{len(above)} above target:")
@@ -621,9 +675,9 @@ def _cells(row: Row, f: Figure | None) -> str:
             f"{_cell(f.p(99), row.target):>9}")
 
 
-def _above_target(row: Row, s: Size, f: Figure) -> list[str]:
+def _above_target(row: Row, c: Column, f: Figure) -> list[str]:
     first_limit = row.target if row.first_view else None
-    return [f"{row.label} at {s.label}: {name} {_ms(value)} ms (target {limit * 1000:.0f} ms)"
+    return [f"{row.label} at {c.label}: {name} {_ms(value)} ms (target {limit * 1000:.0f} ms)"
             for name, value, limit in (("first view", f.first, first_limit),
                                        ("p99", f.p(99), row.target))
             if limit is not None and _over(value, limit)]
@@ -634,28 +688,49 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings(Path(args.cache) / "run", args.timeout, args.warm_seconds,
                         args.warm_requests, args.steady_seconds)
     only = set(args.only.split(",")) if args.only else None
-    results, preps, loads = [], [], []
-    for s in sizes:
-        prep = await asyncio.to_thread(prepare, s, Path(args.cache), args.seed, args.growth,
-                                       args.max_age_days, args.rebuild, args.triggers,
-                                       args.after)
-        preps.append(prep)
-        print(f"{s.label}: {prep.path}: {prep.note}", flush=True)
-        stop = asyncio.Event()
-        sampler = asyncio.create_task(load_average(stop))
-        try:
-            results.append(await measure_size(prep, settings, only))
-        finally:  # the last fresh copy: as large as the database
-            for p in settings.work.glob("cc.sqlite3*"):
-                p.unlink()
-            stop.set()
-            loads.append(await sampler)
-    rows = [row for row, _ in first_view_rows(preps[0])] + STEADY
+    engines = _engines.engines(args.engines)
+    if len(engines) > 1 and len(sizes) > 1:
+        raise SystemExit("two engines side by side at one size at a time")
+    with contextlib.ExitStack() as stack:
+        running = (stack.enter_context(_engines.cluster(args.pg_shared_buffers))
+                   if "postgresql" in engines else None)
+        if running:
+            print(_engines.settings_note(args.pg_shared_buffers), flush=True)
+        columns, results, loads, prep = [], [], [], None
+        for s in sizes:
+            prep = await asyncio.to_thread(prepare, s, Path(args.cache), args.seed, args.growth,
+                                           args.max_age_days, args.rebuild, args.triggers,
+                                           args.after)
+            print(f"{s.label}: {prep.path}: {prep.note}", flush=True)
+            targets: list[OnPostgres | None] = []
+            for engine in engines:
+                columns.append(Column(s, engine, len(engines) > 1))
+                if engine == "sqlite":
+                    targets.append(None)
+                    continue
+                assert running is not None
+                targets.append(OnPostgres(running))
+                print(f"{s.label} into PostgreSQL: "
+                      f"{await _engines.migrate_data(running, prep.path, 'pristine')}",
+                      flush=True)
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(load_average(stop))
+            try:
+                results += await measure_size(prep, settings, only, targets)
+            finally:  # the last fresh copy: as large as the database
+                for p in settings.work.glob("cc.sqlite3*"):
+                    p.unlink()
+                if running:
+                    await _engines.drop(running, "run", "pristine")
+                stop.set()
+                loads.append((s, await sampler))
+    assert prep is not None
+    rows = [row for row, _ in first_view_rows(prep)] + STEADY
     rows.append(Row("start", "start to /healthz answering (median of starts)", 60.0, False))
     print()
-    for line in table(sizes, results, rows):
+    for line in table(columns, results, rows):
         print(line)
-    for s, (mean, top) in zip(sizes, loads, strict=True):
+    for s, (mean, top) in loads:
         print(f"load average (1 min) while {s.label} was measured: mean {mean:.2f}, max "
               f"{top:.2f} on {os.cpu_count()} cores (the machine's, other work included)")
 
@@ -697,6 +772,10 @@ def main() -> None:
                         help="how long /metrics is scraped (4/s) and GET /api/calls/{id} "
                         "asked (50/s) under scrapes")
     parser.add_argument("--only", default="", help="row keys, comma-separated (development)")
+    parser.add_argument("--engines", default="sqlite",
+                        help="sqlite, postgresql or both side by side (sqlite,postgresql: one "
+                        "size; the history copied by callcentre migrate-data, timed)")
+    parser.add_argument("--pg-shared-buffers", default="256MB")
     asyncio.run(run(parser.parse_args()))
 
 
