@@ -395,7 +395,7 @@ def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
     service = CallbackService(repo, cases, calls, policy, clock,
                               normaliser(config.default_region))
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
-                               caller_id=config.callback_caller_id)
+                               caller_id=config.callback_caller_id, languages=config.languages)
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
                               AmiPbx(send_action), clock, settings)
     return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),

@@ -3,10 +3,17 @@
 Pure: folds MemberChanged/MemberRemoved/DeviceChanged into a board. An agent is
 available when they are a member of a queue, not paused, not in a call, and their phone
 is idle (device state when known, else the member status).
+
+Languages: an agent speaks the language of each queue they are a member of. A queue named
+``<anything>-<code>`` for one of the council's languages serves that language (``council-ga``);
+any other queue serves the default, the first of the setting ``languages`` (``council``).
+The council says who speaks what where it already says who answers: queue membership
+(queues.conf ``member =`` lines, or AMI/CLI ``queue add member``). README: "Languages".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from callcentre.domain.callback_events import DeviceChanged, MemberChanged, MemberRemoved
@@ -31,9 +38,29 @@ class Agent:
             return False
         return self.device == IDLE_DEVICE if self.device is not None else self.status == NOT_INUSE
 
+    def speaks(self, language: str, languages: Sequence[str]) -> bool:
+        """Member of a queue that serves ``language`` (see queue_language)."""
+        return any(queue_language(q, languages) == language for q in self.queues)
+
     def known_as(self, who: str) -> bool:
         key = who.strip().lower()
         return key in (self.interface.lower(), (self.name or "").lower())
+
+
+def queue_language(queue: str, languages: Sequence[str]) -> str:
+    """The language a queue serves: its ``-<code>`` suffix when that code is one of
+    ``languages`` (case-insensitive), else the default, ``languages[0]``."""
+    _, dash, code = queue.rpartition("-")
+    wanted = code.lower()
+    found = next((x for x in languages if x.lower() == wanted), None) if dash else None
+    return found or languages[0]
+
+
+def wanted_language(language: str | None, languages: Sequence[str]) -> str:
+    """The language to serve a resident in: theirs when the council offers it, else the
+    default (a callback keyed in a language since removed from ``languages``)."""
+    found = next((x for x in languages if x.lower() == (language or "").lower()), None)
+    return found or languages[0]
 
 
 class AgentBoard:

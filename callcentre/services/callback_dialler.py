@@ -5,7 +5,9 @@
   change; ``fire_due`` moves what has come due into ``ready`` (that moment is the
   *prompt*, shown on the agent page).
 * **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
-  for them until ``due_by - owner_hold_back``, then goes to anyone available.
+  for them until ``due_by - owner_hold_back``, then goes to anyone available. Likewise a
+  callback goes to an agent who speaks its language (domain/agents.py: queue membership)
+  until ``due_by - owner_hold_back``, then to anyone available.
 * **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
   dials twice; a failed request is stored as ``not_placed``.
 * **Judge**: legs.py folds OriginateResponse, DialEnd, the h-extension UserEvent and the
@@ -27,7 +29,7 @@ from datetime import datetime, timedelta
 
 from callcentre.domain import callback_events as cev
 from callcentre.domain import callbacks as cbd
-from callcentre.domain.agents import Agent, AgentBoard
+from callcentre.domain.agents import Agent, AgentBoard, wanted_language
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.events import CallerHungUp
 from callcentre.domain.resync import Resynced
@@ -54,6 +56,7 @@ class DiallerSettings:
     caller_id: str = '"Council callback" <callback>'
     idle_tick: float = 5.0  # re-dispatch this often while callbacks wait for an agent
     stuck_after: timedelta = timedelta(minutes=2)  # legs silent this long are checked
+    languages: tuple[str, ...] = ("en",)  # config.languages: the first is the default
 
 
 @dataclass
@@ -201,13 +204,21 @@ class CallbackDialler:
         return await self._dial(cb, agent, now)
 
     def choose_agent(self, cb: Callback, now: datetime) -> Agent | None:
+        """The owner; else someone who speaks the resident's language; anyone free once
+        the deadline is within the owner hold-back."""
         free = self._free_agents()
+        holding = now < cb.due_by - self._policy.owner_hold_back
         if cb.owner:
             owner = next((a for a in free if a.known_as(cb.owner)), None)
             if owner is not None:
                 return owner
-            if now < cb.due_by - self._policy.owner_hold_back:
+            if holding:
                 return None  # still theirs
+        languages = self._settings.languages
+        language = wanted_language(cb.language, languages)
+        speaker = next((a for a in free if a.speaks(language, languages)), None)
+        if speaker is not None or holding:
+            return speaker
         return free[0] if free else None
 
     async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
@@ -218,7 +229,8 @@ class CallbackDialler:
         leg = self.legs.add(Leg(cb.id or 0, channel_id, agent.interface, now))
         request = OriginateRequest(channel_id, agent.interface, cb.phone, cb.case_ref,
                                    cb.id or 0, cb.due_by, self._settings.agent_ring_seconds,
-                                   self._settings.caller_id, self._policy.check)
+                                   self._settings.caller_id, self._policy.check,
+                                   wanted_language(cb.language, self._settings.languages))
         try:
             leg.action_id = await self._pbx.originate(request)
         except (PbxUnavailable, PbxRefused) as err:
