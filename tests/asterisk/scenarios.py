@@ -205,3 +205,21 @@ def survey(asterisk: AsteriskHarness, *, keys: str = "14", ring_s: float = 1.0,
     caller = Caller(asterisk.next_number(), case_ref, dial=SURVEY_NUMBER, survey_keys=keys,
                     survey_after_s=ring_s + talk_s + 3, hangup_after_s=hang_up_s)
     return asterisk.run_calls([caller], ring_s, talk_s)
+
+
+# ---------------------------------------------------------------------------- languages
+LANGUAGE_NUMBER = "2004"  # overlay/extensions.conf.in: the product path, menu en & ga
+
+
+def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
+             talk_s: float = 2.0) -> ScenarioResult:
+    """The language menu: the resident dials 2004 (CALLCENTRE_LANGUAGES=en&ga for that call)
+    and keys ``key`` (SIP INFO, 1.2 s after answer: during the English option; "" for no
+    key: the default after CALLCENTRE_LANGUAGE_TIMEOUT). The case-reference prompt
+    (callcentre/case-reference, tests/asterisk/prompts.py must have installed it) then
+    plays in the chosen language and times out (no reference); the resident waits in
+    council-ga (Irish; member agent2 only) or council, and an agent answers after
+    ``ring_s`` and hangs up after ``talk_s``. queue_log: ENTERQUEUE, CONNECT, COMPLETEAGENT."""
+    caller = Caller(asterisk.next_number(), None, dial=LANGUAGE_NUMBER, keys=key,
+                    hangup_after_s=60)
+    return asterisk.run_calls([caller], ring_s, talk_s)
