@@ -8,10 +8,11 @@ from datetime import timedelta
 from callcentre.ami.pbx import originate_fields
 from callcentre.domain import callback_events as cev
 from callcentre.domain.agents import Agent, queue_language, wanted_language
+from callcentre.domain.calls import Call
 from callcentre.ports import OriginateRequest
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.testing import utc
-from tests.unit.test_callback_service import T0, World
+from tests.unit.test_callback_service import PHONE, T0, World
 
 LANGS = ("en", "ga")
 
@@ -83,3 +84,13 @@ def test_the_language_is_sent_for_the_residents_leg() -> None:
     req = OriginateRequest("callback-4-1", "PJSIP/agent1", "+447700900123", None, 4, due, 20,
                            "Council <1>", language="ga")
     assert "CALLBACK_LANGUAGE=ga" in originate_fields(req)["Variable"]
+
+
+async def test_a_callback_promised_on_a_call_takes_that_calls_language() -> None:
+    w = world()
+    calls = w.service._calls  # the World's in-memory call repository
+    await calls.save([Call("17.0", "PJSIP/resident-1", T0 - timedelta(minutes=5),
+                           caller=PHONE, language="ga")])
+    assert (await w.promise()).language == "ga"  # no language given: the call's
+    assert (await w.promise(phone="+447700900124")).language == "en"  # no call: the default
+    assert (await w.promise(phone="+447700900125", language="en")).language == "en"
