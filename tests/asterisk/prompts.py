@@ -27,7 +27,9 @@ PROMPTS = {
     "callcentre/language-choice": {"en": ("en", "For English, press"),
                                    "ga": ("ga", "Do Ghaeilge, brúigh")},
     "callcentre/case-reference": {
-        "en": ("en", "Please key your case reference, then the hash key."),
+        # of clearly different lengths (about 2.2 s and 3.3 s): a test can tell from
+        # Asterisk's log which of them Read() played
+        "en": ("en", "Key your case reference, then hash."),
         "ga": ("ga", "Cuir isteach uimhir do cháis, agus ansin an eochair haise."),
     },
 }
@@ -86,6 +88,11 @@ def inside(root: Path, path: str) -> Path:
             here = root / target.lstrip("/") if target.startswith("/") else here.parent / target
             hops += 1
     return here
+
+
+def seconds(root: Path, language: str, name: str) -> float:
+    """How long an installed prompt plays."""
+    return inside(root, f"{SOUNDS}/{language}/{name}.sln").stat().st_size / (2 * RATE)
 
 
 def install(root: Path) -> list[Path]:

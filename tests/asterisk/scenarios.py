@@ -209,6 +209,20 @@ def survey(asterisk: AsteriskHarness, *, keys: str = "14", ring_s: float = 1.0,
 
 # ---------------------------------------------------------------------------- languages
 LANGUAGE_NUMBER = "2004"  # overlay/extensions.conf.in: the product path, menu en & ga
+IRISH_QUEUE = "council-ga"  # overlay/queues.conf.in
+
+
+@contextmanager
+def irish_speaker(asterisk: AsteriskHarness, agent: str = "agent2") -> Iterator[None]:
+    """``agent`` is a member of council-ga (QueueMemberAdded) while the block runs, as a
+    council says who speaks Irish; removed after (QueueMemberRemoved)."""
+    n = agent.removeprefix("agent")
+    asterisk.cli(f'queue add member PJSIP/{agent} to {IRISH_QUEUE} penalty 0 as "Agent {n}" '
+                 f"state_interface PJSIP/{agent}")
+    try:
+        yield
+    finally:
+        asterisk.cli(f"queue remove member PJSIP/{agent} from {IRISH_QUEUE}")
 
 
 def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
@@ -218,8 +232,10 @@ def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
     key: the default after CALLCENTRE_LANGUAGE_TIMEOUT). The case-reference prompt
     (callcentre/case-reference, tests/asterisk/prompts.py must have installed it) then
     plays in the chosen language and times out (no reference); the resident waits in
-    council-ga (Irish; member agent2 only) or council, and an agent answers after
-    ``ring_s`` and hangs up after ``talk_s``. queue_log: ENTERQUEUE, CONNECT, COMPLETEAGENT."""
+    council-ga (Irish; agent2, made its member for the call) or council, and an agent
+    answers after ``ring_s`` and hangs up after ``talk_s``. queue_log: ENTERQUEUE, CONNECT,
+    COMPLETEAGENT."""
     caller = Caller(asterisk.next_number(), None, dial=LANGUAGE_NUMBER, keys=key,
                     hangup_after_s=60)
-    return asterisk.run_calls([caller], ring_s, talk_s)
+    with irish_speaker(asterisk):
+        return asterisk.run_calls([caller], ring_s, talk_s)
