@@ -31,6 +31,10 @@ class Agent:
     status: int = NOT_INUSE
     in_call: bool = False
     device: str | None = None  # DeviceStateChange state, when seen
+    # the queues where they are paused: ``paused`` means all of them. A pause is per queue
+    # in Asterisk (PauseMember with a Queue), and an agent in council and council-ga may
+    # be paused in one only; the last event must not speak for both.
+    paused_in: frozenset[str] = frozenset()
 
     @property
     def available(self) -> bool:
@@ -39,8 +43,9 @@ class Agent:
         return self.device == IDLE_DEVICE if self.device is not None else self.status == NOT_INUSE
 
     def speaks(self, language: str, languages: Sequence[str]) -> bool:
-        """Member of a queue that serves ``language`` (see queue_language)."""
-        return any(queue_language(q, languages) == language for q in self.queues)
+        """Member of a queue that serves ``language`` (see queue_language), not paused there."""
+        return any(queue_language(q, languages) == language
+                   for q in self.queues - self.paused_in)
 
     def known_as(self, who: str) -> bool:
         key = who.strip().lower()
@@ -73,14 +78,20 @@ class AgentBoard:
         if isinstance(event, MemberChanged):
             old = self._agents.get(event.interface)
             queues = (old.queues if old else frozenset()) | {event.queue}
+            paused_in = (old.paused_in if old else frozenset()) - {event.queue}
+            paused_in |= {event.queue} if event.paused else frozenset()
             self._agents[event.interface] = Agent(
                 event.interface, event.name or (old.name if old else None), queues,
-                event.paused, event.status, event.in_call, old.device if old else None)
+                queues <= paused_in, event.status, event.in_call,
+                old.device if old else None, paused_in)
         elif isinstance(event, MemberRemoved):
             old = self._agents.get(event.interface)
             if old is None:
                 return False
-            self._agents[event.interface] = replace(old, queues=old.queues - {event.queue})
+            queues, paused_in = old.queues - {event.queue}, old.paused_in - {event.queue}
+            self._agents[event.interface] = replace(
+                old, queues=queues, paused_in=paused_in,
+                paused=bool(queues) and queues <= paused_in)
         else:
             old = self._agents.get(event.device)
             if old is None or old.device == event.state:

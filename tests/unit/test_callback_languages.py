@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from callcentre.ami.pbx import originate_fields
 from callcentre.domain import callback_events as cev
-from callcentre.domain.agents import Agent, queue_language, wanted_language
+from callcentre.domain.agents import Agent, AgentBoard, queue_language, wanted_language
 from callcentre.domain.calls import Call
 from callcentre.ports import OriginateRequest
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
@@ -94,3 +94,18 @@ async def test_a_callback_promised_on_a_call_takes_that_calls_language() -> None
     assert (await w.promise()).language == "ga"  # no language given: the call's
     assert (await w.promise(phone="+447700900124")).language == "en"  # no call: the default
     assert (await w.promise(phone="+447700900125", language="en")).language == "en"
+
+
+def test_a_pause_in_one_queue_is_not_a_pause_in_the_other() -> None:
+    board = AgentBoard()
+    for queue, paused in (("council", False), ("council-ga", False), ("council", True)):
+        board.apply(cev.MemberChanged(queue, "PJSIP/agent2", "Agent 2", paused, 1, False))
+    (agent,) = board.all()
+    assert not agent.paused and agent.available  # still taking Irish calls
+    assert agent.speaks("ga", LANGS) and not agent.speaks("en", LANGS)
+    board.apply(cev.MemberChanged("council-ga", "PJSIP/agent2", "Agent 2", True, 1, False))
+    assert board.all()[0].paused and not board.available()  # paused everywhere
+    board.apply(cev.MemberRemoved("council", "PJSIP/agent2"))
+    assert board.all()[0].paused  # in council-ga alone, paused there
+    board.apply(cev.MemberChanged("council-ga", "PJSIP/agent2", "Agent 2", False, 1, False))
+    assert [a.interface for a in board.available()] == ["PJSIP/agent2"]
