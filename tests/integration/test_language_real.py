@@ -138,3 +138,13 @@ async def test_a_callback_in_irish_goes_to_the_irish_speaker(
         done = await wait_for(svc, cb.id or 0, lambda c: c.status is Status.CLOSED)
     assert done.result is Result.KEPT, done
     assert [a.agent for a in done.attempts] == ["PJSIP/agent2"]
+
+
+async def test_with_no_speaker_any_agent_answers_after_the_language_wait(
+        service: Service, spoken: AsteriskHarness) -> None:
+    result = await scenario(scenarios.language, asterisk=spoken, key="2", speaker=False)
+    assert [(e.queue, e.event) for e in result.queue_log] == [
+        ("council-ga", "ENTERQUEUE"), ("council-ga", "EXITWITHTIMEOUT"),
+        ("council", "ENTERQUEUE"), ("council", "CONNECT"), ("council", "COMPLETEAGENT")]
+    (call,) = (await check(service, result)).values()
+    assert call.outcome is Outcome.ANSWERED and call.language == "ga"
