@@ -395,7 +395,7 @@ def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
     service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region))
     wait = config.callback_blend_wait_seconds or config.service_level_thresholds[0]  # <0: off
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
-                               caller_id=config.callback_caller_id,
+                               caller_id=config.callback_caller_id, languages=config.languages,
                                blend_wait_seconds=wait if wait >= 0 else None,
                                blend_margin=timedelta(minutes=config.callback_blend_margin_minutes))
     dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),

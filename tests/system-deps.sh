@@ -9,6 +9,9 @@ want=()
 command -v debootstrap >/dev/null || want+=(debootstrap)
 command -v sipp >/dev/null || want+=(sip-tester)
 command -v promtool >/dev/null || want+=(prometheus)
+# espeak-ng speaks the council's prompts in English and Irish for the language tests
+# (tests/asterisk/prompts.py writes them into the Asterisk chroot at test time)
+command -v espeak-ng >/dev/null || want+=(espeak-ng)
 # Alertmanager and amtool: tests/integration/test_alerts_real.py, tests/adapters/test_alertmanager_config.py
 command -v amtool >/dev/null || want+=(prometheus-alertmanager)
 command -v chromium >/dev/null || want+=(chromium)

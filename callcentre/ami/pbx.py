@@ -34,6 +34,8 @@ def originate_fields(req: OriginateRequest) -> dict[str, str | Sequence[str]]:
                  f"CALLBACK_CHECK={req.check.value}"]
     if req.case_ref:
         variables.insert(0, f"__CASE_REF={req.case_ref}")
+    if req.language:  # the dialplan sets it as the resident's leg's CHANNEL(language)
+        variables.append(f"CALLBACK_LANGUAGE={req.language}")
     return {
         "Channel": req.agent, "Context": CALLBACK_CONTEXT, "Exten": req.phone, "Priority": "1",
         "CallerID": req.caller_id, "Timeout": str(req.agent_ring_seconds * 1000),

@@ -124,6 +124,7 @@ class Translator:
             caller_name=None if name in (None, "", "<unknown>") else name,
             dialled=msg.get("Exten") or None,
             case_ref=usable_keyed_ref(msg.chan_variables().get("CASE_REF")),
+            language=_language(msg.get("Language")),
         )
 
     def _newchannel(self, msg: Message, when: When) -> ev.CallEvent | None:
@@ -180,6 +181,14 @@ def _linkedid(msg: Message) -> str:
 
 LATEST_STAMP = 221_845_392_000.0  # 9000-01-01 UTC
 INT_LIMIT = 2**31  # positions, causes, statuses: larger is no Asterisk value (nor storable)
+
+
+def _language(value: str | None) -> str | None:
+    """A channel's language (``en``, ``ga``, ``pt_BR``): what Asterisk names sounds
+    directories with; anything else (or nothing) is None, never stored."""
+    if not value or len(value) > 16 or not value.replace("_", "").replace("-", "").isalnum():
+        return None
+    return value if value.isascii() else None
 
 
 def _int(value: str | None) -> int | None:
@@ -273,7 +282,7 @@ def _requested(msg: Message, when: When) -> Event:
     return cev.CallbackRequested(msg["Linkedid"], msg["Channel"], when(msg),
                                  msg.get("CallerIDNum") or None,
                                  usable_keyed_ref(msg.get("CaseRef")),
-                                 msg.get("Language") or None)
+                                 _language(msg.get("Language")))
 
 
 def _told(msg: Message, when: When) -> Event | None:

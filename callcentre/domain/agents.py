@@ -3,10 +3,17 @@
 Pure: folds MemberChanged/MemberRemoved/DeviceChanged into a board. An agent is
 available when they are a member of a queue, not paused, not in a call, and their phone
 is idle (device state when known, else the member status).
+
+Languages: an agent speaks the language of each queue they are a member of. A queue named
+``<anything>-<code>`` for one of the council's languages serves that language (``council-ga``);
+any other queue serves the default, the first of the setting ``languages`` (``council``).
+The council says who speaks what where it already says who answers: queue membership
+(queues.conf ``member =`` lines, or AMI/CLI ``queue add member``). README: "Languages".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from callcentre.domain.callback_events import DeviceChanged, MemberChanged, MemberRemoved
@@ -24,6 +31,10 @@ class Agent:
     status: int = NOT_INUSE
     in_call: bool = False
     device: str | None = None  # DeviceStateChange state, when seen
+    # the queues where they are paused: ``paused`` means all of them. A pause is per queue
+    # in Asterisk (PauseMember with a Queue), and an agent in council and council-ga may
+    # be paused in one only; the last event must not speak for both.
+    paused_in: frozenset[str] = frozenset()
 
     @property
     def available(self) -> bool:
@@ -31,9 +42,30 @@ class Agent:
             return False
         return self.device == IDLE_DEVICE if self.device is not None else self.status == NOT_INUSE
 
+    def speaks(self, language: str, languages: Sequence[str]) -> bool:
+        """Member of a queue that serves ``language`` (see queue_language), not paused there."""
+        return any(queue_language(q, languages) == language
+                   for q in self.queues - self.paused_in)
+
     def known_as(self, who: str) -> bool:
         key = who.strip().lower()
         return key in (self.interface.lower(), (self.name or "").lower())
+
+
+def queue_language(queue: str, languages: Sequence[str]) -> str:
+    """The language a queue serves: its ``-<code>`` suffix when that code is one of
+    ``languages`` (case-insensitive), else the default, ``languages[0]``."""
+    _, dash, code = queue.rpartition("-")
+    wanted = code.lower()
+    found = next((x for x in languages if x.lower() == wanted), None) if dash else None
+    return found or languages[0]
+
+
+def wanted_language(language: str | None, languages: Sequence[str]) -> str:
+    """The language to serve a resident in: theirs when the council offers it, else the
+    default (a callback keyed in a language since removed from ``languages``)."""
+    found = next((x for x in languages if x.lower() == (language or "").lower()), None)
+    return found or languages[0]
 
 
 class AgentBoard:
@@ -46,14 +78,20 @@ class AgentBoard:
         if isinstance(event, MemberChanged):
             old = self._agents.get(event.interface)
             queues = (old.queues if old else frozenset()) | {event.queue}
+            paused_in = (old.paused_in if old else frozenset()) - {event.queue}
+            paused_in |= {event.queue} if event.paused else frozenset()
             self._agents[event.interface] = Agent(
                 event.interface, event.name or (old.name if old else None), queues,
-                event.paused, event.status, event.in_call, old.device if old else None)
+                queues <= paused_in, event.status, event.in_call,
+                old.device if old else None, paused_in)
         elif isinstance(event, MemberRemoved):
             old = self._agents.get(event.interface)
             if old is None:
                 return False
-            self._agents[event.interface] = replace(old, queues=old.queues - {event.queue})
+            queues, paused_in = old.queues - {event.queue}, old.paused_in - {event.queue}
+            self._agents[event.interface] = replace(
+                old, queues=queues, paused_in=paused_in,
+                paused=bool(queues) and queues <= paused_in)
         else:
             old = self._agents.get(event.device)
             if old is None or old.device == event.state:

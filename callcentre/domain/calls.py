@@ -77,6 +77,9 @@ class Call:
     survey_resolved: bool | None = None  # None: not answered (a skip)
     survey_satisfaction: int | None = None  # 1-5; None: not answered
     wrapup_code: str | None = None  # the agent's, set through the API only (never folded)
+    # CHANNEL(language) of the resident's channel: at arrival, then as it joined a queue
+    # (after the dialplan's language menu; tests/fixtures/ami/language.ami)
+    language: str | None = None
     id: int | None = None
 
     @property
@@ -139,6 +142,7 @@ def new_call(linkedid: str, at: datetime, details: ev.CallerDetails, out_of_hour
         dialled=details.dialled,
         out_of_hours=out_of_hours,
         keyed_case_ref=details.case_ref,
+        language=details.language,
         last_event_at=at,
     )
 
@@ -163,12 +167,12 @@ def _joined(call: Call, e: ev.QueueJoined) -> Call:
         # Another visit (a second queue, or back after a key): the last visit decides how
         # the call left, and the wait runs on from the first join, as the resident lived it.
         return replace(call, left_queue_at=None, abandoned=False, abandon_position=None,
-                       queue_status=None)
+                       queue_status=None, language=e.details.language or call.language)
     if call.queued_at is not None:
         return call  # a duplicate join: the first is the one measured
     keyed = call.keyed_case_ref or e.details.case_ref
     return replace(call, queue=e.queue, queued_at=e.at, join_position=e.position,
-                   keyed_case_ref=keyed)
+                   keyed_case_ref=keyed, language=e.details.language or call.language)
 
 
 def _answered(call: Call, e: ev.AgentAnswered) -> Call:

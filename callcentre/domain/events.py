@@ -22,6 +22,7 @@ class CallerDetails:
     caller_name: str | None
     dialled: str | None
     case_ref: str | None
+    language: str | None = None  # the channel's CHANNEL(language) (snapshot header Language)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ class OriginateRequest:
     agent_ring_seconds: int
     caller_id: str
     check: AnswerCheck = AnswerCheck.CONFIRM  # how the dialplan checks who answered
+    language: str = ""  # the resident's (CHANNEL(language) of their leg); "" = the PBX's default
 
 
 class Pbx(Protocol):

@@ -5,7 +5,9 @@
   change; ``fire_due`` moves what has come due into ``ready`` (that moment is the
   *prompt*, shown on the agent page).
 * **Dispatch**: ready callbacks earliest-deadline-first; one owned by a named agent waits
-  for them until ``due_by - owner_hold_back``, then goes to anyone available.
+  for them until ``due_by - owner_hold_back``, then goes to anyone available. Likewise a
+  callback goes to an agent who speaks its language (domain/agents.py: queue membership)
+  until ``due_by - owner_hold_back``, then to anyone available.
 * **Blending**: an agent is given no callback while a resident has waited longer than
   ``blend_wait_seconds`` (the answer threshold) in one of the agent's queues (``waiting``:
   the wallboard's live queue state), unless the callback is due within ``blend_margin``.
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 
 from callcentre.domain import callback_events as cev
 from callcentre.domain import callbacks as cbd
-from callcentre.domain.agents import Agent, AgentBoard
+from callcentre.domain.agents import Agent, AgentBoard, wanted_language
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.events import CallerHungUp
 from callcentre.domain.resync import Resynced
@@ -61,13 +63,10 @@ class DiallerSettings:
     # them (None: off), unless a callback is due within blend_margin.
     blend_wait_seconds: float | None = None
     blend_margin: timedelta = timedelta(minutes=30)
+    languages: tuple[str, ...] = ("en",)  # config.languages: the first is the default
 
 
 Waiting = Callable[[], Mapping[str, tuple[int, float]]]  # queue -> (waiting, longest wait s)
-
-
-def nobody_waiting() -> Mapping[str, tuple[int, float]]:
-    return {}
 
 
 @dataclass
@@ -105,7 +104,7 @@ class CallbackDialler:
         # callback id -> why the PBX did not place its last call; until one is placed
         self.refused: dict[int, str] = {}
         # the live queue state (services/monitoring.py reads the same for the wallboard)
-        self.waiting: Waiting = nobody_waiting
+        self.waiting: Waiting = dict  # app.py: MonitoringService.waiting
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -223,13 +222,22 @@ class CallbackDialler:
         return await self._dial(cb, agent, now)
 
     def choose_agent(self, cb: Callback, now: datetime) -> Agent | None:
+        """The owner; else someone who speaks the resident's language; anyone free once
+        the deadline is within the owner hold-back. Blending first takes out the agents
+        residents are waiting for."""
         free = self._blend(self._free_agents(), cb.due_by, now)
+        holding = now < cb.due_by - self._policy.owner_hold_back
         if cb.owner:
             owner = next((a for a in free if a.known_as(cb.owner)), None)
             if owner is not None:
                 return owner
-            if now < cb.due_by - self._policy.owner_hold_back:
+            if holding:
                 return None  # still theirs
+        languages = self._settings.languages
+        language = wanted_language(cb.language, languages)
+        speaker = next((a for a in free if a.speaks(language, languages)), None)
+        if speaker is not None or holding:
+            return speaker
         return free[0] if free else None
 
     def crowded_queues(self) -> set[str]:
@@ -255,7 +263,8 @@ class CallbackDialler:
         leg = self.legs.add(Leg(cb.id or 0, channel_id, agent.interface, now))
         request = OriginateRequest(channel_id, agent.interface, cb.phone, cb.case_ref,
                                    cb.id or 0, cb.due_by, self._settings.agent_ring_seconds,
-                                   self._settings.caller_id, self._policy.check)
+                                   self._settings.caller_id, self._policy.check,
+                                   wanted_language(cb.language, self._settings.languages))
         try:
             leg.action_id = await self._pbx.originate(request)
         except (PbxUnavailable, PbxRefused) as err:

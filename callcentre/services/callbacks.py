@@ -42,6 +42,9 @@ log = logging.getLogger("callcentre.callbacks")
 Listener = Callable[[Callback], None]
 Promiser = Callable[[Source, datetime], Awaitable[datetime]]  # services/promises.py
 RETRIES = 5  # optimistic-update retries before giving up with StaleCallback
+# A callback promised without a language takes the one of the resident's latest call
+# within this long (the call it was promised on, usually).
+LANGUAGE_MEMORY = timedelta(days=7)
 SURVEY_WAIT_S, SURVEY_WAITS = 0.2, 300  # a survey answer waits up to 60 s for its attempt's end
 
 
@@ -63,7 +66,7 @@ class NewCallback:
     promised_by: str
     case_ref: str | None = None
     owner: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: the language of the resident's latest call (or "en")
     due_by: datetime | None = None
     not_before: datetime | None = None
     source: Source = Source.AGENT
@@ -115,7 +118,8 @@ class CallbackService:
         cb = cbd.new_callback(Callback(
             case_ref=case_ref, phone=phone, reason=req.reason, source=req.source,
             promised_by=_name(req.promised_by, "promised_by"), not_before=req.not_before or at,
-            due_by=due, created_at=at, language=req.language or "en",
+            due_by=due, created_at=at,
+            language=req.language or await self._language_of_latest_call(phone, at),
             owner=_name(req.owner, "owner") if req.owner else None,
             source_linkedid=req.source_linkedid), self.policy)
         stored = await self._repo.add(cb)
@@ -128,6 +132,14 @@ class CallbackService:
         if self.promises is None:
             return self.policy.due_for(source, at)
         return await self.promises(source, at)
+
+    async def _language_of_latest_call(self, phone: str, at: datetime) -> str:
+        """An agent promising a callback during or after the resident's call: the language
+        that call was in (the dialplan's menu), so the callback goes to a speaker of it."""
+        found = await self._calls.previous_from(phone, at - LANGUAGE_MEMORY, at, "")
+        if found is None:
+            return "en"
+        return (await self._calls.get(found)).language or "en"
 
     async def get(self, callback_id: int) -> Callback:
         return await self._repo.get(callback_id)
@@ -266,7 +278,7 @@ class CallbackService:
         if case_ref is not None and not await self._case_exists(case_ref):
             case_ref = None
         req = NewCallback(phone, "asked for a call back while waiting in the queue",
-                          self.policy.team_name, case_ref, language=event.language or "en",
+                          self.policy.team_name, case_ref, language=event.language,
                           source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid)
         return await self._create_quietly(req)
 

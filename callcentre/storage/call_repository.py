@@ -22,7 +22,7 @@ _PLAIN = ("linkedid", "channel", "caller", "caller_raw", "caller_name", "dialled
           "out_of_hours", "queue", "join_position", "agent_interface", "agent_name",
           "abandoned", "abandon_position", "queue_status", "hangup_cause", "outcome",
           "end_source", "keyed_case_ref", "case_ref", "case_link", "repeat_of",
-          "survey_offered", "survey_resolved", "survey_satisfaction")
+          "survey_offered", "survey_resolved", "survey_satisfaction", "language")
 _DERIVED = ("wait_seconds", "talk_seconds")
 COLUMNS = _PLAIN + _TIMES + _DERIVED
 # An agent's link (PATCH /api/calls/{id}) wins over what the tracker later saves.

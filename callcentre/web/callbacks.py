@@ -81,7 +81,7 @@ async def create(request: web.Request) -> web.Response:
         promised_by=person(request).name,
         case_ref=text(body, "case_ref", required=False),
         owner=text(body, "owner", required=False),
-        language=text(body, "language", required=False) or "en",
+        language=text(body, "language", required=False),
         due_by=_time(deps, body, "due_by", required=False),
         not_before=_time(deps, body, "not_before", required=False)))
     response = await _one(deps, cb, 201)

@@ -91,6 +91,8 @@ _CALL = obj({
     "queue_log": null({"type": "string", "description": '"agrees", or what differed'}),
     "wrapup_code": null({"type": "string", "description": "the agent's (setting wrapup_codes)"}),
     "survey": _SURVEY,
+    "language": null({"type": "string", "description": "the resident's language on the phone "
+                      "(CHANNEL(language) as they joined the queue, e.g. ga; null: not known)"}),
 })
 _STINT = obj({
     "queue": STR, "entered_at": TIME, "exit": null(STR), "left_at": null(TIME),

@@ -52,6 +52,7 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
         "wrapup_code": call.wrapup_code,
         "survey": ({"resolved": call.survey_resolved, "satisfaction": call.survey_satisfaction}
                    if call.survey_offered else None),  # null: the resident was not asked
+        "language": call.language,
     }
 
 

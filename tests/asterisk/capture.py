@@ -23,7 +23,7 @@ from pathlib import Path
 from callcentre.ami.pbx import originate_fields
 from callcentre.domain.callback_policy import AnswerCheck
 from callcentre.ports import OriginateRequest
-from tests.asterisk import scenarios
+from tests.asterisk import prompts, scenarios
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
 
 
@@ -65,6 +65,28 @@ def callback_survey(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioRe
                           time.time())
 
 
+def callback_language(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
+    """A confirmed callback in Irish to agent2 (the lab's Irish speaker), as the service
+    places it with the callback's language: agent2 answers after 1 s; the resident's phone
+    answers after 1 s, keys 1 2 s later and hangs up after 6 s."""
+    mark, started = asterisk.mark(), time.time()
+    request = OriginateRequest("callback-capture-language-1", "PJSIP/agent2", "07700900557",
+                               "CB-LANG-1", 1, datetime.now(UTC) + timedelta(hours=4), 10,
+                               '"Council callback" <callback>', AnswerCheck.CONFIRM, "ga")
+    with asterisk.callback_phones(agent="agent2", talk_s=6, keys="1"):
+        recorder.send("Originate", originate_fields(request))
+        time.sleep(1.0)  # the agent's channel exists from here on
+        asterisk.wait_idle(timeout=60)
+    return ScenarioResult([], ["agent2"], mark, asterisk.queue_log_since(mark), started,
+                          time.time())
+
+
+def language(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
+    """The language menu with espeak-ng's prompts installed: the resident keys 2 (Irish)."""
+    prompts.install(asterisk.root)
+    return scenarios.language(asterisk)
+
+
 SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "answered": lambda a, r: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
     # long enough in the queue to count (not a short abandon under 5 s)
@@ -84,6 +106,9 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     # the post-call survey (#15): answered, the agent hangs up, the resident keys 1 and 4
     "survey": lambda a, r: scenarios.survey(a),
     "callback_survey": callback_survey,
+    # languages (#15): the menu, key 2 for Irish, council-ga; a callback in Irish
+    "language": language,
+    "callback_language": callback_language,
     # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
     # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
     "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),

@@ -205,3 +205,42 @@ def survey(asterisk: AsteriskHarness, *, keys: str = "14", ring_s: float = 1.0,
     caller = Caller(asterisk.next_number(), case_ref, dial=SURVEY_NUMBER, survey_keys=keys,
                     survey_after_s=ring_s + talk_s + 3, hangup_after_s=hang_up_s)
     return asterisk.run_calls([caller], ring_s, talk_s)
+
+
+# ---------------------------------------------------------------------------- languages
+LANGUAGE_NUMBER = "2004"  # overlay/extensions.conf.in: the product path, menu en & ga
+IRISH_QUEUE = "council-ga"  # overlay/queues.conf.in
+
+
+@contextmanager
+def irish_speaker(asterisk: AsteriskHarness, agent: str = "agent2") -> Iterator[None]:
+    """``agent`` is a member of council-ga (QueueMemberAdded) while the block runs, as a
+    council says who speaks Irish; removed after (QueueMemberRemoved)."""
+    n = agent.removeprefix("agent")
+    asterisk.cli(f'queue add member PJSIP/{agent} to {IRISH_QUEUE} penalty 0 as "Agent {n}" '
+                 f"state_interface PJSIP/{agent}")
+    try:
+        yield
+    finally:
+        asterisk.cli(f"queue remove member PJSIP/{agent} from {IRISH_QUEUE}")
+
+
+def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
+             talk_s: float = 2.0, speaker: bool = True) -> ScenarioResult:
+    """The language menu: the resident dials 2004 (CALLCENTRE_LANGUAGES=en&ga for that call)
+    and keys ``key`` (SIP INFO, 1.2 s after answer: during the English option; "" for no
+    key: the default after CALLCENTRE_LANGUAGE_TIMEOUT). The case-reference prompt
+    (callcentre/case-reference, tests/asterisk/prompts.py must have installed it) then
+    plays in the chosen language and times out (no reference); the resident waits in
+    council-ga (Irish; agent2, made its member for the call) or council, and an agent
+    answers after ``ring_s`` and hangs up after ``talk_s``. queue_log: ENTERQUEUE, CONNECT,
+    COMPLETEAGENT. ``speaker=False``: nobody is in council-ga and CALLCENTRE_LANGUAGE_WAIT
+    is 2 s for the scenario, so the resident goes on to council (EXITWITHTIMEOUT in
+    council-ga, then ENTERQUEUE, CONNECT, COMPLETEAGENT in council)."""
+    caller = Caller(asterisk.next_number(), None, dial=LANGUAGE_NUMBER, keys=key,
+                    hangup_after_s=60)
+    if not speaker:
+        with globals_set(asterisk, CALLCENTRE_LANGUAGE_WAIT=("2", "0")):
+            return asterisk.run_calls([caller], ring_s, talk_s)
+    with irish_speaker(asterisk):
+        return asterisk.run_calls([caller], ring_s, talk_s)
