@@ -261,7 +261,7 @@ class Service:
     def runtime(self) -> RuntimeReport:
         http, feed = self.connections.stats, self.callbacks.feed
         return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
-                             feed.subscribers, feed.dropped, self.lead.leadership.report())
+                             feed.subscribers, feed.dropped, self.lead.report())
 
     def _board(self) -> Board:
         return board_json(self.callbacks.board.prompts, self.config.tz)

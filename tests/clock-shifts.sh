@@ -3,10 +3,11 @@
 # a weekday evening (closed, callbacks still allowed), a weekend morning, a public holiday and
 # across the spring DST change (the clock passes 01:00 GMT -> 02:00 BST while the tests run).
 # Every test that depends on hours runs on a clock and a policy it controls, so each run must
-# pass exactly as at any other hour. Left out: podman (Go keeps the real time) and the two
-# 20-caller bursts (marked slow: they test load, not hours, every call answered at any time;
-# with two suites side by side on two cores, sipp lost a caller once in eight runs). The
-# main `./dev test` run has them all.
+# pass exactly as at any other hour. Left out: podman (Go keeps the real time) and what is
+# marked slow: the 20-caller bursts (they test load, not hours, every call answered at any
+# time; with two suites side by side on two cores, sipp lost a caller once in eight runs)
+# and the several-instances tests (leases and killed processes timed on the wall clock).
+# The main `./dev test` run has them all.
 #
 # The moments run two at a time (CALLCENTRE_CLOCK_SHIFT_JOBS): the real-call tests spend
 # their time waiting for calls, not computing, and each harness session has its own Asterisk,

@@ -54,7 +54,7 @@ class LeaderReport:
 
     pbx: str
     instance: str  # this process
-    role: str  # "sole" (one instance, SQLite), "leader", "standby", "deposed"
+    role: str  # "sole" (one SQLite process), "leader", "taking over", "standby", "deposed"
     term: int | None = None  # the leader's term, as this instance last read it
     leader: str | None = None  # the leading instance's name, where known
     since: datetime | None = None  # this role since

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from callcentre.domain.live import LeaderReport
 from callcentre.errors import PbxUnavailable
 from callcentre.ports import Leadership
 
@@ -31,6 +33,14 @@ class Lead:
         self._begin = begin
         self.consuming = False  # leading, with the calls in progress taken back
         self.deposed = asyncio.Event()
+
+    def report(self) -> LeaderReport:
+        """The leadership's report, where "leader" waits for the calls to be taken back:
+        until then (a moment, longer on a loaded machine) the role is "taking over"."""
+        report = self.leadership.report()
+        if report.role == "leader" and not self.consuming:
+            return replace(report, role="taking over")
+        return report
 
     def passes(self) -> bool:
         """May the PBX's events reach the consumers now? By this instance's own clock: a

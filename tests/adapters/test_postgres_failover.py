@@ -28,7 +28,9 @@ from tests.clock import python_command
 from tests.process import Served
 from tests.support import synthetic_call
 
-pytestmark = pytest.mark.postgres
+# slow: processes killed, paused and timed against leases, not hours: left out of the shifted-clock
+# runs (two suites share two cores there, tests/clock-shifts.sh); the main run has them
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 LEASE = 3.0  # short, so a paused leader is followed soon; long enough for a loaded machine
 EX_TEMPFAIL = 75
 

@@ -22,7 +22,9 @@ from callcentre.storage.postgres.leadership import PgLeadership
 from callcentre.storage.postgres.notices import PgNotices
 from tests.contract.test_callback_repository import a_callback
 
-pytestmark = pytest.mark.postgres
+# slow: leases timed on the wall clock, not hours: left out of the shifted-clock
+# runs (two suites share two cores there, tests/clock-shifts.sh); the main run has them
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 LEASE = 2.0  # seconds: a silent leader is cut off soon, and a loaded machine renews in time
 
 

@@ -6,6 +6,7 @@ it, it passes nothing on and asks to be stopped."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from callcentre.ami.fakeserver import FakeAmiServer
 from callcentre.app import Service
 from callcentre.config import Config
 from callcentre.services.callbacks import NewCallback
+from callcentre.services.lead import Lead
 from callcentre.testing import FakeLeadership
 from tests.adapters.test_service_end_to_end import free_port, get_json
 from tests.adapters.test_supervision import AGENT, until
@@ -99,3 +101,18 @@ async def test_a_deposed_leader_passes_nothing_on_and_asks_to_stop(standby: Stan
     assert await standby.role() == "deposed"
     with pytest.raises(Exception, match="does not lead"):
         await svc.lead.guard(svc.ami.send_action)({"Action": "Originate"})
+
+
+async def test_leading_is_said_once_the_calls_are_taken_back() -> None:
+    """Between taking the lock and letting events pass, /healthz says "taking over": a
+    load balancer or a test waiting for "leader" waits for a leader that logs calls."""
+    leadership = FakeLeadership()
+    taking_back = asyncio.Event()
+    lead = Lead(leadership, "main", taking_back.wait, lambda: None)
+    leadership.grant()
+    starting = asyncio.create_task(lead.start())
+    await until(leadership.leading, "the lock to be taken")
+    assert lead.report().role == "taking over" and not lead.passes()
+    taking_back.set()
+    await starting
+    assert lead.report().role == "leader" and lead.passes()
