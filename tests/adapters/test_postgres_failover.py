@@ -79,6 +79,17 @@ async def call(server: FakeAmiServer, n: int, outcome: str) -> str:
     return linkedid
 
 
+async def leader_and_standby(tmp_path: Path, settings: dict[str, Any]) -> tuple[Served, Served]:
+    """Instances a and b on one database, a leading (started first) and b standing by."""
+    served = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        served.append(await asyncio.to_thread(Served, tmp_path / name, instance_name=name,
+                                              **settings))
+        await role(served[-1], "leader" if name == "a" else "standby")
+    return served[0], served[1]
+
+
 async def test_a_callback_promised_on_the_standby_is_dialled_by_the_leader_at_once(
         tmp_path: Path, pg_cluster: postgres.Cluster) -> None:
     """Through the standby's API; the leader hears of it by NOTIFY (storage/postgres/
@@ -93,13 +104,8 @@ async def test_a_callback_promised_on_the_standby_is_dialled_by_the_leader_at_on
     server.on_action("Originate")
     settings = {"db": url, "ami_port": await server.start(), "ami_secret": "s",
                 "inbound_contexts": "from-resident", "queue_log": ""}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = await asyncio.to_thread(Served, tmp_path / "a", instance_name="a", **settings)
-    b = await asyncio.to_thread(Served, tmp_path / "b", instance_name="b", **settings)
+    a, b = await leader_and_standby(tmp_path, settings)
     try:
-        await role(a, "leader")
-        await role(b, "standby")
         body = json.dumps({"phone": "07700900123", "reason": "Repair date",
                            "promised_by": "Sam"}).encode()
         request = urllib.request.Request(
@@ -134,13 +140,8 @@ async def test_a_standby_shows_the_leaders_live_view(
     settings = {"db": url, "ami_port": await server.start(), "ami_secret": "s",
                 "inbound_contexts": "from-resident", "queue_log": "",
                 "http_open_routes": "/metrics"}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = await asyncio.to_thread(Served, tmp_path / "a", instance_name="a", **settings)
-    b = await asyncio.to_thread(Served, tmp_path / "b", instance_name="b", **settings)
+    a, b = await leader_and_standby(tmp_path, settings)
     try:
-        await role(a, "leader")
-        await role(b, "standby")
         linkedid = f"{int(time.time())}.1"
         frames = synthetic_call(linkedid, time.time() - 5, 3, "answered")
         await server.push(b"".join(frames[:2]))  # arrived and queued: waiting now
