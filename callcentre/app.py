@@ -392,7 +392,8 @@ class Service:
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
                cases: CaseRepository, calls: CallRepository, clock: SystemClock,
                send_action: SendAction) -> Callbacks:
-    service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region))
+    service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region),
+                              config.languages)
     wait = config.callback_blend_wait_seconds or config.service_level_thresholds[0]  # <0: off
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
                                caller_id=config.callback_caller_id, languages=config.languages,

@@ -75,8 +75,10 @@ class NewCallback:
 
 class CallbackService:
     def __init__(self, repo: CallbackRepository, cases: CaseRepository, calls: CallRepository,
-                 policy: CallbackPolicy, clock: Clock, normalise: Normaliser) -> None:
+                 policy: CallbackPolicy, clock: Clock, normalise: Normaliser,
+                 languages: tuple[str, ...] = ("en",)) -> None:
         self._repo = repo
+        self._languages = languages  # the council's (setting languages), the default first
         self._cases = cases
         self._calls = calls
         self.policy = policy
@@ -119,7 +121,7 @@ class CallbackService:
             case_ref=case_ref, phone=phone, reason=req.reason, source=req.source,
             promised_by=_name(req.promised_by, "promised_by"), not_before=req.not_before or at,
             due_by=due, created_at=at,
-            language=req.language or await self._language_of_latest_call(phone, at),
+            language=self._language(req) or await self._language_of_latest_call(phone, at),
             owner=_name(req.owner, "owner") if req.owner else None,
             source_linkedid=req.source_linkedid), self.policy)
         stored = await self._repo.add(cb)
@@ -138,8 +140,22 @@ class CallbackService:
         that call was in (the dialplan's menu), so the callback goes to a speaker of it."""
         found = await self._calls.previous_from(phone, at - LANGUAGE_MEMORY, at, "")
         if found is None:
-            return "en"
-        return (await self._calls.get(found)).language or "en"
+            return self._languages[0]
+        return (await self._calls.get(found)).language or self._languages[0]
+
+    def _language(self, req: NewCallback) -> str | None:
+        """The language an agent asked for (through the API) must be one of the council's, as
+        the setting spells it: the dialler routes by it and the dialplan sets the resident's
+        CHANNEL(language) to it. The PBX's own (CHANNEL(language) of a queued resident) is kept
+        as it came: the dialler serves a language not listed in the first."""
+        asked = req.language
+        if asked is None or req.source is not Source.AGENT:
+            return asked
+        for code in self._languages:
+            if asked.strip().lower() == code.lower():
+                return code
+        raise InvalidInput(f"language must be one of: {', '.join(self._languages)}",
+                           field="language")
 
     async def get(self, callback_id: int) -> Callback:
         return await self._repo.get(callback_id)

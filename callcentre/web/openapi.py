@@ -157,7 +157,10 @@ _CASES: dict[str, Schema] = {
 ACTOR: Schema = {"type": "string", "deprecated": True,
                  "description": "ignored: who did it is the token's person"}
 _NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON}, {"promised_by": ACTOR,
-    "case_ref": null(CASE_REF), "owner": null(NAME), "language": null(STR),
+    "case_ref": null(CASE_REF), "owner": null(NAME),
+    "language": null({"type": "string", "description": "one of the setting languages (422 "
+                      "otherwise); absent: the language of the resident's latest call, else "
+                      "the first of languages"}),
     "due_by": null({**TIME_IN, "description": "default: the policy's promise"}),
     "not_before": null(TIME_IN)})
 _CALLBACKS: dict[str, Schema] = {

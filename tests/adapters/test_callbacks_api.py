@@ -139,6 +139,8 @@ async def test_case_ref_is_optional(api: Api) -> None:
     ({"due_by": "2026-11-23T09:00:00+00:00"}, "due_by", "in the past"),
     ({"due_by": "2027-03-01T09:00:00+00:00"}, "due_by", "beyond policy"),
     ({"reason": " "}, "reason", "must not be empty"),
+    ({"language": "xx"}, "language", "must be one of: en"),  # only the council's languages
+    ({"language": 7}, "language", "must be a string"),
     # before the first moment a datetime holds in UTC: stored once, it broke every reader
     ({"not_before": "0001-01-01T00:00:00+14:00"}, "not_before", "between 1970 and 8999"),
     ({"due_by": "9999-12-31T23:59:59-14:00"}, "due_by", "between 1970 and 8999"),

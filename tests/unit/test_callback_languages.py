@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from callcentre.ami.pbx import originate_fields
 from callcentre.domain import callback_events as cev
 from callcentre.domain.agents import Agent, AgentBoard, queue_language, wanted_language
+from callcentre.domain.callback_policy import Source
 from callcentre.domain.calls import Call
+from callcentre.errors import InvalidInput
 from callcentre.ports import OriginateRequest
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.testing import utc
@@ -39,7 +43,7 @@ def test_a_language_the_council_does_not_offer_is_served_in_the_default() -> Non
 
 
 def world(**policy: object) -> World:
-    w = World(**policy)
+    w = World(languages=LANGS, **policy)
     w.dialler = CallbackDialler(w.service, w.repo, w.dialler.scheduler, w.dialler.board, w.pbx,
                                 w.clock, DiallerSettings(languages=LANGS))
     return w
@@ -94,6 +98,22 @@ async def test_a_callback_promised_on_a_call_takes_that_calls_language() -> None
     assert (await w.promise()).language == "ga"  # no language given: the call's
     assert (await w.promise(phone="+447700900124")).language == "en"  # no call: the default
     assert (await w.promise(phone="+447700900125", language="en")).language == "en"
+
+
+async def test_an_agent_may_only_promise_a_language_the_council_offers() -> None:
+    w = World(languages=("ga", "en"))  # Irish first: the default
+    assert (await w.promise(language=" EN ")).language == "en"  # spelt as the setting has it
+    for wrong in ("fr", "", "en,ga", "en\r\nAction: Originate"):
+        with pytest.raises(InvalidInput) as err:
+            await w.promise(phone="+447700900124", language=wrong)
+        assert err.value.field == "language" and "ga, en" in err.value.message
+    assert (await w.promise(phone="+447700900125")).language == "ga"  # no call: the default
+
+
+async def test_the_pbx_language_of_a_queued_resident_is_kept_as_it_came() -> None:
+    w = World(languages=("en", "ga"))
+    cb = await w.promise(language="fr", source=Source.QUEUE_KEYPRESS)
+    assert cb.language == "fr"  # the dialler serves it in the default (see above)
 
 
 def test_a_pause_in_one_queue_is_not_a_pause_in_the_other() -> None:

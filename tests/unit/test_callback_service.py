@@ -35,13 +35,14 @@ PHONE = "+447700900123"
 
 
 class World:
-    def __init__(self, at: Any = T0, **policy: Any) -> None:
+    def __init__(self, at: Any = T0, languages: tuple[str, ...] = ("en",), **policy: Any) -> None:
         self.clock = FakeClock(at)
         self.repo = InMemoryCallbackRepository()
         self.cases = InMemoryCaseRepository()
         self.pbx = FakePbx()
         self.service = CallbackService(self.repo, self.cases, InMemoryCallRepository(),
-                                       default_policy(**policy), self.clock, normaliser("GB"))
+                                       default_policy(**policy), self.clock, normaliser("GB"),
+                                       languages)
         self.dialler = CallbackDialler(self.service, self.repo, HeapScheduler(), AgentBoard(), self.pbx,
                                        self.clock)
 
