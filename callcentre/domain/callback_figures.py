@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callcentre.domain.survey import SurveyTally
+
 
 @dataclass(frozen=True)
 class CallbackCounts:
@@ -37,6 +39,7 @@ class CallbackPeriod:
     still_open: int = 0
     extended: int = 0
     missed_first_in_time: int = 0
+    survey: SurveyTally = field(default_factory=SurveyTally)  # the survey after them (#15)
 
     @property
     def kept_ratio(self) -> float | None:

@@ -45,6 +45,15 @@ def on_attempt(cb: Callback, event: SurveyOffered | SurveyAnswered) -> Callback:
                                       for a in cb.attempts))
 
 
+def callback_survey(cb: Callback) -> tuple[bool, bool | None, int | None]:
+    """The callback's survey: (offered, resolved, satisfaction) of its latest attempt that
+    reached it (a later attempt is the resident's latest word); (False, None, None) if none."""
+    for a in reversed(cb.attempts):
+        if a.survey_offered:
+            return True, a.survey_resolved, a.survey_satisfaction
+    return False, None, None
+
+
 def _noted(a: Attempt, event: SurveyOffered | SurveyAnswered) -> Attempt:
     if isinstance(event, SurveyOffered):
         return replace(a, survey_offered=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from callcentre.domain.callback_figures import CallbackCounts, CallbackPeriod
+from callcentre.domain.survey import SurveyTally
 from callcentre.storage.db import Database
 from callcentre.storage.rows import Store, to_epoch
 
@@ -25,6 +26,14 @@ _MADE = "SELECT COUNT(*) FROM callbacks WHERE created_at >= ? AND created_at < ?
 _DUE = ("SELECT result, COUNT(*), SUM(extensions > 0), "
         "SUM(result = 'missed' AND first_attempt_in_time = 1) "
         "FROM callbacks WHERE due_by >= ? AND due_by < ? GROUP BY result")
+# The survey after the callbacks due in the period (022_callback_survey.sql), from the partial
+# index callbacks_surveyed alone: its condition is {offered}, word for word.
+SURVEYED = ("SELECT COUNT(*), "
+            "SUM(CASE WHEN survey_resolved IS NOT NULL OR survey_satisfaction IS NOT NULL "
+            "THEN 1 ELSE 0 END), COUNT(survey_resolved), "
+            "SUM(CASE WHEN survey_resolved THEN 1 ELSE 0 END), COUNT(survey_satisfaction), "
+            "coalesce(SUM(survey_satisfaction), 0) "
+            "FROM callbacks WHERE {offered} AND due_by >= ? AND due_by < ?")
 
 
 class SqlCallbackFigures:
@@ -33,6 +42,7 @@ class SqlCallbackFigures:
 
     _COUNTS = _COUNTS
     _DUE = _DUE
+    _SURVEYED = SURVEYED.format(offered="survey_offered = 1")
 
     def __init__(self, db: Store) -> None:
         self._db = db
@@ -62,12 +72,14 @@ class SqlCallbackFigures:
         made = await self._db.fetch_one(_MADE, (a, b))
         rows = await self._db.fetch_all(self._DUE, (a, b))
         by = {r[0]: r[1] for r in rows}
+        surveyed = await self._db.fetch_one(self._SURVEYED, (a, b))
         return CallbackPeriod(
             promised=int(made[0]) if made else 0, due=sum(by.values()),
             kept=by.get("kept", 0), late=by.get("late", 0), missed=by.get("missed", 0),
             cancelled=by.get("cancelled", 0), still_open=by.get(None, 0),
             extended=sum(r[2] or 0 for r in rows),
-            missed_first_in_time=sum(r[3] or 0 for r in rows))
+            missed_first_in_time=sum(r[3] or 0 for r in rows),
+            survey=SurveyTally(*(int(n or 0) for n in surveyed)) if surveyed else SurveyTally())
 
 
 class SqliteCallbackFigures(SqlCallbackFigures):

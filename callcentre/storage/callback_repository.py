@@ -21,6 +21,7 @@ from callcentre.domain.callbacks import (
     Told,
 )
 from callcentre.domain.paging import Keyset
+from callcentre.domain.survey import callback_survey
 from callcentre.errors import DuplicateCallback, NoSuchCallback, StaleCallback, StorageError
 from callcentre.ports import CallbackQuery, DueEntry, Page
 from callcentre.storage.db import Database
@@ -31,7 +32,7 @@ _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", 
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
           "extensions", "status", "result", "source_linkedid")
 _DERIVED = ("attempt_count", "first_attempt_in_time", "closed_result", "corrections", "attempts",
-            "history")
+            "history", "survey_offered", "survey_resolved", "survey_satisfaction")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
 INSERT = (f"INSERT INTO callbacks (version, {', '.join(_COLUMNS)}) "
            f"VALUES (1, {', '.join('?' * len(_COLUMNS))})")
@@ -84,7 +85,7 @@ def callback_values(cb: Callback) -> tuple[Any, ...]:
                closed.value if closed else None,
                json.dumps([f"{old}>{new}" for old, new in fixes]) if fixes else None,
                json.dumps([_attempt_json(a) for a in cb.attempts]),
-               json.dumps([_entry_json(h) for h in cb.history]))
+               json.dumps([_entry_json(h) for h in cb.history]), *callback_survey(cb))
     return plain + times + derived
 
 

@@ -170,6 +170,32 @@ def survey_rows(t: SurveyTally, lang: Lang) -> list[Row]:
     ]
 
 
+def callback_survey_rows(t: SurveyTally, lang: Lang) -> list[Row]:
+    """The residents' own word after a call-back (the same survey, asked when the agent ends
+    a call-back), for the call-backs due in the period."""
+    _, n = lang.gettext, lang.number
+    score = t.mean_satisfaction
+    return [
+        Row("callback_survey_response_rate",
+            _("Residents we called back who answered our survey"),
+            t.response_rate, pct(lang, t.response_rate, NO_ANSWERS), "", None,
+            _("{responded} answered at least one question ÷ {offered} offered the survey at "
+              "the end of a call-back due in this period").format(
+                responded=n(t.responded), offered=n(t.offered))),
+        Row("callback_resolution", _("Resolved by the call-back, in residents' own words"),
+            t.first_contact_resolution, pct(lang, t.first_contact_resolution, NO_ANSWERS), "",
+            None, _("{said_yes} said yes ÷ {answered} who answered \"was your question "
+                    "resolved?\"").format(said_yes=n(t.resolved_yes),
+                                           answered=n(t.resolved_answers))),
+        Row("callback_satisfaction", _("Satisfaction after a call-back, 1 (not at all) to 5 "
+                                       "(very)"), score,
+            _(NO_ANSWERS) if score is None
+            else _("{score} of 5").format(score=n(score, "0.00")), "", None,
+            _("the average of {answers} scores given; residents who gave none are left "
+              "out").format(answers=n(t.satisfaction_answers))),
+    ]
+
+
 def agent_survey_json(agents: SurveyByAgent) -> list[dict[str, Any]]:
     """Per agent (a manager's view, never published): name, counts and the three figures."""
     return [{"agent": name or None, "offered": t.offered, "responded": t.responded,
@@ -183,6 +209,7 @@ def report_rows(r: Report, lang: Lang) -> list[Row]:
     out = rows(r.standards, r.thresholds, r.targets, lang) + survey_rows(r.survey, lang)
     if r.callbacks is not None:
         out += callback_rows(r.callbacks, r.targets.callback_kept, lang)
+        out += callback_survey_rows(r.callbacks.survey, lang)
     return out
 
 

@@ -18,6 +18,7 @@ from callcentre.domain.callback_figures import CallbackCounts
 from callcentre.domain.callback_outcomes import CORRECTABLE, correct_result
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import (
+    Attempt,
     AttemptOutcome,
     Callback,
     Result,
@@ -33,6 +34,7 @@ from callcentre.domain.callbacks import (
     start_attempt,
 )
 from callcentre.domain.retention import Kind
+from callcentre.domain.survey import SurveyTally
 from callcentre.errors import Conflict
 from callcentre.storage import callback_figures_repository as figures_sql
 from callcentre.storage.db import Database, migrations
@@ -87,6 +89,58 @@ async def test_period_results_are_judged_by_deadline(engine: Engine) -> None:
     assert (period.kept, period.late, period.missed, period.cancelled) == (2, 1, 1, 1)
     assert period.still_open == 1 and period.due == 6 and period.promised == 7
     assert period.kept_ratio == 0.5
+
+
+async def test_the_survey_after_callbacks_is_counted_by_deadline(engine: Engine) -> None:
+    """Each callback counts its latest attempt that reached the survey (#15)."""
+    def surveyed(hours: int, *answers: tuple[bool | None, int | None]) -> Callback:
+        cb = closed(Result.KEPT, timedelta(hours=hours))
+        start = cb.due_by - timedelta(minutes=30)
+        tried = tuple(Attempt(n, start, f"callback-x-{n}", "PJSIP/agent1", start,
+                              AttemptOutcome.REACHED, start, True, survey_offered=True,
+                              survey_resolved=resolved, survey_satisfaction=score)
+                      for n, (resolved, score) in enumerate(answers, 1))
+        return replace(cb, attempts=tried)
+
+    for cb in [surveyed(1, (False, 1), (True, 5)),  # the second attempt's answers count
+               surveyed(2, (None, None)),  # reached the survey, keyed nothing
+               surveyed(3, (False, None)),
+               closed(Result.KEPT, timedelta(hours=4)),  # no survey
+               surveyed(30, (True, 4))]:  # due after the period
+        await engine.callbacks.add(cb)
+    survey = (await engine.callback_figures.period(T0, T0 + timedelta(days=1))).survey
+    assert survey == SurveyTally(offered=3, responded=2, resolved_answers=2, resolved_yes=1,
+                                 satisfaction_answers=1, satisfaction_sum=5)
+    stored = await engine.callbacks.get(1)
+    assert stored.attempts[-1].survey_satisfaction == 5
+
+
+async def test_the_migration_fills_the_survey_of_callbacks_already_stored(
+        engine: Engine) -> None:
+    """022 (PostgreSQL 013) reads the survey of callbacks stored before it from their
+    attempts: its backfill, run on columns wiped, gives back what the repository wrote."""
+    cb = closed(Result.KEPT, timedelta(hours=1))
+    start = cb.due_by - timedelta(minutes=30)
+    tried = [Attempt(n, start, f"callback-y-{n}", None, start, AttemptOutcome.REACHED, start,
+                     True, survey_offered=n < 3, survey_resolved=n == 2,
+                     survey_satisfaction=n + 2) for n in (1, 2, 3)]
+    await engine.callbacks.add(replace(cb, attempts=tuple(tried)))
+    await engine.callbacks.add(closed(Result.KEPT, timedelta(hours=2)))
+    figures = engine.callback_figures
+    before = (await figures.period(T0, T0 + timedelta(days=1))).survey
+    assert before == SurveyTally(1, 1, 1, 1, 1, 4)  # attempt 2: the latest that reached it
+    postgres = not isinstance(engine.db, Database)
+    migration = "postgres/migrations/013" if postgres else "migrations/022"
+    [sql] = [s for s in (Path(figures_sql.__file__).parent / f"{migration}_callback_survey.sql"
+                         ).read_text().split(";") if "UPDATE callbacks" in s]
+    async with engine.db.write() as conn:
+        await conn.execute("UPDATE callbacks SET survey_offered = "
+                           f"{'false' if postgres else '0'}, survey_resolved = NULL, "
+                           "survey_satisfaction = NULL")
+    assert (await figures.period(T0, T0 + timedelta(days=1))).survey == SurveyTally()
+    async with engine.db.write() as conn:
+        await (conn.conn.execute(sql) if postgres else conn.execute(sql))
+    assert (await figures.period(T0, T0 + timedelta(days=1))).survey == before
 
 
 async def test_a_corrected_result_moves_the_figures_and_no_counter_falls(
@@ -292,20 +346,30 @@ async def test_maintained_counts_equal_a_recount_after_any_sequence(engine: Engi
 async def test_the_migration_fills_the_counters_from_callbacks_already_stored(
         tmp_path: Path) -> None:
     """A database from before 014 with a history of callbacks: after the upgrade the
-    counters equal a recount, and the triggers keep them so."""
+    counters equal a recount, and the triggers keep them so. The history is made by today's
+    code, then copied into the old schema with the columns it had."""
+    made = Database(tmp_path / "made.sqlite3")
+    await made.open()
+    await made.migrate()
+    history = History(repositories_on(made), seed=2026)
+    for _ in range(150):
+        await history.step()
+    await made.close()
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as con:
         for version, _, sql in migrations():
             if version < 14:
                 con.executescript(sql)
                 con.execute(f"PRAGMA user_version={version}")
+        columns = ", ".join(r[1] for r in con.execute("PRAGMA table_info(callbacks)"))
+        con.execute("ATTACH DATABASE ? AS made", (str(tmp_path / "made.sqlite3"),))
+        con.execute(f"INSERT INTO callbacks ({columns}) SELECT {columns} FROM made.callbacks")
     db = Database(path)
     await db.open()
     try:
         engine = repositories_on(db)
-        history, figures = History(engine, seed=2026), engine.callback_figures
-        for _ in range(150):
-            await history.step()
+        history.db, history.repo, history.retention = db, engine.callbacks, engine.retention
+        figures = engine.callback_figures
         assert await db.migrate() >= 14  # the runner splits the triggers' bodies rightly
         counts = await figures.counts(history.now, MARGIN)
         assert counts == await recount(engine, history.now, MARGIN)
@@ -334,3 +398,5 @@ async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_histor
         "SEARCH callbacks USING COVERING INDEX callbacks_created (created_at>? AND created_at<?)")
     assert (await plan(figures_sql._DUE, 2)).startswith(
         "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
+    assert await plan(figures_sql.SqlCallbackFigures._SURVEYED, 2) == (
+        "SEARCH callbacks USING COVERING INDEX callbacks_surveyed (due_by>? AND due_by<?)")

@@ -117,3 +117,27 @@ def test_callback_rows_state_the_kept_ratio_and_its_formula() -> None:
     assert "6 kept ÷ 8" in kept.formula and "2 cancelled" in kept.formula
     assert rows["callbacks_extended"].value == 2
     assert callback_rows(CallbackPeriod(), 0.9, load("en"))[1].shown == "none due"
+
+
+async def test_the_survey_after_callbacks_has_rows_of_its_own() -> None:
+    from dataclasses import replace
+
+    from callcentre.domain.callback_figures import CallbackPeriod
+    from callcentre.web.i18n import load
+    from callcentre.web.standards_view import report_rows
+
+    service = StandardsService(DaysRepo(), FakeClock(utc(2026, 11, 23, 3, 0)), LONDON, [20], 5,
+                               Targets({20: 0.8}, 0.05, 0.9))
+    report = await service.report(PeriodKind.MONTH, date(2026, 11, 5), None, trend_periods=1)
+    assert report.callbacks is None  # no callback figures: no callback rows
+    assert not any(r.key.startswith("callback") for r in report_rows(report, load("en")))
+    period = CallbackPeriod(kept=3, survey=SurveyTally(4, 3, 3, 2, 2, 7))
+    rows = {r.key: r for r in report_rows(replace(report, callbacks=period), load("en"))}
+    assert rows["satisfaction"].shown == "4.50 of 5"  # the calls' survey stays its own
+    assert rows["callback_survey_response_rate"].shown == "75.0%"
+    assert "4 offered" in rows["callback_survey_response_rate"].formula
+    assert rows["callback_resolution"].value == 2 / 3
+    assert rows["callback_satisfaction"].shown == "3.50 of 5"
+    empty = {r.key: r for r in report_rows(replace(report, callbacks=CallbackPeriod()),
+                                           load("en"))}
+    assert empty["callback_satisfaction"].value is None

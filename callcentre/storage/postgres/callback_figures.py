@@ -4,7 +4,7 @@ sum booleans). The same columns in the same order as SQLite's statements."""
 
 from __future__ import annotations
 
-from callcentre.storage.callback_figures_repository import SqlCallbackFigures
+from callcentre.storage.callback_figures_repository import SURVEYED, SqlCallbackFigures
 from callcentre.storage.postgres.db import PgDatabase
 
 # $1 now, $2 the end of the at-risk margin, $3 an hour from now
@@ -24,6 +24,7 @@ _DUE = ("SELECT result, COUNT(*), COUNT(*) FILTER (WHERE extensions > 0), "
 class PgCallbackFigures(SqlCallbackFigures):
     _COUNTS = _COUNTS
     _DUE = _DUE
+    _SURVEYED = SURVEYED.format(offered="survey_offered")
 
     def __init__(self, db: PgDatabase) -> None:
         super().__init__(db)
