@@ -111,6 +111,11 @@ class SqlCallbackRepository:
 
     _TAKEN: tuple[type[Exception], ...] = ()
     _STEER = False  # list_query's unary + (SQLite's)
+    # The dialler's rebuild: the pending callbacks due to be tried before a time, read from
+    # the partial index callbacks_due alone (it holds id and due_by as well).
+    _DUE_BEFORE = ("SELECT id, next_attempt_at, due_by FROM callbacks "
+                   "WHERE status = 'pending' AND next_attempt_at < ? "
+                   "ORDER BY next_attempt_at, id")
 
     def __init__(self, db: Store) -> None:
         self._db = db
@@ -161,9 +166,7 @@ class SqlCallbackRepository:
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
     async def due_before(self, until: datetime) -> list[DueEntry]:
-        rows = await self._db.fetch_all(
-            "SELECT id, next_attempt_at, due_by FROM callbacks WHERE status = 'pending' "
-            "AND next_attempt_at < ? ORDER BY next_attempt_at, id", (_t(until),))
+        rows = await self._db.fetch_all(self._DUE_BEFORE, (_t(until),))
         return self._db.unreadable.read("callbacks", rows, _due_entry)
 
     async def with_status(self, *statuses: Status) -> list[Callback]:
@@ -215,6 +218,10 @@ def _where(q: CallbackQuery, steer: bool) -> tuple[str, list[Any]]:
 class SqliteCallbackRepository(SqlCallbackRepository):
     _TAKEN = (sqlite3.IntegrityError,)
     _STEER = True
+    # Without the hint SQLite took callbacks_by_status (status = ?): every pending callback,
+    # then a sort (0.15 s for 51,000 spread over ten days; migrations/023_callbacks_due.sql).
+    _DUE_BEFORE = SqlCallbackRepository._DUE_BEFORE.replace(
+        "FROM callbacks ", "FROM callbacks INDEXED BY callbacks_due ")
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)

@@ -37,6 +37,7 @@ from callcentre.domain.retention import Kind
 from callcentre.domain.survey import SurveyTally
 from callcentre.errors import Conflict
 from callcentre.storage import callback_figures_repository as figures_sql
+from callcentre.storage.callback_repository import SqliteCallbackRepository
 from callcentre.storage.db import Database, migrations
 from callcentre.storage.engines import Repositories, repositories_on
 from tests import engines
@@ -398,5 +399,8 @@ async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_histor
         "SEARCH callbacks USING COVERING INDEX callbacks_created (created_at>? AND created_at<?)")
     assert (await plan(figures_sql._DUE, 2)).startswith(
         "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
+    # the dialler's rebuild (callback_repository.due_before): the pending ones due, in order
+    assert await plan(SqliteCallbackRepository._DUE_BEFORE, 1) == (
+        "SEARCH callbacks USING COVERING INDEX callbacks_due (next_attempt_at<?)")
     assert await plan(figures_sql.SqlCallbackFigures._SURVEYED, 2) == (
         "SEARCH callbacks USING COVERING INDEX callbacks_surveyed (due_by>? AND due_by<?)")
