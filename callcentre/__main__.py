@@ -1,4 +1,5 @@
-"""Command line: ``callcentre serve | demo | migrate | rules | alertmanager-config | token | ...``.
+"""Command line: ``callcentre serve | demo | migrate | rules | alertmanager-config | dashboard |
+token | ...``.
 
 Parses arguments, loads the config, sets up logging, and hands over to app.py.
 """
@@ -78,6 +79,9 @@ def _alerting_parser(sub: Any) -> None:
                                   " every alert routed to the receiver the alert_* settings name")
     alertmanager.add_argument("--output", "-o", help="write to this file instead of standard"
                               " output")
+    dashboard = sub.add_parser("dashboard", help="print the Grafana dashboard made from the "
+                               "settings' standards (metrics/dashboards/callcentre.json)")
+    dashboard.add_argument("--output", "-o", help="write to this file instead of standard output")
 
 
 def _person_parser(sub: Any) -> None:
@@ -283,6 +287,10 @@ async def _dispatch(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         from callcentre.observability.alertmanager import render as render_alertmanager
 
         _write(render_alertmanager(cfg), args.output)
+    elif args.command == "dashboard":
+        from callcentre.observability.dashboard import render as render_dashboard
+
+        _write(render_dashboard(cfg), args.output)
     elif args.command == "token":
         await _token(cfg, args)
     elif args.command == "person":
