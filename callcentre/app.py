@@ -27,7 +27,7 @@ from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import Call, CallTracker
-from callcentre.domain.live import LeaderLive, LedgerReport, RuntimeReport
+from callcentre.domain.live import LeaderLive, LedgerReport, PromiseReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
@@ -161,6 +161,9 @@ class Service:
         self.promises = PromiseService(self.capacity, self.callbacks.repo,
                                        self.callbacks.service.policy)
         self.callbacks.service.promises = self.promises.due_for  # deadlines that can be kept
+        stats = self.callbacks.dialler.stats
+        self.monitoring.promising = lambda: PromiseReport(
+            self.promises.sized, self.promises.fixed, stats.held_for_queue, stats.urgent_over_queue)
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""

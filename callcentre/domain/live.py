@@ -86,6 +86,16 @@ class RuntimeReport:
     leader: LeaderReport | None = None  # who leads the PBX: this instance or another
 
 
+@dataclass(frozen=True)
+class PromiseReport:
+    """How callbacks were promised and blended with the queue, since the service started."""
+
+    sized: int = 0  # deadlines sized to capacity (services/promises.py)
+    fixed: int = 0  # deadlines by the policy's fixed rule
+    held_for_queue: int = 0  # dispatch rounds held back for residents waiting too long
+    urgent_over_queue: int = 0  # callbacks dialled over the queue: near their deadline
+
+
 @dataclass
 class LiveSnapshot:
     """What the scrape-time metrics report; filled by a refresh function before a scrape."""
@@ -112,6 +122,7 @@ class LiveSnapshot:
     reader_held: float = 0.0  # seconds the AMI reader waited for the call log, in all
     ledger: LedgerReport = field(default_factory=LedgerReport)
     runtime: RuntimeReport = field(default_factory=RuntimeReport)
+    promises: PromiseReport = field(default_factory=PromiseReport)
 
 
 def queue_waiting(active: Iterable[Call], now: datetime) -> dict[str, tuple[int, float]]:

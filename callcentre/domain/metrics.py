@@ -110,6 +110,16 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _scrape("callcentre_callback_calls_not_placed_total", Kind.COUNTER,
             "Callback calls the PBX refused or could not be asked for, since the service"
             " started."),
+    _scrape("callcentre_callback_promises_total", Kind.COUNTER,
+            "Callbacks promised with no deadline asked for, since the service started, by how"
+            " the deadline was set (kind): sized (to the capacity expected) or fixed (the policy's"
+            " rule: no history, sizing off, or sizing failed).", "kind"),
+    _scrape("callcentre_callback_dispatch_held_total", Kind.COUNTER,
+            "Times the dialler held ready callbacks back because a resident had waited longer"
+            " than callback_blend_wait_seconds in the free agents' queues (blending)."),
+    _scrape("callcentre_callbacks_dialled_over_queue_total", Kind.COUNTER,
+            "Callbacks dialled although residents waited beyond the blending threshold,"
+            " because they were within callback_blend_margin_minutes of their deadline."),
     # --- health ----------------------------------------------------------------------------
     _scrape("callcentre_ami_connected", Kind.GAUGE, "1 while logged in to Asterisk AMI, else 0."),
     _scrape("callcentre_ami_reconnects_total", Kind.COUNTER,

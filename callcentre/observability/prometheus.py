@@ -138,6 +138,12 @@ class LiveCollector(Collector):
             yield from _callback_families(s.callbacks)
         yield _gauge("callcentre_callbacks_not_placed", [((), s.callbacks_not_placed)])
         yield _counter("callcentre_callback_calls_not_placed_total", [((), s.calls_not_placed)])
+        p = s.promises
+        yield _counter("callcentre_callback_promises_total",
+                       [(("sized",), p.sized), (("fixed",), p.fixed)])
+        yield _counter("callcentre_callback_dispatch_held_total", [((), p.held_for_queue)])
+        yield _counter("callcentre_callbacks_dialled_over_queue_total",
+                       [((), p.urgent_over_queue)])
         yield from _ledger_families(s.ledger)
         yield from _runtime_families(s.runtime)
 

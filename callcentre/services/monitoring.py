@@ -23,6 +23,7 @@ from callcentre.domain.live import (
     LeaderReport,
     LedgerReport,
     LiveSnapshot,
+    PromiseReport,
     RuntimeReport,
     SkipWatch,
     TaskHealth,
@@ -69,6 +70,8 @@ class MonitoringService:
         self._runtime = runtime  # supervised tasks, HTTP connections (app.py)
         self._unreadable = unreadable  # stored rows skipped, by table (storage/db.py)
         self._remote = remote  # on a standby: the leader's live view (services/relay.py)
+        # promises and blending (set by the composition root once both exist)
+        self.promising: Callable[[], PromiseReport] = PromiseReport
         self.snapshot = SnapshotCache(self.live, self.callback_counts)
         self._skips = SkipWatch()
 
@@ -147,6 +150,7 @@ class MonitoringService:
             unreadable_rows=dict(self._unreadable()),
             ledger=self._ledger(),
             runtime=self._runtime(),
+            promises=self.promising(),
         )
 
     async def callback_counts(self) -> CallbackCounts:

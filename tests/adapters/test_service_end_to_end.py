@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sqlite3
 import time
@@ -86,6 +87,10 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
                 await asyncio.sleep(0.1)
             assert sorted(c["outcome"] for c in page["items"]) == ["abandoned", "answered"]
             async with aiohttp.ClientSession() as http:
+                async with http.post(f"{base}/api/callbacks", headers={
+                        "Authorization": f"Bearer {token}"}, json={
+                        "phone": "07700 900123", "reason": "Boiler"}) as resp:
+                    assert resp.status == 201, await resp.text()
                 async with http.get(f"{base}/metrics") as resp:
                     assert resp.status == 401  # a manager's (or http_open_routes)
                 boss = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
@@ -94,6 +99,14 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
                     text = await resp.text()
             assert 'callcentre_calls_total{outcome="answered",queue="council"} 1.0' in text
             assert "callcentre_ami_connected 1.0" in text
+            # every promise with no deadline asked for was sized, or fell back to the rule
+            # (no history here: the rule); the composition root wires the counts through
+            promised = sum(float(v) for v in re.findall(
+                r'^callcentre_callbacks_promised_total\{[^}]*\} (\S+)$', text, re.M))
+            assert promised >= 1
+            assert f'callcentre_callback_promises_total{{kind="fixed"}} {promised}' in text
+            assert 'callcentre_callback_promises_total{kind="sized"} 0.0' in text
+            assert "callcentre_callback_dispatch_held_total 0.0" in text
     finally:
         await server.stop()
 

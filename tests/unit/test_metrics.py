@@ -161,3 +161,16 @@ def test_agents_are_counted_per_queue_by_state() -> None:
     registry.register(LiveCollector(lambda: LiveSnapshot(agents=states)))
     assert registry.get_sample_value("callcentre_queue_agents",
                                      {"queue": "council", "state": "paused"}) == 1
+
+
+def test_promises_and_blending_are_reported() -> None:
+    from callcentre.domain.live import PromiseReport
+
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(lambda: LiveSnapshot(
+        promises=PromiseReport(sized=7, fixed=2, held_for_queue=4, urgent_over_queue=1))))
+    get = registry.get_sample_value
+    assert get("callcentre_callback_promises_total", {"kind": "sized"}) == 7
+    assert get("callcentre_callback_promises_total", {"kind": "fixed"}) == 2
+    assert get("callcentre_callback_dispatch_held_total") == 4
+    assert get("callcentre_callbacks_dialled_over_queue_total") == 1
