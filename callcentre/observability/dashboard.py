@@ -57,7 +57,8 @@ def dashboard(s: Standards) -> dict[str, Any]:
 
 
 def _now(s: Standards) -> list[Panel]:
-    """The top row: each service level over the last hour against its target, and the queue."""
+    """The top row: each service level over the last hour against its target, and the queue
+    now (every replica reports the leader's live view: shown once per queue)."""
     width = max(4, 16 // len(s.service_levels))
     panels = [_stat(f"Service level: answered within {t} s (1 h, target {percent(target)})",
                     Place(i * width, 0, width),
@@ -67,9 +68,9 @@ def _now(s: Standards) -> list[Panel]:
     x = len(s.service_levels) * width
     return [*panels,
             _stat("Callers waiting now", Place(x, 0, 4),
-                  [Query("callcentre_queue_callers_waiting", "{{queue}}")], "short"),
+                  [Query("max by (queue) (callcentre_queue_callers_waiting)", "{{queue}}")], "short"),
             _stat("Longest wait now", Place(x + 4, 0, 4),
-                  [Query("callcentre_queue_longest_wait_seconds", "{{queue}}")], "s")]
+                  [Query("max by (queue) (callcentre_queue_longest_wait_seconds)", "{{queue}}")], "s")]
 
 
 def _trends(s: Standards) -> list[Panel]:
@@ -98,10 +99,10 @@ def _trends(s: Standards) -> list[Panel]:
 
 def _link() -> list[Panel]:
     return [
-        _stat("AMI link", Place(0, 32, 6), [Query("callcentre_ami_connected", "connected")],
+        _stat("AMI link", Place(0, 32, 6), [Query("callcentre_ami_connected", "{{instance}}")],
               "short", _steps(("red", None), ("green", 1))),
         _stat("Seconds since last AMI event", Place(6, 32, 6),
-              [Query("callcentre_ami_last_event_age_seconds", "seconds")], "s"),
+              [Query("min(callcentre_ami_last_event_age_seconds)", "seconds")], "s"),
         _series("AMI input skipped (per 5 m)", Place(12, 32, 12),
                 [Query("sum by (kind) (increase(callcentre_ami_parse_errors_total[5m]))",
                        "{{kind}}")], "short"),
