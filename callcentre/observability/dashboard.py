@@ -68,9 +68,11 @@ def _now(s: Standards) -> list[Panel]:
     x = len(s.service_levels) * width
     return [*panels,
             _stat("Callers waiting now", Place(x, 0, 4),
-                  [Query("max by (queue) (callcentre_queue_callers_waiting)", "{{queue}}")], "short"),
+                  [Query("max by (queue) (callcentre_queue_callers_waiting)", "{{queue}}")],
+                  "short"),
             _stat("Longest wait now", Place(x + 4, 0, 4),
-                  [Query("max by (queue) (callcentre_queue_longest_wait_seconds)", "{{queue}}")], "s")]
+                  [Query("max by (queue) (callcentre_queue_longest_wait_seconds)", "{{queue}}")],
+                  "s")]
 
 
 def _trends(s: Standards) -> list[Panel]:
