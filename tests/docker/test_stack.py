@@ -192,16 +192,8 @@ def test_the_standby_takes_over_a_killed_leader_and_logs_the_next_call_once(
                  lambda s=service: _ami_connected(stack, s), 60, every=1, explain=stack.logs)
     token = stack.exec(standby, "callcentre", "token", "create", "--role", "manager",
                        "--name", "docker-failover-test").strip().splitlines()[-1]
-    stack.note(f"killing the leader {leader} (SIGKILL) and placing a call…")
     killed_at = time.monotonic()
-    replicas.kill(stack, leader)
-    with ThreadPoolExecutor(1) as pool:
-        # the resident hangs up soon after the agent: the test waits for the whole call
-        call = pool.submit(_place_answered_call, deployed, tmp_path, FAILOVER_NUMBER,
-                           "DOCKER-2", 10)
-        took = replicas.wait_for_takeover(stack, standby, killed_at)
-        call.result()
-    stack.note(f"{standby} took over in {took.seconds:.2f} s after the kill (term {took.term})")
+    took = _kill_while_calling(deployed, tmp_path, leader, standby)
     assert took.seconds < 15, took
 
     settled = wait_for("the call placed during the takeover settled against queue_log",
@@ -209,6 +201,8 @@ def test_the_standby_takes_over_a_killed_leader_and_logs_the_next_call_once(
                        explain=stack.logs)
     assert settled["queue_log"] == "agrees", settled
     assert _count_calls(stack, token, FAILOVER_NUMBER, standby) == 1
+    stack.note(f"the call placed at the kill: logged once by {standby}, settled against "
+               f"queue_log {time.monotonic() - killed_at:.1f} s after the kill")
     assert _count_calls(stack, token, RESIDENT_NUMBER, standby) == 1
 
     how = replicas.bring_back(stack, leader)
@@ -225,6 +219,23 @@ def test_callcentre_asterisk_and_postgres_stop_cleanly(deployed: Deployed) -> No
         code, took = deployed.stack.stop(service, grace_s=30)
         assert (code, took < 30) == (0, True), (
             f"{service} exited {code} after {took:.1f} s\n{deployed.stack.logs()}")
+
+
+def _kill_while_calling(deployed: Deployed, logs: Path, leader: str,
+                        standby: str) -> replicas.Takeover:
+    """SIGKILL ``leader`` and place a call at once, while ``standby`` takes over."""
+    stack = deployed.stack
+    stack.note(f"killing the leader {leader} (SIGKILL) and placing a call…")
+    killed_at = time.monotonic()
+    replicas.kill(stack, leader)
+    with ThreadPoolExecutor(1) as pool:
+        # the resident hangs up soon after the agent: the test waits for the whole call
+        call = pool.submit(_place_answered_call, deployed, logs, FAILOVER_NUMBER, "DOCKER-2",
+                           10)
+        took = replicas.wait_for_takeover(stack, standby, killed_at)
+        call.result()
+    stack.note(f"{standby} took over in {took.seconds:.2f} s after the kill (term {took.term})")
+    return took
 
 
 # --- the call ------------------------------------------------------------------------------
