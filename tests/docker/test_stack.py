@@ -162,6 +162,10 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
                        60, every=2, explain=lambda: f"/healthz says "
                        f"{http_json(stack.url('callcentre', '/healthz'))}\n{stack.logs()}")
     assert settled["queue_log"] == "agrees"
+    _counted_in_prometheus_and_alerts_routed(stack)
+
+
+def _counted_in_prometheus_and_alerts_routed(stack: Stack) -> None:
     counted = wait_for("the call counted in Prometheus", lambda: _prometheus_answered(stack),
                        90, every=3, explain=lambda: f"targets: {_prometheus_targets(stack)}")
     assert counted >= 1
@@ -176,6 +180,8 @@ def test_a_call_through_the_containerised_asterisk_is_logged_and_counted(
     assert wait_for("Prometheus scraping both replicas, one of them leading",
                     lambda: _prometheus_leaders(stack), 60, every=2,
                     explain=lambda: f"targets: {_prometheus_targets(stack)}") == 1.0
+    once = 'count(callcentre_callbacks_open{job="callcentre",state="pending"})'
+    assert _prometheus_value(stack, once) == 1.0, "a figure read from the database reported twice"
 
 
 def test_the_standby_takes_over_a_killed_leader_and_logs_the_next_call_once(
@@ -353,15 +359,20 @@ def _prometheus_answered(stack: Stack) -> float | None:
     return float(result[0]["value"][1]) if result and float(result[0]["value"][1]) else None
 
 
+def _prometheus_value(stack: Stack, query: str) -> float | None:
+    """The one value of an instant query, or None."""
+    status, body = http_json(stack.url("prometheus", f"/api/v1/query?query={quote(query)}"))
+    result = body["data"]["result"] if status == 200 and body else []
+    return float(result[0]["value"][1]) if len(result) == 1 else None
+
+
 def _prometheus_leaders(stack: Stack) -> float | None:
     """sum(callcentre_leader) once Prometheus scrapes both replicas, else None."""
     targets = [t for t in _prometheus_targets(stack) if t[0] == "callcentre" and t[1] == "up"]
     if len(targets) != len(REPLICAS):
         return None
-    query = 'sum(callcentre_leader{job="callcentre"}) and count(up{job="callcentre"} == 1) == 2'
-    status, body = http_json(stack.url("prometheus", f"/api/v1/query?query={quote(query)}"))
-    result = body["data"]["result"] if status == 200 and body else []
-    return float(result[0]["value"][1]) if result else None
+    return _prometheus_value(
+        stack, 'sum(callcentre_leader{job="callcentre"}) and count(up{job="callcentre"} == 1) == 2')
 
 
 def _prometheus_rule_groups(stack: Stack) -> list[str]:
