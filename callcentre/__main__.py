@@ -111,7 +111,7 @@ async def _database(cfg: config_mod.Config) -> AsyncIterator[Repositories]:
     """The database (SQLite or PostgreSQL), opened and migrated, for one command."""
     from callcentre.storage.engines import repositories
 
-    stores = repositories(cfg.db, cfg.db_readers)
+    stores = repositories(cfg.db, cfg.db_readers, password_file=cfg.db_password_file)
     await stores.db.open()
     try:
         await stores.db.migrate()

@@ -100,7 +100,7 @@ class Service:
         self.clock = clock or SystemClock()
         self.banner = banner
         self.stores = repositories(config.db, config.db_readers,  # SQLite or PostgreSQL
-                                   config.instance_name)
+                                   config.instance_name, config.db_password_file)
         self.lead = Lead(leadership(self.stores, config.pbx_name, config.leader_lease_seconds),
                          config.pbx_name, self._take_back, self._begin)
         self.db = self.stores.db

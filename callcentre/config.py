@@ -40,6 +40,7 @@ class Config:
     ami_max_frame_bytes: int = setting(1 << 20, "Largest AMI message accepted; larger ones are skipped and counted.")
     call_log_max_pending: int = setting(5000, "Most calls changed in memory and not yet stored. At it, the service stops reading AMI until half are stored (TCP holds Asterisk back), so a burst or a slow database cannot grow memory without bound; the time held is callcentre_ami_reader_held_seconds_total.")
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing), or a postgresql:// URL (an existing PostgreSQL database; migrated at start like the file). A URL's password is never logged.")
+    db_password_file: str = setting("", "File holding the password of a postgresql:// db URL that names a user but no password (a container's secret, e.g. /run/secrets/db_password): read at start, never logged. Empty: the URL's own password, or none.")
     pbx_name: str = setting("main", "This PBX's name: the key of its leadership when several instances share a PostgreSQL database, and shown on /healthz.")
     instance_name: str = setting("", "This process's name among several instances on one PostgreSQL database (unique; its connections' application_name). Empty: callcentre@host:pid.")
     leader_lease_seconds: float = setting(6.0, "With several instances on PostgreSQL: the leader renews its lead every third of this; a leader silent for longer is cut off and a standby takes over. The leader stops dialling and writing by its own clock before then.")

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Writes the stack's secrets, once: a random AMI secret shared by Asterisk and callcentre, and
-# Grafana's first admin password; and an empty smtp-password for the council to fill in when its
+# Writes the stack's secrets, once: a random AMI secret shared by Asterisk and callcentre, the
+# password of the PostgreSQL role the callcentre replicas sign in as, and Grafana's first admin
+# password; and an empty smtp-password for the council to fill in when its
 # mail server asks for one (Alertmanager reads it). Existing files are kept. compose.yml mounts them into the
 # containers that need them; they are never part of an image. CALLCENTRE_SECRETS moves the folder.
 # The folder is private to its owner; the files in it are world-readable because compose mounts
@@ -10,7 +11,7 @@ dir="${CALLCENTRE_SECRETS:-$(dirname "$0")/secrets}"
 umask 077
 mkdir -p "$dir"
 chmod 0700 "$dir"
-for name in ami-secret grafana-admin-password; do
+for name in ami-secret db-password grafana-admin-password; do
   if [ -s "$dir/$name" ]; then
     echo "kept $dir/$name"
   else

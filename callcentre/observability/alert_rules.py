@@ -276,6 +276,12 @@ def service_alerts() -> Sequence[Alert]:
               "that cannot be read back was skipped so the rest could go on: a bug or a value\n"
               "nothing expected. The call it belonged to may be wrong or missing; /healthz names\n"
               "it; the log has the traceback."),
+        Alert("CallcentreNoLeader", 'sum(callcentre_leader{job="callcentre"}) == 0', "1m",
+              "critical",
+              "No callcentre instance leads the PBX: calls are not logged, callbacks not dialled",
+              "Instances on one PostgreSQL database are scraped and every one stands by: none\n"
+              "holds the lead, so nothing consumes the PBX's events. /healthz says why each\n"
+              "one's role is what it is; a takeover takes seconds, so this is no failover."),
         Alert("CallcentreNotScraped", 'absent(up{job="callcentre"} == 1)', "5m", "critical",
               "Prometheus cannot scrape callcentre"),
     ]

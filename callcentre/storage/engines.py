@@ -5,7 +5,10 @@ composition root (app.py) and the commands (__main__.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from callcentre.errors import ConfigError
 from callcentre.ports import (
     AuditRepository,
     CallbackFiguresSource,
@@ -80,12 +83,34 @@ def shown(db: str) -> str:
     return safe_url(db) if is_postgres(db) else db
 
 
-def repositories(db: str, readers: int, instance: str = "") -> Repositories:
+def repositories(db: str, readers: int, instance: str = "",
+                 password_file: str = "") -> Repositories:
     """Every repository on the database ``db`` names (not opened yet). ``readers``: SQLite's
     reader connections (besides its writer); PostgreSQL's pool, for reads and writes.
-    ``instance``: this process's name on a PostgreSQL database shared by several."""
-    return repositories_on(PgDatabase(db, readers + 1, instance) if is_postgres(db)
-                           else Database(db, readers))
+    ``instance``: this process's name on a PostgreSQL database shared by several.
+    ``password_file``: the setting db_password_file (see with_password)."""
+    if not is_postgres(db):
+        return repositories_on(Database(db, readers))
+    return repositories_on(PgDatabase(with_password(db, password_file), readers + 1, instance))
+
+
+def with_password(url: str, password_file: str) -> str:
+    """``url`` with the password read from ``password_file`` (a mounted secret) when the
+    URL names a user and no password; else ``url`` as it is. Raises ConfigError when the
+    file cannot be read or the URL names no user to give it to."""
+    parts = urlsplit(url)
+    if not password_file or parts.password is not None:
+        return url
+    if not parts.username:
+        raise ConfigError("db_password_file: the db URL names no user (postgresql://USER@...)")
+    try:
+        password = Path(password_file).read_text().strip("\r\n")
+    except OSError as err:
+        raise ConfigError(f"db_password_file: cannot read {password_file}: "
+                          f"{err.strerror}") from err
+    user, _, host = parts.netloc.rpartition("@")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def leadership(stores: Repositories, pbx: str, lease: float) -> Leadership:

@@ -4,6 +4,7 @@
 # SIGTERM itself (it drains in-flight work and exits 0).
 #   CALLCENTRE_AMI_SECRET_FILE  file holding the AMI secret (a compose secret: /run/secrets/...);
 #                               keeps the secret out of `podman inspect` and the image.
+#   DB_WAIT_SECONDS             how long to wait for a PostgreSQL database to answer (60)
 #   ALERTING_DIR                folder shared with Prometheus and Alertmanager (the volume
 #                               `alerting`): before serving, the rules made from the council's
 #                               standards and Alertmanager's configuration for its receiver are
@@ -25,12 +26,26 @@ if [ "$1" = serve ] && [ -n "${ALERTING_DIR:-}" ]; then
   mv -f "$ALERTING_DIR/.alertmanager.yml.new" "$ALERTING_DIR/alertmanager.yml"
 fi
 if [ "$1" = serve ]; then
+  # A PostgreSQL database may still be starting (Podman before 4.6 does not wait for its
+  # healthcheck): the migration is tried again for up to DB_WAIT_SECONDS. An SQLite file is not.
+  case "${CALLCENTRE_DB:-}" in
+    postgresql://* | postgres://*) tries=$(( ${DB_WAIT_SECONDS:-60} / 2 )) ;;
+    *) tries=1 ;;
+  esac
   # In the background, so that this shell (PID 1, which the kernel shields from signals it has
   # no handler for) can pass on a SIGTERM that arrives while the migration runs.
-  callcentre migrate &
-  migrate=$!
   trap 'kill -TERM "$migrate" 2>/dev/null; wait "$migrate"; exit 143' TERM INT
-  wait "$migrate"
+  while :; do
+    callcentre migrate &
+    migrate=$!
+    if wait "$migrate"; then break; fi
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || exit 1
+    echo "the database is not ready: trying again in 2 s" >&2
+    sleep 2 &
+    migrate=$!
+    wait "$migrate" || true
+  done
   trap - TERM INT
 fi
 exec callcentre "$@"

@@ -58,7 +58,8 @@ PODMAN_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/us
 PROJECT_PREFIX = "cctest-"
 CACHE_TAG = "cctest-cache"
 # Grafana's image is not in any registry this machine reaches: the proof runs the rest.
-SERVICES = ("asterisk", "callcentre", "prometheus", "alertmanager")
+SERVICES = ("postgres", "asterisk", "callcentre", "callcentre-2", "prometheus", "alertmanager")
+REPLICAS = ("callcentre", "callcentre-2")  # callcentre on one PostgreSQL database
 
 T = TypeVar("T")
 Say = Callable[[str], None]
@@ -266,13 +267,15 @@ class Ports:
     sip: int
     rtp: tuple[int, int]
     callcentre: int
+    callcentre_2: int
     prometheus: int
     alertmanager: int
 
     @classmethod
     def pick(cls) -> Ports:
         return cls(sip=free_port(socket.SOCK_DGRAM), rtp=free_udp_range(10),
-                   callcentre=free_port(), prometheus=free_port(), alertmanager=free_port())
+                   callcentre=free_port(), callcentre_2=free_port(), prometheus=free_port(),
+                   alertmanager=free_port())
 
 
 class Stack:
@@ -294,6 +297,7 @@ class Stack:
             "SIP_PORT": str(self.ports.sip),
             "ASTERISK_RTP_PORTS": "{}-{}".format(*self.ports.rtp),
             "CALLCENTRE_HTTP_PORT": str(self.ports.callcentre),
+            "CALLCENTRE_2_HTTP_PORT": str(self.ports.callcentre_2),
             "PROMETHEUS_PORT": str(self.ports.prometheus),
             "ALERTMANAGER_PORT": str(self.ports.alertmanager),
             "CALLCENTRE_IMAGE_TAG": self.project,
@@ -318,7 +322,7 @@ class Stack:
                    env=self.env, timeout=timeout, cwd=DOCKER, check=check)
 
     def build(self) -> None:
-        """Base images (made once, then kept), then the images of SERVICES, built at once.
+        """Base images (made once, then kept), then the images compose.yml builds, at once.
         Says base-images.sh's steps and each image's build steps (``STEP n/m: ...``)."""
         self._timed("base images", lambda: run_together(
             {"making base images": ["bash", str(DOCKER / "base-images.sh")]},
@@ -331,7 +335,7 @@ class Stack:
                    "-f", str(COMPOSE_FILE), "build"]
         try:
             self._timed("build", lambda: run_together(
-                {f"building image {service}": [*compose, service] for service in SERVICES},
+                {f"building image {service}": [*compose, service] for service in built_images()},
                 say=self.note, show=lambda line: line.startswith("STEP "), env=self.env,
                 timeout=1200, cwd=DOCKER))
         finally:
@@ -422,8 +426,8 @@ class Stack:
         return "\n".join(parts)
 
     def url(self, service: str, path: str) -> str:
-        port = {"callcentre": self.ports.callcentre, "prometheus": self.ports.prometheus,
-                "alertmanager": self.ports.alertmanager}[service]
+        port = {"callcentre": self.ports.callcentre, "callcentre-2": self.ports.callcentre_2,
+                "prometheus": self.ports.prometheus, "alertmanager": self.ports.alertmanager}[service]
         return f"http://127.0.0.1:{port}{path}"
 
 
@@ -432,10 +436,11 @@ def _strip_ansi(text: str) -> str:
 
 
 def built_images() -> dict[str, str]:
-    """Service -> image name (without tag), for each image compose.yml builds; each is tagged
-    ``${CALLCENTRE_IMAGE_TAG:-latest}`` (tests/docker/test_files.py holds compose.yml to that)."""
-    return dict(re.findall(r"^  ([\w-]+):\n    image: ([^:\s]+):\$\{CALLCENTRE_IMAGE_TAG:-latest\}$",
-                           COMPOSE_FILE.read_text(), re.MULTILINE))
+    """Service -> image name (without tag), for each image compose.yml builds (a service with
+    ``build:``; callcentre-2 runs callcentre's); each is tagged ``${CALLCENTRE_IMAGE_TAG:-latest}``
+    (tests/docker/test_files.py holds compose.yml to that)."""
+    return dict(re.findall(r"^  ([\w-]+):\n    image: ([^:\s]+):\$\{CALLCENTRE_IMAGE_TAG:-latest\}"
+                           r"\n    build:$", COMPOSE_FILE.read_text(), re.MULTILINE))
 
 
 def pod_name(project: str) -> str:

@@ -19,7 +19,8 @@ from tests.docker.stack import built_images
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "asterisk" / "Dockerfile",
-               DOCKER / "prometheus" / "Dockerfile", DOCKER / "alertmanager" / "Dockerfile"]
+               DOCKER / "prometheus" / "Dockerfile", DOCKER / "alertmanager" / "Dockerfile",
+               DOCKER / "postgres" / "Dockerfile"]
 COMPOSE = (DOCKER / "compose.yml").read_text()
 
 
@@ -72,11 +73,45 @@ def test_compose_publishes_no_ami_and_holds_no_secret() -> None:
         assert line[0].endswith("_FILE") and line[1].strip().startswith("/run/secrets/"), line
 
 
-def _mount(service: str, volume: str) -> str:
-    """Where compose.yml mounts a named volume in one service."""
+def _block(service: str) -> str:
+    """One service's lines in compose.yml."""
     block = re.search(rf"^  {service}:\n((?:    .*\n|\n)+)", COMPOSE, re.MULTILINE)
     assert block, service
-    found = re.search(rf"^      - {volume}:(\S+?)(?::ro)?$", block.group(1), re.MULTILINE)
+    return block.group(1)
+
+
+def test_postgres_is_reached_by_the_replicas_alone_with_the_password_of_a_secret_file() -> None:
+    postgres = _block("postgres")
+    assert "\n    ports:" not in postgres and "5432" not in "".join(
+        re.findall(r'^\s+- "([^"]+)"$', COMPOSE, re.MULTILINE))
+    assert "      POSTGRES_PASSWORD_FILE: /run/secrets/db_password\n" in postgres
+    assert "file: ${CALLCENTRE_SECRETS:-./secrets}/db-password" in COMPOSE
+    assert "db-password" in (DOCKER / "init-secrets.sh").read_text()
+    assert "      - postgres-data:/var/lib/postgresql/data\n" in postgres
+    assert "pg_isready" in (DOCKER / "postgres/Dockerfile").read_text()
+    # one URL for both replicas (the anchor), without a password; the password from the file
+    callcentre = _block("callcentre")
+    url = re.search(r"^      CALLCENTRE_DB: (postgresql://callcentre@postgres:5432/\w+)$",
+                    callcentre, re.MULTILINE)
+    assert url and "      CALLCENTRE_DB_PASSWORD_FILE: /run/secrets/db_password\n" in callcentre
+    assert "secrets: &callcentre-secrets [ami_secret, db_password]" in callcentre
+
+
+def test_two_replicas_lead_one_pbx_under_their_own_names_and_are_both_scraped() -> None:
+    second = _block("callcentre-2")
+    assert "    environment:\n      <<: *callcentre-environment\n" in second
+    assert "      CALLCENTRE_INSTANCE_NAME: callcentre-2\n" in second
+    assert "      CALLCENTRE_INSTANCE_NAME: callcentre\n" in _block("callcentre")
+    for block in (_block("callcentre"), second):
+        assert "    restart: unless-stopped\n" in block  # exit 75: back as the standby
+    assert '"${CALLCENTRE_2_HTTP_PORT:-8081}:8080"' in second
+    config = (DOCKER / "prometheus/prometheus.yml").read_text()
+    assert '- targets: ["callcentre:8080", "callcentre-2:8080"]' in config
+
+
+def _mount(service: str, volume: str) -> str:
+    """Where compose.yml mounts a named volume in one service."""
+    found = re.search(rf"^      - {volume}:(\S+?)(?::ro)?$", _block(service), re.MULTILINE)
     assert found, f"{service} does not mount {volume}"
     return found.group(1)
 
@@ -113,7 +148,7 @@ def test_the_smtp_password_is_a_secret_file_that_init_secrets_makes() -> None:
 
 @pytest.mark.parametrize("script", ["base-images.sh", "init-secrets.sh", "asterisk/entrypoint.sh",
                                     "callcentre/entrypoint.sh", "prometheus/entrypoint.sh",
-                                    "alertmanager/entrypoint.sh"])
+                                    "alertmanager/entrypoint.sh", "postgres/entrypoint.sh"])
 def test_shell_scripts_parse(script: str) -> None:
     shebang = (DOCKER / script).read_text().splitlines()[0]
     shell = "bash" if "bash" in shebang else "sh"

@@ -8,6 +8,7 @@ from callcentre import config
 from callcentre.__main__ import main
 from callcentre.errors import ConfigError
 from callcentre.storage.db import migrations
+from callcentre.storage.engines import shown, with_password
 
 
 def test_layers_defaults_file_env_cli(tmp_path: Path) -> None:
@@ -66,3 +67,20 @@ def test_cli_migrate_and_token(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert f"schema version {latest}" in capsys.readouterr().out
     assert main(["--set", f"db={db}", "token", "create", "--role", "agent", "--name", "desk"]) == 0
     assert capsys.readouterr().out.startswith("cc_")
+
+
+def test_the_db_password_comes_from_its_file_into_a_url_without_one(tmp_path: Path) -> None:
+    """docker/compose.yml mounts the database's password as a secret file: the URL in the
+    environment then holds no password, and `podman inspect` shows none."""
+    secret = tmp_path / "db_password"
+    secret.write_text("p@ss/w:rd\n")
+    url = "postgresql://callcentre@postgres:5432/callcentre"
+    assert with_password(url, str(secret)) == (
+        "postgresql://callcentre:p%40ss%2Fw%3Ard@postgres:5432/callcentre")
+    assert with_password(url, "") == url
+    assert with_password("postgresql://cc:own@db/cc", str(secret)) == "postgresql://cc:own@db/cc"
+    assert shown(with_password(url, str(secret))) == url
+    with pytest.raises(ConfigError, match="cannot read"):
+        with_password(url, str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="names no user"):
+        with_password("postgresql://postgres:5432/callcentre", str(secret))
