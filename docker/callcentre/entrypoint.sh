@@ -5,7 +5,7 @@
 #   CALLCENTRE_AMI_SECRET_FILE  file holding the AMI secret (a compose secret: /run/secrets/...);
 #                               keeps the secret out of `podman inspect` and the image.
 #   DB_WAIT_SECONDS             how long to wait for a PostgreSQL database to answer (60)
-#   ALERTING_DIR                folder shared with Prometheus and Alertmanager (the volume
+#   ALERTING_DIR                folder shared with Prometheus, Alertmanager and Grafana (the volume
 #                               `alerting`): before serving, the rules made from the council's
 #                               standards and Alertmanager's configuration for its receiver are
 #                               written there from this container's settings (README: "Alerts").
@@ -24,6 +24,9 @@ if [ "$1" = serve ] && [ -n "${ALERTING_DIR:-}" ]; then
   mv -f "$ALERTING_DIR/.rules.yml.new" "$ALERTING_DIR/rules.yml"
   callcentre alertmanager-config -o "$ALERTING_DIR/.alertmanager.yml.new"
   mv -f "$ALERTING_DIR/.alertmanager.yml.new" "$ALERTING_DIR/alertmanager.yml"
+  mkdir -p "$ALERTING_DIR/dashboards"
+  callcentre dashboard -o "$ALERTING_DIR/dashboards/.callcentre.json.new"
+  mv -f "$ALERTING_DIR/dashboards/.callcentre.json.new" "$ALERTING_DIR/dashboards/callcentre.json"
 fi
 if [ "$1" = serve ]; then
   # A PostgreSQL database may still be starting (Podman before 4.6 does not wait for its

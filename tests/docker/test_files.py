@@ -50,10 +50,18 @@ def test_every_dashboard_uses_the_provisioned_datasource() -> None:
         assert uids <= set(provisioned), f"{path.name} uses datasources {uids}"
 
 
-def test_grafana_loads_dashboards_from_where_compose_mounts_them() -> None:
+def test_grafana_loads_the_dashboard_callcentre_writes_from_its_settings() -> None:
+    """callcentre's entrypoint writes ALERTING_DIR/dashboards/callcentre.json (the volume
+    alerting); Grafana mounts that volume and its provider reads that folder."""
     provider = (DOCKER / "grafana/provisioning/dashboards/callcentre.yml").read_text()
     path = re.search(r"^\s+path: (\S+)$", provider, re.MULTILINE)
-    assert path and f"../metrics/dashboards:{path.group(1)}:ro" in COMPOSE
+    mount = re.search(r"- alerting:(\S+):ro", COMPOSE.split("  grafana:")[1])
+    assert path and mount and path.group(1) == f"{mount.group(1)}/dashboards"
+    entrypoint = (DOCKER / "callcentre/entrypoint.sh").read_text()
+    assert 'callcentre dashboard -o "$ALERTING_DIR/dashboards/' in entrypoint
+    assert '"$ALERTING_DIR/dashboards/callcentre.json"' in entrypoint
+    assert "ALERTING_DIR: /var/lib/callcentre-alerting" in COMPOSE
+    assert "- alerting:/var/lib/callcentre-alerting" in COMPOSE
 
 
 def test_prometheus_scrapes_the_job_that_the_rules_select() -> None:

@@ -25,6 +25,7 @@ site's settings (docker/site/) tell Asterisk where it is.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -175,6 +176,10 @@ def _counted_in_prometheus_and_alerts_routed(stack: Stack) -> None:
                     explain=stack.logs) == ["http://alertmanager:9093/api/v2/alerts"]
     status, am = http_json(stack.url("alertmanager", "/api/v2/status"))
     assert status == 200 and "receiver: council" in am["config"]["original"], am
+    # the dashboard Grafana provisions (its image is not to be had here): written at start
+    dashboard = json.loads(stack.exec("callcentre", "cat",
+                                      "/var/lib/callcentre-alerting/dashboards/callcentre.json"))
+    assert dashboard["uid"] == "callcentre-standards" and dashboard["panels"]
     # both replicas scraped, one leader among them: figures read from the database are
     # reported once (README: "/metrics adds up")
     assert wait_for("Prometheus scraping both replicas, one of them leading",
