@@ -157,13 +157,15 @@ class Service:
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
-        self.callbacks.dialler.waiting = self.monitoring.waiting  # blending
+        blending = self.callbacks.dialler.blending  # residents in the queue first
+        blending.waiting, blending.live_call = self.monitoring.waiting, self.calllog.tracker.get
         self.promises = PromiseService(self.capacity, self.callbacks.repo,
                                        self.callbacks.service.policy)
         self.callbacks.service.promises = self.promises.due_for  # deadlines that can be kept
         stats = self.callbacks.dialler.stats
         self.monitoring.promising = lambda: PromiseReport(
-            self.promises.sized, self.promises.fixed, stats.held_for_queue, stats.urgent_over_queue)
+            self.promises.sized, self.promises.fixed, stats.held_for_queue,
+            blending.held_for_place, stats.urgent_over_queue)
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""

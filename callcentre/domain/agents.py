@@ -13,8 +13,9 @@ The council says who speaks what where it already says who answers: queue member
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from callcentre.domain.callback_events import DeviceChanged, MemberChanged, MemberRemoved
 
@@ -109,3 +110,11 @@ class AgentBoard:
 
     def all(self) -> list[Agent]:
         return sorted(self._agents.values(), key=lambda a: a.interface)
+
+
+def earlier_caller_waits(queue: str, queued_at: datetime,
+                         waiting: Mapping[str, tuple[int, float]], now: datetime) -> bool:
+    """Someone who joined ``queue`` before ``queued_at`` still waits there: the longest
+    wait in it began earlier (``waiting``: queue -> (residents waiting, longest wait s))."""
+    n, longest = waiting.get(queue, (0, 0.0))
+    return n > 0 and now - timedelta(seconds=longest) < queued_at

@@ -93,6 +93,7 @@ class PromiseReport:
     sized: int = 0  # deadlines sized to capacity (services/promises.py)
     fixed: int = 0  # deadlines by the policy's fixed rule
     held_for_queue: int = 0  # dispatch rounds held back for residents waiting too long
+    held_for_place: int = 0  # offers held back: earlier callers still wait (the key's place)
     urgent_over_queue: int = 0  # callbacks dialled over the queue: near their deadline
 
 

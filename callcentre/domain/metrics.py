@@ -115,8 +115,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             " the deadline was set (kind): sized (to the capacity expected) or fixed (the policy's"
             " rule: no history, sizing off, or sizing failed).", "kind"),
     _scrape("callcentre_callback_dispatch_held_total", Kind.COUNTER,
-            "Times the dialler held ready callbacks back because a resident had waited longer"
-            " than callback_blend_wait_seconds in the free agents' queues (blending)."),
+            "Times the dialler held ready callbacks back for residents in the queue (blending),"
+            " by kind: crowded (a resident had waited longer than callback_blend_wait_seconds"
+            " in the free agents' queues: one per dispatch round) or place (a resident who"
+            " pressed the callback key waits for those who joined the queue before them: one"
+            " per callback offered).", "kind"),
     _scrape("callcentre_callbacks_dialled_over_queue_total", Kind.COUNTER,
             "Callbacks dialled although residents waited beyond the blending threshold,"
             " because they were within callback_blend_margin_minutes of their deadline."),

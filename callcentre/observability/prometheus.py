@@ -141,7 +141,8 @@ class LiveCollector(Collector):
         p = s.promises
         yield _counter("callcentre_callback_promises_total",
                        [(("sized",), p.sized), (("fixed",), p.fixed)])
-        yield _counter("callcentre_callback_dispatch_held_total", [((), p.held_for_queue)])
+        yield _counter("callcentre_callback_dispatch_held_total",
+                       [(("crowded",), p.held_for_queue), (("place",), p.held_for_place)])
         yield _counter("callcentre_callbacks_dialled_over_queue_total",
                        [((), p.urgent_over_queue)])
         yield from _ledger_families(s.ledger)

@@ -8,9 +8,8 @@
   for them until ``due_by - owner_hold_back``, then goes to anyone available. Likewise a
   callback goes to an agent who speaks its language (domain/agents.py: queue membership)
   until ``due_by - owner_hold_back``, then to anyone available.
-* **Blending**: an agent is given no callback while a resident has waited longer than
-  ``blend_wait_seconds`` (the answer threshold) in one of the agent's queues (``waiting``:
-  the wallboard's live queue state), unless the callback is due within ``blend_margin``.
+* **Blending** (services/blending.py): residents in the queue first, and a resident who
+  pressed the callback key keeps their place in it.
 * **Dial**: the attempt is stored (status dialling) *before* Originate, so a crash never
   dials twice; a failed request is stored as ``not_placed``.
 * **Judge**: legs.py folds OriginateResponse, DialEnd, the h-extension UserEvent and the
@@ -26,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -45,6 +44,7 @@ from callcentre.ports import (
     OriginateRequest,
     Pbx,
 )
+from callcentre.services.blending import Blending
 from callcentre.services.callback_legs import Leg, LegTracker
 from callcentre.services.callbacks import CallbackService
 
@@ -65,8 +65,6 @@ class DiallerSettings:
     blend_margin: timedelta = timedelta(minutes=30)
     languages: tuple[str, ...] = ("en",)  # config.languages: the first is the default
 
-
-Waiting = Callable[[], Mapping[str, tuple[int, float]]]  # queue -> (waiting, longest wait s)
 
 
 @dataclass
@@ -103,8 +101,7 @@ class CallbackDialler:
         self.holding = False  # True: prompt, but place no calls (maintenance, tests)
         # callback id -> why the PBX did not place its last call; until one is placed
         self.refused: dict[int, str] = {}
-        # the live queue state (services/monitoring.py reads the same for the wallboard)
-        self.waiting: Waiting = dict  # app.py: MonitoringService.waiting
+        self.blending = Blending(self._settings.blend_wait_seconds, self._settings.blend_margin)
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -191,7 +188,7 @@ class CallbackDialler:
                 free = self._free_agents()
                 if not free:
                     break
-                if not self._blend(free, entry.due_by, self._clock.now()):
+                if not self.blending.agents_for(free, entry.due_by, self._clock.now()):
                     self.stats.held_for_queue += 1
                     break  # earliest deadline first: the rest are further from theirs
                 placed += await self._offer(entry)
@@ -216,6 +213,8 @@ class CallbackDialler:
         if now > self._policy.give_up_at(cb.due_by):
             await self._store(cbd.expire(cb, now))
             return 0
+        if self.blending.keeps_place(cb.id or 0, cb.due_by, now):
+            return 0
         agent = self.choose_agent(cb, now)
         if agent is None:
             return 0
@@ -225,7 +224,7 @@ class CallbackDialler:
         """The owner; else someone who speaks the resident's language; anyone free once
         the deadline is within the owner hold-back. Blending first takes out the agents
         residents are waiting for."""
-        free = self._blend(self._free_agents(), cb.due_by, now)
+        free = self.blending.agents_for(self._free_agents(), cb.due_by, now)
         holding = now < cb.due_by - self._policy.owner_hold_back
         if cb.owner:
             owner = next((a for a in free if a.known_as(cb.owner)), None)
@@ -239,21 +238,6 @@ class CallbackDialler:
         if speaker is not None or holding:
             return speaker
         return free[0] if free else None
-
-    def crowded_queues(self) -> set[str]:
-        """Queues where a resident has waited longer than the answer threshold now."""
-        limit = self._settings.blend_wait_seconds
-        if limit is None:
-            return set()
-        return {q for q, (n, longest) in self.waiting().items() if n and longest > limit}
-
-    def _blend(self, free: list[Agent], due_by: datetime, now: datetime) -> list[Agent]:
-        """The free agents whose queues can spare them, or all of them for a callback due
-        within the margin (about to break its promise)."""
-        crowded = self.crowded_queues()
-        if not crowded or now >= due_by - self._settings.blend_margin:
-            return free
-        return [a for a in free if not a.queues & crowded]
 
     async def _dial(self, cb: Callback, agent: Agent, now: datetime) -> int:
         channel_id = f"{self._settings.channel_prefix}-{cb.id}-{len(cb.attempts) + 1}"
@@ -274,7 +258,7 @@ class CallbackDialler:
                                                  self._clock.now(), self._policy, note=str(err)))
             return 0
         self.stats.originated += 1
-        if agent.queues & self.crowded_queues():  # only a callback near its deadline
+        if agent.queues & self.blending.crowded_queues():  # only a callback near its deadline
             self.stats.urgent_over_queue += 1
         self.refused.pop(cb.id or 0, None)
         self.legs.match_early(leg)
@@ -331,6 +315,7 @@ class CallbackDialler:
         if cb is None:
             await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED", "0")
             return
+        self.blending.remember_place(cb.id or 0, event.linkedid)
         await self._pbx.set_variable(event.channel, "CALLBACK_ID", str(cb.id))
         await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED",
                                      str(int(cb.due_by.timestamp())))

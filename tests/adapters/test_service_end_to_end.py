@@ -106,7 +106,7 @@ async def test_replayed_real_calls_reach_the_api_and_metrics(tmp_path: Path) -> 
             assert promised >= 1
             assert f'callcentre_callback_promises_total{{kind="fixed"}} {promised}' in text
             assert 'callcentre_callback_promises_total{kind="sized"} 0.0' in text
-            assert "callcentre_callback_dispatch_held_total 0.0" in text
+            assert 'callcentre_callback_dispatch_held_total{kind="place"} 0.0' in text
     finally:
         await server.stop()
 

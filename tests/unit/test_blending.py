@@ -3,13 +3,15 @@ callback is about to break its promise. CallbackDialler on fakes, with an inject
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from callcentre.domain import callback_events as cev
 from callcentre.domain.agents import AgentBoard
+from callcentre.domain.calls import Call
 from callcentre.domain.cases import new_case
 from callcentre.phones import normaliser
+from callcentre.ports import CallbackQuery
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler, DiallerSettings
 from callcentre.services.callbacks import CallbackService, NewCallback
@@ -38,7 +40,7 @@ class World:
         self.dialler = CallbackDialler(self.service, self.repo, HeapScheduler(), AgentBoard(),
                                        self.pbx, self.clock, settings)
         self.queues: dict[str, tuple[int, float]] = {}
-        self.dialler.waiting = lambda: self.queues  # what the wallboard reads
+        self.dialler.blending.waiting = lambda: self.queues  # what the wallboard reads
 
     def agent(self, n: int, queue: str = "council") -> None:
         self.dialler.handle(cev.MemberChanged(queue, f"PJSIP/agent{n}", f"Agent {n}",
@@ -129,3 +131,46 @@ async def test_held_callbacks_cost_no_reads_while_the_queue_waits() -> None:
     await w.dialler.tick()
     assert reads == 0 and len(w.dialler.ready) == 50
     assert w.dialler.stats.held_for_queue == 1  # one round held back, not fifty offers
+
+
+async def keypress(w: World, joined: datetime | None, queue: str = "council") -> Any:
+    """The resident on 17.1 pressed the callback key at T0, having joined ``queue`` at
+    ``joined`` (None: the service does not know the call, e.g. it restarted since)."""
+    live = Call("17.1", "PJSIP/resident-1", T0 - timedelta(minutes=1), caller="+447700900123",
+                queue=queue, queued_at=joined)
+    w.dialler.blending.live_call = lambda linkedid: live if joined and linkedid == "17.1" else None
+    w.dialler.handle(cev.CallbackRequested("17.1", "PJSIP/resident-1-00000001", T0,
+                                           "07700 900123", "HOU-1", "en"))
+    await w.service.drain()
+    (cb,) = (await w.repo.find(CallbackQuery())).items
+    return cb
+
+
+async def test_a_resident_who_pressed_the_key_is_not_called_before_earlier_callers() -> None:
+    w = World()
+    cb = await keypress(w, joined=T0 - timedelta(seconds=10))
+    w.agent(1, "revenues")  # free, and its own queue is empty
+    w.queues.update({"council": (1, 15.0), "revenues": (0, 0.0)})  # joined 5 s before ours
+    await w.dialler.tick()
+    assert w.dialled() == []  # 15 s is within the answer threshold: only the place holds it
+    assert w.dialler.blending.held_for_place == 1 and cb.id in w.dialler.ready
+    w.queues["council"] = (1, 6.0)  # the earlier caller was answered; a later one waits
+    await w.dialler.tick()
+    assert w.dialled() == [(cb.id, "PJSIP/agent1")]
+
+
+async def test_the_place_gives_way_near_the_deadline_and_is_not_known_after_a_restart() -> None:
+    w = World()
+    cb = await keypress(w, joined=T0 - timedelta(seconds=10))
+    w.agent(1, "revenues")
+    w.queues.update({"council": (1, 15.0), "revenues": (0, 0.0)})
+    w.clock.advance(seconds=(cb.due_by - T0).total_seconds() - 25 * 60)  # within 30 min
+    w.queues["council"] = (1, 15.0 + (w.clock.now() - T0).total_seconds())  # still waiting
+    await w.dialler.tick()
+    assert w.dialled() == [(cb.id, "PJSIP/agent1")]
+    other = World()
+    unknown = await keypress(other, joined=None)  # no live call: blended like any other
+    other.agent(1, "revenues")
+    other.queues.update({"council": (1, 15.0)})
+    await other.dialler.tick()
+    assert other.dialled() == [(unknown.id, "PJSIP/agent1")]

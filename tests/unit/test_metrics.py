@@ -168,9 +168,11 @@ def test_promises_and_blending_are_reported() -> None:
 
     registry = CollectorRegistry()
     registry.register(LiveCollector(lambda: LiveSnapshot(
-        promises=PromiseReport(sized=7, fixed=2, held_for_queue=4, urgent_over_queue=1))))
+        promises=PromiseReport(sized=7, fixed=2, held_for_queue=4, held_for_place=3,
+                               urgent_over_queue=1))))
     get = registry.get_sample_value
     assert get("callcentre_callback_promises_total", {"kind": "sized"}) == 7
     assert get("callcentre_callback_promises_total", {"kind": "fixed"}) == 2
-    assert get("callcentre_callback_dispatch_held_total") == 4
+    assert get("callcentre_callback_dispatch_held_total", {"kind": "crowded"}) == 4
+    assert get("callcentre_callback_dispatch_held_total", {"kind": "place"}) == 3
     assert get("callcentre_callbacks_dialled_over_queue_total") == 1
