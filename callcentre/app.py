@@ -30,6 +30,7 @@ from callcentre.domain.calls import Call, CallTracker
 from callcentre.domain.live import LeaderLive, LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
+from callcentre.domain.waits import WaitAnnounced, WaitAsked
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
 from callcentre.ports import (
@@ -56,6 +57,7 @@ from callcentre.services.relay import Relay, leader_view
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.services.waits import wait_service
 from callcentre.services.wrapup import WrapupService
 from callcentre.storage.engines import leadership, repositories
 from callcentre.storage.queue_log_file import QueueLogTail
@@ -158,9 +160,11 @@ class Service:
             unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
         self.callbacks.dialler.waiting = self.monitoring.waiting  # blending
-        self.promises = PromiseService(self.capacity, self.callbacks.repo,
-                                       self.callbacks.service.policy)
-        self.callbacks.service.promises = self.promises.due_for  # deadlines that can be kept
+        self.promises = PromiseService(self.capacity, cb.repo, cb.service.policy)
+        cb.service.promises = self.promises.due_for  # deadlines that can be kept
+        self.waits = wait_service(AmiPbx(self.lead.guard(self.ami.send_action)), self.clock,
+                                  self.calllog, cb.dialler, self.capacity, cb.service,
+                                  config.callback_offer_wait_seconds)
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
@@ -203,7 +207,7 @@ class Service:
         The AMI adapter (ami/translate.py, ami/resync.py) publishes on ``self.bus``;
         services tell their own listeners (finished calls, changed callbacks) below.
         """
-        on, calls, metrics = self.bus.subscribe, self.calllog, self.metrics
+        on, calls, metrics, waits = self.bus.subscribe, self.calllog, self.metrics, self.waits
         dialler = self.callbacks.dialler  # callbacks; it keeps the agent board (live queue state)
         # domain event              consumers, in order
         on(ev.CallArrived,          calls.handle)
@@ -220,7 +224,7 @@ class Service:
         on(cev.MemberChanged,       dialler.handle)
         on(cev.MemberRemoved,       dialler.handle)
         on(cev.DeviceChanged,       dialler.handle)
-        on(cev.CallbackRequested,   dialler.handle)
+        on(cev.CallbackRequested,   dialler.handle, waits.callback_requested)
         on(cev.PromiseTold,         dialler.handle)
         on(cev.AgentLegAnswered,    dialler.handle)
         on(cev.AgentLegFailed,      dialler.handle)
@@ -228,12 +232,16 @@ class Service:
         on(cev.ResidentConfirmed,   dialler.handle)
         on(cev.MachineDetection,    dialler.handle)
         on(cev.CallbackLegResult,   dialler.handle)
+        on(WaitAsked,               waits.asked)
+        on(WaitAnnounced,           metrics.wait_told, waits.announced)
         on(ResyncStarted,           calls.resync_started)
         on(Resynced,                calls.resynced, dialler.resynced)
         # listeners of services (the dialler follows callback changes itself)
         self.calllog.on_finished(self.metrics.call_finished)
         self.calllog.on_finished(self.callbacks.service.on_call_finished)
         self.calllog.on_finished(self.ledger.call_finished)
+        self.calllog.on_finished(waits.call_finished)
+        waits.listen(metrics.offer_taken, metrics.wait_error)
         self.ledger.on_settled(self._settled)
         self.retention.on_changed(self.metrics.anonymised)
         self.callbacks.service.on_change(self.callbacks.feed.bump)
@@ -386,7 +394,6 @@ class Service:
         if rebuilt is not None:
             log.info("standards: figures of every day built for %s in %.1f s (%d rows)",
                      self.config.timezone, time.monotonic() - started, rebuilt.rows)
-
 
 
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,

@@ -112,3 +112,32 @@ class WaitTold:
     at: datetime
     estimate: float  # seconds
     offered_due: datetime | None  # the callback time offered; None: no offer
+
+
+@dataclass(frozen=True, slots=True)
+class WaitAsked:
+    """The dialplan asks what to tell a resident joining or waiting in ``queue``
+    (UserEvent CallcentreWaitQuery); ``position`` is Queue()'s QUEUEPOSITION when the
+    resident was just let out of it to hear the wait again (None: not yet queued)."""
+
+    linkedid: str
+    channel: str
+    at: datetime
+    queue: str
+    position: int | None
+    caller_raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitAnnounced:
+    """The dialplan told the resident the wait (UserEvent CallcentreWaitTold): ``seconds``
+    as the service answered, and the callback time offered (None: no offer)."""
+
+    linkedid: str
+    at: datetime
+    queue: str
+    seconds: float
+    offered_due: datetime | None
+
+
+WaitEvent = WaitAsked | WaitAnnounced

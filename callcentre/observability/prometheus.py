@@ -22,6 +22,7 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
 from callcentre.domain.live import LedgerReport, LiveSnapshot, RuntimeReport
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
+from callcentre.domain.waits import WaitAnnounced
 
 __all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
 
@@ -78,6 +79,17 @@ class CallMetrics:
 
     def queue_joined(self, event: QueueJoined) -> None:
         self.touch_queue(event.queue)
+
+    def wait_told(self, event: WaitAnnounced) -> None:
+        self._m["callcentre_wait_estimates_told_total"].labels(event.queue).inc()
+        if event.offered_due is not None:
+            self._m["callcentre_wait_callback_offers_total"].labels(event.queue, "made").inc()
+
+    def offer_taken(self, queue: str) -> None:
+        self._m["callcentre_wait_callback_offers_total"].labels(queue, "taken").inc()
+
+    def wait_error(self, queue: str, seconds: float) -> None:
+        self._m["callcentre_wait_estimate_error_seconds"].labels(queue).observe(seconds)
 
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"

@@ -105,6 +105,8 @@ class CallbackDialler:
         self.refused: dict[int, str] = {}
         # the live queue state (services/monitoring.py reads the same for the wallboard)
         self.waiting: Waiting = dict  # app.py: MonitoringService.waiting
+        # the callback time a resident was offered while queued (app.py: WaitService.offered)
+        self.offered: Callable[[str], datetime | None] = lambda linkedid: None
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -327,7 +329,7 @@ class CallbackDialler:
         self.handle(cev.CallbackLegEnded(event.linkedid, event.at))
 
     async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
-        cb = await self._service.requested_in_queue(event)
+        cb = await self._service.requested_in_queue(event, self.offered(event.linkedid))
         if cb is None:
             await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED", "0")
             return
