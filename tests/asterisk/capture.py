@@ -109,6 +109,8 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     # languages (#15): the menu, key 2 for Irish, council-ga; a callback in Irish
     "language": language,
     "callback_language": callback_language,
+    # the estimated wait's loop (#14): let out every 3 s, back in at QUEUEPOSITION, answered
+    "wait_loop": lambda a, r: scenarios.wait_loop(a),
     # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
     # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
     "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),

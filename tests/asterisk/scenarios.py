@@ -244,3 +244,41 @@ def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
             return asterisk.run_calls([caller], ring_s, talk_s)
     with irish_speaker(asterisk):
         return asterisk.run_calls([caller], ring_s, talk_s)
+
+
+# ---------------------------------------------------------------------------- estimated wait
+WAIT_NUMBER = "2005"  # overlay/extensions.conf.in: the product path, the wait said every 3 s
+
+
+def wait_loop(asterisk: AsteriskHarness, *, loops: int = 2, ring_s: float = 1.0,
+              talk_s: float = 2.0) -> ScenarioResult:
+    """The periodic announcement's loop (dialplans: callcentre-queue-wait): every member
+    paused; resident A dials 1000 (no loop), resident B dials 2005 (let out of the queue every
+    3 s and put back at QUEUEPOSITION). Once B has entered the queue ``loops`` + 1 times,
+    agent1 and agent2 are unpaused and answer both. Nobody answers CallcentreWaitQuery here,
+    so nothing is said. queue_log for B: ENTERQUEUE, (EXITWITHTIMEOUT, ENTERQUEUE) x loops,
+    CONNECT, COMPLETEAGENT."""
+    mark = asterisk.mark()
+    first = Caller(asterisk.next_number(), "WAIT-A", hangup_after_s=60)
+    looped = Caller(asterisk.next_number(), "WAIT-B", dial=WAIT_NUMBER, hangup_after_s=60)
+
+    def unpause_when_looped() -> None:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            joins = [e for e in asterisk.queue_log_since(mark)
+                     if e.event == "ENTERQUEUE" and e.data[1:2] == [looped.number]]
+            if len(joins) > loops:
+                break
+            time.sleep(0.1)
+        asterisk.pause_members(False, agents=asterisk.agents[:2])
+
+    asterisk.pause_members(True, "harness-wait-loop")
+    watcher = threading.Thread(target=unpause_when_looped, daemon=True)
+    watcher.start()
+    try:
+        result = asterisk.run_calls([first, looped], ring_s, talk_s,
+                                    agents=asterisk.agents[:2], mark=mark)
+    finally:
+        watcher.join(5)
+        asterisk.pause_members(False)
+    return replace(result, queue_log=asterisk.queue_log_since(mark))
