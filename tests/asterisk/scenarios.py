@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from tests.asterisk.harness import AsteriskHarness, Caller, LogMark, ScenarioResult
+from tests.asterisk.sipp import PlacedCall, SippProcess
 
 # dialplans/extensions.conf: change these together with its [globals]
 DEFAULT_QUEUE = "council"
@@ -282,3 +283,50 @@ def wait_loop(asterisk: AsteriskHarness, *, loops: int = 2, ring_s: float = 1.0,
         watcher.join(5)
         asterisk.pause_members(False)
     return replace(result, queue_log=asterisk.queue_log_since(mark))
+
+
+OFFER_NUMBER = "2006"  # overlay/extensions.conf.in: the product path, the wait said on joining
+
+
+def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 18.0,
+               talk_s: float = 32.0) -> ScenarioResult:
+    """A resident told the wait with a callback offer presses 1 back in the queue: agent2
+    and agent3 paused; agent1's phone answers resident A after 1 s and talks ``talk_s``;
+    once A is connected, resident B dials 2006 (the wait said on joining: the service
+    under test answers), hears it and keys 1 as RFC 2833 ``key_after_s`` after answer,
+    in the queue by then (callcentre-queue-keys: EXITWITHKEY, the callback request).
+    queue_log: A ENTERQUEUE, CONNECT, COMPLETEAGENT; B ENTERQUEUE, EXITWITHKEY."""
+    mark, started = asterisk.mark(), time.time()
+    first, others = asterisk.agents[:1], asterisk.agents[1:]
+    busy = Caller(asterisk.next_number(), "WAIT-BUSY", hangup_after_s=talk_s + 30)
+    offered = Caller(asterisk.next_number(), "WAIT-OFFER", dial=OFFER_NUMBER, keys="",
+                     survey_keys="1", survey_after_s=key_after_s, hangup_after_s=20)
+    asterisk.pause_members(True, "harness-wait-offer", others)
+    phones = asterisk.start_phones(1.0, talk_s, first)
+    residents: list[SippProcess] = []
+    try:
+        time.sleep(0.3)  # the phone binds before it is rung
+        residents = asterisk.start_callers([busy])
+        _until(lambda: any(e.event == "CONNECT" for e in asterisk.queue_log_since(mark)), 30)
+        residents += asterisk.start_callers([offered])
+        asterisk.wait_callers(residents, talk_s + 90)
+        asterisk.wait_idle()
+    except BaseException:
+        asterisk.hangup_all()
+        raise
+    finally:
+        asterisk.stop_sipps(residents)
+        asterisk.stop_sipps(phones)
+        asterisk.pause_members(False, agents=others)
+    calls = [PlacedCall(c, s.call_id or "", s.exit_code)
+             for c, s in zip([busy, offered], residents, strict=True)]
+    return ScenarioResult(calls, first, mark, asterisk.queue_log_since(mark), started,
+                          time.time())
+
+
+def _until(done: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the scenario did not get there in time")
+        time.sleep(0.1)
