@@ -60,13 +60,13 @@ def simulate(agents: int, hours: float, seed: int,
              service: Callable[[random.Random], float], queued_only: bool) -> Errors:
     """One seeded day: every answered resident's two estimates against their wait."""
     rng = random.Random(seed)
-    events: list[tuple[float, int, str, int]] = []  # time, order, kind, resident
+    events: list[tuple[float, int, str, int, float]] = []  # time, order, kind, who, talk
     order = 0
 
-    def push(at: float, kind: str, who: int) -> None:
+    def push(at: float, kind: str, who: int, talk: float = 0.0) -> None:
         nonlocal order
         order += 1
-        heapq.heappush(events, (at, order, kind, who))
+        heapq.heappush(events, (at, order, kind, who, talk))
 
     t, who = 0.0, 0
     while t < hours * 3600:  # arrivals, rate stepping through LOADS
@@ -78,7 +78,7 @@ def simulate(agents: int, hours: float, seed: int,
     told: dict[int, tuple[float, float, float]] = {}
     free, recent, out = agents, RecentHandling(), Errors()
     while events:
-        now, _, kind, person = heapq.heappop(events)
+        now, _, kind, person, talked = heapq.heappop(events)
         if kind == "arrive":
             handling = recent.mean("q", HANDLING_S) or HANDLING_S
             position = len(waiting) + 1
@@ -93,12 +93,12 @@ def simulate(agents: int, hours: float, seed: int,
             continue
         else:  # an agent is free again
             free += 1
-            recent.add("q", float(person))  # 'person' carries the talk time here
+            recent.add("q", talked)
         while free and waiting:
             resident, joined = waiting.popitem(last=False)
             free -= 1
             talk = service(rng)
-            push(now + talk, "done", int(talk))
+            push(now + talk, "done", resident, talk)
             ours, naive, plain = told.pop(resident)
             if queued_only and ours == 0:
                 continue  # an agent was free for them when they joined
