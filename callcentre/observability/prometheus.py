@@ -57,8 +57,12 @@ class CallMetrics:
         for outcome in Outcome:
             self._m["callcentre_calls_total"].labels(queue, outcome.value)
         for name in ("callcentre_answer_wait_seconds", "callcentre_abandon_wait_seconds",
-                     "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total"):
+                     "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total",
+                     "callcentre_wait_estimates_told_total",
+                     "callcentre_wait_estimate_error_seconds"):
             self._m[name].labels(queue)
+        for result in ("made", "taken"):
+            self._m["callcentre_wait_callback_offers_total"].labels(queue, result)
 
     def call_settled(self, before: Call | None, after: Call) -> None:
         """queue_log settled a call: count one the call log never saw, or a changed outcome."""

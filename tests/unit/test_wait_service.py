@@ -161,3 +161,26 @@ def test_malformed_wait_events_are_counted_skips() -> None:
     assert tr(msg(Event="UserEvent", UserEvent="CallcentreWaitTold", Queue="council",
                   Estimate="nan", **CALLER)) is None
     assert tr.malformed == 3
+
+
+def test_the_metrics_count_per_queue_with_no_phone_number_in_a_label() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from callcentre.observability.prometheus import CallMetrics
+
+    registry = CollectorRegistry()
+    metrics = CallMetrics(registry, [20.0, 60.0])
+    metrics.touch_queue("council")
+    assert registry.get_sample_value("callcentre_wait_callback_offers_total",
+                                     {"queue": "council", "result": "taken"}) == 0
+    metrics.wait_told(WaitAnnounced("5.5", T0, "council", 180.0, T0 + timedelta(hours=4)))
+    metrics.wait_told(WaitAnnounced("5.5", T0, "council", 120.0, None))
+    metrics.offer_taken("council")
+    metrics.wait_error("council", 30.0)
+    sample = registry.get_sample_value
+    assert sample("callcentre_wait_estimates_told_total", {"queue": "council"}) == 2
+    assert sample("callcentre_wait_callback_offers_total",
+                  {"queue": "council", "result": "made"}) == 1
+    assert sample("callcentre_wait_callback_offers_total",
+                  {"queue": "council", "result": "taken"}) == 1
+    assert sample("callcentre_wait_estimate_error_seconds_sum", {"queue": "council"}) == 30.0
