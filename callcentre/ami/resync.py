@@ -53,6 +53,13 @@ def channel_ids(channels: Iterable[Message]) -> set[str]:
     return ids
 
 
+# Contexts a resident's own channel runs in by Gosub from the inbound context, around and
+# in Queue() (dialplans/extensions_callcentre.conf): a live caller leg found there is a
+# resident's call as much as one in ``inbound_contexts`` (test_calls_real.py: answered
+# while the link was down, the caller's leg in callcentre-queue-wait).
+RESIDENT_CONTEXTS = frozenset({"callcentre-queue-wait", "callcentre-wait"})
+
+
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,
               inbound: frozenset[str], now: datetime) -> list[Call]:
     """Inbound caller legs that are live (from CoreShowChannel), as calls to adopt (or to
@@ -76,7 +83,7 @@ def _live_call(m: Message, queued: Mapping[str, Message], channels: Sequence[Mes
     if not uniqueid or uniqueid != m.get("Linkedid"):
         return None
     entry = queued.get(uniqueid)
-    if m.get("Context") not in inbound and entry is None:
+    if m.get("Context") not in inbound | RESIDENT_CONTEXTS and entry is None:
         return None
     call = new_call(uniqueid, now - _duration(m.get("Duration")), translator.details(m), False)
     if entry is not None:
