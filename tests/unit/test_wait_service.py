@@ -184,3 +184,23 @@ def test_the_metrics_count_per_queue_with_no_phone_number_in_a_label() -> None:
     assert sample("callcentre_wait_callback_offers_total",
                   {"queue": "council", "result": "taken"}) == 1
     assert sample("callcentre_wait_estimate_error_seconds_sum", {"queue": "council"}) == 30.0
+
+
+def test_what_asterisk_22_sends_for_an_offer_taken_translates_to_one_story() -> None:
+    """tests/fixtures/ami/wait_offer.* (capture.py wait_offer: the session answered as the
+    service does): resident B asks before Queue(), hears 120 s with an offer, presses 1 back
+    in the queue and is told the promised time, the same epoch as offered."""
+    from tests.support import parse_all, trace_bytes
+
+    tr = translator()
+    events = [e for e in map(tr, parse_all(trace_bytes("wait_offer"))) if e is not None]
+    (told,) = [e for e in events if isinstance(e, WaitAnnounced)]
+    asked = [e for e in events if isinstance(e, WaitAsked) and e.linkedid == told.linkedid]
+    assert [(a.queue, a.position) for a in asked] == [("council", None)]
+    assert told.seconds == 120.0 and told.offered_due is not None
+    (request,) = [e for e in events if isinstance(e, cev.CallbackRequested)]
+    (promised,) = [e for e in events if isinstance(e, cev.PromiseTold)]
+    assert request.linkedid == told.linkedid and promised.callback_id == 1
+    raw = trace_bytes("wait_offer").decode()
+    assert f"Promised: {int(told.offered_due.timestamp())}" in raw
+    assert tr.malformed == 0
