@@ -53,11 +53,12 @@ def channel_ids(channels: Iterable[Message]) -> set[str]:
     return ids
 
 
-# Contexts a resident's own channel runs in by Gosub from the inbound context, around and
-# in Queue() (dialplans/extensions_callcentre.conf): a live caller leg found there is a
-# resident's call as much as one in ``inbound_contexts`` (test_calls_real.py: answered
-# while the link was down, the caller's leg in callcentre-queue-wait).
-RESIDENT_CONTEXTS = frozenset({"callcentre-queue-wait", "callcentre-wait"})
+# Contexts a resident's own channel runs in by Gosub from the inbound context between
+# visits to the queue (dialplans/extensions_callcentre.conf: hearing the estimated wait):
+# a live caller leg found there is a resident's call as much as one in ``inbound_contexts``.
+# (Queue() itself runs in council-inbound: a Gosub into a context of its own once made the
+# real link-down test read an answered call as abandoned, and changed the CDR's dcontext.)
+RESIDENT_CONTEXTS = frozenset({"callcentre-wait"})
 
 
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,

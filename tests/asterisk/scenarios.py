@@ -253,7 +253,7 @@ WAIT_NUMBER = "2005"  # overlay/extensions.conf.in: the product path, the wait s
 
 def wait_loop(asterisk: AsteriskHarness, *, loops: int = 2, ring_s: float = 1.0,
               talk_s: float = 2.0) -> ScenarioResult:
-    """The periodic announcement's loop (dialplans: callcentre-queue-wait): every member
+    """The periodic announcement's loop (dialplans: council-inbound's qwait): every member
     paused; resident A dials 1000 (no loop), resident B dials 2005 (let out of the queue every
     3 s and put back at QUEUEPOSITION). Once B has entered the queue ``loops`` + 1 times,
     agent1 and agent2 are unpaused and answer both. Nobody answers CallcentreWaitQuery here,

@@ -181,18 +181,19 @@ def test_a_malformed_live_channel_costs_only_itself() -> None:
     assert adoptable([good], queued, translator(), frozenset(LAB_INBOUND), AT) == []
 
 
-def test_an_answered_caller_in_the_wait_announcements_context_is_still_a_resident() -> None:
-    """Since the estimated wait (#14) the caller's leg runs Queue() in callcentre-queue-wait
-    (a Gosub from council-inbound): the live channel found there is adopted as answered, as
-    in council-inbound (seen on the real Asterisk: test_answered_while_the_link_is_down)."""
+def test_a_caller_hearing_the_estimated_wait_is_still_a_resident() -> None:
+    """Between visits to the queue the caller's leg runs callcentre-wait (a Gosub from
+    council-inbound, #14): found there by a resync, it is a live resident's call."""
     messages = parse_all(trace_bytes("answered_resync"))
     reply = [i for i, m in enumerate(messages) if m.action_id == "capture-CoreShowChannels"]
-    channels = [m for m in messages[reply[0]:] if m.event == "CoreShowChannel"
-                and m.action_id == "capture-CoreShowChannels"]
-    moved = [Message([(k, "callcentre-queue-wait" if k == "Context" else v) for k, v in m.items()])
-             if m.get("Application") == "Queue" else m for m in channels]
-    (live,) = adoptable(moved, {}, translator(), frozenset(LAB_INBOUND), AT)
-    assert live.agent_interface == "PJSIP/agent1"
-    elsewhere = [Message([(k, "somewhere-else" if k == "Context" else v) for k, v in m.items()])
-                 if m.get("Application") == "Queue" else m for m in channels]
-    assert adoptable(elsewhere, {}, translator(), frozenset(LAB_INBOUND), AT) == []
+    (caller,) = [m for m in messages[reply[0]:] if m.event == "CoreShowChannel"
+                 and m.action_id == "capture-CoreShowChannels" and m.get("Application") == "Queue"]
+
+    def moved(context: str) -> Message:
+        changes = {"Context": context, "Application": "Playback", "BridgeId": ""}
+        return Message([(k, changes.get(k, v)) for k, v in caller.items()])
+
+    (live,) = adoptable([moved("callcentre-wait")], {}, translator(), frozenset(LAB_INBOUND), AT)
+    assert live.linkedid == caller.get("Linkedid") and live.answered_at is None
+    assert adoptable([moved("somewhere-else")], {}, translator(), frozenset(LAB_INBOUND),
+                     AT) == []
