@@ -27,9 +27,10 @@ from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import Call, CallTracker
-from callcentre.domain.live import LeaderLive, LedgerReport, PromiseReport, RuntimeReport
+from callcentre.domain.live import LeaderLive, LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.standards import Targets
+from callcentre.domain.waits import WaitAnnounced, WaitAsked
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
 from callcentre.phones import normaliser
 from callcentre.ports import (
@@ -51,11 +52,12 @@ from callcentre.services.cases import CaseService
 from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
-from callcentre.services.promises import PromiseService
+from callcentre.services.promises import PromiseService, promise_report
 from callcentre.services.relay import Relay, leader_view
 from callcentre.services.retention import RetentionService
 from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
+from callcentre.services.waits import wait_service
 from callcentre.services.wrapup import WrapupService
 from callcentre.storage.engines import leadership, repositories
 from callcentre.storage.queue_log_file import QueueLogTail
@@ -103,10 +105,8 @@ class Service:
                                    config.instance_name, config.db_password_file)
         self.lead = Lead(leadership(self.stores, config.pbx_name, config.leader_lease_seconds),
                          config.pbx_name, self._take_back, self._begin)
-        self.db = self.stores.db
-        self.calls = self.stores.calls
-        self.cases = self.stores.cases
-        self.tokens = self.stores.tokens
+        self.db, self.calls, self.cases, self.tokens = (
+            self.stores.db, self.stores.calls, self.stores.cases, self.stores.tokens)
         policy = load_policy(config.policy_file)
         self.hours = policy.hours
         self.tracker = CallTracker(self.hours.is_open)
@@ -150,22 +150,20 @@ class Service:
         self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
         self.monitoring = MonitoringService(
-            self.link.report, self.db.ping, self.calllog, self.hours.is_open,
-            self.callbacks.dialler.board.all, figures,
-            timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
+            self.link.report, self.db.ping, self.calllog, self.hours.is_open, cb.dialler.board.all,
+            figures, timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
             self.clock, self.callbacks.dialler.not_placed, self.ledger_report,
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
-        blending = self.callbacks.dialler.blending  # residents in the queue first
+        blending = cb.dialler.blending  # residents in the queue first
         blending.waiting, blending.live_call = self.monitoring.waiting, self.calllog.tracker.get
-        self.promises = PromiseService(self.capacity, self.callbacks.repo,
-                                       self.callbacks.service.policy)
-        self.callbacks.service.promises = self.promises.due_for  # deadlines that can be kept
-        stats = self.callbacks.dialler.stats
-        self.monitoring.promising = lambda: PromiseReport(
-            self.promises.sized, self.promises.fixed, stats.held_for_queue,
-            blending.held_for_place, stats.urgent_over_queue)
+        self.promises = PromiseService(self.capacity, cb.repo, cb.service.policy)
+        cb.service.promises = self.promises.due_for  # deadlines that can be kept
+        self.monitoring.promising = lambda: promise_report(self.promises, cb.dialler)
+        self.waits = wait_service(AmiPbx(self.lead.guard(self.ami.send_action)), self.clock,
+                                  self.calllog, cb.dialler, self.capacity, cb.service,
+                                  config.callback_offer_wait_seconds)
 
     def _build_ami(self, config: Config, numbers: Normaliser) -> None:
         """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
@@ -208,7 +206,7 @@ class Service:
         The AMI adapter (ami/translate.py, ami/resync.py) publishes on ``self.bus``;
         services tell their own listeners (finished calls, changed callbacks) below.
         """
-        on, calls, metrics = self.bus.subscribe, self.calllog, self.metrics
+        on, calls, metrics, waits = self.bus.subscribe, self.calllog, self.metrics, self.waits
         dialler = self.callbacks.dialler  # callbacks; it keeps the agent board (live queue state)
         # domain event              consumers, in order
         on(ev.CallArrived,          calls.handle)
@@ -225,7 +223,7 @@ class Service:
         on(cev.MemberChanged,       dialler.handle)
         on(cev.MemberRemoved,       dialler.handle)
         on(cev.DeviceChanged,       dialler.handle)
-        on(cev.CallbackRequested,   dialler.handle)
+        on(cev.CallbackRequested,   dialler.handle, waits.callback_requested)
         on(cev.PromiseTold,         dialler.handle)
         on(cev.AgentLegAnswered,    dialler.handle)
         on(cev.AgentLegFailed,      dialler.handle)
@@ -233,12 +231,16 @@ class Service:
         on(cev.ResidentConfirmed,   dialler.handle)
         on(cev.MachineDetection,    dialler.handle)
         on(cev.CallbackLegResult,   dialler.handle)
+        on(WaitAsked,               waits.asked)
+        on(WaitAnnounced,           metrics.wait_told, waits.announced)
         on(ResyncStarted,           calls.resync_started)
         on(Resynced,                calls.resynced, dialler.resynced)
         # listeners of services (the dialler follows callback changes itself)
         self.calllog.on_finished(self.metrics.call_finished)
         self.calllog.on_finished(self.callbacks.service.on_call_finished)
         self.calllog.on_finished(self.ledger.call_finished)
+        self.calllog.on_finished(waits.call_finished)
+        waits.listen(metrics.offer_taken, metrics.wait_error)
         self.ledger.on_settled(self._settled)
         self.retention.on_changed(self.metrics.anonymised)
         self.callbacks.service.on_change(self.callbacks.feed.bump)
@@ -391,7 +393,6 @@ class Service:
         if rebuilt is not None:
             log.info("standards: figures of every day built for %s in %.1f s (%d rows)",
                      self.config.timezone, time.monotonic() - started, rebuilt.rows)
-
 
 
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,

@@ -76,6 +76,7 @@ class Config:
     callback_agent_ring_seconds: int = setting(20, "How long an agent's phone rings for a callback before it counts as not answered, seconds.")
     callback_blend_wait_seconds: float = setting(0.0, "Blending: no callback is dialled by an agent of a queue where a resident has waited longer than this many seconds, unless the callback is due within callback_blend_margin_minutes. 0: the answer threshold (the first of service_level_thresholds); negative: off (callbacks take any free agent).")
     callback_blend_margin_minutes: float = setting(30.0, "Blending: a callback due within this many minutes is dialled even while residents wait longer than the answer threshold.")
+    callback_offer_wait_seconds: float = setting(0.0, "A resident in the queue whose estimated wait is over this many seconds is offered a callback (\"press 1 and we will call you back by ...\") with the time it would be promised by. 0: never offered.")
     callback_caller_id: str = setting('"Council callback" <callback>', "Caller ID the agent's phone shows for a callback (Originate CallerID).")
     queue_log: str = setting("auto", "Asterisk's queue_log file, read as the ledger that settles every queue call (same host, or a shared volume). 'auto': /var/log/asterisk/queue_log if it exists at start; empty: AMI only.")
     queue_events_silence_minutes: float = setting(15.0, "During opening hours, warn (/healthz, alert) when inbound calls have arrived for this many minutes and no queue event came.")

@@ -5,8 +5,10 @@
 # Every test that depends on hours runs on a clock and a policy it controls, so each run must
 # pass exactly as at any other hour. Left out: podman (Go keeps the real time) and what is
 # marked slow: the 20-caller bursts (they test load, not hours, every call answered at any
-# time; with two suites side by side on two cores, sipp lost a caller once in eight runs)
-# and the several-instances tests (leases and killed processes timed on the wall clock).
+# time; with two suites side by side on two cores, sipp lost a caller once in eight runs),
+# the several-instances tests (leases and killed processes timed on the wall clock) and the
+# estimated-wait call (75 s of announcements; the time it offers is the promise's, tested at
+# every moment by the callback-key test).
 # The main `./dev test` run has them all.
 #
 # The moments run two at a time (CALLCENTRE_CLOCK_SHIFT_JOBS): the real-call tests spend

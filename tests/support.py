@@ -22,9 +22,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ami"
 # from-resident); timeout, abandoned_long: with tests/asterisk/capture.py from the project's
 # own harness and dialplans/ (context council-inbound). Each has its queue_log beside it.
 TRACES = ("answered", "abandoned", "callback", "timeout", "abandoned_long")
-# from tests/asterisk/scenarios.py: every way of leaving a queue that queue_log names
+# from tests/asterisk/scenarios.py: every way of leaving a queue that queue_log names, and
+# wait_loop: let out every 3 s to hear the estimated wait, back in at its place; wait_offer:
+# told a long wait with a callback offer, key 1 back in the queue (#14)
 EXIT_TRACES = ("exit_with_key", "exit_with_key_rejoin", "leave_empty", "transfer",
-               "attended_transfer", "two_queues")
+               "attended_transfer", "two_queues", "wait_loop", "wait_offer")
 # survey: answered, the agent hangs up, the resident keys 1 and 4 (scenarios.survey, #15)
 QUEUE_TRACES = ("answered", "abandoned", "timeout", "abandoned_long", *EXIT_TRACES, "survey")
 LAB_INBOUND = ("from-resident", "council-inbound")  # residents' contexts in the recordings

@@ -53,6 +53,14 @@ def channel_ids(channels: Iterable[Message]) -> set[str]:
     return ids
 
 
+# Contexts a resident's own channel runs in by Gosub from the inbound context between
+# visits to the queue (dialplans/extensions_callcentre.conf: hearing the estimated wait):
+# a live caller leg found there is a resident's call as much as one in ``inbound_contexts``.
+# (Queue() itself runs in council-inbound: a Gosub into a context of its own once made the
+# real link-down test read an answered call as abandoned, and changed the CDR's dcontext.)
+RESIDENT_CONTEXTS = frozenset({"callcentre-wait"})
+
+
 def adoptable(channels: Sequence[Message], queued: Mapping[str, Message], translator: Translator,
               inbound: frozenset[str], now: datetime) -> list[Call]:
     """Inbound caller legs that are live (from CoreShowChannel), as calls to adopt (or to
@@ -76,7 +84,7 @@ def _live_call(m: Message, queued: Mapping[str, Message], channels: Sequence[Mes
     if not uniqueid or uniqueid != m.get("Linkedid"):
         return None
     entry = queued.get(uniqueid)
-    if m.get("Context") not in inbound and entry is None:
+    if m.get("Context") not in inbound | RESIDENT_CONTEXTS and entry is None:
         return None
     call = new_call(uniqueid, now - _duration(m.get("Duration")), translator.details(m), False)
     if entry is not None:

@@ -21,12 +21,13 @@ from callcentre.ami.protocol import Message
 from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
 from callcentre.domain.cases import usable_keyed_ref
+from callcentre.domain.waits import WaitAnnounced, WaitAsked, WaitEvent
 from callcentre.ports import Clock
 
 log = logging.getLogger("callcentre.ami")
 
 Normaliser = Callable[[str | None], str | None]
-Event = ev.CallEvent | cev.CallbackEvent
+Event = ev.CallEvent | cev.CallbackEvent | WaitEvent
 When = Callable[[Message], datetime]
 Handler = Callable[[Message, When], Event | None]
 CASE_REF_VARIABLES = frozenset({"CASE_REF", "__CASE_REF", "_CASE_REF"})
@@ -80,6 +81,8 @@ class Translator:
             "CallcentreCallbackResult": _result,
             "CallcentreSurveyOffered": _survey_offered,
             "CallcentreSurveyAnswer": _survey_answer,
+            "CallcentreWaitQuery": _wait_query,
+            "CallcentreWaitTold": _wait_told,
         }
 
     def __call__(self, msg: Message) -> Event | None:
@@ -304,3 +307,23 @@ def _result(msg: Message, when: When) -> Event:
     seconds = msg.get("AnsweredTime") or ""
     return cev.CallbackLegResult(msg["Linkedid"], when(msg), msg.get("DialStatus") or "",
                                  float(seconds) if seconds else None)
+
+
+# --- the estimated wait (dialplans/: council-inbound and callcentre-wait) -------------------
+def _wait_query(msg: Message, when: When) -> Event:
+    queue = msg["Queue"]
+    if not queue or len(queue) > 80:
+        raise ValueError("no usable Queue")
+    position = _int(msg.get("Position"))
+    return WaitAsked(msg["Linkedid"], msg["Channel"], when(msg), queue,
+                     position if position and position > 0 else None,
+                     msg.get("CallerIDNum") or None)
+
+
+def _wait_told(msg: Message, when: When) -> Event:
+    seconds = float(msg["Estimate"])
+    if not 0 <= seconds < INT_LIMIT:
+        raise ValueError(f"{msg['Estimate'][:20]} is no wait")
+    offered = _int(msg.get("Offered"))
+    due = datetime.fromtimestamp(offered, UTC) if offered and 0 < offered < LATEST_STAMP else None
+    return WaitAnnounced(msg["Linkedid"], when(msg), msg["Queue"], seconds, due)

@@ -175,7 +175,7 @@ NEEDED_READ = {
 # Actions callcentre sends, and what fails when the account may not send one.
 NEEDED_ACTIONS = {
     "Originate": "callbacks cannot be placed",
-    "Setvar": "a waiting resident cannot be told the promised time",
+    "Setvar": "a waiting resident cannot be told the estimated wait or the promised time",
     "DBGet": "a callback's result cannot be read back after an outage",
     "CoreShowChannels": "calls cannot be resynced after an outage",
     "QueueStatus": "calls and agents cannot be resynced after an outage",

@@ -67,6 +67,18 @@ CATALOGUE: tuple[MetricSpec, ...] = (
            "Records whose personal data was anonymised, by kind (calls, callbacks, cases,"
            " ledger_lines): their retention period was over (the daily purge) or the resident"
            " asked (callcentre subject erase, counted in the process that ran it).", "kind"),
+    # --- what residents in the queue are told (services/waits.py) --------------------------
+    _event("callcentre_wait_estimates_told_total", Kind.COUNTER,
+           "Estimated waits the dialplan told residents in the queue (on joining and at each"
+           " periodic announcement).", "queue"),
+    _event("callcentre_wait_callback_offers_total", Kind.COUNTER,
+           "Callbacks offered to residents whose estimated wait was over"
+           " callback_offer_wait_seconds (result made), and offers taken with key 1 (taken).",
+           "queue", "result"),
+    _event("callcentre_wait_estimate_error_seconds", Kind.HISTOGRAM,
+           "Absolute difference between the first wait estimated for an answered resident and"
+           " the wait they had until an agent answered (seconds).", "queue",
+           buckets=WAIT_BUCKETS),
     # --- live queue state ------------------------------------------------------------------
     _scrape("callcentre_queue_callers_waiting", Kind.GAUGE,
             "Callers in the queue right now.", "queue"),

@@ -22,6 +22,7 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.events import QueueJoined
 from callcentre.domain.live import LedgerReport, LiveSnapshot, RuntimeReport
 from callcentre.domain.metrics import BY_NAME, CATALOGUE, Kind, MetricSpec, Source
+from callcentre.domain.waits import WaitAnnounced
 
 __all__ = ["CallMetrics", "LiveCollector", "LiveSnapshot"]
 
@@ -56,8 +57,12 @@ class CallMetrics:
         for outcome in Outcome:
             self._m["callcentre_calls_total"].labels(queue, outcome.value)
         for name in ("callcentre_answer_wait_seconds", "callcentre_abandon_wait_seconds",
-                     "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total"):
+                     "callcentre_repeat_contacts_total", "callcentre_out_of_hours_calls_total",
+                     "callcentre_wait_estimates_told_total",
+                     "callcentre_wait_estimate_error_seconds"):
             self._m[name].labels(queue)
+        for result in ("made", "taken"):
+            self._m["callcentre_wait_callback_offers_total"].labels(queue, result)
 
     def call_settled(self, before: Call | None, after: Call) -> None:
         """queue_log settled a call: count one the call log never saw, or a changed outcome."""
@@ -78,6 +83,17 @@ class CallMetrics:
 
     def queue_joined(self, event: QueueJoined) -> None:
         self.touch_queue(event.queue)
+
+    def wait_told(self, event: WaitAnnounced) -> None:
+        self._m["callcentre_wait_estimates_told_total"].labels(event.queue).inc()
+        if event.offered_due is not None:
+            self._m["callcentre_wait_callback_offers_total"].labels(event.queue, "made").inc()
+
+    def offer_taken(self, queue: str) -> None:
+        self._m["callcentre_wait_callback_offers_total"].labels(queue, "taken").inc()
+
+    def wait_error(self, queue: str, seconds: float) -> None:
+        self._m["callcentre_wait_estimate_error_seconds"].labels(queue).observe(seconds)
 
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"

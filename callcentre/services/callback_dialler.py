@@ -102,6 +102,8 @@ class CallbackDialler:
         # callback id -> why the PBX did not place its last call; until one is placed
         self.refused: dict[int, str] = {}
         self.blending = Blending(self._settings.blend_wait_seconds, self._settings.blend_margin)
+        # the callback time a resident was offered while queued (app.py: WaitService.offered)
+        self.offered: Callable[[str], datetime | None] = lambda linkedid: None
         service.on_change(self.track)
 
     # --- scheduling ----------------------------------------------------------------------
@@ -311,7 +313,7 @@ class CallbackDialler:
         self.handle(cev.CallbackLegEnded(event.linkedid, event.at))
 
     async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
-        cb = await self._service.requested_in_queue(event)
+        cb = await self._service.requested_in_queue(event, self.offered(event.linkedid))
         if cb is None:
             await self._pbx.set_variable(event.channel, "CALLBACK_PROMISED", "0")
             return

@@ -282,8 +282,22 @@ class CallbackService:
                     c, "the resident phoned in and was answered", "system", now))
                 self.stats.cancelled_on_call_in += 1
 
-    async def requested_in_queue(self, event: CallbackRequested) -> Callback | None:
-        """The resident pressed the callback key: promise (or reuse the open promise)."""
+    async def offer_due(self, caller_raw: str | None, at: datetime) -> datetime | None:
+        """The time a callback would be promised by if the resident pressed the callback key
+        now (their open callback's, if they have one); None: their number is not usable."""
+        phone = self._normalise(caller_raw)
+        if phone is None:
+            return None
+        existing = await self._repo.open_for_phone(phone)
+        if existing:
+            return existing[0].due_by
+        return await self._promise(Source.QUEUE_KEYPRESS, at)
+
+    async def requested_in_queue(self, event: CallbackRequested,
+                                 offered: datetime | None = None) -> Callback | None:
+        """The resident pressed the callback key: promise (or reuse the open promise).
+        ``offered``: the time the resident was just told (services/waits.py), promised as
+        told while it is still ahead."""
         phone = self._normalise(event.caller_raw)
         if phone is None:
             return None
@@ -295,7 +309,8 @@ class CallbackService:
             case_ref = None
         req = NewCallback(phone, "asked for a call back while waiting in the queue",
                           self.policy.team_name, case_ref, language=event.language,
-                          source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid)
+                          source=Source.QUEUE_KEYPRESS, source_linkedid=event.linkedid,
+                          due_by=offered if offered and offered > self._clock.now() else None)
         return await self._create_quietly(req)
 
     def on_survey(self, event: SurveyOffered | SurveyAnswered) -> None:

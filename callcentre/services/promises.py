@@ -14,8 +14,10 @@ import logging
 from datetime import date, datetime
 
 from callcentre.domain.callback_policy import CallbackPolicy, Source
+from callcentre.domain.live import PromiseReport
 from callcentre.domain.promises import Capacity, keepable_due, spare_agents, work_seconds
 from callcentre.ports import CallbackRepository
+from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.capacity import CapacityService
 
 log = logging.getLogger("callcentre.callbacks")
@@ -65,3 +67,10 @@ class PromiseService:
         backlog = [e.due_by for e in await self._repo.due_before(ceiling)]
         return await asyncio.to_thread(keepable_due, capacity, self._policy.calling, at,
                                        backlog, floor, ceiling)
+
+
+def promise_report(promises: PromiseService, dialler: CallbackDialler) -> PromiseReport:
+    """How callbacks were promised and blended since start, for /metrics."""
+    stats, blending = dialler.stats, dialler.blending
+    return PromiseReport(promises.sized, promises.fixed, stats.held_for_queue,
+                         blending.held_for_place, stats.urgent_over_queue)

@@ -87,6 +87,41 @@ def language(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
     return scenarios.language(asterisk)
 
 
+def wait_offer(asterisk: AsteriskHarness, recorder: Recorder) -> ScenarioResult:
+    """scenarios.wait_offer with the recorded session answering as the service does
+    (services/waits.py, services/callback_dialler.py): the wait question with WAIT_OFFER (4 h
+    from now), WAIT_MINUTES 2 and WAIT_ESTIMATE 120; the callback request that follows with
+    CALLBACK_ID 1 and CALLBACK_PROMISED = the time offered."""
+    offered = str(int(time.time()) + 4 * 3600)
+    answers = {
+        "CallcentreWaitQuery": [("WAIT_OFFER", offered), ("WAIT_MINUTES", "2"),
+                                ("WAIT_ESTIMATE", "120")],
+        "CallcentreCallbackRequest": [("CALLBACK_ID", "1"), ("CALLBACK_PROMISED", offered)],
+    }
+    stop = threading.Event()
+
+    def answer() -> None:
+        done: set[tuple[str, str]] = set()
+        while not stop.wait(0.05):
+            for frame in b"".join(recorder.chunks()).split(b"\r\n\r\n"):
+                headers = dict(line.split(": ", 1) for line in frame.decode(errors="replace")
+                               .split("\r\n") if ": " in line)
+                name, channel = headers.get("UserEvent", ""), headers.get("Channel", "")
+                if name in answers and (name, channel) not in done:
+                    done.add((name, channel))
+                    for variable, value in answers[name]:
+                        recorder.send("Setvar", {"Channel": channel, "Variable": variable,
+                                                 "Value": value})
+
+    responder = threading.Thread(target=answer, daemon=True)
+    responder.start()
+    try:
+        return scenarios.wait_offer(asterisk)
+    finally:
+        stop.set()
+        responder.join(5)
+
+
 SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     "answered": lambda a, r: a.answered(ring_s=2, talk_s=4, case_ref="CASE-answered-1"),
     # long enough in the queue to count (not a short abandon under 5 s)
@@ -109,6 +144,10 @@ SCENARIOS: dict[str, Callable[[AsteriskHarness, Recorder], ScenarioResult]] = {
     # languages (#15): the menu, key 2 for Irish, council-ga; a callback in Irish
     "language": language,
     "callback_language": callback_language,
+    # the estimated wait's loop (#14): let out every 3 s, back in at QUEUEPOSITION, answered
+    "wait_loop": lambda a, r: scenarios.wait_loop(a),
+    # a long wait told with a callback offer, key 1 back in the queue (the session answers)
+    "wait_offer": wait_offer,
     # callbacks: the resident presses 1 and talks; a machine that talks and never keys;
     # AMD hearing a recorded greeting; AMD hearing nothing (sipp sends no RTP of its own)
     "callback_confirmed": callback(AnswerCheck.CONFIRM, talk_s=6, keys="1"),
@@ -141,6 +180,10 @@ class Recorder:
             if not data:
                 return
             self._chunks.append(data)
+
+    def chunks(self) -> list[bytes]:
+        """What has been received so far (a copy: the reader thread appends)."""
+        return list(self._chunks)
 
     def send(self, action: str, fields: Mapping[str, str | Sequence[str]]) -> None:
         """Send one action on the recorded session (ActionID capture-<action>)."""

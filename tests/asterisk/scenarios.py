@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from tests.asterisk.harness import AsteriskHarness, Caller, LogMark, ScenarioResult
+from tests.asterisk.sipp import PlacedCall, SippProcess
 
 # dialplans/extensions.conf: change these together with its [globals]
 DEFAULT_QUEUE = "council"
@@ -244,3 +245,89 @@ def language(asterisk: AsteriskHarness, *, key: str = "2", ring_s: float = 1.0,
             return asterisk.run_calls([caller], ring_s, talk_s)
     with irish_speaker(asterisk):
         return asterisk.run_calls([caller], ring_s, talk_s)
+
+
+# ---------------------------------------------------------------------------- estimated wait
+WAIT_NUMBER = "2005"  # overlay/extensions.conf.in: the product path, the wait said every 3 s
+
+
+def wait_loop(asterisk: AsteriskHarness, *, loops: int = 2, ring_s: float = 1.0,
+              talk_s: float = 2.0) -> ScenarioResult:
+    """The periodic announcement's loop (dialplans: council-inbound's qwait): every member
+    paused; resident A dials 1000 (no loop), resident B dials 2005 (let out of the queue every
+    3 s and put back at QUEUEPOSITION). Once B has entered the queue ``loops`` + 1 times,
+    agent1 and agent2 are unpaused and answer both. Nobody answers CallcentreWaitQuery here,
+    so nothing is said. queue_log for B: ENTERQUEUE, (EXITWITHTIMEOUT, ENTERQUEUE) x loops,
+    CONNECT, COMPLETEAGENT."""
+    mark = asterisk.mark()
+    first = Caller(asterisk.next_number(), "WAIT-A", hangup_after_s=60)
+    looped = Caller(asterisk.next_number(), "WAIT-B", dial=WAIT_NUMBER, hangup_after_s=60)
+
+    def unpause_when_looped() -> None:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            joins = [e for e in asterisk.queue_log_since(mark)
+                     if e.event == "ENTERQUEUE" and e.data[1:2] == [looped.number]]
+            if len(joins) > loops:
+                break
+            time.sleep(0.1)
+        asterisk.pause_members(False, agents=asterisk.agents[:2])
+
+    asterisk.pause_members(True, "harness-wait-loop")
+    watcher = threading.Thread(target=unpause_when_looped, daemon=True)
+    watcher.start()
+    try:
+        result = asterisk.run_calls([first, looped], ring_s, talk_s,
+                                    agents=asterisk.agents[:2], mark=mark)
+    finally:
+        watcher.join(5)
+        asterisk.pause_members(False)
+    return replace(result, queue_log=asterisk.queue_log_since(mark))
+
+
+OFFER_NUMBER = "2006"  # overlay/extensions.conf.in: the product path, the wait said on joining
+
+
+def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 24.0,
+               talk_s: float = 36.0) -> ScenarioResult:
+    """A resident told the wait with a callback offer presses 1 back in the queue: agent2
+    and agent3 paused; agent1's phone answers resident A after 1 s and talks ``talk_s``;
+    once A is connected, resident B dials 2006 (the wait said on joining: the service
+    under test answers), hears it and keys 1 as RFC 2833 ``key_after_s`` after answer,
+    in the queue by then (callcentre-queue-keys: EXITWITHKEY, the callback request): the
+    wait, the offer and its time took 17 s on the 2-core machine (wait_offer.queue_log).
+    queue_log: A ENTERQUEUE, CONNECT, COMPLETEAGENT; B ENTERQUEUE, EXITWITHKEY."""
+    mark, started = asterisk.mark(), time.time()
+    first, others = asterisk.agents[:1], asterisk.agents[1:]
+    busy = Caller(asterisk.next_number(), "WAIT-BUSY", hangup_after_s=talk_s + 30)
+    offered = Caller(asterisk.next_number(), "WAIT-OFFER", dial=OFFER_NUMBER, keys="",
+                     survey_keys="1", survey_after_s=key_after_s, hangup_after_s=20)
+    asterisk.pause_members(True, "harness-wait-offer", others)
+    phones = asterisk.start_phones(1.0, talk_s, first)
+    residents: list[SippProcess] = []
+    try:
+        time.sleep(0.3)  # the phone binds before it is rung
+        residents = asterisk.start_callers([busy])
+        _until(lambda: any(e.event == "CONNECT" for e in asterisk.queue_log_since(mark)), 30)
+        residents += asterisk.start_callers([offered])
+        asterisk.wait_callers(residents, talk_s + 90)
+        asterisk.wait_idle()
+    except BaseException:
+        asterisk.hangup_all()
+        raise
+    finally:
+        asterisk.stop_sipps(residents)
+        asterisk.stop_sipps(phones)
+        asterisk.pause_members(False, agents=others)
+    calls = [PlacedCall(c, s.call_id or "", s.exit_code)
+             for c, s in zip([busy, offered], residents, strict=True)]
+    return ScenarioResult(calls, first, mark, asterisk.queue_log_since(mark), started,
+                          time.time())
+
+
+def _until(done: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the scenario did not get there in time")
+        time.sleep(0.1)

@@ -194,3 +194,20 @@ def test_key_at_once_then_queued_again_in_the_same_second_is_two_visits() -> Non
     call = fold("k", lines)
     assert [s.exit for s in call.stints] == ["EXITWITHKEY", "ABANDON"]
     assert (call.outcome, call.wait_seconds) == (Outcome.ABANDONED, 2)
+
+
+def test_the_wait_announcements_loop_is_one_answered_call_waiting_from_the_first_entry() -> None:
+    """Real Asterisk 22 (tests/fixtures/ami/wait_loop.*, scenarios.wait_loop): let out of the
+    queue every 3 s to hear the wait (EXITWITHTIMEOUT; AMI QueueCallerAbandon and
+    QUEUESTATUS=TIMEOUT too), back in at QUEUEPOSITION 2 (ENTERQUEUE ... |2), then answered.
+    Both records say one call, answered, its wait from the first ENTERQUEUE; never abandoned."""
+    lines = ledger_lines("wait_loop")
+    ledger = fold("1796161630.1", lines)
+    assert [s.exit for s in ledger.stints] == ["EXITWITHTIMEOUT", "EXITWITHTIMEOUT", "CONNECT"]
+    assert [s.position for s in ledger.stints] == [2, 2, 2]  # the place kept
+    assert (ledger.outcome, ledger.wait_seconds) == (Outcome.ANSWERED, 11)
+    calls = {c.linkedid: c for c in fold_ami(parse_all(trace_bytes("wait_loop")))}
+    call = calls["1796161630.1"]
+    assert len(calls) == 2 and call.outcome is Outcome.ANSWERED and not call.abandoned
+    assert call.wait_seconds is not None and abs(call.wait_seconds - 11) < 1.5
+    assert reconcile(call, ledger).differences == {}

@@ -179,3 +179,21 @@ def test_a_malformed_live_channel_costs_only_itself() -> None:
     calls = adoptable([bad, good], {}, translator(), frozenset(LAB_INBOUND), AT)
     assert [c.linkedid for c in calls] == ["17.0"]
     assert adoptable([good], queued, translator(), frozenset(LAB_INBOUND), AT) == []
+
+
+def test_a_caller_hearing_the_estimated_wait_is_still_a_resident() -> None:
+    """Between visits to the queue the caller's leg runs callcentre-wait (a Gosub from
+    council-inbound, #14): found there by a resync, it is a live resident's call."""
+    messages = parse_all(trace_bytes("answered_resync"))
+    reply = [i for i, m in enumerate(messages) if m.action_id == "capture-CoreShowChannels"]
+    (caller,) = [m for m in messages[reply[0]:] if m.event == "CoreShowChannel"
+                 and m.action_id == "capture-CoreShowChannels" and m.get("Application") == "Queue"]
+
+    def moved(context: str) -> Message:
+        changes = {"Context": context, "Application": "Playback", "BridgeId": ""}
+        return Message([(k, changes.get(k, v)) for k, v in caller.items()])
+
+    (live,) = adoptable([moved("callcentre-wait")], {}, translator(), frozenset(LAB_INBOUND), AT)
+    assert live.linkedid == caller.get("Linkedid") and live.answered_at is None
+    assert adoptable([moved("somewhere-else")], {}, translator(), frozenset(LAB_INBOUND),
+                     AT) == []
