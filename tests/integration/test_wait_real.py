@@ -11,6 +11,7 @@ tests/fixtures/ami/wait_loop.* (scenarios.wait_loop), checked in tests/unit/test
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -51,7 +52,13 @@ async def test_a_long_wait_is_told_with_an_offer_and_key_1_promises_the_offered_
     told: list[WaitAnnounced] = []
     service.bus.subscribe(WaitAsked, asked.append)
     service.bus.subscribe(WaitAnnounced, told.append)
-    result = await scenario(scenarios.wait_offer, asterisk=asterisk)
+    try:
+        result = await scenario(scenarios.wait_offer, asterisk=asterisk)
+    except scenarios.CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
+        warnings.warn(f"wait_offer placed again: {lost}", stacklevel=1)
+        asked.clear()
+        told.clear()
+        result = await scenario(scenarios.wait_offer, asterisk=asterisk)
     busy, offered = result.numbers
     assert [e.event for e in result.queue_log if e.data[1:2] == [offered]
             or e.callid == result.uniqueid_of(offered)] == ["ENTERQUEUE", "EXITWITHKEY"]
