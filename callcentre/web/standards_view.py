@@ -149,50 +149,51 @@ def callback_rows(c: CallbackPeriod, target: float, lang: Lang) -> list[Row]:
 
 def survey_rows(t: SurveyTally, lang: Lang) -> list[Row]:
     """The residents' own word after the call (the post-call keypad survey, #15)."""
-    _, n = lang.gettext, lang.number
-    score = t.mean_satisfaction
-    return [
-        Row("survey_response_rate", _("Callers who answered our after-call survey"),
-            t.response_rate, pct(lang, t.response_rate, NO_ANSWERS), "", None,
-            _("{responded} answered at least one question ÷ {offered} offered the survey (it "
-              "is offered when the agent ends the call; hanging up or pressing nothing counts "
-              "as not answering)").format(responded=n(t.responded), offered=n(t.offered))),
-        Row("first_contact_resolution", _("Resolved on the first call, in callers' own words"),
-            t.first_contact_resolution, pct(lang, t.first_contact_resolution, NO_ANSWERS), "",
-            None, _("{said_yes} said yes ÷ {answered} who answered \"was your question "
-                    "resolved?\"").format(said_yes=n(t.resolved_yes),
-                                          answered=n(t.resolved_answers))),
-        Row("satisfaction", _("Satisfaction, 1 (not at all) to 5 (very)"), score,
-            _(NO_ANSWERS) if score is None
-            else _("{score} of 5").format(score=n(score, "0.00")), "", None,
-            _("the average of {answers} scores given; callers who gave none are left "
-              "out").format(answers=n(t.satisfaction_answers))),
-    ]
+    _ = lang.gettext
+    return _survey(t, lang, ("survey_response_rate", "first_contact_resolution", "satisfaction"),
+                   (_("Callers who answered our after-call survey"),
+                    _("Resolved on the first call, in callers' own words"),
+                    _("Satisfaction, 1 (not at all) to 5 (very)")),
+                   _("{responded} answered at least one question ÷ {offered} offered the survey "
+                     "(it is offered when the agent ends the call; hanging up or pressing "
+                     "nothing counts as not answering)"),
+                   _("the average of {answers} scores given; callers who gave none are left "
+                     "out"))
 
 
 def callback_survey_rows(t: SurveyTally, lang: Lang) -> list[Row]:
     """The residents' own word after a call-back (the same survey, asked when the agent ends
     a call-back), for the call-backs due in the period."""
+    _ = lang.gettext
+    return _survey(t, lang, ("callback_survey_response_rate", "callback_resolution",
+                             "callback_satisfaction"),
+                   (_("Residents we called back who answered our survey"),
+                    _("Resolved by the call-back, in residents' own words"),
+                    _("Satisfaction after a call-back, 1 (not at all) to 5 (very)")),
+                   _("{responded} answered at least one question ÷ {offered} offered the survey "
+                     "at the end of a call-back due in this period"),
+                   _("the average of {answers} scores given; residents who gave none are left "
+                     "out"))
+
+
+def _survey(t: SurveyTally, lang: Lang, keys: tuple[str, str, str],
+            titles: tuple[str, str, str], responded: str, averaged: str) -> list[Row]:
+    """The three survey rows (response rate, resolution, satisfaction) under ``keys`` and
+    ``titles``, with the formulas ``responded`` and ``averaged`` (translated already)."""
     _, n = lang.gettext, lang.number
     score = t.mean_satisfaction
     return [
-        Row("callback_survey_response_rate",
-            _("Residents we called back who answered our survey"),
-            t.response_rate, pct(lang, t.response_rate, NO_ANSWERS), "", None,
-            _("{responded} answered at least one question ÷ {offered} offered the survey at "
-              "the end of a call-back due in this period").format(
-                responded=n(t.responded), offered=n(t.offered))),
-        Row("callback_resolution", _("Resolved by the call-back, in residents' own words"),
-            t.first_contact_resolution, pct(lang, t.first_contact_resolution, NO_ANSWERS), "",
-            None, _("{said_yes} said yes ÷ {answered} who answered \"was your question "
-                    "resolved?\"").format(said_yes=n(t.resolved_yes),
-                                           answered=n(t.resolved_answers))),
-        Row("callback_satisfaction", _("Satisfaction after a call-back, 1 (not at all) to 5 "
-                                       "(very)"), score,
+        Row(keys[0], titles[0], t.response_rate, pct(lang, t.response_rate, NO_ANSWERS), "",
+            None, responded.format(responded=n(t.responded), offered=n(t.offered))),
+        Row(keys[1], titles[1], t.first_contact_resolution,
+            pct(lang, t.first_contact_resolution, NO_ANSWERS), "", None,
+            _("{said_yes} said yes ÷ {answered} who answered \"was your question "
+              "resolved?\"").format(said_yes=n(t.resolved_yes),
+                                    answered=n(t.resolved_answers))),
+        Row(keys[2], titles[2], score,
             _(NO_ANSWERS) if score is None
             else _("{score} of 5").format(score=n(score, "0.00")), "", None,
-            _("the average of {answers} scores given; residents who gave none are left "
-              "out").format(answers=n(t.satisfaction_answers))),
+            averaged.format(answers=n(t.satisfaction_answers))),
     ]
 
 
