@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tests.asterisk.harness import AsteriskHarness, Caller, LogMark, ScenarioResult
+from tests.asterisk.harness import AsteriskHarness, Caller, HarnessError, LogMark, ScenarioResult
 from tests.asterisk.sipp import PlacedCall, SippProcess
 
 # dialplans/extensions.conf: change these together with its [globals]
@@ -324,6 +324,43 @@ def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 24.0,
              for c, s in zip([busy, offered], residents, strict=True)]
     return ScenarioResult(calls, first, mark, asterisk.queue_log_since(mark), started,
                           time.time())
+
+
+def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, *,
+                              callers: int = 7, ring_s: float = 1.0, talk_s: float = 8.0,
+                              timeout: float = 120) -> ScenarioResult:
+    """A burst on three agents while a callback is due (blending): every agent's phone rings
+    ``ring_s`` and talks ``talk_s`` for whatever it gets, residents' calls from the queue or
+    the callback's agent leg; the resident-cb phone answers the callback after 1 s and keys
+    1. ``callers`` residents dial 1000 at once (more than the agents, so some wait several
+    rounds); the phones stay up until ``done`` is set (the test: the callback has ended)
+    and Asterisk is idle. queue_log: each resident ENTERQUEUE, CONNECT, COMPLETE*."""
+    if asterisk.active_channels() != 0:
+        raise HarnessError("Asterisk has calls up from an earlier scenario")
+    mark, started = asterisk.mark(), time.time()
+    hold = -(-callers // len(asterisk.agents)) * (ring_s + talk_s + 3) + 60
+    people = [Caller(asterisk.next_number(), f"BLEND-{i}", hangup_after_s=hold)
+              for i in range(1, callers + 1)]
+    phones = asterisk.start_phones(ring_s, talk_s)
+    phones.append(asterisk.start_callback_phone(1.0, 60.0, keys="1"))
+    residents: list[SippProcess] = []
+    try:
+        time.sleep(0.3)  # the phones bind before they are rung
+        residents = asterisk.start_callers(people)
+        asterisk.wait_callers(residents, hold + 30)
+        if not done.wait(timeout):
+            raise HarnessError(f"the test did not end the scenario within {timeout:.0f} s")
+        asterisk.wait_idle()
+    except BaseException:
+        asterisk.hangup_all()
+        raise
+    finally:
+        asterisk.stop_sipps(residents)
+        asterisk.stop_sipps(phones)
+    calls = [PlacedCall(c, s.call_id or "", s.exit_code)
+             for c, s in zip(people, residents, strict=True)]
+    return ScenarioResult(calls, list(asterisk.agents), mark, asterisk.queue_log_since(mark),
+                          started, time.time())
 
 
 class CallerLost(RuntimeError):
