@@ -4,7 +4,7 @@ its CSV, and the pages), per agent only for managers (?agents=yes, /standards)."
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 
@@ -19,8 +19,15 @@ __all__ = ["served"]  # the fixture
 ANSWERS = [(True, 5), (False, 2), (None, None), (True, None), None]
 
 
-def _calls(svc: Service) -> list[Call]:
-    start = svc.clock.now() - timedelta(minutes=30)
+def _start(svc: Service) -> datetime:
+    """Half an hour ago, moved back so that the calls' six minutes fall in one local day."""
+    start = (svc.clock.now() - timedelta(minutes=30)).astimezone(svc.config.tz)
+    if (start + timedelta(minutes=6)).date() != start.date():
+        start -= timedelta(minutes=10)
+    return start
+
+
+def _calls(start: datetime) -> list[Call]:
     calls = []
     for i, answer in enumerate(ANSWERS):
         at = start + timedelta(minutes=i)
@@ -39,24 +46,26 @@ def _calls(svc: Service) -> list[Call]:
 async def test_survey_figures_per_queue_are_published_and_per_agent_are_managers(
         served: tuple[Service, dict[str, str]]) -> None:
     svc, tokens = served
-    await SqliteCallRepository(svc.db).save(_calls(svc))
+    start = _start(svc)
+    await SqliteCallRepository(svc.db).save(_calls(start))
+    day = f"period=day&date={start.date()}"  # the calls' day, even just after midnight
     base = f"http://127.0.0.1:{svc.config.http_port}"
     manager = {"Authorization": f"Bearer {tokens['manager']}"}
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/api/standards?period=day") as resp:
+        async with http.get(f"{base}/api/standards?{day}") as resp:
             figures = {f["key"]: f for f in (await resp.json())["figures"]}
-        async with http.get(f"{base}/api/standards.csv?period=day") as resp:
+        async with http.get(f"{base}/api/standards.csv?{day}") as resp:
             csv_text = await resp.text()
         for who, status in ((None, 401), ("agent", 403)):
             headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
             async with http.get(f"{base}/api/standards?agents=yes", headers=headers) as r:
                 assert r.status == status, who
-        async with http.get(f"{base}/api/standards?period=day&agents=yes&queue=council",
+        async with http.get(f"{base}/api/standards?{day}&agents=yes&queue=council",
                             headers=manager) as resp:
             agents = {a["agent"]: a for a in (await resp.json())["survey_agents"]}
-        async with http.get(f"{base}/standards?period=day", headers=manager) as resp:
+        async with http.get(f"{base}/standards?{day}", headers=manager) as resp:
             page = await resp.text()
-        async with http.get(f"{base}/public/standards?period=day") as resp:
+        async with http.get(f"{base}/public/standards?{day}") as resp:
             public = await resp.text()
     assert figures["survey_response_rate"]["value"] == 0.75  # 3 of 4 offered answered
     assert figures["first_contact_resolution"]["value"] == 2 / 3

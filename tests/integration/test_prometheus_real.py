@@ -96,8 +96,10 @@ async def test_prometheus_service_level_equals_the_database(tmp_path: Path) -> N
             await server.push(b"".join(b"".join(frames[2:]) for frames in calls))
             await wait_for(prom_port, 'callcentre_calls_total{outcome="timeout"} == 1')
             await asyncio.sleep(3)  # a few more scrapes and rule evaluations
+            # From yesterday: in the first 400 s after midnight the calls began the day before.
             today = svc.standards.today()
-            db = await svc.standards.standards(today, today + timedelta(days=1), None)
+            db = await svc.standards.standards(today - timedelta(days=1),
+                                               today + timedelta(days=1), None)
             sl20 = await wait_for(prom_port, "queue:callcentre_service_level_20s:ratio5m")
             sl60 = await wait_for(prom_port, "queue:callcentre_service_level_60s:ratio5m")
             abandon = await wait_for(prom_port, "queue:callcentre_abandon_rate:ratio5m")
