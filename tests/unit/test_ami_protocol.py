@@ -375,6 +375,7 @@ def trace_windows(raw: bytes) -> list[tuple[bytes, int, int]]:
     return windows
 
 
+@pytest.mark.clockless  # a minute of parsing, the same at any hour
 @pytest.mark.parametrize("trace", TRACES, ids=lambda p: p.stem)
 def test_trace_split_at_every_offset(trace: Path) -> None:
     """Two-part feeds equal one feed at every offset of the trace.
