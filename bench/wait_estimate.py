@@ -7,12 +7,15 @@ agents, Poisson arrivals whose rate steps between 80 % and 130 % of what the age
 answer every 20 minutes, patience exponential: residents give up). At each resident's join
 both estimates are made from what the service would know then:
 
-  ours       expected_wait(position, QueueNow(agents, free now, handling, patience)):
-             handling = the mean of the last 20 answered calls (RecentHandling), patience =
-             the mean the capacity model would have learnt (the simulation's own)
-  naive      reference: position x mean handling time / agents (the same handling time)
+  ours       expected_wait(position, QueueNow(agents, free now, handling, patience, lag)),
+             as the service does: handling and lag as the waits residents had teach them
+             (WaitLearning), until then the mean talk time of the last 20 answered calls
+             (RecentHandling); patience = the mean the capacity model would have learnt
+             (the simulation's own)
+  naive      reference: position x mean talk time / agents (the same talk time)
 
-(and ours without the patience term, to show what each part brings), and compared with
+(and ours without the patience term, and ours from talk time alone, not learning from the
+waits, to show what each part brings), and compared with
 the wait the resident actually had until an agent answered (residents who
 gave up have no such wait and are left out, as the service's error histogram leaves them
 out). "who queued": only residents who found no agent free (position > free agents).
@@ -31,13 +34,23 @@ import statistics
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from callcentre.domain.waits import QueueNow, RecentHandling, expected_wait, naive_wait
+from callcentre.domain.waits import (
+    QueueNow,
+    RecentHandling,
+    WaitLearning,
+    WaitTold,
+    ahead_of,
+    expected_wait,
+    naive_wait,
+)
 
+T0 = datetime(2026, 12, 1, tzinfo=UTC)  # WaitTold's time: the simulation keeps its own
 HANDLING_S = 240.0
 PATIENCE_S = 300.0
 STEP_S = 1200.0  # the arrival rate changes every 20 minutes
@@ -49,11 +62,25 @@ class Errors:
     ours: list[float] = field(default_factory=list)
     naive: list[float] = field(default_factory=list)
     no_patience: list[float] = field(default_factory=list)  # ours with theta = 0
+    talk_only: list[float] = field(default_factory=list)  # ours not learning from the waits
 
 
 def lognormal(rng: random.Random, mean: float, cv: float = 1.5) -> float:
     sigma2 = math.log(1 + cv * cv)
     return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+
+
+def estimates(position: int, agents: int, free: int, recent: RecentHandling,
+              learnt: WaitLearning) -> tuple[tuple[float, float, float, float], WaitTold]:
+    """Ours, naive, ours without patience and ours from talk time alone; and what the
+    service keeps of ours to learn from."""
+    handling = recent.mean("q", HANDLING_S) or HANDLING_S
+    state = QueueNow(agents, free, learnt.handling("q", handling), PATIENCE_S, learnt.lag("q"))
+    ours = expected_wait(position, state) or 0.0
+    plain = expected_wait(position, replace(state, patience_seconds=None)) or 0.0
+    talk = expected_wait(position, QueueNow(agents, free, handling, PATIENCE_S)) or 0.0
+    return ((ours, naive_wait(position, agents, handling) or 0.0, plain, talk),
+            WaitTold("q", T0, ours, None, ahead_of(position, state), agents, PATIENCE_S))
 
 
 def simulate(agents: int, hours: float, seed: int,
@@ -75,17 +102,14 @@ def simulate(agents: int, hours: float, seed: int,
         push(t, "arrive", who)
         who += 1
     waiting: OrderedDict[int, float] = OrderedDict()  # resident -> joined at
-    told: dict[int, tuple[float, float, float]] = {}
-    free, recent, out = agents, RecentHandling(), Errors()
+    told: dict[int, tuple[float, float, float, float]] = {}
+    asked: dict[int, WaitTold] = {}
+    free, recent, learnt, out = agents, RecentHandling(), WaitLearning(), Errors()
     while events:
         now, _, kind, person, talked = heapq.heappop(events)
         if kind == "arrive":
-            handling = recent.mean("q", HANDLING_S) or HANDLING_S
-            position = len(waiting) + 1
-            ours = expected_wait(position, QueueNow(agents, free, handling, PATIENCE_S))
-            plain = expected_wait(position, QueueNow(agents, free, handling, None))
-            told[person] = (ours or 0.0, naive_wait(position, agents, handling) or 0.0,
-                            plain or 0.0)
+            told[person], asked[person] = estimates(len(waiting) + 1, agents, free, recent,
+                                                    learnt)
             waiting[person] = now
             push(now + rng.expovariate(1 / PATIENCE_S), "give_up", person)
         elif kind == "give_up":
@@ -99,12 +123,15 @@ def simulate(agents: int, hours: float, seed: int,
             free -= 1
             talk = service(rng)
             push(now + talk, "done", resident, talk)
-            ours, naive, plain = told.pop(resident)
-            if queued_only and ours == 0:
+            ours, naive, plain, talk_only = told.pop(resident)
+            question = asked.pop(resident)
+            learnt.learn(question, now - joined)
+            if queued_only and question.ahead <= 0:
                 continue  # an agent was free for them when they joined
             out.ours.append(abs(ours - (now - joined)))
             out.naive.append(abs(naive - (now - joined)))
             out.no_patience.append(abs(plain - (now - joined)))
+            out.talk_only.append(abs(talk_only - (now - joined)))
     return out
 
 
@@ -133,6 +160,7 @@ def main() -> None:
             errors.ours += day.ours
             errors.naive += day.naive
             errors.no_patience += day.no_patience
+            errors.talk_only += day.talk_only
         med = (statistics.median(errors.ours), statistics.median(errors.naive))
         tail = (p90(errors.ours), p90(errors.naive))
         print(f"{name:>28}: {len(errors.ours):5d} answered | median |error| ours {med[0]:6.1f} s"
@@ -141,6 +169,9 @@ def main() -> None:
         plain = (statistics.median(errors.no_patience), p90(errors.no_patience))
         print(f"{'':>28}  without patience (free agents still 0): median {plain[0]:6.1f} s"
               f"  p90 {plain[1]:6.1f} s")
+        talk = (statistics.median(errors.talk_only), p90(errors.talk_only))
+        print(f"{'':>28}  talk time only (not learning from the waits): median {talk[0]:6.1f} s"
+              f"  p90 {talk[1]:6.1f} s")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ from callcentre.domain.waits import (
     RecentHandling,
     WaitAnnounced,
     WaitAsked,
+    WaitLearning,
     WaitTold,
+    ahead_of,
     expected_wait,
     minutes_to_say,
     position_among,
@@ -72,7 +74,8 @@ class WaitService:
         self._model = model
         self._offer_due = offer_due
         self._threshold = offer_wait_seconds
-        self.recent = RecentHandling()
+        self.recent = RecentHandling()  # talk times: until the waits have taught more
+        self.learnt = WaitLearning()  # the lag and handling time the waits had teach
         self._told: OrderedDict[str, WaitTold] = OrderedDict()  # linkedid -> first answer
         self._offers: dict[str, WaitTold] = {}  # linkedid -> latest answer with an offer
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,17 +114,20 @@ class WaitService:
     async def estimate(self, event: WaitAsked) -> WaitTold | None:
         """The wait to tell (None: nothing can be said) and the callback offer, kept."""
         now = self._clock.now()
-        position = event.position or position_among(self._queued(event.queue), event.linkedid)
+        position = event.position or position_among(self.queued(event.queue), event.linkedid)
         handling, patience = await self._model(event.queue)
-        serving, free = self._serving(event.queue)
-        queue = QueueNow(serving, free, self.recent.mean(event.queue, handling), patience)
+        serving, free = self.serving(event.queue)
+        talk = self.recent.mean(event.queue, handling)
+        queue = QueueNow(serving, free, self.learnt.handling(event.queue, talk), patience,
+                         self.learnt.lag(event.queue))
         seconds = expected_wait(position, queue)
         if seconds is None:
             return None
         due = None
         if should_offer(seconds, self._threshold):
             due = await self._offer_due(event.caller_raw, now)
-        told = WaitTold(event.queue, now, seconds, due)
+        told = WaitTold(event.queue, now, seconds, due, ahead_of(position, queue), serving,
+                        patience)
         self._keep(event.linkedid, told)
         return told
 
@@ -139,12 +145,14 @@ class WaitService:
         with contextlib.suppress(PbxRefused, PbxUnavailable):
             await self._pbx.set_variable(channel, "WAIT_ESTIMATE", "-1")
 
-    def _queued(self, queue: str) -> list[tuple[str, datetime]]:
+    def queued(self, queue: str) -> list[tuple[str, datetime]]:
+        """The residents waiting in ``queue`` now: (linkedid, time queued)."""
         return [(c.linkedid, c.queued_at) for c in self._active()
                 if c.queue == queue and c.queued_at is not None and c.answered_at is None
                 and c.outcome is None]
 
-    def _serving(self, queue: str) -> tuple[int, int]:
+    def serving(self, queue: str) -> tuple[int, int]:
+        """``queue``'s agents logged in and not paused, and how many of them are free."""
         states = [agent_state(a) for a in self._agents()
                   if queue in a.queues and queue not in a.paused_in]
         free = states.count("available")
@@ -186,7 +194,8 @@ class WaitService:
                 listener(told.queue)
 
     def call_finished(self, call: Call) -> None:
-        """Learn the handling time; measure the first estimate against the wait it had."""
+        """Learn the handling time; measure the first estimate against the wait it had and
+        learn from that too (WaitLearning)."""
         told = self._told.pop(call.linkedid, None)
         self._offers.pop(call.linkedid, None)
         talk = call.talk_seconds
@@ -195,6 +204,7 @@ class WaitService:
         if told is None or call.outcome is not Outcome.ANSWERED or call.answered_at is None:
             return
         had = max(0.0, (call.answered_at - told.at).total_seconds())
+        self.learnt.learn(told, had)
         for listener in self.on_error:
             listener(told.queue, abs(told.estimate - had))
 

@@ -127,6 +127,31 @@ async def test_the_first_estimate_is_measured_against_the_wait_the_resident_had(
     assert waits.service.recent.mean("council", None) is None  # one call: not enough yet
 
 
+async def test_the_waits_residents_had_teach_the_next_estimates() -> None:
+    """Talk time alone falls short of an agent's whole turn (ringing, wrap-up): answered
+    after 240 s where 180 s was told, five times over, the next resident third in line is
+    told 240 s too; and a lag seen by residents answered at once comes first."""
+    waits = Waits()
+    for i in range(5):
+        await waits.ask(linkedid=f"5.{i}")  # 180 s: two ahead, two busy agents at 120 s
+        waits.service.call_finished(answered(f"5.{i}", waits.w.clock.now(), 240))
+    assert (await waits.ask(linkedid="6.0"))["WAIT_ESTIMATE"] == "240"
+    waits.calls = []  # nobody ahead; one agent free
+    waits.w.dialler.handle(cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1,
+                                             False))
+    for i in range(5):
+        await waits.ask(linkedid=f"7.{i}")
+        waits.service.call_finished(answered(f"7.{i}", waits.w.clock.now(), 8))
+    assert (await waits.ask(linkedid="8.0"))["WAIT_ESTIMATE"] == "8"
+
+
+def answered(linkedid: str, told_at: datetime, after_s: float) -> Call:
+    at = told_at + timedelta(seconds=after_s)
+    return Call(linkedid=linkedid, channel=CHANNEL, arrived_at=told_at, caller=PHONE,
+                queue="council", queued_at=told_at, answered_at=at,
+                talk_ended_at=at + timedelta(seconds=90), outcome=Outcome.ANSWERED)
+
+
 def test_an_announcement_for_a_call_never_estimated_is_a_counted_skip() -> None:
     waits = Waits()
     waits.service.announced(WaitAnnounced("7.7", T0, "council", 60.0, None))

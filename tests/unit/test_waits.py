@@ -9,7 +9,10 @@ import pytest
 from callcentre.domain.waits import (
     QueueNow,
     RecentHandling,
+    WaitLearning,
+    WaitTold,
     expected_wait,
+    handling_for,
     minutes_to_say,
     naive_wait,
     position_among,
@@ -38,6 +41,39 @@ def test_free_agents_answer_the_first_residents_at_once() -> None:
     queue = QueueNow(serving=3, free=1, handling_seconds=90.0)
     assert expected_wait(1, queue) == 0.0
     assert expected_wait(2, queue) == pytest.approx(30.0)  # one stage of 3 agents at 90 s
+
+
+def test_the_lag_comes_before_any_answer() -> None:
+    queue = QueueNow(serving=3, free=1, handling_seconds=90.0, lag_seconds=6.0)
+    assert expected_wait(1, queue) == 6.0  # an agent is free: the announcement, the ringing
+    assert expected_wait(2, queue) == pytest.approx(36.0)
+
+
+def test_the_handling_time_that_explains_a_wait_inverts_the_estimate() -> None:
+    assert handling_for(180.0, 3, 2, None) == pytest.approx(120.0)  # 3 x 120 / 2 = 180
+    # with patience: the stages of test_residents_ahead_who_give_up_shorten_the_wait
+    assert handling_for(110 + 300 / 7, 3, 2, 300.0) == pytest.approx(120.0, rel=1e-9)
+    for wait, ahead, serving in ((0.0, 1, 1), (60.0, 0, 2), (60.0, 1, 0), (1e9, 1, 1)):
+        assert handling_for(wait, ahead, serving, None) is None  # teaches nothing
+
+
+def told(ahead: int, serving: int = 2, patience: float | None = None) -> WaitTold:
+    return WaitTold("council", T0, 0.0, None, ahead, serving, patience)
+
+
+def test_the_waits_residents_had_teach_the_lag_and_the_handling_time() -> None:
+    learnt = WaitLearning(keep=5, least=3)
+    assert (learnt.lag("council"), learnt.handling("council", 100.0)) == (0.0, 100.0)
+    for had in (5.0, 7.0, 6.0, 40.0):  # answered with an agent free; one phone rang long
+        learnt.learn(told(ahead=0), had)
+    assert learnt.lag("council") == pytest.approx(6.5)  # the median: one long ring is noise
+    for had in (126.5, 246.5, 66.5):  # 2 agents; 2, 4 and 1 ahead: beyond the lag, 60 s each
+        learnt.learn(told(ahead=round((had - 6.5) / 60)), had)
+    assert learnt.handling("council", 100.0) == pytest.approx(120.0)
+    learnt.learn(told(ahead=1), -1.0)  # a clock that went back teaches nothing
+    learnt.learn(told(ahead=1), 10 * 3600.0)
+    assert learnt.handling("council", 100.0) == pytest.approx(120.0)
+    assert learnt.handling("other", 100.0) == 100.0
 
 
 def test_nothing_is_said_without_agents_or_a_handling_time() -> None:
