@@ -334,7 +334,8 @@ def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, 
     the callback's agent leg; the resident-cb phone answers the callback after 1 s and keys
     1. ``callers`` residents dial 1000 at once (more than the agents, so some wait several
     rounds); the phones stay up until ``done`` is set (the test: the callback has ended)
-    and Asterisk is idle. queue_log: each resident ENTERQUEUE, CONNECT, COMPLETE*."""
+    and Asterisk is idle. queue_log: each resident ENTERQUEUE, CONNECT, COMPLETE*.
+    CallerLost when a resident's call never reached Asterisk (sipp's failure)."""
     if asterisk.active_channels() != 0:
         raise HarnessError("Asterisk has calls up from an earlier scenario")
     mark, started = asterisk.mark(), time.time()
@@ -357,6 +358,8 @@ def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, 
     finally:
         asterisk.stop_sipps(residents)
         asterisk.stop_sipps(phones)
+    for person, sipp in zip(people, residents, strict=True):
+        _queued_or_lost(asterisk, mark, person, sipp)
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip(people, residents, strict=True)]
     return ScenarioResult(calls, list(asterisk.agents), mark, asterisk.queue_log_since(mark),

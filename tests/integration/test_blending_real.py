@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from callcentre.app import Service
-from callcentre.domain.callbacks import Result, Status
+from callcentre.domain.callbacks import Callback, Result, Status
 from callcentre.services.callbacks import NewCallback
 from tests.asterisk import scenarios
-from tests.asterisk.harness import AsteriskHarness, QueueLogEntry
+from tests.asterisk.harness import AsteriskHarness, QueueLogEntry, ScenarioResult
 from tests.integration.test_callbacks_real import POLICY, wait_for, wait_until
 from tests.integration.test_calls_real import config_for, started
 
@@ -54,8 +55,10 @@ def waits(queue_log: list[QueueLogEntry]) -> dict[str, tuple[int, int]]:
             if e.event in LEAVES and e.callid in entered}
 
 
-async def test_callback_waits_for_the_queue_and_is_kept(service: Service,
-                                                       asterisk: AsteriskHarness) -> None:
+async def burst_while_due(service: Service, asterisk: AsteriskHarness,
+                          ) -> tuple[Callback, ScenarioResult]:
+    """The burst; the callback promised once residents wait beyond the threshold with every
+    agent busy; back when it is closed and the burst is over."""
     done = threading.Event()
     burst = asyncio.create_task(asyncio.to_thread(
         scenarios.burst_with_callback_phone, asterisk, done, callers=CALLERS))
@@ -69,6 +72,16 @@ async def test_callback_waits_for_the_queue_and_is_kept(service: Service,
     finally:
         done.set()
         result = await burst
+    return closed, result
+
+
+async def test_callback_waits_for_the_queue_and_is_kept(service: Service,
+                                                       asterisk: AsteriskHarness) -> None:
+    try:
+        closed, result = await burst_while_due(service, asterisk)
+    except scenarios.CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
+        warnings.warn(f"the blending burst placed again: {lost}", stacklevel=1)
+        closed, result = await burst_while_due(service, asterisk)
     (attempt,) = closed.attempts
     dialled = attempt.started_at.timestamp()
     entered_left = waits(result.queue_log)
