@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from callcentre.app import Service
 from callcentre.domain.waits import WaitAsked, WaitTold, naive_wait, position_among
 from callcentre.ports import CallQuery
-from tests.asterisk.harness import AsteriskHarness, Caller, SippProcess
+from tests.asterisk import scenarios
+from tests.asterisk.harness import AsteriskHarness, Caller
 from tests.integration.test_calls_real import config_for, started
 
 TALK_S = (4.0, 7.0, 10.0)  # agent1..3
@@ -64,19 +65,14 @@ def arrive(asterisk: AsteriskHarness, callers: int, gap: float, seed: int) -> No
     rng = random.Random(seed)
     phones = [p for name, talk in zip(asterisk.agents, TALK_S, strict=True)
               for p in asterisk.start_phones(1.0, talk, [name])]
-    residents: list[SippProcess] = []
-    try:
-        time.sleep(0.3)
+    with scenarios.calls_up(asterisk, phones) as residents:
         for i in range(callers):
             caller = Caller(asterisk.next_number(), f"WAITBENCH-{i}", dial="2006",
                             hangup_after_s=600)
-            residents += asterisk.start_callers([caller])
+            residents.extend(asterisk.start_callers([caller]))
             time.sleep(rng.expovariate(1 / gap))
         asterisk.wait_callers(residents, 900)
         asterisk.wait_idle()
-    finally:
-        asterisk.stop_sipps(residents)
-        asterisk.stop_sipps(phones)
 
 
 def errors(told: Told, answered: dict[str, float]) -> tuple[list[float], list[float]]:

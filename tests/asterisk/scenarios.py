@@ -303,21 +303,15 @@ def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 24.0,
     offered = Caller(asterisk.next_number(), "WAIT-OFFER", dial=OFFER_NUMBER, keys="",
                      survey_keys="1", survey_after_s=key_after_s, hangup_after_s=20)
     asterisk.pause_members(True, "harness-wait-offer", others)
-    phones = asterisk.start_phones(1.0, talk_s, first)
-    residents: list[SippProcess] = []
     try:
-        time.sleep(0.3)  # the phone binds before it is rung
-        residents = asterisk.start_callers([busy])
-        _until(lambda: any(e.event == "CONNECT" for e in asterisk.queue_log_since(mark)), 30)
-        residents += asterisk.start_callers([offered])
-        asterisk.wait_callers(residents, talk_s + 90)
-        asterisk.wait_idle()
-    except BaseException:
-        asterisk.hangup_all()
-        raise
+        with calls_up(asterisk, asterisk.start_phones(1.0, talk_s, first)) as residents:
+            residents.extend(asterisk.start_callers([busy]))
+            _until(lambda: any(e.event == "CONNECT" for e in asterisk.queue_log_since(mark)),
+                   30)
+            residents.extend(asterisk.start_callers([offered]))
+            asterisk.wait_callers(residents, talk_s + 90)
+            asterisk.wait_idle()
     finally:
-        asterisk.stop_sipps(residents)
-        asterisk.stop_sipps(phones)
         asterisk.pause_members(False, agents=others)
     _queued_or_lost(asterisk, mark, offered, residents[1])
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
@@ -344,26 +338,36 @@ def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, 
               for i in range(1, callers + 1)]
     phones = asterisk.start_phones(ring_s, talk_s)
     phones.append(asterisk.start_callback_phone(1.0, 60.0, keys="1"))
-    residents: list[SippProcess] = []
-    try:
-        time.sleep(0.3)  # the phones bind before they are rung
-        residents = asterisk.start_callers(people)
+    with calls_up(asterisk, phones) as residents:
+        residents.extend(asterisk.start_callers(people))
         asterisk.wait_callers(residents, hold + 30)
         if not done.wait(timeout):
             raise HarnessError(f"the test did not end the scenario within {timeout:.0f} s")
         asterisk.wait_idle()
-    except BaseException:
-        asterisk.hangup_all()
-        raise
-    finally:
-        asterisk.stop_sipps(residents)
-        asterisk.stop_sipps(phones)
     for person, sipp in zip(people, residents, strict=True):
         _queued_or_lost(asterisk, mark, person, sipp)
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip(people, residents, strict=True)]
     return ScenarioResult(calls, list(asterisk.agents), mark, asterisk.queue_log_since(mark),
                           started, time.time())
+
+
+@contextmanager
+def calls_up(asterisk: AsteriskHarness, phones: list[SippProcess],
+             ) -> Iterator[list[SippProcess]]:
+    """``phones`` up (bound before anything rings them) while the block runs; it adds the
+    residents' sipps it starts to the list yielded. On leaving, every one is stopped, and
+    on an error Asterisk's calls are hung up first, leaving it idle for the next test."""
+    residents: list[SippProcess] = []
+    try:
+        time.sleep(0.3)
+        yield residents
+    except BaseException:
+        asterisk.hangup_all()
+        raise
+    finally:
+        asterisk.stop_sipps(residents)
+        asterisk.stop_sipps(phones)
 
 
 class CallerLost(RuntimeError):
