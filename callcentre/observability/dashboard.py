@@ -45,7 +45,7 @@ def render(config: Config) -> str:
 
 
 def dashboard(s: Standards) -> dict[str, Any]:
-    panels = [*_now(s), *_trends(s), *_link(), *_callbacks(s)]
+    panels = [*_now(s), *_trends(s), *_link(), *_callbacks(s), *_promises()]
     for n, panel in enumerate(panels, 1):
         panel["id"] = n
     return {"uid": UID, "title": "callcentre — telephone service standards",
@@ -107,6 +107,30 @@ def _link() -> list[Panel]:
               [Query("min(callcentre_ami_last_event_age_seconds)", "seconds")], "s"),
         _series("AMI input skipped (per 5 m)", Place(12, 32, 12),
                 [Query("sum by (kind) (increase(callcentre_ami_parse_errors_total[5m]))",
+                       "{{kind}}")], "short"),
+    ]
+
+
+def _promises() -> list[Panel]:
+    """Issue #14's parts at work: the estimated wait against the waits residents had, the
+    callback offers, and the dialler giving way to the queue."""
+    error = [Query(f"histogram_quantile({q}, sum by (le, queue) "
+                   "(rate(callcentre_wait_estimate_error_seconds_bucket[1h])))",
+                   f"{{{{queue}}}} p{int(q * 100)}") for q in (0.5, 0.9)]
+    return [
+        _series("Estimated wait: error against the wait residents had (1 h)", Place(0, 56, 12),
+                error, "s"),
+        _series("Call-back offers in the queue (per hour)", Place(12, 56, 12),
+                [Query("sum by (queue, result) "
+                       "(increase(callcentre_wait_callback_offers_total[1h]))",
+                       "{{queue}} {{result}}")], "short"),
+        _series("Call-backs giving way to residents waiting (per hour)", Place(0, 64, 12),
+                [Query("sum by (kind) (increase(callcentre_callback_dispatch_held_total[1h]))",
+                       "held: {{kind}}"),
+                 Query("sum(increase(callcentre_callbacks_dialled_over_queue_total[1h]))",
+                       "dialled over the queue (near the deadline)")], "short"),
+        _series("Promises sized to capacity or by the fixed rule (per hour)", Place(12, 64, 12),
+                [Query("sum by (kind) (increase(callcentre_callback_promises_total[1h]))",
                        "{{kind}}")], "short"),
     ]
 

@@ -44,6 +44,19 @@ def query(port: int, expr: str) -> list[dict[str, Any]]:
     return list(body["data"]["result"])
 
 
+def accepted(port: int, expr: str) -> None:
+    try:
+        query(port, expr)
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"Prometheus refused {expr}: {err.read()[:400]!r}") from err
+
+
+def dashboard_queries() -> list[str]:
+    """Every query of the packaged dashboard (metrics/dashboards/callcentre.json)."""
+    dash = json.loads((RULES.parent / "dashboards" / "callcentre.json").read_text())
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
 async def wait_for(port: int, expr: str, timeout: float = 40) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -103,6 +116,8 @@ async def test_prometheus_service_level_equals_the_database(tmp_path: Path) -> N
             sl20 = await wait_for(prom_port, "queue:callcentre_service_level_20s:ratio5m")
             sl60 = await wait_for(prom_port, "queue:callcentre_service_level_60s:ratio5m")
             abandon = await wait_for(prom_port, "queue:callcentre_abandon_rate:ratio5m")
+            for expr in dashboard_queries():  # Grafana's queries, as Prometheus parses them
+                await asyncio.to_thread(accepted, prom_port, expr)
     finally:
         prom.terminate()
         prom.wait(10)
