@@ -129,8 +129,7 @@ class Service:
         self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
                                     self.calls, self.clock, self.lead.guard(self.ami.send_action))
         self.supervisor = Supervisor()
-        self.connections = ConnectionGuard(config.http_max_connections,
-                                           config.http_header_timeout,
+        self.connections = ConnectionGuard(config.http_max_connections, config.http_header_timeout,
                                            body_timeout=config.http_body_timeout)
         self._build_monitoring(config, self.stores.callback_figures)
         self._subscribe()
@@ -382,6 +381,7 @@ class Service:
         await self.calllog.flush()
 
     async def _stop_ami(self) -> None:
+        await self.waits.drain()  # answers being set on channels go out before the link closes
         await self.ami.close()
         await self.supervisor.stop("ami", "resync")
 

@@ -51,6 +51,7 @@ log = logging.getLogger("callcentre.waits")
 
 OFFER_KEPT = timedelta(minutes=30)  # an offer is honoured this long after it was made
 KEPT_CALLS = 10_000  # calls whose first estimate and offer are kept at most
+DRAIN_SECONDS = 2.0  # at a stop, answers in flight get this long (the dialplan waits 0.5 s)
 Model = Callable[[str], Awaitable[tuple[float | None, float | None]]]  # handling, patience
 OfferDue = Callable[[str | None, datetime], Awaitable[datetime | None]]
 
@@ -95,6 +96,21 @@ class WaitService:
         task = asyncio.get_running_loop().create_task(self._answer(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float = DRAIN_SECONDS) -> int:
+        """At a stop: let the answers in flight reach their channels (a resident is queued
+        either way), cancelling those still going after ``grace`` seconds; how many were."""
+        pending = set(self._tasks)
+        if not pending:
+            return 0
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            log.warning("stopping: %d wait answers still going after %g s were cancelled "
+                        "(those residents are queued without a word)", len(late), grace)
+        return len(late)
 
     async def _answer(self, event: WaitAsked) -> None:
         try:

@@ -4,6 +4,7 @@ offered, failures that never reach the dialplan, and the estimate's error measur
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from callcentre.ami.protocol import Message
@@ -143,6 +144,22 @@ async def test_the_waits_residents_had_teach_the_next_estimates() -> None:
         await waits.ask(linkedid=f"7.{i}")
         waits.service.call_finished(answered(f"7.{i}", waits.w.clock.now(), 8))
     assert (await waits.ask(linkedid="8.0"))["WAIT_ESTIMATE"] == "8"
+
+
+async def test_at_a_stop_answers_in_flight_go_out_and_stuck_ones_are_cancelled() -> None:
+    waits = Waits()
+    waits.service.asked(WaitAsked("5.5", CHANNEL, waits.w.clock.now(), "council", None, None))
+    assert await waits.service.drain(grace=1.0) == 0  # it finished: the estimate was set
+    assert [name for _, name, _ in waits.w.pbx.variables][-1] == "WAIT_ESTIMATE"
+    stuck = asyncio.Event()
+
+    async def never(channel: str, name: str, value: str) -> None:
+        await stuck.wait()  # a PBX that does not answer
+
+    waits.w.pbx.set_variable = never  # type: ignore[method-assign]
+    waits.service.asked(WaitAsked("5.6", CHANNEL, waits.w.clock.now(), "council", None, None))
+    assert await waits.service.drain(grace=0.05) == 1
+    assert not waits.service._tasks  # cancelled and gone, nothing left pending at exit
 
 
 def answered(linkedid: str, told_at: datetime, after_s: float) -> Call:
