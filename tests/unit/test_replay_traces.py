@@ -86,6 +86,7 @@ def _frame_starts(data: bytes) -> list[int]:
     return starts
 
 
+@pytest.mark.clockless  # parsing only, the same at any hour
 @pytest.mark.parametrize("name", TRACES)
 def test_every_split_offset_gives_the_same_messages(name: str) -> None:
     """A read can end at any byte. Splitting at offset k only touches the frame holding k,
