@@ -136,7 +136,8 @@ def simulate(agents: int, hours: float, seed: int,
 
 
 def p90(values: list[float]) -> float:
-    return statistics.quantiles(values, n=10)[-1]
+    """The 90th percentile (bench/wait_real.py's too); one value is its own."""
+    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wait_estimate import p90  # bench/, beside this script
+
 from callcentre.app import Service
 from callcentre.domain.waits import WaitAsked, WaitTold, naive_wait, position_among
 from callcentre.ports import CallQuery
@@ -83,10 +85,6 @@ def errors(told: Told, answered: dict[str, float]) -> tuple[list[float], list[fl
             ours.append(abs(estimate - had))
             naive.append(abs(reference - had))
     return ours, naive
-
-
-def p90(values: list[float]) -> float:
-    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
 
 
 async def run(asterisk: AsteriskHarness, args: argparse.Namespace, tmp: Path) -> None:
