@@ -6,6 +6,7 @@ AsyncExitStack, so whatever was opened is closed in reverse order, also on error
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -16,11 +17,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from callcentre.ami.client import AmiClient, AmiSettings, Backlog, LinkState
-from callcentre.ami.link import AmiLink
 from callcentre.ami.pbx import AmiPbx, SendAction
-from callcentre.ami.resync import AmiEvents, Resync
-from callcentre.ami.translate import Translator
 from callcentre.config import Config
 from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
@@ -49,7 +46,6 @@ from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
 from callcentre.services.capacity import CapacityService
 from callcentre.services.cases import CaseService
-from callcentre.services.lead import Lead
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.promises import PromiseService, promise_report
@@ -59,8 +55,8 @@ from callcentre.services.standards import StandardsService
 from callcentre.services.supervisor import Supervisor
 from callcentre.services.waits import wait_service
 from callcentre.services.wrapup import WrapupService
+from callcentre.sites import Site
 from callcentre.storage.engines import leadership, repositories
-from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.storage.standards_repository import SqlStandardsRepository
 from callcentre.web import api, pages
 from callcentre.web.app import make_app
@@ -103,8 +99,6 @@ class Service:
         self.banner = banner
         self.stores = repositories(config.db, config.db_readers,  # SQLite or PostgreSQL
                                    config.instance_name, config.db_password_file)
-        self.lead = Lead(leadership(self.stores, config.pbx_name, config.leader_lease_seconds),
-                         config.pbx_name, self._take_back, self._begin)
         self.db, self.calls, self.cases, self.tokens = (
             self.stores.db, self.stores.calls, self.stores.cases, self.stores.tokens)
         policy = load_policy(config.policy_file)
@@ -119,8 +113,9 @@ class Service:
         self.retention = RetentionService(self.stores.retention, self.clock,
                                           policy.retention, numbers)
         self.bus = EventBus()
-        self._build_ami(config, numbers)
+        self.supervisor = Supervisor()
         self._build_ledger(config, numbers)
+        self._build_sites(config, numbers)
         # no *_created series: a fifth fewer lines to render per scrape
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
@@ -128,7 +123,6 @@ class Service:
                                    config.short_abandon_seconds)
         self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
                                     self.calls, self.clock, self.lead.guard(self.ami.send_action))
-        self.supervisor = Supervisor()
         self.connections = ConnectionGuard(config.http_max_connections, config.http_header_timeout,
                                            body_timeout=config.http_body_timeout)
         self._build_monitoring(config, self.stores.callback_figures)
@@ -164,28 +158,28 @@ class Service:
                                   self.calllog, cb.dialler, self.capacity, cb.service,
                                   config.callback_offer_wait_seconds)
 
-    def _build_ami(self, config: Config, numbers: Normaliser) -> None:
-        """The AMI adapter: it publishes domain events on the bus and knows no consumer."""
-        self.translator = Translator(config.inbound_contexts, numbers, self.clock)
-        ami_events = AmiEvents(self.translator, self._publish)  # the leader's only
-        self.ami = AmiClient(AmiSettings.from_config(config), ami_events, on_state=self._on_state,
-                             backlog=Backlog(self.calllog.full, self.calllog.drained))
-        self.link = AmiLink(config.ami_host, config.ami_port, lambda: self.ami.stats,
-                            self.translator, self.clock.now(),
-                            lambda: self.resync.refused_actions)
-        self.resync = Resync(self.ami.send_action, self.translator,
-                             frozenset(config.inbound_contexts), self.clock, self._publish,
-                             ami_events.booted)
+    def _build_sites(self, config: Config, numbers: Normaliser) -> None:
+        """A link, resync, leadership and queue_log reader per PBX (sites.py); the main
+        PBX's parts are also the service's own (``ami``, ``lead``, ...)."""
+        deposed = asyncio.Event()  # any PBX's lead lost: the process stops (serve.py)
+        self.sites = [Site(pbx, n == 0, config, self.clock, numbers, self.calllog,
+                           self.supervisor, (self.ledger_lines.position, self.ledger.take))
+                      for n, pbx in enumerate(config.pbxes)]
+        for site in self.sites:
+            site.publish = self.bus.publish
+            site.lead_by(leadership(self.stores, site.pbx.name, config.leader_lease_seconds),
+                         self._take_back, self._begin, deposed)
+        main = self.sites[0]
+        self.ami, self.link, self.resync, self.translator, self.lead, self.queue_log = (
+            main.ami, main.link, main.resync, main.translator, main.lead, main.queue_log)
 
     def _build_ledger(self, config: Config, numbers: Normaliser) -> None:
-        """Asterisk's queue_log settles every queue call, when the file can be read."""
+        """Asterisk's queue_log settles every queue call, when the file can be read (each
+        PBX's reader, sites.py, hands its lines here)."""
         self.ledger_lines = self.stores.ledger
         self.ledger = LedgerService(self.ledger_lines, self.clock, numbers,
                                     self.hours.is_open,
                                     timedelta(seconds=config.queue_log_grace_seconds))
-        path = config.queue_log_path
-        self.queue_log = (QueueLogTail(path, self.ledger_lines.position, self.ledger.take)
-                          if path else None)
 
     def ledger_report(self) -> LedgerReport:
         if self.queue_log is None:
@@ -245,29 +239,11 @@ class Service:
         self.callbacks.service.on_change(self.callbacks.feed.bump)
         dialler.on_prompt = self.callbacks.feed.bump
 
-    # --- AMI ------------------------------------------------------------------------
-    def _publish(self, event: object) -> None:
-        """A standby keeps its login (and the translator's channel state) warm and passes
-        nothing on (services/lead.py)."""
-        if self.lead.passes():
-            self.bus.publish(event)
-
-    def _on_state(self, state: LinkState, detail: str) -> None:
-        self.link.changed(state, detail, self.clock.now())
-        if state is LinkState.CONNECTED:
-            log.info("connected to Asterisk AMI at %s:%s", self.config.ami_host,
-                     self.config.ami_port)
-            if self.lead.consuming:  # a standby's resync comes when it takes the lead
-                self.supervisor.start("resync", self.resync.run)
-        elif state is LinkState.AUTH_FAILED:
-            log.error("Asterisk refused our AMI login (%s); check ami_username/ami_secret", detail)
-        else:
-            self.resync.link_lost()  # the client says once per outage that the link is gone
-
     def runtime(self) -> RuntimeReport:
         http, feed = self.connections.stats, self.callbacks.feed
         return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
-                             feed.subscribers, feed.dropped, self.lead.report())
+                             feed.subscribers, feed.dropped, self.lead.report(),
+                             tuple(site.health() for site in self.sites))
 
     def _board(self) -> Board:
         return board_json(self.callbacks.board.prompts, self.config.tz)
@@ -301,53 +277,50 @@ class Service:
             for queue in await self.standards.queues():
                 self.metrics.touch_queue(queue)
             stack.push_async_callback(self.supervisor.stop)  # whatever is left, last
-            stack.push_async_callback(self.lead.leadership.close)  # after the writers stopped
+            for site in self.sites:  # after the writers stopped
+                stack.push_async_callback(site.lead.leadership.close)
             self.supervisor.start("calllog", self.calllog.run)
             stack.push_async_callback(self._stop_calllog)
             stack.push_async_callback(self._stop_callbacks)
-            await self.lead.start()  # SQLite: leads at once; else unless another instance does
+            for site in self.sites:  # SQLite: leads at once; else unless another instance does
+                await site.lead.start()
             self._start_live_feed()
             await self._start_http(stack)
-            self.supervisor.start("ami", self.ami.run)
+            for site in self.sites:
+                self.supervisor.start(site.task("ami"), site.ami.run)
             stack.push_async_callback(self._stop_ami)
             stack.push_async_callback(self.monitoring.snapshot.close)
             self.metrics.touch_retention(self.retention.kinds)
-            self.supervisor.start("leadership", self.lead.run)
+            for site in self.sites:
+                self.supervisor.start(site.task("leadership"), site.lead.run)
             yield self
 
-    async def _take_back(self) -> None:
-        """Leading: the calls in progress the database holds (the last stop's, or a
-        deposed leader's), and the dialler; then events pass."""
-        recovered = await self.calllog.recover()
+    async def _take_back(self, site: Site) -> None:
+        """Leading a PBX: its calls in progress the database holds (the last stop's, or a
+        deposed leader's), and for the main PBX the dialler; then events pass."""
+        recovered = await self.calllog.recover(site.names.prefix)
         if recovered:
-            log.info("took back %d calls that were in progress at the last stop", recovered)
-        dialler = self.callbacks.dialler
-        dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
-        self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+            log.info("took back %d calls of PBX %s that were in progress at the last stop",
+                     recovered, site.pbx.name)
+        if site.primary:
+            dialler = self.callbacks.dialler
+            dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
+            self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
 
-    def _begin(self) -> None:
-        """Leading, events passing: resync with Asterisk's live state, settle against
-        queue_log, purge."""
-        if self.link.report().connected:
-            self.supervisor.start("resync", self.resync.run)
-        self._start_ledger()
-        self.supervisor.start("retention", self.retention.run)  # the daily purge
+    def _begin(self, site: Site) -> None:
+        """Leading a PBX, events passing: resync with its live state, read its queue_log;
+        for the main PBX also the sweep of calls queue_log settles, and the purge."""
+        site.begin()
+        if site.primary:
+            if any(s.queue_log is not None for s in self.sites):
+                self.supervisor.start("ledger", self.ledger.run)
+            self.supervisor.start("retention", self.retention.run)  # the daily purge
 
     async def _bound_token_expiry(self) -> None:
         """Tokens made before expiry existed last TOKEN_DAYS from the first start after."""
         bounded = await self.tokens.bound_expiry(self.clock.now() + timedelta(days=TOKEN_DAYS))
         if bounded:
             log.info("%d tokens made before expiry now expire in %d days", bounded, TOKEN_DAYS)
-
-    def _start_ledger(self) -> None:
-        if self.queue_log is None:
-            log.info("ledger: AMI only (queue_log is %r: no file to settle calls against)",
-                     self.config.queue_log)
-            return
-        log.info("ledger: calls are settled against Asterisk's queue_log at %s",
-                 self.queue_log.path)
-        self.supervisor.start("queue-log", self.queue_log.run)
-        self.supervisor.start("ledger", self.ledger.run)
 
     async def _start_http(self, stack: contextlib.AsyncExitStack) -> None:
         c = self.config
@@ -382,8 +355,8 @@ class Service:
 
     async def _stop_ami(self) -> None:
         await self.waits.drain()  # answers being set on channels go out before the link closes
-        await self.ami.close()
-        await self.supervisor.stop("ami", "resync")
+        for site in self.sites:
+            await site.stop()
 
     async def _prepare_figures(self) -> None:
         """Day figures filed under the council's time zone: built from the calls at the

@@ -17,11 +17,28 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callcentre.domain.sites import valid_name
 from callcentre.errors import ConfigError
 
 ENV_PREFIX = "CALLCENTRE_"
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 AUTO_QUEUE_LOG = "/var/log/asterisk/queue_log"  # Debian's Asterisk writes it here
+
+
+@dataclass(frozen=True)
+class Pbx:
+    """One PBX (a site): its name, AMI login and queue_log ([[pbx]] in the config file)."""
+
+    name: str
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "callcentre"
+    ami_secret: str = ""
+    queue_log: str = ""  # its queue_log file ('auto' as the setting); empty: AMI only
+
+    @property
+    def queue_log_path(self) -> str:
+        return _queue_log_path(self.queue_log)
 
 
 def setting(default: Any, help: str) -> Any:
@@ -41,6 +58,7 @@ class Config:
     call_log_max_pending: int = setting(5000, "Most calls changed in memory and not yet stored. At it, the service stops reading AMI until half are stored (TCP holds Asterisk back), so a burst or a slow database cannot grow memory without bound; the time held is callcentre_ami_reader_held_seconds_total.")
     db: str = setting("var/callcentre.sqlite3", "SQLite database file (created if missing), or a postgresql:// URL (an existing PostgreSQL database; migrated at start like the file). A URL's password is never logged.")
     db_password_file: str = setting("", "File holding the password of a postgresql:// db URL that names a user but no password (a container's secret, e.g. /run/secrets/db_password): read at start, never logged. Empty: the URL's own password, or none.")
+    pbx: tuple[Pbx, ...] = setting((), "Several PBXs (sites): [[pbx]] tables in the config file only, each with name, ami_host, ami_port, ami_username, ami_secret and queue_log (README: Several PBXs). The first is the council's main PBX: callbacks and wait answers go through it, and its call ids and queue names are kept as Asterisk gives them; every other site's are written site:id and site:queue. Empty: the one PBX of the ami_* settings, queue_log and pbx_name.")
     pbx_name: str = setting("main", "This PBX's name: the key of its leadership when several instances share a PostgreSQL database, and shown on /healthz.")
     instance_name: str = setting("", "This process's name among several instances on one PostgreSQL database (unique; its connections' application_name). Empty: callcentre@host:pid.")
     leader_lease_seconds: float = setting(6.0, "With several instances on PostgreSQL: the leader renews its lead every third of this; a leader silent for longer is cut off and a standby takes over. The leader stops dialling and writing by its own clock before then.")
@@ -101,9 +119,20 @@ class Config:
     @property
     def queue_log_path(self) -> str:
         """The queue_log file to read, or "" for AMI only."""
-        if self.queue_log != "auto":
-            return self.queue_log
-        return AUTO_QUEUE_LOG if Path(AUTO_QUEUE_LOG).is_file() else ""
+        return _queue_log_path(self.queue_log)
+
+    @property
+    def pbxes(self) -> tuple[Pbx, ...]:
+        """The PBXs, the main one first: the [[pbx]] entries, else the one of the ami_*
+        settings."""
+        return self.pbx or (Pbx(self.pbx_name, self.ami_host, self.ami_port, self.ami_username,
+                                self.ami_secret, self.queue_log),)
+
+
+def _queue_log_path(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    return AUTO_QUEUE_LOG if Path(AUTO_QUEUE_LOG).is_file() else ""
 
 
 def settings() -> list[dataclasses.Field[Any]]:
@@ -149,6 +178,8 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "tuple[Pbx, ...]":
+        return _pbx_entries(value, where)
     try:
         if kind.startswith("tuple["):
             items = value.split(",") if isinstance(value, str) else list(value)
@@ -161,6 +192,22 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
         return str(value)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: {value!r} is not a valid {kind}") from err
+
+
+def _pbx_entries(value: Any, where: str) -> tuple[Pbx, ...]:
+    """[[pbx]] tables: each a name and the AMI settings of its PBX."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{where}: several PBXs are given as [[pbx]] tables in the config "
+                          "file (README: Several PBXs)")
+    known = {f.name: f for f in dataclasses.fields(Pbx)}
+    entries = []
+    for n, table in enumerate(value, 1):
+        unknown = sorted(set(table) - set(known))
+        if unknown or "name" not in table:
+            raise ConfigError(f"{where} #{n}: give a name; unknown keys: {unknown or 'none'}")
+        fields = {k: _coerce(known[k], v, f"{where} #{n}: {k}") for k, v in table.items()}
+        entries.append(Pbx(**fields))
+    return tuple(entries)
 
 
 # settings that must be greater than 0
@@ -191,8 +238,21 @@ def _validate(c: Config) -> None:
     if not c.languages or len({x.lower() for x in c.languages}) != len(c.languages):
         raise ConfigError("languages: name one or more languages, each once (e.g. en,ga)")
     _validate_standards(c)
+    _validate_pbxes(c)
     _validate_oidc(c)
     _validate_alerts(c)
+
+
+def _validate_pbxes(c: Config) -> None:
+    names = [p.name for p in c.pbx]  # pbx_name alone names no ids: any name it had stays valid
+    for p in c.pbx:
+        if not valid_name(p.name):
+            raise ConfigError(f"pbx: {p.name!r} is not a site name (lower-case letters, digits "
+                              "and '-', at most 32)")
+        if not 0 <= p.ami_port <= 65535:
+            raise ConfigError(f"pbx {p.name}: ami_port must be a TCP port (0-65535)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"pbx: each site's name once (given: {', '.join(names)})")
 
 
 def _validate_oidc(c: Config) -> None:

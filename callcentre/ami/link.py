@@ -14,7 +14,7 @@ from datetime import datetime
 
 from callcentre.ami.protocol import Message, ParserStats
 from callcentre.ami.translate import Translator
-from callcentre.config import Config
+from callcentre.config import Config, Pbx
 from callcentre.ports import LinkReport
 
 
@@ -35,9 +35,11 @@ class AmiSettings:
     max_frame_bytes: int = 1 << 20
 
     @classmethod
-    def from_config(cls, c: Config) -> AmiSettings:
-        return cls(host=c.ami_host, port=c.ami_port, username=c.ami_username,
-                   secret=c.ami_secret, ping_interval=c.ami_ping_interval,
+    def from_config(cls, c: Config, pbx: Pbx | None = None) -> AmiSettings:
+        """``pbx``'s login (the first PBX's if None), with the link settings all share."""
+        p = pbx or c.pbxes[0]
+        return cls(host=p.ami_host, port=p.ami_port, username=p.ami_username,
+                   secret=p.ami_secret, ping_interval=c.ami_ping_interval,
                    ping_timeout=c.ami_ping_timeout, reconnect_max=c.ami_reconnect_max,
                    max_frame_bytes=c.ami_max_frame_bytes)
 

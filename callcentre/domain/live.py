@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from callcentre.domain.agents import Agent
 from callcentre.domain.callback_figures import CallbackCounts
@@ -84,6 +85,7 @@ class RuntimeReport:
     live_subscribers: int = 0  # open live-page streams
     live_dropped: int = 0  # streams dropped for not reading
     leader: LeaderReport | None = None  # who leads the PBX: this instance or another
+    pbxs: tuple[Mapping[str, Any], ...] = ()  # each PBX's link and leader (sites.py)
 
 
 @dataclass(frozen=True)

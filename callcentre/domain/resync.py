@@ -20,6 +20,7 @@ class ResyncStarted:
     """Asked from now on: a call that was in progress before this is compared with ``Resynced``."""
 
     at: datetime
+    site: str = ""  # the site's prefix in call ids (domain/sites.py); "" for the first PBX
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +31,4 @@ class Resynced:
     channel_ids: frozenset[str]  # every live channel's Uniqueid and Linkedid
     adoptable: tuple[Call, ...]  # live inbound caller legs, as calls (maybe never seen start)
     members: tuple[MemberChanged, ...]  # every queue member's state now
+    site: str = ""  # as ResyncStarted's

@@ -346,7 +346,10 @@ class CallbackDialler:
 
     # --- start-up and reconnect ------------------------------------------------------------
     def resynced(self, event: Resynced) -> None:
-        """After each (re)connect: use the shared resync's answers."""
+        """After each (re)connect: use the shared resync's answers (the first PBX's: it
+        dials the callbacks; another site's agents are not on its board)."""
+        if event.site:
+            return
         self._service.spawn(self._after_connect(event))
 
     async def _after_connect(self, event: Resynced) -> None:

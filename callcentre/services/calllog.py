@@ -19,6 +19,7 @@ from callcentre.domain import events as ev
 from callcentre.domain.calls import Call, CallTracker, CaseLink, with_enrichment
 from callcentre.domain.numbers import mask
 from callcentre.domain.resync import Resynced, ResyncStarted
+from callcentre.domain.sites import in_site
 from callcentre.errors import StorageError
 from callcentre.ports import CallRepository, CaseRepository, RepeatQuery
 
@@ -60,7 +61,7 @@ class CallLogService:
         self._writer = False  # run() is the writer
         self._writing = asyncio.Lock()  # one batch at a time: newer versions land last
         self._listeners: list[FinishedListener] = []
-        self._open_at_resync: list[str] = []
+        self._open_at_resync: dict[str, list[str]] = {}  # by site (domain/sites.py)
         self.stats = CallLogStats()
 
     def on_finished(self, listener: FinishedListener) -> None:
@@ -280,9 +281,10 @@ class CallLogService:
                                           case_link=CaseLink.NUMBER)
 
     # --- start-up and resync -------------------------------------------------------------
-    async def recover(self) -> int:
-        """Take back the calls that were in progress when the service last stopped."""
-        calls = await self._calls.unfinished()
+    async def recover(self, site: str = "") -> int:
+        """Take back the calls that were in progress when the service last stopped, of
+        the site whose prefix is ``site`` (domain/sites.py; "": the first PBX)."""
+        calls = [c for c in await self._calls.unfinished() if in_site(c.linkedid, site)]
         self._tracker.restore(calls)
         self.stats.recovered_on_start = len(calls)
         return len(calls)
@@ -290,11 +292,14 @@ class CallLogService:
     def resync_started(self, event: ResyncStarted) -> None:
         """Remember the calls in progress now: a call that starts during the resync is not
         in its answers, and must not be closed for that."""
-        self._open_at_resync = [c.linkedid for c in self._tracker.active()]
+        self._open_at_resync[event.site] = [c.linkedid for c in self._tracker.active()
+                                            if in_site(c.linkedid, event.site)]
 
     def resynced(self, event: Resynced) -> None:
+        """Only the resynced site's calls: another PBX's are not in its answers."""
         adopted = self.stats.adopted
-        closed = self.reconcile(self._open_at_resync, event.live_linkedids, event.adoptable)
+        closed = self.reconcile(self._open_at_resync.pop(event.site, []), event.live_linkedids,
+                                event.adoptable)
         log.info("resync: %d calls closed as ended while unseen, %d adopted", len(closed),
                  self.stats.adopted - adopted)
 

@@ -26,13 +26,14 @@ R = TypeVar("R")
 
 class Lead:
     def __init__(self, leadership: Leadership, pbx: str,
-                 take_back: Callable[[], Awaitable[None]], begin: Callable[[], None]) -> None:
+                 take_back: Callable[[], Awaitable[None]], begin: Callable[[], None],
+                 deposed: asyncio.Event | None = None) -> None:
         self.leadership = leadership
         self.pbx = pbx
         self._take_back = take_back
         self._begin = begin
         self.consuming = False  # leading, with the calls in progress taken back
-        self.deposed = asyncio.Event()
+        self.deposed = deposed or asyncio.Event()  # one for every PBX the process leads
 
     def report(self) -> LeaderReport:
         """The leadership's report, where "leader" waits for the calls to be taken back:

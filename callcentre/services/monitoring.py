@@ -95,8 +95,9 @@ class MonitoringService:
         runtime = self._runtime()
         tasks = runtime.tasks
         failing = any(t.failing for t in tasks.values())
+        others_down = [p["pbx"] for p in runtime.pbxs if p.get("ami") != "connected"]
         healthy = (link.connected and not refused and not warnings and not ledger.warnings()
-                   and not failing)
+                   and not failing and not others_down)
         status = "down" if not db_ok else ("ok" if healthy else "degraded")
         last = link.last_frame_monotonic
         age = None if not last else round(self._monotonic() - last, 1)
@@ -117,6 +118,7 @@ class MonitoringService:
                        "lines_skipped": ledger.malformed, "warnings": ledger.warnings()},
             "tasks": {name: _task_json(t) for name, t in tasks.items()},
             "leadership": _leader_json(runtime.leader),
+            "pbxs": list(runtime.pbxs),  # every site (sites.py), the main PBX first
         }
 
     def waiting(self) -> dict[str, tuple[int, float]]:

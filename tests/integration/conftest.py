@@ -1,6 +1,8 @@
 """Fixtures for tests against a real Asterisk (tests/asterisk/harness.py).
 
-``asterisk`` is one started AsteriskHarness for the whole test session. Where the machine
+``asterisk`` is one started AsteriskHarness for the whole test session; ``north`` a
+second one, its own port block and directories, for the tests of several PBXs (sites),
+started by the first test that asks for it. Where the machine
 cannot provide one (not root, debootstrap or sipp missing, the chroot build failed) every
 test that uses it is skipped with the reason; any test using it is marked ``asterisk``, so
 ``pytest -m "not asterisk"`` leaves them all out.
@@ -18,7 +20,7 @@ from tests.integration.test_asterisk_harness import RawAmi
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "asterisk" in getattr(item, "fixturenames", ()):
+        if {"asterisk", "north"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.asterisk)
 
 
@@ -29,6 +31,19 @@ def asterisk() -> Iterator[AsteriskHarness]:
         harness.start()
     except HarnessUnavailable as err:
         pytest.skip(f"no real Asterisk for these tests: {err}")
+    try:
+        yield harness
+    finally:
+        harness.stop()
+
+
+@pytest.fixture(scope="session")
+def north() -> Iterator[AsteriskHarness]:
+    harness = AsteriskHarness()
+    try:
+        harness.start()
+    except HarnessUnavailable as err:
+        pytest.skip(f"no second real Asterisk for these tests: {err}")
     try:
         yield harness
     finally:

@@ -1,8 +1,9 @@
-"""Two ``callcentre serve`` instances on one PostgreSQL database and the real Asterisk 22
-(#13): a burst of 20 callers while the leader is killed (SIGKILL), and then the next leader
-paused (SIGSTOP) past its lease; and the leader killed while a callback is on the line. The standby takes over each time; every call of the burst
-is logged exactly once, as queue_log says it ended; the paused leader, woken, writes
-nothing and exits 75 to be started again as a standby."""
+"""Two ``callcentre serve`` instances on one PostgreSQL database and real Asterisk 22s
+(#13): a burst on each of two PBXs (two sites) while the leader of both is killed
+(SIGKILL), and then the next leader paused (SIGSTOP) past its lease; and the leader killed
+while a callback is on the line. The standby takes over each time; every call of both
+bursts is logged exactly once, as its own PBX's queue_log says it ended; the paused
+leader, woken, writes nothing and exits 75 to be started again as a standby."""
 
 from __future__ import annotations
 
@@ -38,8 +39,20 @@ LEASE = 3.0
 EX_TEMPFAIL = 75
 
 
+def sites_file(tmp: Path, **pbxs: AsteriskHarness) -> str:
+    """A config file with a [[pbx]] table for each of ``pbxs`` (the first the main one)."""
+    tables = "".join(
+        f'[[pbx]]\nname = "{name}"\nami_host = "{a.ami_host}"\nami_port = {a.ami_port}\n'
+        f'ami_username = "{a.ami_username}"\nami_secret = "{a.ami_secret}"\n'
+        f'queue_log = "{queue_log_of(a)}"\n' for name, a in pbxs.items())
+    path = tmp / "sites.toml"
+    path.write_text(tables, encoding="utf-8")
+    return str(path)
+
+
 class Instance:
-    """One ``callcentre serve`` of several on the same database and PBX."""
+    """One ``callcentre serve`` of several on the same database and PBX (or PBXs, with
+    CALLCENTRE_CONFIG naming a ``sites_file``)."""
 
     def __init__(self, asterisk: AsteriskHarness, url: str, tmp: Path, name: str,
                  **extra: str) -> None:
@@ -57,7 +70,8 @@ class Instance:
             self.proc = subprocess.Popen(python_command("serve"), env=env, stdout=out,
                                          stderr=subprocess.STDOUT)
 
-    def leadership(self) -> dict[str, Any] | None:
+    def leadership(self) -> list[dict[str, Any]] | None:
+        """Each PBX's leadership as this instance sees it (/healthz ``pbxs``)."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",
                                         timeout=2) as resp:
@@ -66,14 +80,16 @@ class Instance:
             body = json.load(err)
         except OSError:
             return None  # not answering yet
-        leadership: dict[str, Any] = body["leadership"]
-        return leadership
+        pbxs: list[dict[str, Any]] = body["pbxs"]
+        assert pbxs[0]["role"] == body["leadership"]["role"]  # the main PBX's, as before
+        return pbxs
 
     async def role(self, want: str, within: float = 30.0) -> float:
+        """Seconds until this instance has role ``want`` for every PBX."""
         started = time.monotonic()
         while True:
             now = await asyncio.to_thread(self.leadership)
-            if now is not None and now["role"] == want:
+            if now is not None and {p["role"] for p in now} == {want}:
                 return time.monotonic() - started
             assert self.proc.poll() is None, self.tail()
             assert time.monotonic() - started < within, (now, self.tail())
@@ -104,13 +120,15 @@ async def settled(url: str, ids: set[str], timeout: float = 90) -> dict[str, tup
         await asyncio.sleep(0.5)
 
 
-async def test_a_burst_while_the_leader_is_killed_then_paused(
-        asterisk: AsteriskHarness, pg_cluster: postgres.Cluster, tmp_path: Path) -> None:
+async def test_a_burst_on_two_pbxs_while_the_leader_is_killed_then_paused(
+        asterisk: AsteriskHarness, north: AsteriskHarness, pg_cluster: postgres.Cluster,
+        tmp_path: Path) -> None:
     url = await empty_database(pg_cluster)
     started: list[Instance] = []
+    sites = sites_file(tmp_path, main=asterisk, north=north)
 
     def start(name: str) -> Instance:
-        started.append(Instance(asterisk, url, tmp_path, name))
+        started.append(Instance(asterisk, url, tmp_path, name, CALLCENTRE_CONFIG=sites))
         return started[-1]
 
     try:
@@ -119,6 +137,8 @@ async def test_a_burst_while_the_leader_is_killed_then_paused(
         b = start("b")
         await b.role("standby")
         burst = asyncio.create_task(scenario(asterisk.burst, callers=20, agents=3, talk_s=2.0))
+        north_burst = asyncio.create_task(scenario(north.burst, callers=12, agents=3,
+                                                   talk_s=2.0))
         await asyncio.sleep(4)
         a.proc.send_signal(signal.SIGKILL)  # mid-burst: no flush, no goodbye
         killed_takeover = await b.role("leader")
@@ -130,11 +150,13 @@ async def test_a_burst_while_the_leader_is_killed_then_paused(
         await asyncio.sleep(1)
         b.proc.send_signal(signal.SIGCONT)
         assert await asyncio.to_thread(b.proc.wait, 30) == EX_TEMPFAIL, b.tail()
-        result = await burst
+        result, at_north = await burst, await north_burst
         ids = {e.callid for e in result.events("ENTERQUEUE")}
-        assert len(ids) == 20
-        rows = await settled(url, ids)
+        north_ids = {f"north:{e.callid}" for e in at_north.events("ENTERQUEUE")}
+        assert (len(ids), len(north_ids)) == (20, 12)
+        rows = await settled(url, ids | north_ids)  # each call once (both PBXs' together)
         assert_as_queue_log(result, {k: rows[k] for k in ids})
+        assert_as_queue_log(at_north, {k.removeprefix("north:"): rows[k] for k in north_ids})
         assert killed_takeover < 5.0, killed_takeover
         assert LEASE - 0.5 < paused_takeover < LEASE + 5.0, paused_takeover
         print(f"takeover after SIGKILL {killed_takeover:.2f} s, after SIGSTOP "

@@ -122,7 +122,7 @@ class PgDatabase:
             raise ValueError("a PostgreSQL database needs at least two connections")
         self.dsn = dsn
         self.instance = (instance or default_instance())[:63]
-        self.fence: Fence | None = None  # set while this instance leads a PBX
+        self.fences: dict[str, Fence] = {}  # by PBX: those this instance leads (or led)
         self.unreadable = UnreadableRows()
         self._size = size
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
@@ -174,8 +174,8 @@ class PgDatabase:
         async with self._lock:
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    if self.fence is not None:
-                        await _check_fence(conn, self.fence)
+                    if self.fences:
+                        await _check_fences(conn, list(self.fences.values()))
                     yield Transaction(conn)
             except Fenced:
                 raise
@@ -223,18 +223,22 @@ class PgDatabase:
         return thing
 
 
-async def _check_fence(conn: asyncpg.Connection[Any], fence: Fence) -> None:
-    """Refuse the write unless ``fence`` still holds. FOR SHARE: a takeover (which updates
-    the row) waits for writes in flight, and every write after it sees the new term."""
-    if fence.revoked:
-        raise Fenced(f"write refused: this instance no longer leads PBX {fence.pbx}")
-    term = await conn.fetchval("SELECT term FROM pbx_leaders WHERE pbx = $1 FOR SHARE",
-                               fence.pbx)
-    if term == fence.term:  # stored with the rows it writes (migrations/008_pbx_leaders.sql)
-        await conn.execute("SELECT set_config('callcentre.term', $1, true)", str(term))
-    if term != fence.term:
-        raise Fenced(f"write refused: PBX {fence.pbx} is led in term {term} now, "
-                     f"not this instance's {fence.term}")
+async def _check_fences(conn: asyncpg.Connection[Any], fences: list[Fence]) -> None:
+    """Refuse the write unless every PBX this instance led still is (a deposed instance
+    stops whole). FOR SHARE: a takeover (which updates the row) waits for writes in
+    flight, and every write after it sees the new term."""
+    for fence in fences:
+        if fence.revoked:
+            raise Fenced(f"write refused: this instance no longer leads PBX {fence.pbx}")
+    rows = await conn.fetch("SELECT pbx, term FROM pbx_leaders WHERE pbx = ANY($1::text[])"
+                            " FOR SHARE", [f.pbx for f in fences])
+    terms = {r["pbx"]: r["term"] for r in rows}
+    for fence in fences:
+        if terms.get(fence.pbx) != fence.term:
+            raise Fenced(f"write refused: PBX {fence.pbx} is led in term "
+                         f"{terms.get(fence.pbx)} now, not this instance's {fence.term}")
+    # stored with the rows it writes (migrations/008_pbx_leaders.sql): the first PBX led
+    await conn.execute("SELECT set_config('callcentre.term', $1, true)", str(fences[0].term))
 
 
 def default_instance() -> str:

@@ -89,7 +89,7 @@ class PgLeadership:
             await self._keep()
         finally:
             self._set_role("deposed")
-            self._db.fence = Fence(self.pbx, self._term or 0, revoked=True)
+            self._db.fences[self.pbx] = Fence(self.pbx, self._term or 0, revoked=True)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -125,7 +125,7 @@ class PgLeadership:
             raise
         self._term, self._leader = int(term), self.instance
         self._valid_until = sent + self.lease
-        self._db.fence = Fence(self.pbx, self._term)
+        self._db.fences[self.pbx] = Fence(self.pbx, self._term)
         self._set_role("leader")
         log.warning("leading PBX %s (term %d) as %s", self.pbx, self._term, self.instance)
         return True

@@ -1,0 +1,99 @@
+"""Several PBXs in one service: two fake Asterisks replay the very same real call (the
+same Linkedid, the same queue) and the call log keeps two calls, named apart by site."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from callcentre.ami.fakeserver import FakeAmiServer
+from callcentre.app import Service
+from callcentre.config import Config, Pbx
+from callcentre.web.auth import create_token
+from tests.adapters.test_service_end_to_end import free_port, get_json
+from tests.support import policy_file, trace_bytes
+
+
+async def _pbx() -> tuple[FakeAmiServer, int]:
+    server = FakeAmiServer(username="callcentre", secret="s")
+    for action in ("CoreShowChannels", "QueueStatus"):
+        server.on_action(action, events=[])
+    return server, await server.start()
+
+
+async def _calls(base: str, token: str, count: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        _, page = await get_json(f"{base}/api/calls", token)
+        items: list[dict[str, Any]] = page["items"]
+        if len(items) == count and all(c["outcome"] for c in items):
+            return items
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{count} finished calls expected, the API lists {page['items']}")
+
+
+async def test_two_pbxs_calls_with_the_same_linkedid_are_two_calls(tmp_path: Path) -> None:
+    (main, main_port), (north, north_port) = await _pbx(), await _pbx()
+    cfg = Config(pbx=(Pbx("main", ami_port=main_port, ami_secret="s"),
+                      Pbx("north", ami_port=north_port, ami_secret="s")),
+                 db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path),
+                 http_port=free_port(), inbound_contexts=("from-resident",))
+    base = f"http://127.0.0.1:{cfg.http_port}"
+    try:
+        async with Service(cfg).running() as svc:
+            for site in svc.sites:
+                await site.ami.wait_connected(5)
+            await main.wait_logged_in()
+            await north.wait_logged_in()
+            now = time.time()
+            await main.replay_trace(trace_bytes("answered"), rebase_to=now)
+            await north.replay_trace(trace_bytes("answered"), rebase_to=now)
+            token = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
+            calls = await _calls(base, token, 2)
+            by_queue = {c["queue"]: c for c in calls}
+            assert set(by_queue) == {"council", "north:council"}
+            bare, named = by_queue["council"]["linkedid"], by_queue["north:council"]["linkedid"]
+            assert named == f"north:{bare}"  # the same Linkedid at both PBXs, two calls
+            assert {c["outcome"] for c in calls} == {"answered"}
+            _, health = await get_json(f"{base}/healthz")
+            sites = {p["pbx"]: p for p in health["pbxs"]}
+            assert [p["pbx"] for p in health["pbxs"]] == ["main", "north"]
+            assert sites["main"]["main"] and not sites["north"]["main"]
+            assert {p["ami"] for p in health["pbxs"]} == {"connected"}
+            assert {p["role"] for p in health["pbxs"]} == {"sole"}
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}) as resp:
+                text = await resp.text()
+            for queue in ("council", "north:council"):
+                assert f'callcentre_calls_total{{outcome="answered",queue="{queue}"}} 1.0' in text
+    finally:
+        await main.stop()
+        await north.stop()
+
+
+async def test_a_site_whose_pbx_is_down_degrades_health_and_the_others_log_on(
+        tmp_path: Path) -> None:
+    main, main_port = await _pbx()
+    cfg = Config(pbx=(Pbx("main", ami_port=main_port, ami_secret="s"),
+                      Pbx("north", ami_port=free_port(), ami_secret="s")),
+                 db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path),
+                 http_port=free_port(), inbound_contexts=("from-resident",),
+                 ami_reconnect_max=0.2)
+    base = f"http://127.0.0.1:{cfg.http_port}"
+    try:
+        async with Service(cfg).running() as svc:
+            await svc.ami.wait_connected(5)
+            await main.wait_logged_in()
+            await main.replay_trace(trace_bytes("answered"), rebase_to=time.time())
+            token = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
+            assert [c["queue"] for c in await _calls(base, token, 1)] == ["council"]
+            _, health = await get_json(f"{base}/healthz")
+            assert health["status"] == "degraded"
+            north = health["pbxs"][1]
+            assert north["pbx"] == "north" and north["ami"] in ("connecting", "disconnected")
+            assert "ami@north" in health["tasks"] and "ami" in health["tasks"]
+    finally:
+        await main.stop()

@@ -1,0 +1,71 @@
+"""Two real Asterisks as two sites of one council (#13): one service logs both, each call
+once, named by its site, with the outcome and wait its own PBX's queue_log gives it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from callcentre.app import Service
+from callcentre.config import Pbx
+from callcentre.domain.calls import Call
+from tests.asterisk.harness import AsteriskHarness, ScenarioResult
+from tests.integration.test_calls_real import config_for, scenario
+from tests.integration.test_ledger_real import assert_as_queue_log, queue_log_of, settled_calls
+
+# slow: two PBXs' bursts in real time; left out of the shifted-clock runs (tests/clock-shifts.sh)
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+
+def pbx(name: str, asterisk: AsteriskHarness) -> Pbx:
+    return Pbx(name, asterisk.ami_host, asterisk.ami_port, asterisk.ami_username,
+               asterisk.ami_secret, queue_log_of(asterisk))
+
+
+async def both_resynced(service: Service) -> None:
+    for site in service.sites:
+        await site.ami.wait_connected(15)
+    for _ in range(150):
+        if all(site.resync.runs for site in service.sites):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("a site's resync did not run after connecting")
+
+
+def as_logged(result: ScenarioResult, calls: dict[str, Call], prefix: str
+              ) -> dict[str, tuple[str | None, float | None]]:
+    """The stored calls of ``result``'s PBX, by Asterisk's own ids."""
+    return {c.linkedid.removeprefix(prefix): (c.outcome.value if c.outcome else None,
+                                              c.wait_seconds)
+            for c in calls.values() if c.linkedid.startswith(prefix) or not prefix}
+
+
+async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
+        asterisk: AsteriskHarness, north: AsteriskHarness, tmp_path: Path) -> None:
+    config = replace(config_for(asterisk, tmp_path / "cc.sqlite3"),
+                     pbx=(pbx("main", asterisk), pbx("north", north)))
+    async with Service(config).running() as service:
+        await both_resynced(service)
+        main_burst = scenario(asterisk.burst, callers=6, agents=2, talk_s=1.0)
+        north_burst = scenario(north.burst, callers=6, agents=2, talk_s=1.0)
+        at_main, at_north = await asyncio.gather(main_burst, north_burst)
+        at_north_abandoned = await scenario(north.abandoned, wait_s=3.0)
+        main_ids = {e.callid for e in at_main.events("ENTERQUEUE")}
+        north_ids = {e.callid for e in at_north.events("ENTERQUEUE")}
+        north_ids |= {e.callid for e in at_north_abandoned.events("ENTERQUEUE")}
+        assert len(main_ids) == 6 and len(north_ids) == 7
+        calls = await settled_calls(service, main_ids | {f"north:{i}" for i in north_ids})
+        assert_as_queue_log(at_main, as_logged(at_main, {k: v for k, v in calls.items()
+                                                         if ":" not in k}, ""))
+        north_calls = {k: v for k, v in calls.items() if k.startswith("north:")}
+        both = replace(at_north, queue_log=at_north.queue_log + at_north_abandoned.queue_log)
+        assert_as_queue_log(both, as_logged(both, north_calls, "north:"))
+        assert {c.queue for c in calls.values()} == {"council", "north:council"}
+        assert {c.queue for c in north_calls.values()} == {"north:council"}
+        health = await service.monitoring.health()
+        assert [(p["pbx"], p["ami"], p["role"]) for p in health["pbxs"]] == [
+            ("main", "connected", "sole"), ("north", "connected", "sole")]
+        assert health["pbxs"][1]["queue_log"] == queue_log_of(north)

@@ -1,0 +1,139 @@
+"""Several PBXs: each site's ids and queues named apart (domain/sites.py), the [[pbx]]
+entries of the config, and a resync that closes only its own site's calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcentre import config
+from callcentre.config import Pbx
+from callcentre.domain import events as ev
+from callcentre.domain.calls import Call
+from callcentre.domain.queue_log import parse_line
+from callcentre.domain.resync import Resynced, ResyncStarted
+from callcentre.domain.sites import Namespace, in_site, site_of, valid_name
+from callcentre.errors import ConfigError
+from callcentre.testing import InMemoryCallRepository
+from tests.unit.test_calllog_service import T0, a_call, details, feed, service
+
+MAIN, NORTH = Namespace("main", primary=True), Namespace("north", primary=False)
+
+
+def test_the_main_pbx_keeps_asterisks_ids_and_another_site_names_its_own() -> None:
+    joined = ev.QueueJoined("1733.7", T0, "council", 1, details())
+    assert MAIN.event(joined) is joined
+    named = NORTH.event(joined)
+    assert (named.linkedid, named.queue) == ("north:1733.7", "north:council")
+    assert named.details == joined.details and named.at == T0
+    hung_up = NORTH.event(ev.CallerHungUp("1733.7", T0, 16))  # no queue: only the id
+    assert (hung_up.linkedid, hung_up.cause) == ("north:1733.7", 16)
+
+
+def test_a_resync_carries_its_site_and_its_calls_are_named() -> None:
+    live = Call("1733.9", "PJSIP/resident-9", T0, queue="council")
+    found = Resynced(T0, 1, frozenset({"1733.9"}), frozenset({"1733.9", "1733.10"}),
+                     (live,), ())
+    assert MAIN.event(found) is found
+    named = NORTH.event(found)
+    assert named.site == "north:" and named.live_linkedids == {"north:1733.9"}
+    assert named.channel_ids == {"north:1733.9", "north:1733.10"}
+    assert [(c.linkedid, c.queue) for c in named.adoptable] == [("north:1733.9",
+                                                                  "north:council")]
+    assert NORTH.event(ResyncStarted(T0)).site == "north:"
+
+
+def test_ownership_never_confuses_two_sites() -> None:
+    assert MAIN.owns("1733.7") and not MAIN.owns("north:1733.7")
+    assert NORTH.owns("north:1733.7") and not NORTH.owns("1733.7")
+    assert not in_site("northeast:1", "north:")
+    assert site_of("north:1733.7", "main") == "north" and site_of("1733.7", "main") == "main"
+
+
+def test_queue_log_lines_are_named_like_the_events() -> None:
+    line = "1733000000|1733.7|council|PJSIP/agent1|CONNECT|3|1733.8|1"
+    named = parse_line(NORTH.queue_log_line(line))
+    assert (named.callid, named.queue, named.agent, named.event) == (
+        "north:1733.7", "north:council", "PJSIP/agent1", "CONNECT")
+    assert named.data == ("3", "1733.8", "1")
+    start = "1733000000|NONE|NONE|NONE|QUEUESTART|"
+    assert NORTH.queue_log_line(start) == start  # no call, no queue: nothing to name
+    assert NORTH.queue_log_line("garbage") == "garbage"  # the ledger counts it as malformed
+    assert MAIN.queue_log_line(line) == line
+
+
+def test_site_names_are_what_ids_and_labels_can_carry() -> None:
+    assert valid_name("north") and valid_name("site-2")
+    for bad in ("", "North", "a:b", "-x", "x" * 33, "a b"):
+        assert not valid_name(bad), bad
+
+
+def _load(tmp_path: Path, text: str) -> config.Config:
+    path = tmp_path / "cc.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path)
+
+
+def test_pbx_tables_in_the_config_file(tmp_path: Path) -> None:
+    c = _load(tmp_path, '[[pbx]]\nname = "main"\nami_host = "10.0.0.1"\nami_secret = "a"\n'
+                        '[[pbx]]\nname = "north"\nami_port = "5039"\n'
+                        'queue_log = "/srv/north/queue_log"\n')
+    assert c.pbxes == (Pbx("main", "10.0.0.1", ami_secret="a"),
+                       Pbx("north", ami_port=5039, queue_log="/srv/north/queue_log"))
+    assert c.pbxes[1].queue_log_path == "/srv/north/queue_log"
+
+
+def test_without_pbx_tables_the_one_pbx_is_the_ami_settings() -> None:
+    c = config.load(overrides={"ami_port": "6000", "pbx_name": "Town Hall", "queue_log": ""})
+    assert c.pbxes == (Pbx("Town Hall", ami_port=6000, queue_log=""),)  # any old name stays
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[[pbx]]\nname = "Main"\n', "not a site name"),
+    ('[[pbx]]\nname = "a"\n[[pbx]]\nname = "a"\n', "each site's name once"),
+    ('[[pbx]]\nami_host = "x"\n', "give a name"),
+    ('[[pbx]]\nname = "a"\nsecret = "x"\n', "unknown keys: ['secret']"),
+    ('[[pbx]]\nname = "a"\nami_port = 70000\n', "ami_port must be a TCP port"),
+    ('[[pbx]]\nname = "a"\nami_port = "x"\n', "is not a valid int"),
+    ('pbx = "main"\n', "[[pbx]] tables"),
+])
+def test_bad_pbx_tables_are_refused_naming_the_fault(tmp_path: Path, text: str,
+                                                     says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    assert says in str(err.value)
+
+
+def test_pbx_cannot_be_given_in_the_environment() -> None:
+    with pytest.raises(ConfigError, match=r"\[\[pbx\]\] tables"):
+        config.load(env={"CALLCENTRE_PBX": "main,north"})
+
+
+async def test_a_resync_closes_only_its_own_sites_calls() -> None:
+    """North's PBX came back: its resync must not close the main PBX's call, which north's
+    Asterisk knows nothing of."""
+    calls = InMemoryCallRepository()
+    svc = service(calls)
+    await feed(svc, a_call("1.0", 0, outcome_hangup=False))
+    await feed(svc, [NORTH.event(e) for e in a_call("1.0", 1, outcome_hangup=False)])
+    await feed(svc, [NORTH.event(e) for e in a_call("2.0", 2, outcome_hangup=False)])
+    svc.resync_started(NORTH.event(ResyncStarted(T0)))
+    svc.resynced(NORTH.event(Resynced(T0, 1, frozenset({"2.0"}), frozenset({"2.0"}), (), ())))
+    await svc.flush()
+    assert sorted(c.linkedid for c in svc.tracker.active()) == ["1.0", "north:2.0"]
+    svc.resync_started(MAIN.event(ResyncStarted(T0)))
+    svc.resynced(MAIN.event(Resynced(T0, 0, frozenset(), frozenset(), (), ())))
+    assert [c.linkedid for c in svc.tracker.active()] == ["north:2.0"]
+
+
+async def test_taking_back_a_sites_calls_leaves_the_others_to_their_leader() -> None:
+    calls = InMemoryCallRepository()
+    first = service(calls)
+    await feed(first, a_call("1.0", 0, outcome_hangup=False))
+    await feed(first, [NORTH.event(e) for e in a_call("1.0", 1, outcome_hangup=False)])
+    await first.flush()
+    north_leader = service(calls)
+    assert await north_leader.recover("north:") == 1
+    assert [c.linkedid for c in north_leader.tracker.active()] == ["north:1.0"]
+    assert await service(calls).recover("") == 1
