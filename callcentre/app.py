@@ -390,4 +390,4 @@ def standards_service(c: Config, repo: SqlStandardsRepository, clock: SystemCloc
     targets = Targets(dict(zip(thresholds, c.service_level_targets, strict=True)),
                       c.abandon_rate_target, c.callback_kept_target)
     return StandardsService(repo, clock, c.tz, thresholds, int(c.short_abandon_seconds), targets,
-                            callbacks=callbacks)
+                            callbacks=callbacks, sites=tuple(p.name for p in c.pbxes))

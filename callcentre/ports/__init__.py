@@ -41,6 +41,7 @@ from callcentre.ports.records import (
     LedgerCounts,
     LedgerPosition,
     LedgerRepository,
+    Queues,
     RepeatQuery,
     StandardsRepository,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "OriginateRequest",
     "Page",
     "Pbx",
+    "Queues",
     "RepeatQuery",
     "RetentionRepository",
     "RetentionRun",

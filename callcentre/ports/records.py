@@ -147,15 +147,19 @@ class CaseRepository(Protocol):
         """Raises NoSuchCase."""
 
 
+# Whose figures: one queue, several (a site's: domain/sites.py), or None for every call.
+Queues = str | tuple[str, ...] | None
+
+
 class StandardsRepository(Protocol):
     """Figures of finished calls per council-local day and queue, kept up to date as calls
     are stored: a period costs its days, not the history."""
 
-    async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
+    async def figures(self, first_day: date, end_day: date, queue: Queues) -> Figures:
         """The finished calls that arrived on local days [first_day, end_day), of ``queue``
         (None: every call)."""
 
-    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+    async def survey(self, first_day: date, end_day: date, queue: Queues) -> SurveyByAgent:
         """The same calls' post-call survey, by agent (name, else interface; "" for none)."""
 
     async def queues(self) -> list[str]: ...

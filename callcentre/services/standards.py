@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind, period_containing, recent
+from callcentre.domain.sites import site_of
 from callcentre.domain.standards import Standards, Targets, summarise
 from callcentre.domain.survey import SurveyByAgent, SurveyTally, merge_tallies
-from callcentre.ports import CallbackFiguresSource, Clock, StandardsRepository
+from callcentre.ports import CallbackFiguresSource, Clock, Queues, StandardsRepository
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Report:
     queue: str | None
     callbacks: CallbackPeriod | None = None  # council-wide; None when not reported
     survey_agents: SurveyByAgent = field(default_factory=dict)  # the period's, by agent
+    site: str | None = None  # the figures of this site's queues (when queue is None)
 
     @property
     def survey(self) -> SurveyTally:
@@ -38,8 +40,10 @@ class Report:
 class StandardsService:
     def __init__(self, repo: StandardsRepository, clock: Clock, tz: ZoneInfo,
                  thresholds: Sequence[int], short_abandon: int, targets: Targets,
-                 callbacks: CallbackFiguresSource | None = None) -> None:
+                 callbacks: CallbackFiguresSource | None = None,
+                 sites: tuple[str, ...] = ()) -> None:
         self._repo = repo
+        self.sites = sites  # the PBXs' names, the main one first (with several)
         self._clock = clock
         self._tz = tz
         self.thresholds = tuple(sorted(thresholds))
@@ -50,22 +54,31 @@ class StandardsService:
     def today(self) -> date:
         return self._clock.now().astimezone(self._tz).date()
 
-    async def standards(self, first_day: date, end_day: date, queue: str | None) -> Standards:
+    async def standards(self, first_day: date, end_day: date, queue: Queues) -> Standards:
         """The standards of local days [first_day, end_day), of ``queue`` (None: all)."""
         figures = await self._repo.figures(first_day, end_day, queue)
         return summarise(figures, self.thresholds, self._short)
 
     async def report(self, kind: PeriodKind, day: date | None, queue: str | None = None,
-                     trend_periods: int = 6) -> Report:
+                     trend_periods: int = 6, site: str | None = None) -> Report:
+        """The period's report of ``queue``, or of ``site``'s queues, or the council's."""
         day = day or self.today()
+        scope = await self.scope(queue, site)
         periods = recent(kind, day, trend_periods)
-        trend = [(p, await self.standards(p.first_day, p.end_day, queue)) for p in periods]
+        trend = [(p, await self.standards(p.first_day, p.end_day, scope)) for p in periods]
         period = period_containing(kind, day)
         return Report(period, trend[-1][1], trend, self.thresholds, self.targets, queue,
-                      await self.callback_period(period) if queue is None else None,
-                      await self.survey(period, queue))
+                      await self.callback_period(period) if scope is None else None,
+                      await self.survey(period, scope), site if queue is None else None)
 
-    async def survey(self, period: Period, queue: str | None) -> SurveyByAgent:
+    async def scope(self, queue: str | None, site: str | None) -> Queues:
+        """Whose figures: ``queue``'s, else the queues of ``site`` (one of ``sites``), else
+        every call (None)."""
+        if queue is not None or site is None:
+            return queue
+        return tuple(q for q in await self.queues() if site_of(q, self.sites[0]) == site)
+
+    async def survey(self, period: Period, queue: Queues) -> SurveyByAgent:
         return await self._repo.survey(period.first_day, period.end_day, queue)
 
     async def callback_period(self, period: Period) -> CallbackPeriod | None:

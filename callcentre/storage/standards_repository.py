@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.standards import Figures
 from callcentre.domain.survey import SurveyByAgent, SurveyTally
+from callcentre.ports import Queues
 from callcentre.storage.db import Database
 from callcentre.storage.rows import Store
 
@@ -68,6 +69,18 @@ GROUP BY coalesce(agent_name, agent_interface, '')
 """
 
 
+def _names(queue: Queues) -> tuple[str, ...] | None:
+    """The queue names ``queue`` stands for; None: every call (figure_days' ALL_QUEUES)."""
+    return (queue,) if isinstance(queue, str) else queue
+
+
+def _in(names: tuple[str, ...] | None) -> str:
+    """The condition on ``queue`` (one name: an equality, as the indexes are sought by)."""
+    if names is None or len(names) == 1:
+        return "queue = ?"
+    return f"queue IN ({', '.join('?' * len(names))})"
+
+
 def figures_from_rows(rows: Iterable[Any]) -> Figures:
     """Rows of (outcome, bucket, n, wait_us, repeats, ooh, checked, corrected) merged."""
     outcomes: Counter[str] = Counter()
@@ -111,20 +124,26 @@ class SqlStandardsRepository:
         """Insert (start, day) rows into local_days (emptied already)."""
         raise NotImplementedError
 
-    async def figures(self, first_day: date, end_day: date, queue: str | None) -> Figures:
+    async def figures(self, first_day: date, end_day: date, queue: Queues) -> Figures:
         """The finished calls that arrived on council-local days [first_day, end_day)."""
+        names = _names(queue)
+        if names == ():  # a site with no call yet
+            return figures_from_rows([])
         rows = await self._db.fetch_all(
             f"SELECT outcome, bucket, {_SUMS} FROM figure_days"
-            " WHERE queue = ? AND day >= ? AND day < ? GROUP BY outcome, bucket"
+            f" WHERE {_in(names)} AND day >= ? AND day < ? GROUP BY outcome, bucket"
             " HAVING SUM(n) != 0",
-            (queue or ALL_QUEUES, first_day.isoformat(), end_day.isoformat()))
+            (*(names or (ALL_QUEUES,)), first_day.isoformat(), end_day.isoformat()))
         return figures_from_rows(rows)
 
-    async def survey(self, first_day: date, end_day: date, queue: str | None) -> SurveyByAgent:
+    async def survey(self, first_day: date, end_day: date, queue: Queues) -> SurveyByAgent:
         """The post-call survey of the calls ``figures`` counts, by agent."""
-        args: list[Any] = [first_day.isoformat(), end_day.isoformat()]
-        sql = _SURVEY.format(queue="AND queue = ?" if queue is not None else "")
-        rows = await self._db.fetch_all(sql, [*args, queue] if queue is not None else args)
+        names = _names(queue)
+        if names == ():
+            return {}
+        args: list[Any] = [first_day.isoformat(), end_day.isoformat(), *(names or ())]
+        sql = _SURVEY.format(queue=f"AND {_in(names)}" if names else "")
+        rows = await self._db.fetch_all(sql, args)
         return {row[0]: SurveyTally(*(int(n) for n in row[1:])) for row in rows}
 
     async def queues(self) -> list[str]:

@@ -103,6 +103,8 @@ _REPORT_PARAMS = (
     query("from", DAY, "first day of a range, both days included (with to)"),
     query("to", DAY, "last day of a range, at most 400 days after from"),
     query("queue", STR, "one queue's figures (default: all queues)"),
+    query("site", STR, "with several PBXs: one site's figures, all its queues (a name of "
+          "the pbx setting; not with queue; not on the published page)"),
     query("lang", STR, "the language of the words (figures, targets, formulas, labels; the "
           "CSV's headings): one of the setting languages; otherwise Accept-Language decides, "
           "else the first of them. Content-Language names the one used"),

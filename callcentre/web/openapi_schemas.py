@@ -124,6 +124,7 @@ _PERIOD = {"from": {"type": "string", "format": "date"},
 _STANDARDS = obj({
     "period": obj({"kind": enum_of(PeriodKind), **_PERIOD}),
     "queue": null(STR),
+    "site": null(STR),
     "figures": array(ref("Figure")),
     "trend": array(obj({**_PERIOD, "offered": INT,
                         "service_level": {"type": "object",

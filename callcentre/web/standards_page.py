@@ -23,7 +23,7 @@ RECENT = {PeriodKind.DAY: N_("Recent days"), PeriodKind.WEEK: N_("Recent weeks")
           PeriodKind.MONTH: N_("Recent months")}
 OVER_RECENT = {PeriodKind.DAY: N_("Over recent days"), PeriodKind.WEEK: N_("Over recent weeks"),
                PeriodKind.MONTH: N_("Over recent months")}
-KEPT = ("period", "date", "from", "to", "queue")  # the query a language switch carries over
+KEPT = ("period", "date", "from", "to", "queue", "site")  # the query a language switch carries over
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ def _scrolling(name: str, caption: str, heads: tuple[str, ...], rows: str) -> st
             f"</tr></thead><tbody>{rows}</tbody></table></div>")
 
 
-def _period_form(report: Report, queues: list[str], req: PageRequest) -> str:
+def _period_form(report: Report, queues: list[str], req: PageRequest,
+                 sites: tuple[str, ...]) -> str:
     words = {k: esc(req.lang.gettext(KIND[k])) for k in PeriodKind}
     options = "".join(
         f'<option value="{k.value}"{" selected" if k is report.period.kind else ""}>'
@@ -103,7 +104,7 @@ def _period_form(report: Report, queues: list[str], req: PageRequest) -> str:
             f'<label>{period}<select name="period">{options}</select></label>'
             f'<label>{day}<input type="date" name="date" '
             f'value="{report.period.first_day.isoformat()}"></label>'
-            f'{_queue_select(report, queues, req)}'
+            f'{_queue_select(report, queues, req)}{_site_select(report, sites, req)}'
             f'<button type="submit">{show}</button></form>')
 
 
@@ -121,12 +122,25 @@ def _queue_select(report: Report, queues: list[str], req: PageRequest) -> str:
             "</select></label>")
 
 
+def _site_select(report: Report, sites: tuple[str, ...], req: PageRequest) -> str:
+    """With several PBXs: each site's figures (its queues), or the whole council's."""
+    if len(sites) < 2:
+        return ""
+    options = "".join(f'<option value="{esc(s)}"{" selected" if s == report.site else ""}>'
+                      f"{esc(s)}</option>" for s in sites)
+    site, every = _label(req, N_("Site")), _label(req, N_("all sites"))
+    return (f'<label>{site}<select name="site"><option value="">{every}</option>{options}'
+            "</select></label>")
+
+
 def _downloads(report: Report, req: PageRequest) -> str:
     p = report.period
     query = {"from": p.first_day.isoformat(),
              "to": (p.end_day - timedelta(days=1)).isoformat(), "lang": req.lang.code}
     if report.queue:
         query["queue"] = report.queue
+    if report.site:
+        query["site"] = report.site
     links = {kind: f'<a href="{esc(path)}?{esc(urlencode(query))}">{kind}</a>'
              for kind, path in (("CSV", "/api/standards.csv"), ("JSON", "/api/standards"))}
     # the sentence is escaped before the links go into it: only they are markup
@@ -140,7 +154,7 @@ def _english(html: str) -> str:
 
 
 def render(report: Report, council: str, req: PageRequest, queues: list[str],
-           extra: str = "") -> str:
+           extra: str = "", sites: tuple[str, ...] = ()) -> str:
     _, lang = req.lang.gettext, req.lang
     intro = _("How quickly we answer your calls, and how often callers have to give up or "
               "call again. Figures are worked out from our call records; short abandons are "
@@ -151,7 +165,7 @@ def render(report: Report, council: str, req: PageRequest, queues: list[str],
     published = _("Published by {council}.").format(council=council)
     over_recent = _(OVER_RECENT[report.period.kind])
     body = (f"<h1>{esc(heading)}</h1><p>{esc(intro)}</p>"
-            f"{_period_form(report, queues, req)}{_figures_table(report, lang)}"
+            f"{_period_form(report, queues, req, sites)}{_figures_table(report, lang)}"
             f"<h2>{esc(over_recent)}</h2>"
             f"{trend_chart(report, lang)}{_trend_table(report, lang)}{_english(extra)}"
             f"{_downloads(report, req)}"

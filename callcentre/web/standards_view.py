@@ -230,6 +230,7 @@ def report_json(r: Report, lang: Lang) -> dict[str, Any]:
         "period": {"kind": r.period.kind.value, "from": r.period.first_day.isoformat(),
                    "to": r.period.end_day.isoformat(), "label": period_label(r.period, lang)},
         "queue": r.queue,
+        "site": r.site,  # with several PBXs: the figures of this site's queues
         "figures": [row_json(x) for x in report_rows(r, lang)],
         "trend": [{"from": p.first_day.isoformat(), "to": p.end_day.isoformat(),
                    "label": period_label(p, lang), "offered": s.offered,
