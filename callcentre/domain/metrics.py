@@ -88,6 +88,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
             "Queue members by state: available, busy (on a call or device in use), paused,"
             " unavailable (device unreachable).",
             "queue", "state"),
+    _scrape("callcentre_pbx_ami_connected", Kind.GAUGE,
+            "Per PBX (site, the pbx setting's name): 1 while logged in to its AMI, else 0."
+            " callcentre_ami_connected is the main PBX's.", "pbx"),
+    _scrape("callcentre_pbx_leader", Kind.GAUGE,
+            "Per PBX: 1 on the instance that leads it (always, for one process on SQLite),"
+            " else 0.", "pbx"),
     _scrape("callcentre_calls_in_progress", Kind.GAUGE, "Inbound calls not yet ended."),
     _scrape("callcentre_open", Kind.GAUGE,
             "1 while the contact centre is open (scheduler/policy.toml), else 0."),

@@ -197,8 +197,9 @@ def _window(minutes: float) -> tuple[str, str]:
 def link_alerts(s: Standards) -> Sequence[Alert]:
     """Asterisk and the AMI link: while these fire, calls are not being measured."""
     return [
-        Alert("CallcentreAmiDisconnected", "callcentre_ami_connected == 0", "2m", "critical",
-              "callcentre has no AMI link to Asterisk: calls are not being logged"),
+        Alert("CallcentreAmiDisconnected", "callcentre_pbx_ami_connected == 0", "2m", "critical",
+              "callcentre has no AMI link to Asterisk (PBX {{ $labels.pbx }}): its calls are "
+              "not being logged"),
         Alert("CallcentreNoEventsDuringOpeningHours",
               "callcentre_ami_last_event_age_seconds > 600 and on() callcentre_open == 1",
               "5m", "warning",
@@ -282,6 +283,10 @@ def service_alerts() -> Sequence[Alert]:
               "Instances on one PostgreSQL database are scraped and every one stands by: none\n"
               "holds the lead, so nothing consumes the PBX's events. /healthz says why each\n"
               "one's role is what it is; a takeover takes seconds, so this is no failover."),
+        Alert("CallcentrePbxNoLeader",
+              'sum by (pbx) (callcentre_pbx_leader{job="callcentre"}) == 0', "1m", "critical",
+              "No callcentre instance leads PBX {{ $labels.pbx }}: its calls are not logged",
+              "As CallcentreNoLeader, for one PBX (site) of several."),
         Alert("CallcentreNotScraped", 'absent(up{job="callcentre"} == 1)', "5m", "critical",
               "Prometheus cannot scrape callcentre"),
     ]

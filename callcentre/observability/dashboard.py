@@ -101,7 +101,8 @@ def _trends(s: Standards) -> list[Panel]:
 
 def _link() -> list[Panel]:
     return [
-        _stat("AMI link", Place(0, 32, 6), [Query("callcentre_ami_connected", "{{instance}}")],
+        _stat("AMI link", Place(0, 32, 6),  # each PBX's (site's), on each instance
+              [Query("callcentre_pbx_ami_connected", "{{pbx}} {{instance}}")],
               "short", _steps(("red", None), ("green", 1))),
         _stat("Seconds since last AMI event", Place(6, 32, 6),
               [Query("min(callcentre_ami_last_event_age_seconds)", "seconds")], "s"),

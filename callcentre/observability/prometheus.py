@@ -146,6 +146,7 @@ class LiveCollector(Collector):
         yield _gauge("callcentre_queue_agents", [((q, state), n) for q, states in
                                                  sorted(s.agents.items())
                                                  for state, n in sorted(states.items())])
+        yield from _pbx_families(s.runtime.pbxs)
         yield _gauge("callcentre_calls_in_progress", [((), s.in_progress)])
         yield _gauge("callcentre_open", [((), 1.0 if s.open else 0.0)])
         leads = s.runtime.leader is None or s.runtime.leader.role in ("leader", "sole")
@@ -214,6 +215,15 @@ def _bounded_events(events: Mapping[tuple[str, str], int]) -> list[tuple[tuple[s
         names.add(name)
         out[(name, result)] = out.get((name, result), 0) + n
     return [(k, v) for k, v in out.items()]
+
+
+def _pbx_families(pbxs: Iterable[Mapping[str, Any]]) -> Iterable[Metric]:
+    """Each PBX's (site's) link and leader, as /healthz ``pbxs`` has them."""
+    pbxs = list(pbxs)
+    yield _gauge("callcentre_pbx_ami_connected",
+                 [((p["pbx"],), 1.0 if p["ami"] == "connected" else 0.0) for p in pbxs])
+    yield _gauge("callcentre_pbx_leader",
+                 [((p["pbx"],), 1.0 if p["role"] in ("leader", "sole") else 0.0) for p in pbxs])
 
 
 def _gauge(name: str, samples: list[tuple[tuple[str, ...], float]]) -> GaugeMetricFamily:

@@ -116,9 +116,10 @@ def test_every_alert_has_a_severity_and_no_personal_data() -> None:
         for rule in rules:
             assert rule["labels"]["severity"] in ("warning", "critical"), name
             assert set(rule["labels"]) <= {"severity", "threshold"}, name
-            assert set(re.findall(r"by \((\w+)\)", rule["expr"])) <= {"queue", "task"}, name
+            # pbx: a site's name from the settings, never a number
+            assert set(re.findall(r"by \((\w+)\)", rule["expr"])) <= {"queue", "task", "pbx"}, name
             used = set(re.findall(r"\{\{ *([^}|]+?) *(?:\|[^}]*)?\}\}", str(rule["annotations"])))
-            assert used <= {"$value", "$labels.queue", "$labels.task"}, (name, used)
+            assert used <= {"$value", "$labels.queue", "$labels.task", "$labels.pbx"}, (name, used)
 
 
 def test_pending_must_be_a_duration() -> None:

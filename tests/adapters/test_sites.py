@@ -4,9 +4,12 @@ same Linkedid, the same queue) and the call log keeps two calls, named apart by 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -69,9 +72,39 @@ async def test_two_pbxs_calls_with_the_same_linkedid_are_two_calls(tmp_path: Pat
                 text = await resp.text()
             for queue in ("council", "north:council"):
                 assert f'callcentre_calls_total{{outcome="answered",queue="{queue}"}} 1.0' in text
+            for site in ("main", "north"):
+                assert f'callcentre_pbx_ami_connected{{pbx="{site}"}} 1.0' in text
+                assert f'callcentre_pbx_leader{{pbx="{site}"}} 1.0' in text
+            await _standards_per_site(base, token, by_queue["council"]["arrived_at"])
     finally:
         await main.stop()
         await north.stop()
+
+
+async def _standards_per_site(base: str, token: str, arrived_at: str) -> None:
+    """/standards shows each site (its queues) and the whole council."""
+    day = datetime.fromisoformat(arrived_at).astimezone(ZoneInfo("Europe/London")).date()
+    offered = {}
+    for site in ("", "main", "north"):
+        status, body = await get_json(f"{base}/api/standards?period=day&date={day}&site={site}",
+                                      token)
+        assert status == 200, body
+        assert body["site"] == (site or None)
+        offered[site] = body["trend"][-1]["offered"]
+    assert offered == {"": 2, "main": 1, "north": 1}
+    for query, says in (("site=south", "site must be one of main, north"),
+                        ("site=north&queue=council", "a queue or a site, not both")):
+        status, body = await get_json(f"{base}/api/standards?{query}", token)
+        assert status == 422 and says in json.dumps(body), body
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{base}/standards?site=north&date={day}&period=day") as resp:
+            page = await resp.text()
+        async with http.get(f"{base}/api/standards.csv?site=north&date={day}") as resp:
+            csv_text = await resp.text()
+    assert '<option value="north" selected>north</option>' in page
+    assert "site=north" in page  # the downloads keep the site
+    assert ",site north," in csv_text
 
 
 async def test_a_site_whose_pbx_is_down_degrades_health_and_the_others_log_on(
@@ -95,5 +128,10 @@ async def test_a_site_whose_pbx_is_down_degrades_health_and_the_others_log_on(
             north = health["pbxs"][1]
             assert north["pbx"] == "north" and north["ami"] in ("connecting", "disconnected")
             assert "ami@north" in health["tasks"] and "ami" in health["tasks"]
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}) as resp:
+                text = await resp.text()
+            assert 'callcentre_pbx_ami_connected{pbx="north"} 0.0' in text
+            assert 'callcentre_pbx_ami_connected{pbx="main"} 1.0' in text
     finally:
         await main.stop()

@@ -25,8 +25,8 @@ def test_catalogue_and_readme_agree() -> None:
 def test_no_label_can_carry_personal_data() -> None:
     # "from"/"to" hold callback results (kept, late, missed) of a corrected callback;
     # "from_outcome"/"to_outcome" call outcomes queue_log corrected; task: the supervisor's
-    # few fixed names
+    # few fixed names; pbx: a site's name from the settings
     allowed = {"queue", "outcome", "event", "result", "kind", "source", "state", "mode",
-               "from", "to", "from_outcome", "to_outcome", "task"}
+               "from", "to", "from_outcome", "to_outcome", "task", "pbx"}
     for spec in CATALOGUE:
         assert set(spec.labels) <= allowed, spec.name
