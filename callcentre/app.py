@@ -251,7 +251,8 @@ class Service:
     def web_app(self) -> web.Application:
         tz = self.config.tz
         cb = self.callbacks
-        ledger = self.ledger_lines if self.queue_log is not None else None
+        read = any(site.queue_log is not None for site in self.sites)
+        ledger = self.ledger_lines if read else None
         return make_app(api.ApiDeps(self.calls, self.case_service, self.wrapup, tz, ledger),
                         pages.PageDeps(self.monitoring.health, self.calls, tz, self.banner),
                         self.tokens, self.registry,

@@ -137,4 +137,5 @@ class Site:
                 "host": link.host, "port": link.port, "role": leader.role,
                 "instance": leader.leader, "term": leader.term,
                 "queue_log": str(self.queue_log.path) if self.queue_log else None,
+                "queue_log_state": self.queue_log.stats.state if self.queue_log else None,
                 "skipped": dict(self.skipped)}

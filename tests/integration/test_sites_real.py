@@ -69,3 +69,4 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
         assert [(p["pbx"], p["ami"], p["role"]) for p in health["pbxs"]] == [
             ("main", "connected", "sole"), ("north", "connected", "sole")]
         assert health["pbxs"][1]["queue_log"] == queue_log_of(north)
+        assert {p["queue_log_state"] for p in health["pbxs"]} == {"reading"}
