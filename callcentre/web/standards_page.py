@@ -6,7 +6,7 @@ links (the language switch, the period form, the downloads) keep the chosen lang
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -115,22 +115,23 @@ def _label(req: PageRequest, word: str) -> str:
 def _queue_select(report: Report, queues: list[str], req: PageRequest) -> str:
     if not queues:
         return ""
-    qs = "".join(f'<option value="{esc(q)}"{" selected" if q == report.queue else ""}>'
-                 f"{esc(q)}</option>" for q in queues)
-    queue, every = _label(req, N_("Queue")), _label(req, N_("all queues"))
-    return (f'<label>{queue}<select name="queue"><option value="">{every}</option>{qs}'
-            "</select></label>")
+    return _select(req, "queue", N_("Queue"), N_("all queues"), queues, report.queue)
 
 
 def _site_select(report: Report, sites: tuple[str, ...], req: PageRequest) -> str:
     """With several PBXs: each site's figures (its queues), or the whole council's."""
     if len(sites) < 2:
         return ""
-    options = "".join(f'<option value="{esc(s)}"{" selected" if s == report.site else ""}>'
-                      f"{esc(s)}</option>" for s in sites)
-    site, every = _label(req, N_("Site")), _label(req, N_("all sites"))
-    return (f'<label>{site}<select name="site"><option value="">{every}</option>{options}'
-            "</select></label>")
+    return _select(req, "site", N_("Site"), N_("all sites"), sites, report.site)
+
+
+def _select(req: PageRequest, name: str, label: str, every: str, values: Sequence[str],
+            chosen: str | None) -> str:
+    """A labelled choice of ``values``, or ``every`` (the empty value) of them."""
+    options = "".join(f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>'
+                      f"{esc(v)}</option>" for v in values)
+    return (f'<label>{_label(req, label)}<select name="{name}"><option value="">'
+            f"{_label(req, every)}</option>{options}</select></label>")
 
 
 def _downloads(report: Report, req: PageRequest) -> str:

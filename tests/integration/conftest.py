@@ -24,30 +24,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.asterisk)
 
 
-@pytest.fixture(scope="session")
-def asterisk() -> Iterator[AsteriskHarness]:
+def _started(which: str) -> Iterator[AsteriskHarness]:
     harness = AsteriskHarness()
     try:
         harness.start()
     except HarnessUnavailable as err:
-        pytest.skip(f"no real Asterisk for these tests: {err}")
+        pytest.skip(f"no {which} real Asterisk for these tests: {err}")
     try:
         yield harness
     finally:
         harness.stop()
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[AsteriskHarness]:
+    yield from _started("first")
 
 
 @pytest.fixture(scope="session")
 def north() -> Iterator[AsteriskHarness]:
-    harness = AsteriskHarness()
-    try:
-        harness.start()
-    except HarnessUnavailable as err:
-        pytest.skip(f"no second real Asterisk for these tests: {err}")
-    try:
-        yield harness
-    finally:
-        harness.stop()
+    yield from _started("second")
 
 
 @pytest.fixture
