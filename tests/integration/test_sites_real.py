@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,18 @@ def as_logged(result: ScenarioResult, calls: dict[str, Call], prefix: str
             for c in calls.values() if c.linkedid.startswith(prefix) or not prefix}
 
 
+async def figures_per_site(service: Service, calls: dict[str, Call],
+                           offered: dict[str, int]) -> None:
+    """The standards of each site count its own PBX's calls; the council's, all of them."""
+    days = {c.arrived_at.astimezone(service.config.tz).date() for c in calls.values()}
+    first, end = min(days), max(days) + timedelta(days=1)  # a burst may straddle midnight
+    standards = service.standards
+    for site, want in offered.items():
+        scope = await standards.scope(None, site)
+        assert (await standards.standards(first, end, scope)).offered == want, site
+    assert (await standards.standards(first, end, None)).offered == sum(offered.values())
+
+
 async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
         asterisk: AsteriskHarness, north: AsteriskHarness, tmp_path: Path) -> None:
     config = replace(config_for(asterisk, tmp_path / "cc.sqlite3"),
@@ -52,7 +65,7 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
         main_burst = scenario(asterisk.burst, callers=6, agents=2, talk_s=1.0)
         north_burst = scenario(north.burst, callers=6, agents=2, talk_s=1.0)
         at_main, at_north = await asyncio.gather(main_burst, north_burst)
-        at_north_abandoned = await scenario(north.abandoned, wait_s=3.0)
+        at_north_abandoned = await scenario(north.abandoned, wait_s=8.0)  # not a short one
         main_ids = {e.callid for e in at_main.events("ENTERQUEUE")}
         north_ids = {e.callid for e in at_north.events("ENTERQUEUE")}
         north_ids |= {e.callid for e in at_north_abandoned.events("ENTERQUEUE")}
@@ -65,6 +78,7 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
         assert_as_queue_log(both, as_logged(both, north_calls, "north:"))
         assert {c.queue for c in calls.values()} == {"council", "north:council"}
         assert {c.queue for c in north_calls.values()} == {"north:council"}
+        await figures_per_site(service, calls, {"main": len(main_ids), "north": len(north_ids)})
         health = await service.monitoring.health()
         assert [(p["pbx"], p["ami"], p["role"]) for p in health["pbxs"]] == [
             ("main", "connected", "sole"), ("north", "connected", "sole")]
