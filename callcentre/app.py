@@ -233,7 +233,7 @@ class Service:
         self.calllog.on_finished(self.callbacks.service.on_call_finished)
         self.calllog.on_finished(self.ledger.call_finished)
         self.calllog.on_finished(waits.call_finished)
-        waits.listen(metrics.offer_taken, metrics.wait_error)
+        waits.listen(metrics.offer_taken, metrics.wait_error, metrics.wait_learnt)
         self.ledger.on_settled(self._settled)
         self.retention.on_changed(self.metrics.anonymised)
         self.callbacks.service.on_change(self.callbacks.feed.bump)

@@ -79,6 +79,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
            "Absolute difference between the first wait estimated for an answered resident and"
            " the wait they had until an agent answered (seconds).", "queue",
            buckets=WAIT_BUCKETS),
+    _event("callcentre_wait_learnt_seconds", Kind.GAUGE,
+           "What the waits residents had taught the estimate, per queue (kind lag: the median"
+           " wait of residents told an agent was free; handling: an agent's whole turn per"
+           " call). Absent until enough waits were seen; learnt in memory, so it starts again"
+           " after a restart.", "queue", "kind"),
     # --- live queue state ------------------------------------------------------------------
     _scrape("callcentre_queue_callers_waiting", Kind.GAUGE,
             "Callers in the queue right now.", "queue"),

@@ -177,6 +177,18 @@ class WaitLearning:
     def handling(self, queue: str, fallback: float | None) -> float | None:
         return self._handling.mean(queue, fallback)
 
+    def learnt(self, queue: str) -> dict[str, float]:
+        """What ``queue``'s waits have taught so far: "lag" and "handling" seconds, each
+        once ``least`` of its kind were seen (until then the estimate does without)."""
+        figures = {}
+        seen = self._lags.get(queue)
+        if seen and len(seen) >= self._least:
+            figures["lag"] = statistics.median(seen)
+        handling = self._handling.mean(queue, None)
+        if handling is not None:
+            figures["handling"] = handling
+        return figures
+
 
 @dataclass(frozen=True, slots=True)
 class WaitTold:

@@ -133,6 +133,9 @@ def _promises() -> list[Panel]:
         _series("Promises sized to capacity or by the fixed rule (per hour)", Place(12, 64, 12),
                 [Query("sum by (kind) (increase(callcentre_callback_promises_total[1h]))",
                        "{{kind}}")], "short"),
+        _series("Estimated wait: what the waits taught (lag, an agent's turn per call)",
+                Place(0, 72, 24), [Query("max by (queue, kind) (callcentre_wait_learnt_seconds)",
+                                         "{{queue}} {{kind}}")], "s"),
     ]
 
 

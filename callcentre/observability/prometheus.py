@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -95,6 +95,10 @@ class CallMetrics:
     def wait_error(self, queue: str, seconds: float) -> None:
         self._m["callcentre_wait_estimate_error_seconds"].labels(queue).observe(seconds)
 
+    def wait_learnt(self, queue: str, figures: Mapping[str, float]) -> None:
+        for kind, seconds in figures.items():
+            self._m["callcentre_wait_learnt_seconds"].labels(queue, kind).set(seconds)
+
     def call_finished(self, call: Call) -> None:
         queue = call.queue or "none"
         self._m["callcentre_calls_total"].labels(queue, call.outcome or "unknown").inc()
@@ -110,8 +114,10 @@ class CallMetrics:
 
 
 def _instrument(spec: MetricSpec, registry: CollectorRegistry,
-                thresholds: Sequence[float]) -> Counter | Histogram:
+                thresholds: Sequence[float]) -> Counter | Gauge | Histogram:
     name = spec.name.removesuffix("_total") if spec.kind is Kind.COUNTER else spec.name
+    if spec.kind is Kind.GAUGE:
+        return Gauge(name, spec.help, spec.labels, registry=registry)
     if spec.kind is Kind.HISTOGRAM:
         return Histogram(name, spec.help, spec.labels, registry=registry,
                          buckets=buckets_with(thresholds, spec.buckets))

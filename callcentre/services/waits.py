@@ -19,7 +19,7 @@ import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -83,12 +83,17 @@ class WaitService:
         self.stats = WaitStats()
         self.on_taken: list[Callable[[str], None]] = []  # queue: an offer was taken
         self.on_error: list[Callable[[str, float], None]] = []  # queue, |estimate - wait|
+        self.on_learnt: list[Callable[[str, Mapping[str, float]], None]] = []
 
-    def listen(self, taken: Callable[[str], None], error: Callable[[str, float], None]) -> None:
+    def listen(self, taken: Callable[[str], None], error: Callable[[str, float], None],
+               learnt: Callable[[str, Mapping[str, float]], None] | None = None) -> None:
         """``taken(queue)`` when an offer is taken; ``error(queue, seconds)`` when an
-        answered call's first estimate can be measured against its wait."""
+        answered call's first estimate can be measured against its wait; ``learnt(queue,
+        figures)`` after it, with what the queue's waits have taught (WaitLearning.learnt)."""
         self.on_taken.append(taken)
         self.on_error.append(error)
+        if learnt is not None:
+            self.on_learnt.append(learnt)
 
     # --- the dialplan's question ------------------------------------------------------
     def asked(self, event: WaitAsked) -> None:
@@ -223,6 +228,8 @@ class WaitService:
         self.learnt.learn(told, had)
         for listener in self.on_error:
             listener(told.queue, abs(told.estimate - had))
+        for learnt in self.on_learnt:
+            learnt(told.queue, self.learnt.learnt(told.queue))
 
 
 class ModelFigures:

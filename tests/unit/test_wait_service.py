@@ -42,7 +42,9 @@ class Waits:
         self.w.dialler.offered = self.service.offered
         self.taken: list[str] = []
         self.errors: list[tuple[str, float]] = []
-        self.service.listen(self.taken.append, lambda q, s: self.errors.append((q, s)))
+        self.learnt: list[tuple[str, dict[str, float]]] = []
+        self.service.listen(self.taken.append, lambda q, s: self.errors.append((q, s)),
+                            lambda q, f: self.learnt.append((q, dict(f))))
 
     async def ask(self, linkedid: str = "5.5", caller: str | None = "07700900123",
                   position: int | None = None) -> dict[str, str]:
@@ -137,6 +139,9 @@ async def test_the_waits_residents_had_teach_the_next_estimates() -> None:
         await waits.ask(linkedid=f"5.{i}")  # 180 s: two ahead, two busy agents at 120 s
         waits.service.call_finished(answered(f"5.{i}", waits.w.clock.now(), 240))
     assert (await waits.ask(linkedid="6.0"))["WAIT_ESTIMATE"] == "240"
+    # said after each answered wait: nothing until five, then the turn per call (metrics)
+    # 240 s with two ahead and two agents: (2 + 1) / 2 turns of 160 s
+    assert [f for _, f in waits.learnt] == [{}, {}, {}, {}, {"handling": 160.0}]
     waits.calls = []  # nobody ahead; one agent free
     waits.w.dialler.handle(cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1,
                                              False))
@@ -144,6 +149,7 @@ async def test_the_waits_residents_had_teach_the_next_estimates() -> None:
         await waits.ask(linkedid=f"7.{i}")
         waits.service.call_finished(answered(f"7.{i}", waits.w.clock.now(), 8))
     assert (await waits.ask(linkedid="8.0"))["WAIT_ESTIMATE"] == "8"
+    assert waits.learnt[-1] == ("council", {"lag": 8.0, "handling": 160.0})
 
 
 async def test_at_a_stop_answers_in_flight_go_out_and_stuck_ones_are_cancelled() -> None:
@@ -226,6 +232,11 @@ def test_the_metrics_count_per_queue_with_no_phone_number_in_a_label() -> None:
     assert sample("callcentre_wait_callback_offers_total",
                   {"queue": "council", "result": "taken"}) == 1
     assert sample("callcentre_wait_estimate_error_seconds_sum", {"queue": "council"}) == 30.0
+    assert sample("callcentre_wait_learnt_seconds", {"queue": "council", "kind": "lag"}) is None
+    metrics.wait_learnt("council", {"lag": 6.5, "handling": 120.0})
+    assert sample("callcentre_wait_learnt_seconds", {"queue": "council", "kind": "lag"}) == 6.5
+    assert sample("callcentre_wait_learnt_seconds",
+                  {"queue": "council", "kind": "handling"}) == 120.0
 
 
 def test_what_asterisk_22_sends_for_an_offer_taken_translates_to_one_story() -> None:

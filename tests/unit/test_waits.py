@@ -74,6 +74,8 @@ def test_the_waits_residents_had_teach_the_lag_and_the_handling_time() -> None:
     learnt.learn(told(ahead=1), 10 * 3600.0)
     assert learnt.handling("council", 100.0) == pytest.approx(120.0)
     assert learnt.handling("other", 100.0) == 100.0
+    assert learnt.learnt("council") == {"lag": pytest.approx(6.5), "handling": pytest.approx(120.0)}
+    assert learnt.learnt("other") == {}
 
 
 def test_nothing_is_said_without_agents_or_a_handling_time() -> None:
