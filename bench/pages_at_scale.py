@@ -452,6 +452,10 @@ def first_view_rows(p: Prepared) -> list[tuple[Row, Callable[[int], str]]]:
         (Row("month_busiest", f"/standards month, busiest queue ({p.busiest})"),
          lambda _: f"/standards?period=month&queue={p.busiest}"),
         (Row("standards_now", "/standards this month, all queues"), lambda _: "/standards"),
+        # a site's figures sum its queues' rows (queue IN ...): here every queue is the one
+        # PBX's, the most rows a site can have, against the council's one row a day
+        (Row("standards_site", "/standards this month, one site (every queue: site=main)"),
+         lambda _: "/standards?site=main"),
         (Row("public", "/public/standards this month"), lambda _: "/public/standards"),
         (Row("csv", "/api/standards.csv this month"), lambda _: "/api/standards.csv"),
         (Row("wallboard", "/wallboard"), lambda _: "/wallboard"),
