@@ -14,6 +14,7 @@ events it hears are skipped and counted (``skipped``, on /healthz).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,7 +78,7 @@ class Site:
         return name if self.primary else f"{name}@{self.pbx.name}"
 
     def lead_by(self, leadership: Leadership, take_back: Callable[[Site], Awaitable[None]],
-                begin: Callable[[Site], None], deposed: Any) -> None:
+                begin: Callable[[Site], None], deposed: asyncio.Event) -> None:
         async def taken() -> None:
             await take_back(self)
 

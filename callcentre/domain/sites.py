@@ -58,10 +58,6 @@ class Namespace:
     def id(self, pbx_id: str) -> str:
         return self.prefix + pbx_id
 
-    def owns(self, call_id: str) -> bool:
-        """Is ``call_id`` (as the call log keeps it) this site's?"""
-        return in_site(call_id, self.prefix)
-
     def event(self, event: Any) -> Any:
         """``event`` (a domain event from this site's PBX) with its ids and queue named."""
         if self.primary:

@@ -45,8 +45,8 @@ def test_a_resync_carries_its_site_and_its_calls_are_named() -> None:
 
 
 def test_ownership_never_confuses_two_sites() -> None:
-    assert MAIN.owns("1733.7") and not MAIN.owns("north:1733.7")
-    assert NORTH.owns("north:1733.7") and not NORTH.owns("1733.7")
+    assert in_site("1733.7", MAIN.prefix) and not in_site("north:1733.7", MAIN.prefix)
+    assert in_site("north:1733.7", NORTH.prefix) and not in_site("1733.7", NORTH.prefix)
     assert not in_site("northeast:1", "north:")
     assert site_of("north:1733.7", "main") == "north" and site_of("1733.7", "main") == "main"
 
