@@ -63,10 +63,19 @@ class StandardsService:
                      trend_periods: int = 6, site: str | None = None) -> Report:
         """The period's report of ``queue``, or of ``site``'s queues, or the council's."""
         day = day or self.today()
+        return await self._report(period_containing(kind, day),
+                                  recent(kind, day, trend_periods), queue, site)
+
+    async def range_report(self, period: Period, queue: str | None = None,
+                           site: str | None = None) -> Report:
+        """A range of days as one period: its trend is itself."""
+        return await self._report(period, [period], queue, site)
+
+    async def _report(self, period: Period, trend_periods: Sequence[Period],
+                      queue: str | None, site: str | None) -> Report:
+        """``trend_periods`` end with ``period``."""
         scope = await self.scope(queue, site)
-        periods = recent(kind, day, trend_periods)
-        trend = [(p, await self.standards(p.first_day, p.end_day, scope)) for p in periods]
-        period = period_containing(kind, day)
+        trend = [(p, await self.standards(p.first_day, p.end_day, scope)) for p in trend_periods]
         return Report(period, trend[-1][1], trend, self.thresholds, self.targets, queue,
                       await self.callback_period(period) if scope is None else None,
                       await self.survey(period, scope), site if queue is None else None)

@@ -95,12 +95,8 @@ async def _range_report(service: StandardsService, start: date | None, end: date
     if end < start or (end - start).days > MAX_RANGE_DAYS:
         raise InvalidInput(f"to must be on or after from, at most {MAX_RANGE_DAYS} days later",
                            field="to")
-    period = Period(PeriodKind.DAY, start, end + timedelta(days=1))
-    scope = await service.scope(queue, site)
-    standards = await service.standards(period.first_day, period.end_day, scope)
-    callbacks = await service.callback_period(period) if scope is None else None
-    return Report(period, standards, [(period, standards)], service.thresholds,
-                  service.targets, queue, callbacks, await service.survey(period, scope), site)
+    return await service.range_report(Period(PeriodKind.DAY, start, end + timedelta(days=1)),
+                                      queue, site)
 
 
 def _staffing_asked(value: str | None) -> bool:

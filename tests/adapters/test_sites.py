@@ -92,6 +92,11 @@ async def _standards_per_site(base: str, token: str, arrived_at: str) -> None:
         assert body["site"] == (site or None)
         offered[site] = body["trend"][-1]["offered"]
     assert offered == {"": 2, "main": 1, "north": 1}
+    for site, want in (("", 2), ("north", 1)):  # a range of days: one period, its own trend
+        status, body = await get_json(f"{base}/api/standards?from={day}&to={day}&site={site}",
+                                      token)
+        assert status == 200, body
+        assert (body["site"], [t["offered"] for t in body["trend"]]) == (site or None, [want])
     for query, says in (("site=south", "site must be one of main, north"),
                         ("site=north&queue=council", "a queue or a site, not both")):
         status, body = await get_json(f"{base}/api/standards?{query}", token)
