@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from callcentre.ami.pbx import AmiPbx, SendAction
 from callcentre.config import Config
 from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
@@ -46,6 +45,7 @@ from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
 from callcentre.services.capacity import CapacityService
 from callcentre.services.cases import CaseService
+from callcentre.services.diallers import Diallers
 from callcentre.services.ledger import LedgerService
 from callcentre.services.monitoring import MonitoringService
 from callcentre.services.promises import PromiseService, promise_report
@@ -84,9 +84,14 @@ class Callbacks:
 
     repo: CallbackRepository
     service: CallbackService
-    dialler: CallbackDialler
+    diallers: Diallers  # one per PBX (site)
     board: CallbackBoard
     feed: ChangeFeed
+
+    @property
+    def dialler(self) -> CallbackDialler:
+        """The main PBX's."""
+        return self.diallers.main
 
 
 class Service:
@@ -122,7 +127,7 @@ class Service:
         self.metrics = CallMetrics(self.registry, config.service_level_thresholds,
                                    config.short_abandon_seconds)
         self.callbacks = _callbacks(config, policy.callbacks, self.stores.callbacks, self.cases,
-                                    self.calls, self.clock, self.lead.guard(self.ami.send_action))
+                                    self.calls, self.clock, self.sites)
         self.connections = ConnectionGuard(config.http_max_connections, config.http_header_timeout,
                                            body_timeout=config.http_body_timeout)
         self._build_monitoring(config, self.stores.callback_figures)
@@ -133,9 +138,9 @@ class Service:
         what the instances sharing a database tell each other (services/relay.py)."""
         cb = self.callbacks
         def view() -> LeaderLive:  # what this instance shows the others while it leads
-            return leader_view(self.calllog.tracker.active(), cb.dialler, self.clock.now())
+            return leader_view(self.calllog.tracker.active(), cb.diallers, self.clock.now())
 
-        self.relay = Relay(self.stores.notices, cb.repo, cb.dialler.track, cb.dialler.rebuild,
+        self.relay = Relay(self.stores.notices, cb.repo, cb.diallers.track, cb.diallers.rebuild,
                            cb.feed.bump, view, self.lead.passes)
         cb.board.remote = self.relay.remote
         self.figure_days = self.stores.standards
@@ -143,19 +148,20 @@ class Service:
         self.capacity = CapacityService(self.stores.capacity, self.clock, config.tz,
                                         self.standards.targets.service_level)
         self.monitoring = MonitoringService(
-            self.link.report, self.db.ping, self.calllog, self.hours.is_open, cb.dialler.board.all,
+            self.link.report, self.db.ping, self.calllog, self.hours.is_open, cb.diallers.board.all,
             figures, timedelta(minutes=config.callback_at_risk_minutes), self.standards, config.tz,
-            self.clock, self.callbacks.dialler.not_placed, self.ledger_report,
+            self.clock, cb.diallers.not_placed, self.ledger_report,
             runtime=self.runtime, quiet=timedelta(minutes=config.queue_events_silence_minutes),
             unreadable=lambda: self.db.unreadable.counts, remote=self.relay.remote)
         self.registry.register(LiveCollector(self.monitoring.snapshot))
-        blending = cb.dialler.blending  # residents in the queue first
-        blending.waiting, blending.live_call = self.monitoring.waiting, self.calllog.tracker.get
+        for dialler in cb.diallers:  # residents in the queue first
+            blending = dialler.blending
+            blending.waiting, blending.live_call = self.monitoring.waiting, self.calllog.tracker.get
         self.promises = PromiseService(self.capacity, cb.repo, cb.service.policy)
         cb.service.promises = self.promises.due_for  # deadlines that can be kept
-        self.monitoring.promising = lambda: promise_report(self.promises, cb.dialler)
-        self.waits = wait_service(AmiPbx(self.lead.guard(self.ami.send_action)), self.clock,
-                                  self.calllog, cb.dialler, self.capacity, cb.service,
+        self.monitoring.promising = lambda: promise_report(self.promises, cb.diallers)
+        self.waits = wait_service({s.names.prefix: s.actions for s in self.sites}, self.clock,
+                                  self.calllog, cb.diallers, self.capacity, cb.service,
                                   config.callback_offer_wait_seconds)
 
     def _build_sites(self, config: Config, numbers: Normaliser) -> None:
@@ -200,7 +206,7 @@ class Service:
         services tell their own listeners (finished calls, changed callbacks) below.
         """
         on, calls, metrics, waits = self.bus.subscribe, self.calllog, self.metrics, self.waits
-        dialler = self.callbacks.dialler  # callbacks; it keeps the agent board (live queue state)
+        dialler = self.callbacks.diallers  # each PBX's: callbacks, and its agents' board
         # domain event              consumers, in order
         on(ev.CallArrived,          calls.handle)
         on(ev.CaseRefKeyed,         calls.handle)
@@ -237,13 +243,14 @@ class Service:
         self.ledger.on_settled(self._settled)
         self.retention.on_changed(self.metrics.anonymised)
         self.callbacks.service.on_change(self.callbacks.feed.bump)
-        dialler.on_prompt = self.callbacks.feed.bump
+        dialler.set_on_prompt(self.callbacks.feed.bump)
 
     def runtime(self) -> RuntimeReport:
         http, feed = self.connections.stats, self.callbacks.feed
         return RuntimeReport(self.supervisor.report(), http.open, http.refused, dict(http.closed),
                              feed.subscribers, feed.dropped, self.lead.report(),
-                             tuple(site.health() for site in self.sites))
+                             tuple(site.health(self.callbacks.diallers.at(site.names.prefix))
+                                   for site in self.sites))
 
     def _board(self) -> Board:
         return board_json(self.callbacks.board.prompts, self.config.tz)
@@ -298,15 +305,14 @@ class Service:
 
     async def _take_back(self, site: Site) -> None:
         """Leading a PBX: its calls in progress the database holds (the last stop's, or a
-        deposed leader's), and for the main PBX the dialler; then events pass."""
+        deposed leader's), and its callbacks' dialler; then events pass."""
         recovered = await self.calllog.recover(site.names.prefix)
         if recovered:
             log.info("took back %d calls of PBX %s that were in progress at the last stop",
                      recovered, site.pbx.name)
-        if site.primary:
-            dialler = self.callbacks.dialler
-            dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
-            self.supervisor.start("dialler", dialler.run)  # the due-loop: prompts and dials
+        dialler = self.callbacks.diallers.at(site.names.prefix)
+        dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
+        self.supervisor.start(site.task("dialler"), dialler.run)  # prompts and dials
 
     def _begin(self, site: Site) -> None:
         """Leading a PBX, events passing: resync with its live state, read its queue_log;
@@ -347,7 +353,7 @@ class Service:
         self.supervisor.start("relay", self.relay.run)
 
     async def _stop_callbacks(self) -> None:
-        await self.supervisor.stop("dialler")
+        await self.supervisor.stop(*(site.task("dialler") for site in self.sites))
         await self.callbacks.service.drain()
 
     async def _stop_calllog(self) -> None:
@@ -371,17 +377,18 @@ class Service:
 
 def _callbacks(config: Config, policy: CallbackPolicy, repo: CallbackRepository,
                cases: CaseRepository, calls: CallRepository, clock: SystemClock,
-               send_action: SendAction) -> Callbacks:
+               sites: list[Site]) -> Callbacks:
     service = CallbackService(repo, cases, calls, policy, clock, normaliser(config.default_region),
-                              config.languages)
+                              config.languages, tuple(site.pbx.name for site in sites))
     wait = config.callback_blend_wait_seconds or config.service_level_thresholds[0]  # <0: off
     settings = DiallerSettings(agent_ring_seconds=config.callback_agent_ring_seconds,
                                caller_id=config.callback_caller_id, languages=config.languages,
                                blend_wait_seconds=wait if wait >= 0 else None,
                                blend_margin=timedelta(minutes=config.callback_blend_margin_minutes))
-    dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
-                              AmiPbx(send_action), clock, settings)
-    return Callbacks(repo, service, dialler, CallbackBoard(repo, service, dialler, clock),
+    diallers = Diallers([CallbackDialler(service, repo, HeapScheduler(), AgentBoard(),
+                                         site.actions, clock, settings, site.names)
+                         for site in sites])
+    return Callbacks(repo, service, diallers, CallbackBoard(repo, service, diallers, clock),
                      ChangeFeed(config.live_feed_queue, config.live_feed_write_timeout))
 
 

@@ -7,39 +7,35 @@ sharing a database) and the reader of its queue_log. What it hears reaches the s
 bus through ``Namespace`` (domain/sites.py), so every site's calls and queues are named
 apart in the one call log.
 
-The first PBX is the council's main one: callbacks are dialled and wait answers set
-through it. Another site passes its calls' events only; the callback, agent and wait
-events it hears are skipped and counted (``skipped``, on /healthz).
+Every site's events go to the one bus: its calls to the call log, its agents and
+callback legs to its own dialler (services/diallers.py), its residents' wait questions to
+the wait service, which answers through the site's PBX (``actions``). The first PBX is
+the council's main one: its ids and queues keep their names, and the ledger's sweep and
+the retention purge run on its leader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from callcentre.ami.client import AmiClient, AmiSettings, Backlog, LinkState
 from callcentre.ami.link import AmiLink
+from callcentre.ami.pbx import AmiPbx
 from callcentre.ami.resync import AmiEvents, Resync
 from callcentre.ami.translate import Translator
 from callcentre.config import Config, Pbx
-from callcentre.domain import events as ev
-from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.sites import Namespace
 from callcentre.ports import Clock, Leadership, LedgerPosition, Normaliser
+from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.calllog import CallLogService
 from callcentre.services.lead import Lead
 from callcentre.services.supervisor import Supervisor
 from callcentre.storage.queue_log_file import QueueLogTail
 
 log = logging.getLogger("callcentre")
-
-# what another site than the main one passes on: its calls' own events
-CALL_EVENTS = (ev.CallArrived, ev.CaseRefKeyed, ev.QueueJoined, ev.AgentAnswered,
-               ev.CallerAbandoned, ev.QueueLeft, ev.AgentCompleted, ev.QueueResultSet,
-               ev.CallerHungUp, ev.SurveyOffered, ev.SurveyAnswered, ResyncStarted, Resynced)
 
 Sink = Callable[[Sequence[str], LedgerPosition], Awaitable[None]]
 
@@ -53,7 +49,6 @@ class Site:
         self.pbx, self.names, self._clock = pbx, Namespace(pbx.name, primary), clock
         self._supervisor = supervisor
         self.publish: Callable[[object], None] = lambda event: None  # the bus (app.py)
-        self.skipped: Counter[str] = Counter()  # events another site does not pass on
         self.translator = Translator(config.inbound_contexts, numbers, clock)
         ami_events = AmiEvents(self.translator, self._publish)
         self.ami = AmiClient(AmiSettings.from_config(config, pbx), ami_events,
@@ -68,6 +63,7 @@ class Site:
         path = pbx.queue_log_path
         self.queue_log = QueueLogTail(path, position, self._lines(take)) if path else None
         self.lead: Lead  # set by lead_by()
+        self.actions: AmiPbx  # likewise
 
     @property
     def primary(self) -> bool:
@@ -83,6 +79,8 @@ class Site:
             await take_back(self)
 
         self.lead = Lead(leadership, self.pbx.name, taken, lambda: begin(self), deposed)
+        # what the services ask of this PBX (dial, set a channel's variable): while leading
+        self.actions = AmiPbx(self.lead.guard(self.ami.send_action))
 
     def _lines(self, take: Sink) -> Sink:
         if self.primary:
@@ -96,9 +94,6 @@ class Site:
         """A standby keeps its login (and the translator's channel state) warm and passes
         nothing on (services/lead.py)."""
         if not self.lead.passes():
-            return
-        if not self.primary and not isinstance(event, CALL_EVENTS):
-            self.skipped[type(event).__name__] += 1
             return
         self.publish(self.names.event(event))
 
@@ -131,12 +126,12 @@ class Site:
         await self.ami.close()
         await self._supervisor.stop(self.task("ami"), self.task("resync"))
 
-    def health(self) -> dict[str, Any]:
-        """What /healthz says of this site."""
+    def health(self, dialler: CallbackDialler) -> dict[str, Any]:
+        """What /healthz says of this site (``dialler``: its callbacks')."""
         link, leader = self.link.report(), self.lead.report()
         return {"pbx": self.pbx.name, "main": self.primary, "ami": link.state,
                 "host": link.host, "port": link.port, "role": leader.role,
                 "instance": leader.leader, "term": leader.term,
                 "queue_log": str(self.queue_log.path) if self.queue_log else None,
                 "queue_log_state": self.queue_log.stats.state if self.queue_log else None,
-                "skipped": dict(self.skipped)}
+                "agents": len(dialler.board.all()), "callbacks_due": len(dialler.ready)}

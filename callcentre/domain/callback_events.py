@@ -3,7 +3,9 @@
 callcentre/ami/translate.py makes these from AMI events (the one table); the
 agent board (agents.py) and the callback dialler (services/callback_dialler.py) consume
 them. A callback attempt's legs are named by ``channel_id``: the ChannelId given to
-Originate, which is the agent leg's Uniqueid and the Linkedid of both legs.
+Originate, which is the agent leg's Uniqueid and the Linkedid of both legs. Each event's
+``site`` is the prefix of the PBX it came from ("" the main one; domain/sites.py), so that
+site's dialler gets it (services/diallers.py).
 """
 
 from __future__ import annotations
@@ -22,18 +24,21 @@ class MemberChanged:
     paused: bool
     status: int  # Asterisk device state: 1 not in use, 2 in use, 6 ringing, 5 unavailable ...
     in_call: bool
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class MemberRemoved:
     queue: str
     interface: str
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceChanged:
     device: str  # e.g. PJSIP/agent1
     state: str  # NOT_INUSE, INUSE, BUSY, RINGING, UNAVAILABLE, ONHOLD ...
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,7 @@ class CallbackRequested:
     caller_raw: str | None
     case_ref: str | None
     language: str | None
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class PromiseTold:
 
     at: datetime
     callback_id: int
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class AgentLegAnswered:
     action_id: str | None
     channel_id: str | None
     at: datetime
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class AgentLegFailed:
     channel_id: str | None
     at: datetime
     reason: int | None  # 0 failed, 1 hung up, 3 no answer, 5 busy, 8 congestion
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class ResidentDialEnded:
     channel_id: str
     at: datetime
     status: str
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,7 @@ class ResidentConfirmed:
 
     channel_id: str
     at: datetime
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,7 @@ class MachineDetection:
     at: datetime
     status: str  # AMDSTATUS: MACHINE, HUMAN, NOTSURE or HANGUP
     cause: str | None  # AMDCAUSE, e.g. LONGGREETING-1500-1500, TOOLONG-4900
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,7 @@ class CallbackLegResult:
     at: datetime
     dial_status: str
     answered_seconds: float | None
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,7 @@ class CallbackLegEnded:
 
     channel_id: str
     at: datetime
+    site: str = ""
 
 
 LegEvent = (

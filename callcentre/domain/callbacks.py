@@ -128,6 +128,7 @@ class Callback:
     original_due_by: datetime | None = None
     extensions: int = 0  # times the deadline was moved later
     source_linkedid: str | None = None  # the call it came from (automatic sources)
+    site: str = ""  # the PBX that dials it (domain/sites.py): "" the main one, else its name
     closed_at: datetime | None = None
     id: int | None = None
     version: int = 0  # optimistic concurrency: bumped by every save

@@ -9,7 +9,9 @@ grows from one PBX to several keeps its history whole; every other site's are wr
 
 The AMI adapter and queue_log reader of each site hand their events and lines through
 ``Namespace`` on the way in; what goes back to the PBX (actions) carries its own
-channel names and needs none.
+channel names and needs none. A callback is dialled through its own site's PBX
+(``Callback.site``, its name; "" the main one), by that site's dialler, whose channel ids
+are its own (``local``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,17 @@ def site_of(call_id: str, primary: str) -> str:
     return site if sep else primary
 
 
+def prefix_in(call_id: str) -> str:
+    """The prefix a namespaced call id (or queue name) carries: "" for the main PBX's."""
+    site, sep, _ = call_id.partition(SEP)
+    return site + sep if sep else ""
+
+
+def prefix_of(site: str) -> str:
+    """The prefix of a site's ids, as ``Callback.site`` names it ("": the main PBX)."""
+    return site + SEP if site else ""
+
+
 @dataclass(frozen=True)
 class Namespace:
     """One site's ids and queue names as the call log keeps them."""
@@ -57,6 +70,15 @@ class Namespace:
 
     def id(self, pbx_id: str) -> str:
         return self.prefix + pbx_id
+
+    def local(self, call_id: str) -> str:
+        """An id as the site's PBX knows it (a namespaced one with its prefix taken off)."""
+        return call_id.removeprefix(self.prefix)
+
+    @property
+    def callback_site(self) -> str:
+        """``Callback.site`` of this site's callbacks."""
+        return "" if self.primary else self.site
 
     def event(self, event: Any) -> Any:
         """``event`` (a domain event from this site's PBX) with its ids and queue named."""
@@ -74,6 +96,8 @@ class Namespace:
             value = getattr(event, name, None)
             if isinstance(value, str):
                 changes[name] = self.prefix + value
+        if isinstance(getattr(event, "site", None), str):  # callback events
+            changes["site"] = self.prefix
         return dataclasses.replace(event, **changes) if changes else event
 
     def call(self, call: Call) -> Call:
@@ -84,7 +108,8 @@ class Namespace:
             event, site=self.prefix,
             live_linkedids=frozenset(self.id(i) for i in event.live_linkedids),
             channel_ids=frozenset(self.id(i) for i in event.channel_ids),
-            adoptable=tuple(self.call(c) for c in event.adoptable))
+            adoptable=tuple(self.call(c) for c in event.adoptable),
+            members=tuple(self._fields(m) for m in event.members))
 
     def queue_log_line(self, text: str) -> str:
         """A queue_log line (``epoch|callid|queue|agent|event|data...``) with its call id

@@ -55,11 +55,13 @@ class CallbackRepository(Protocol):
     async def open_for_phone(self, phone: str) -> list[Callback]:
         """Open callbacks (pending, dialling or needing an outcome) for this number."""
 
-    async def due_before(self, until: datetime) -> list[DueEntry]:
-        """Pending callbacks whose next attempt is before ``until``, earliest first."""
+    async def due_before(self, until: datetime, site: str | None = None) -> list[DueEntry]:
+        """Pending callbacks whose next attempt is before ``until``, earliest first; only
+        ``site``'s (Callback.site: "" the main PBX) unless it is None."""
 
-    async def with_status(self, *statuses: Status) -> list[Callback]:
-        """Every callback in one of ``statuses``, by deadline (e.g. dialling ones at start)."""
+    async def with_status(self, *statuses: Status, site: str | None = None) -> list[Callback]:
+        """Every callback in one of ``statuses``, by deadline (e.g. dialling ones at start);
+        only ``site``'s unless it is None."""
 
 
 DueHandler = Callable[[list[DueEntry]], None]

@@ -16,8 +16,8 @@ from callcentre.domain.calls import Call
 from callcentre.domain.live import LeaderLive
 from callcentre.errors import NoSuchCallback
 from callcentre.ports import CallbackQuery, CallbackRepository, Clock
-from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
+from callcentre.services.diallers import Diallers
 
 UPCOMING = timedelta(hours=8)  # the agent page shows deadlines this far ahead
 SHOWN = 25
@@ -33,7 +33,7 @@ class Prompts:
 
 class CallbackBoard:
     def __init__(self, repo: CallbackRepository, service: CallbackService,
-                 dialler: CallbackDialler, clock: Clock) -> None:
+                 dialler: Diallers, clock: Clock) -> None:
         self._repo = repo
         self._service = service
         self._dialler = dialler

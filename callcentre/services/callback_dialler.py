@@ -17,6 +17,9 @@
 * **Resolve**: at start and after every reconnect, attempts still ``dialling`` are checked
   against the PBX: live ones are followed, finished ones are read from what the dialplan
   stored (AstDB), and the rest become ``link_lost`` (or ``needs_outcome`` if answered).
+
+Each PBX (site) has its own dialler: its agents, its PBX and its callbacks
+(``Callback.site``); services/diallers.py hands each the events of its own PBX.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from callcentre.domain.agents import Agent, AgentBoard, wanted_language
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.events import CallerHungUp
 from callcentre.domain.resync import Resynced
+from callcentre.domain.sites import Namespace
 from callcentre.errors import NoSuchCallback, PbxRefused, PbxUnavailable, StaleCallback
 from callcentre.ports import (
     CallbackRepository,
@@ -81,7 +85,8 @@ class DiallerStats:
 class CallbackDialler:
     def __init__(self, service: CallbackService, repo: CallbackRepository,
                  scheduler: CallbackScheduler, board: AgentBoard, pbx: Pbx, clock: Clock,
-                 settings: DiallerSettings | None = None) -> None:
+                 settings: DiallerSettings | None = None, names: Namespace | None = None) -> None:
+        self.names = names or Namespace("main", primary=True)  # whose callbacks it dials
         self._service = service  # changes other than its own come from here (track)
         self._repo = repo  # reads; writes go through the service, which tells the others
         self._policy = service.policy
@@ -109,7 +114,8 @@ class CallbackDialler:
     # --- scheduling ----------------------------------------------------------------------
     async def rebuild(self) -> int:
         """Reload the scheduler from the table (start-up, and every horizon/2)."""
-        entries = await self._repo.due_before(self._clock.now() + self._policy.horizon)
+        entries = await self._repo.due_before(self._clock.now() + self._policy.horizon,
+                                              self.names.callback_site)
         held = [e for e in entries if e.id not in self.ready]
         self.scheduler.replace_all(held)
         self._wake.set()
@@ -121,7 +127,7 @@ class CallbackDialler:
 
     def track(self, cb: Callback) -> None:
         """CallbackService listener: keep the scheduler and ready set in step."""
-        if cb.id is None:
+        if cb.id is None or cb.site != self.names.callback_site:
             return
         nxt = cb.next_attempt_at
         if not cb.open:
@@ -310,7 +316,7 @@ class CallbackDialler:
 
     def caller_hung_up(self, event: CallerHungUp) -> None:
         """A first leg hung up; if it is one of our agent legs, the attempt is over."""
-        self.handle(cev.CallbackLegEnded(event.linkedid, event.at))
+        self.handle(cev.CallbackLegEnded(self.names.local(event.linkedid), event.at))
 
     async def _promise_in_queue(self, event: cev.CallbackRequested) -> None:
         cb = await self._service.requested_in_queue(event, self.offered(event.linkedid))
@@ -346,9 +352,8 @@ class CallbackDialler:
 
     # --- start-up and reconnect ------------------------------------------------------------
     def resynced(self, event: Resynced) -> None:
-        """After each (re)connect: use the shared resync's answers (the first PBX's: it
-        dials the callbacks; another site's agents are not on its board)."""
-        if event.site:
+        """After each (re)connect of this dialler's PBX: use the resync's answers."""
+        if event.site != self.names.prefix:
             return
         self._service.spawn(self._after_connect(event))
 
@@ -369,9 +374,10 @@ class CallbackDialler:
         members = found.members if found else await self._pbx.queue_members()
         for member in members:
             self.board.apply(member)
-        live = found.channel_ids if found else await self._pbx.live_channels()
+        live = ({self.names.local(i) for i in found.channel_ids} if found
+                else await self._pbx.live_channels())
         resolved = 0
-        for cb in await self._repo.with_status(Status.DIALLING):
+        for cb in await self._repo.with_status(Status.DIALLING, site=self.names.callback_site):
             current = cb.current
             if current is None:
                 continue

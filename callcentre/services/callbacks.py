@@ -25,6 +25,7 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
 from callcentre.domain.events import SurveyAnswered, SurveyOffered
 from callcentre.domain.numbers import mask, require
+from callcentre.domain.sites import site_of
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
 from callcentre.ports import (
     CallbackQuery,
@@ -71,13 +72,15 @@ class NewCallback:
     not_before: datetime | None = None
     source: Source = Source.AGENT
     source_linkedid: str | None = None
+    site: str | None = None  # the PBX to dial it through (a name); None: the call's, or main
 
 
 class CallbackService:
     def __init__(self, repo: CallbackRepository, cases: CaseRepository, calls: CallRepository,
                  policy: CallbackPolicy, clock: Clock, normalise: Normaliser,
-                 languages: tuple[str, ...] = ("en",)) -> None:
+                 languages: tuple[str, ...] = ("en",), sites: tuple[str, ...] = ("main",)) -> None:
         self._repo = repo
+        self._sites = sites  # every PBX's name, the main one first
         self._languages = languages  # the council's (setting languages), the default first
         self._cases = cases
         self._calls = calls
@@ -123,12 +126,23 @@ class CallbackService:
             due_by=due, created_at=at,
             language=self._language(req) or await self._language_of_latest_call(phone, at),
             owner=_name(req.owner, "owner") if req.owner else None,
-            source_linkedid=req.source_linkedid), self.policy)
+            source_linkedid=req.source_linkedid, site=self._site(req)), self.policy)
         stored = await self._repo.add(cb)
         self.stats.created[req.source] = self.stats.created.get(req.source, 0) + 1
         log.info("callback %s promised to %s by %s, due %s (%s)", stored.id, mask(phone),
                  stored.promised_by, stored.due_by.isoformat(), req.source)
         return self._changed(stored)
+
+    def _site(self, req: NewCallback) -> str:
+        """The PBX a callback is dialled through: the one its call came in at, else the one
+        asked for (one of the council's), else the main one; as ``Callback.site`` has it."""
+        if req.source_linkedid is not None:
+            return site_of(req.source_linkedid, "")
+        if req.site is None or req.site == self._sites[0]:
+            return ""
+        if req.site not in self._sites:
+            raise InvalidInput(f"site must be one of: {', '.join(self._sites)}", field="site")
+        return req.site
 
     async def _promise(self, source: Source, at: datetime) -> datetime:
         if self.promises is None:

@@ -17,8 +17,8 @@ from callcentre.domain.callback_policy import CallbackPolicy, Source
 from callcentre.domain.live import PromiseReport
 from callcentre.domain.promises import Capacity, keepable_due, spare_agents, work_seconds
 from callcentre.ports import CallbackRepository
-from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.capacity import CapacityService
+from callcentre.services.diallers import Diallers
 
 log = logging.getLogger("callcentre.callbacks")
 
@@ -69,8 +69,9 @@ class PromiseService:
                                        backlog, floor, ceiling)
 
 
-def promise_report(promises: PromiseService, dialler: CallbackDialler) -> PromiseReport:
-    """How callbacks were promised and blended since start, for /metrics."""
-    stats, blending = dialler.stats, dialler.blending
-    return PromiseReport(promises.sized, promises.fixed, stats.held_for_queue,
-                         blending.held_for_place, stats.urgent_over_queue)
+def promise_report(promises: PromiseService, diallers: Diallers) -> PromiseReport:
+    """How callbacks were promised and blended since start (every site's), for /metrics."""
+    return PromiseReport(promises.sized, promises.fixed,
+                         sum(d.stats.held_for_queue for d in diallers),
+                         sum(d.blending.held_for_place for d in diallers),
+                         sum(d.stats.urgent_over_queue for d in diallers))

@@ -22,7 +22,7 @@ from callcentre.domain.calls import Call
 from callcentre.domain.live import LeaderLive, agent_states, queue_waiting
 from callcentre.errors import NoSuchCallback, StorageError
 from callcentre.ports import CallbackRepository, Notices
-from callcentre.services.callback_dialler import CallbackDialler
+from callcentre.services.diallers import Diallers
 
 log = logging.getLogger("callcentre.callbacks")
 STALE = 10.0  # seconds: a standby stops showing the leader's view this long after it
@@ -92,7 +92,7 @@ class Relay:
             last = (view, now)
 
 
-def leader_view(active: Sequence[Call], dialler: CallbackDialler, now: datetime) -> LeaderLive:
+def leader_view(active: Sequence[Call], dialler: Diallers, now: datetime) -> LeaderLive:
     """The leader's own live view: its calls in progress and its dialler's board."""
     ready = sorted(dialler.ready.values(), key=lambda e: (e.due_by, e.id))
     return LeaderLive(queue_waiting(active, now), agent_states(dialler.board.all()),

@@ -27,6 +27,7 @@ from callcentre.domain.agents import Agent
 from callcentre.domain.callback_events import CallbackRequested
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.live import agent_state
+from callcentre.domain.sites import prefix_in
 from callcentre.domain.waits import (
     QueueNow,
     RecentHandling,
@@ -42,10 +43,10 @@ from callcentre.domain.waits import (
 )
 from callcentre.errors import PbxRefused, PbxUnavailable
 from callcentre.ports import Clock, Pbx
-from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService
 from callcentre.services.calllog import CallLogService
 from callcentre.services.capacity import CapacityService
+from callcentre.services.diallers import Diallers
 
 log = logging.getLogger("callcentre.waits")
 
@@ -69,6 +70,9 @@ class WaitService:
                  agents: Callable[[], Iterable[Agent]], model: Model, offer_due: OfferDue,
                  offer_wait_seconds: float) -> None:
         self._pbx = pbx
+        # another site's PBX by its prefix (domain/sites.py): a resident queued there is
+        # answered through it (app.py); the main PBX's residents through ``pbx``
+        self.site_pbxs: dict[str, Pbx] = {}
         self._clock = clock
         self._active = active  # the call log's calls in progress
         self._agents = agents  # the agent board
@@ -120,7 +124,7 @@ class WaitService:
     async def _answer(self, event: WaitAsked) -> None:
         try:
             told = await self.estimate(event)
-            await self._set(event.channel, told)
+            await self._set(event, told)
         except (PbxRefused, PbxUnavailable) as err:
             self.stats.failed += 1
             log.warning("could not tell the dialplan the wait on %s: %s", event.channel, err)
@@ -128,7 +132,7 @@ class WaitService:
             self.stats.failed += 1
             log.exception("working out the wait for %s failed; the resident is queued "
                           "without an announcement", event.channel)
-            await self._set_quietly(event.channel)
+            await self._set_quietly(event)
         else:
             self.stats.answered += 1
 
@@ -152,19 +156,22 @@ class WaitService:
         self._keep(event.linkedid, told)
         return told
 
-    async def _set(self, channel: str, told: WaitTold | None) -> None:
+    def _pbx_of(self, event: WaitAsked) -> Pbx:
+        return self.site_pbxs.get(prefix_in(event.linkedid), self._pbx)
+
+    async def _set(self, event: WaitAsked, told: WaitTold | None) -> None:
+        pbx, channel = self._pbx_of(event), event.channel
         if told is None:
-            await self._pbx.set_variable(channel, "WAIT_ESTIMATE", "-1")
+            await pbx.set_variable(channel, "WAIT_ESTIMATE", "-1")
             return
         due = told.offered_due
-        await self._pbx.set_variable(channel, "WAIT_OFFER",
-                                     str(int(due.timestamp())) if due else "0")
-        await self._pbx.set_variable(channel, "WAIT_MINUTES", str(minutes_to_say(told.estimate)))
-        await self._pbx.set_variable(channel, "WAIT_ESTIMATE", str(math.ceil(told.estimate)))
+        await pbx.set_variable(channel, "WAIT_OFFER", str(int(due.timestamp())) if due else "0")
+        await pbx.set_variable(channel, "WAIT_MINUTES", str(minutes_to_say(told.estimate)))
+        await pbx.set_variable(channel, "WAIT_ESTIMATE", str(math.ceil(told.estimate)))
 
-    async def _set_quietly(self, channel: str) -> None:
+    async def _set_quietly(self, event: WaitAsked) -> None:
         with contextlib.suppress(PbxRefused, PbxUnavailable):
-            await self._pbx.set_variable(channel, "WAIT_ESTIMATE", "-1")
+            await self._pbx_of(event).set_variable(event.channel, "WAIT_ESTIMATE", "-1")
 
     def queued(self, queue: str) -> list[tuple[str, datetime]]:
         """The residents waiting in ``queue`` now: (linkedid, time queued)."""
@@ -251,7 +258,7 @@ class ModelFigures:
         return self._kept[queue]
 
 
-def wait_service(pbx: Pbx, clock: Clock, calllog: CallLogService, dialler: CallbackDialler,
+def wait_service(pbxs: dict[str, Pbx], clock: Clock, calllog: CallLogService, dialler: Diallers,
                  capacity: CapacityService, callbacks: CallbackService,
                  offer_wait_seconds: float) -> WaitService:
     """The wait service over the running parts (app.py wires it; the dialler asks it for
@@ -260,8 +267,9 @@ def wait_service(pbx: Pbx, clock: Clock, calllog: CallLogService, dialler: Callb
         model = await capacity.model(queue)
         return model.handling_seconds, model.patience_seconds
 
-    waits = WaitService(pbx, clock, calllog.tracker.active, dialler.board.all,
+    waits = WaitService(pbxs[""], clock, calllog.tracker.active, dialler.board.all,
                         ModelFigures(figures, capacity.today), callbacks.offer_due,
                         offer_wait_seconds)
-    dialler.offered = waits.offered
+    waits.site_pbxs = {prefix: pbx for prefix, pbx in pbxs.items() if prefix}
+    dialler.set_offered(waits.offered)
     return waits

@@ -30,7 +30,7 @@ from callcentre.storage.rows import Row, Store, from_epoch, to_epoch
 
 _TIMES = ("not_before", "due_by", "original_due_by", "created_at", "closed_at", "next_attempt_at")
 _PLAIN = ("case_ref", "phone", "reason", "language", "source", "promised_by", "owner",
-          "extensions", "status", "result", "source_linkedid")
+          "extensions", "status", "result", "source_linkedid", "site")
 _DERIVED = ("attempt_count", "first_attempt_in_time", "closed_result", "corrections", "attempts",
             "history", "survey_offered", "survey_resolved", "survey_satisfaction")
 _COLUMNS = _PLAIN + _TIMES + _DERIVED
@@ -77,7 +77,7 @@ def _entry(d: dict[str, Any]) -> HistoryEntry:
 def callback_values(cb: Callback) -> tuple[Any, ...]:
     plain = (cb.case_ref, cb.phone, cb.reason, cb.language, cb.source.value, cb.promised_by,
              cb.owner, cb.extensions, cb.status.value, cb.result.value if cb.result else None,
-             cb.source_linkedid)
+             cb.source_linkedid, cb.site)
     times = tuple(_t(getattr(cb, c)) for c in _TIMES)
     first = cb.first_attempt_in_time
     closed, fixes = first_result(cb), corrections(cb)
@@ -101,7 +101,7 @@ def callback_from_row(row: Row) -> Callback:
         status=Status(row["status"]), result=Result(row["result"]) if row["result"] else None,
         attempts=tuple(_attempt(d) for d in json.loads(row["attempts"])),
         history=tuple(_entry(d) for d in json.loads(row["history"])),
-        extensions=row["extensions"], source_linkedid=row["source_linkedid"],
+        extensions=row["extensions"], source_linkedid=row["source_linkedid"], site=row["site"],
         id=row["id"], version=row["version"], **times)
 
 
@@ -114,7 +114,7 @@ class SqlCallbackRepository:
     # The dialler's rebuild: the pending callbacks due to be tried before a time, read from
     # the partial index callbacks_due alone (it holds id and due_by as well).
     _DUE_BEFORE = ("SELECT id, next_attempt_at, due_by FROM callbacks "
-                   "WHERE status = 'pending' AND next_attempt_at < ? "
+                   "WHERE status = 'pending' AND next_attempt_at < ? {site}"
                    "ORDER BY next_attempt_at, id")
 
     def __init__(self, db: Store) -> None:
@@ -165,15 +165,20 @@ class SqlCallbackRepository:
             "SELECT * FROM callbacks WHERE phone = ? AND status != 'closed' ORDER BY id", (phone,))
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
-    async def due_before(self, until: datetime) -> list[DueEntry]:
-        rows = await self._db.fetch_all(self._DUE_BEFORE, (_t(until),))
+    async def due_before(self, until: datetime, site: str | None = None) -> list[DueEntry]:
+        if site is None:
+            rows = await self._db.fetch_all(self._DUE_BEFORE.format(site=""), (_t(until),))
+        else:
+            rows = await self._db.fetch_all(self._DUE_BEFORE.format(site="AND site = ? "),
+                                            (_t(until), site))
         return self._db.unreadable.read("callbacks", rows, _due_entry)
 
-    async def with_status(self, *statuses: Status) -> list[Callback]:
+    async def with_status(self, *statuses: Status, site: str | None = None) -> list[Callback]:
         marks = ",".join("?" * len(statuses))
+        also, args = ("", []) if site is None else (" AND site = ?", [site])
         rows = await self._db.fetch_all(
-            f"SELECT * FROM callbacks WHERE status IN ({marks}) ORDER BY due_by, id",
-            [s.value for s in statuses])
+            f"SELECT * FROM callbacks WHERE status IN ({marks}){also} ORDER BY due_by, id",
+            [*(s.value for s in statuses), *args])
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
 

@@ -71,14 +71,15 @@ class InMemoryCallbackRepository:
     async def open_for_phone(self, phone: str) -> list[Callback]:
         return [c for _, c in sorted(self._by_id.items()) if c.phone == phone and c.open]
 
-    async def due_before(self, until: datetime) -> list[DueEntry]:
+    async def due_before(self, until: datetime, site: str | None = None) -> list[DueEntry]:
         due = [DueEntry(c.id or 0, c.next_attempt_at, c.due_by) for c in self._by_id.values()
                if c.status is Status.PENDING and c.next_attempt_at is not None
-               and c.next_attempt_at < until]
+               and c.next_attempt_at < until and site in (None, c.site)]
         return sorted(due, key=lambda e: (e.next_attempt_at, e.id))
 
-    async def with_status(self, *statuses: Status) -> list[Callback]:
-        return sorted((c for c in self._by_id.values() if c.status in statuses),
+    async def with_status(self, *statuses: Status, site: str | None = None) -> list[Callback]:
+        return sorted((c for c in self._by_id.values()
+                       if c.status in statuses and site in (None, c.site)),
                       key=lambda c: (c.due_by, c.id or 0))
 
 

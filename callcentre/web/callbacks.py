@@ -82,6 +82,7 @@ async def create(request: web.Request) -> web.Response:
         case_ref=text(body, "case_ref", required=False),
         owner=text(body, "owner", required=False),
         language=text(body, "language", required=False),
+        site=text(body, "site", required=False),
         due_by=_time(deps, body, "due_by", required=False),
         not_before=_time(deps, body, "not_before", required=False)))
     response = await _one(deps, cb, 201)

@@ -37,6 +37,7 @@ def callback_json(cb: Callback, tz: ZoneInfo, calls: Sequence[Call] | None = Non
         "status": cb.status.value, "result": cb.result.value if cb.result else None,
         "next_attempt_at": iso(cb.next_attempt_at, tz), "created_at": iso(cb.created_at, tz),
         "closed_at": iso(cb.closed_at, tz), "first_attempt_in_time": cb.first_attempt_in_time,
+        "site": cb.site or None,
         "attempts": [_attempt(a, tz) for a in cb.attempts],
         "history": [_history(h, tz) for h in cb.history],
     }

@@ -164,7 +164,9 @@ _NEW_CALLBACK = obj({"phone": PHONE, "reason": REASON}, {"promised_by": ACTOR,
                       "otherwise); absent: the language of the resident's latest call, else "
                       "the first of languages"}),
     "due_by": null({**TIME_IN, "description": "default: the policy's promise"}),
-    "not_before": null(TIME_IN)})
+    "not_before": null(TIME_IN),
+    "site": null({"type": "string", "description": "the PBX (a [[pbx]] name) to dial it "
+                  "through (422 for another); absent: the main PBX"})})
 _CALLBACKS: dict[str, Schema] = {
     "/api/callbacks": {
         "post": op("Promise a callback", answer("the callback; Location names it",

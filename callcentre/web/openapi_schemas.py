@@ -114,6 +114,8 @@ _CALLBACK = obj({
     "due_by": TIME, "original_due_by": TIME, "extensions": INT, "status": enum_of(Status),
     "result": null(enum_of(Result)), "next_attempt_at": null(TIME), "created_at": TIME,
     "closed_at": null(TIME), "first_attempt_in_time": null(BOOL),
+    "site": null({"type": "string", "description": "the PBX that dials it: its site's name "
+                  "([[pbx]]); null: the main PBX"}),
     "attempts": array(ref("Attempt")), "history": array(ref("HistoryEntry")),
 }, {"calls": array(ref("Call"))})
 _FIGURE = obj({"key": STR, "figure": STR, "value": null(NUM), "shown": STR, "target": null(STR),

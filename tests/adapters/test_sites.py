@@ -1,5 +1,6 @@
 """Several PBXs in one service: two fake Asterisks replay the very same real call (the
-same Linkedid, the same queue) and the call log keeps two calls, named apart by site."""
+same Linkedid, the same queue) and the call log keeps two calls, named apart by site; each
+site dials its own callbacks and answers its own residents' wait questions."""
 
 from __future__ import annotations
 
@@ -14,18 +15,37 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from callcentre.ami.fakeserver import FakeAmiServer
+from callcentre.ami.message import Message
 from callcentre.app import Service
 from callcentre.config import Config, Pbx
+from callcentre.domain.callback_policy import Source
+from callcentre.domain.callbacks import Status
 from callcentre.web.auth import create_token
 from tests.adapters.test_service_end_to_end import free_port, get_json
+from tests.adapters.test_supervision import AGENT
 from tests.support import policy_file, trace_bytes
 
 
-async def _pbx() -> tuple[FakeAmiServer, int]:
+async def _pbx(agent: bool = False) -> tuple[FakeAmiServer, int]:
+    """A fake PBX; ``agent``: with one free agent in queue council, dialling callbacks."""
     server = FakeAmiServer(username="callcentre", secret="s")
-    for action in ("CoreShowChannels", "QueueStatus"):
-        server.on_action(action, events=[])
+    server.on_action("CoreShowChannels", events=[])
+    server.on_action("QueueStatus", events=[AGENT] if agent else [])
+    for action in ("Originate", "Setvar"):
+        server.on_action(action)
     return server, await server.start()
+
+
+def _two_sites(tmp: Path, main_port: int, north_port: int) -> Config:
+    return Config(pbx=(Pbx("main", ami_port=main_port, ami_secret="s"),
+                       Pbx("north", ami_port=north_port, ami_secret="s")),
+                  db=str(tmp / "cc.sqlite3"), policy_file=policy_file(tmp),
+                  http_port=free_port(), inbound_contexts=("from-resident",))
+
+
+async def _connected(svc: Service) -> None:
+    for site in svc.sites:
+        await site.ami.wait_connected(5)
 
 
 async def _calls(base: str, token: str, count: int) -> list[dict[str, Any]]:
@@ -40,15 +60,11 @@ async def _calls(base: str, token: str, count: int) -> list[dict[str, Any]]:
 
 async def test_two_pbxs_calls_with_the_same_linkedid_are_two_calls(tmp_path: Path) -> None:
     (main, main_port), (north, north_port) = await _pbx(), await _pbx()
-    cfg = Config(pbx=(Pbx("main", ami_port=main_port, ami_secret="s"),
-                      Pbx("north", ami_port=north_port, ami_secret="s")),
-                 db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path),
-                 http_port=free_port(), inbound_contexts=("from-resident",))
+    cfg = _two_sites(tmp_path, main_port, north_port)
     base = f"http://127.0.0.1:{cfg.http_port}"
     try:
         async with Service(cfg).running() as svc:
-            for site in svc.sites:
-                await site.ami.wait_connected(5)
+            await _connected(svc)
             await main.wait_logged_in()
             await north.wait_logged_in()
             now = time.time()
@@ -140,3 +156,74 @@ async def test_a_site_whose_pbx_is_down_degrades_health_and_the_others_log_on(
             assert 'callcentre_pbx_ami_connected{pbx="main"} 1.0' in text
     finally:
         await main.stop()
+
+
+def _sent(server: FakeAmiServer, action: str) -> list[Message]:
+    return [m for m in server.received if (m.get("Action") or "").lower() == action.lower()]
+
+
+def _dialled(server: FakeAmiServer) -> set[int]:
+    """The callbacks ``server`` was asked to dial (ChannelId callback-<installation>-<id>-<n>)."""
+    return {int((m.get("ChannelId") or "").split("-")[-2]) for m in _sent(server, "Originate")}
+
+
+async def test_each_site_dials_its_own_callbacks_and_answers_its_own_residents(
+        tmp_path: Path) -> None:
+    """A callback is dialled through its own site's PBX, to that PBX's agents (both PBXs
+    have a PJSIP/agent1); a resident queued at north is told the wait and promised a
+    callback through north (the real wait_offer capture replayed there), and that callback
+    is north's."""
+    servers = [await _pbx(agent=True), await _pbx(agent=True)]
+    (main, main_port), (north, north_port) = servers
+    cfg = _two_sites(tmp_path, main_port, north_port)
+    base = f"http://127.0.0.1:{cfg.http_port}"
+    try:
+        async with Service(cfg).running() as svc:
+            await _connected(svc)
+            token = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
+            ids = {site: await _promise(base, token, site) for site in ("main", "north", None)}
+            status, body = await _post(base, token, {"phone": "07700900124", "reason": "bins",
+                                                     "site": "south"})
+            assert status == 422 and "site must be one of: main, north" in json.dumps(body)
+            await main.wait_action("Originate", timeout=10)  # one agent each: one call each
+            await north.wait_action("Originate", timeout=10)
+            assert len(_dialled(main)) == 1 and _dialled(main) < {ids["main"], ids[None]}
+            assert _dialled(north) == {ids["north"]}
+            _, one = await get_json(f"{base}/api/callbacks/{ids['north']}", token)
+            assert one["site"] == "north" and one["attempts"][0]["agent"] == "PJSIP/agent1"
+
+            await north.replay_trace(trace_bytes("wait_offer"), rebase_to=time.time())
+            await north.wait_action("Setvar", count=5, timeout=10)
+            for _ in range(100):
+                found = await svc.callbacks.repo.with_status(Status.PENDING, Status.DIALLING)
+                keyed = [c for c in found if c.source is Source.QUEUE_KEYPRESS]
+                if keyed:
+                    break
+                await asyncio.sleep(0.1)
+            assert [c.site for c in keyed] == ["north"], found
+            assert keyed[0].source_linkedid and keyed[0].source_linkedid.startswith("north:")
+            told = {m.get("Variable") for m in _sent(north, "Setvar")}
+            assert {"WAIT_ESTIMATE", "CALLBACK_ID"} <= told
+            assert _sent(main, "Setvar") == []  # nothing of north's went to the main PBX
+            _, health = await get_json(f"{base}/healthz")
+            # north's board: its agent1 and the capture's agent2 and agent3
+            assert [(p["pbx"], p["agents"]) for p in health["pbxs"]] == [("main", 1),
+                                                                        ("north", 3)]
+    finally:
+        for server, _ in servers:
+            await server.stop()
+
+
+async def _post(base: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http, http.post(
+            f"{base}/api/callbacks", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def _promise(base: str, token: str, site: str | None) -> int:
+    body = {"phone": "07700900123", "reason": "bins", **({"site": site} if site else {})}
+    status, made = await _post(base, token, body)
+    assert status == 201, made
+    assert made["site"] == (None if site in (None, "main") else site)
+    return int(made["id"])

@@ -399,8 +399,12 @@ async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_histor
         "SEARCH callbacks USING COVERING INDEX callbacks_created (created_at>? AND created_at<?)")
     assert (await plan(figures_sql._DUE, 2)).startswith(
         "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
-    # the dialler's rebuild (callback_repository.due_before): the pending ones due, in order
-    assert await plan(SqliteCallbackRepository._DUE_BEFORE, 1) == (
+    # the dialler's rebuild (callback_repository.due_before): the pending ones due, in order,
+    # every site's or one site's
+    due_before = SqliteCallbackRepository._DUE_BEFORE
+    assert await plan(due_before.format(site=""), 1) == (
+        "SEARCH callbacks USING COVERING INDEX callbacks_due (next_attempt_at<?)")
+    assert await plan(due_before.format(site="AND site = ? "), 2) == (
         "SEARCH callbacks USING COVERING INDEX callbacks_due (next_attempt_at<?)")
     assert await plan(figures_sql.SqlCallbackFigures._SURVEYED, 2) == (
         "SEARCH callbacks USING COVERING INDEX callbacks_surveyed (due_by>? AND due_by<?)")

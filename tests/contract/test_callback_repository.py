@@ -53,7 +53,8 @@ def a_callback(phone: str = "+447700900123", at: Any = T0, **kw: Any) -> Callbac
 
 
 async def test_add_then_get_round_trips_everything(repo: Any) -> None:
-    cb = await repo.add(a_callback(owner="Agent 1", language="cy", source_linkedid="1.1"))
+    cb = await repo.add(a_callback(owner="Agent 1", language="cy", source_linkedid="1.1",
+                                   site="north"))
     assert cb.id is not None and cb.version == 1
     got = await repo.get(cb.id)
     assert got == cb
@@ -160,6 +161,25 @@ async def test_due_before_lists_pending_earliest_first(repo: Any) -> None:
     assert due[0].next_attempt_at == T0 and due[0].due_by == early.due_by
     assert await repo.due_before(T0) == []
     assert [c.id for c in await repo.with_status(Status.DIALLING)] == [dialling.id]
+
+
+async def test_each_site_reads_its_own_due_and_dialling_callbacks(repo: Any) -> None:
+    """A site's dialler (one per PBX) rebuilds and resolves only its site's callbacks; the
+    promise sizing and the agent page read every site's (site None)."""
+    main = await repo.add(a_callback())
+    north = await repo.add(a_callback(site="north", at=T0 - timedelta(minutes=1)))
+    south = await repo.add(a_callback(site="south"))
+    hour = T0 + timedelta(hours=1)
+    assert [e.id for e in await repo.due_before(hour)] == [north.id, main.id, south.id]
+    assert [e.id for e in await repo.due_before(hour, "")] == [main.id]
+    assert [e.id for e in await repo.due_before(hour, "north")] == [north.id]
+    assert await repo.due_before(hour, "east") == []
+    for cb in (main, north):
+        await repo.update(start_attempt(cb, None, f"x{cb.id}", T0))
+    assert [c.id for c in await repo.with_status(Status.DIALLING, site="north")] == [north.id]
+    assert [c.id for c in await repo.with_status(Status.DIALLING, site="")] == [main.id]
+    assert len(await repo.with_status(Status.DIALLING, Status.PENDING)) == 3
+    assert (await repo.get(south.id or 0)).site == "south"
 
 
 async def test_open_for_phone(repo: Any) -> None:

@@ -1,7 +1,7 @@
 """Two ``callcentre serve`` instances on one PostgreSQL database and real Asterisk 22s
 (#13): a burst on each of two PBXs (two sites) while the leader of both is killed
 (SIGKILL), and then the next leader paused (SIGSTOP) past its lease; and the leader killed
-while a callback is on the line. The standby takes over each time; every call of both
+while a callback is on the line at each PBX. The standby takes over each time; every call of both
 bursts is logged exactly once, as its own PBX's queue_log says it ended; the paused
 leader, woken, writes nothing and exits 75 to be started again as a standby."""
 
@@ -176,12 +176,13 @@ async def callback_of(url: str, callback_id: int) -> Callback:
     return callback_from_row(row)
 
 
-def promise(instance: Instance, url: str, phone: str) -> int:
-    """POST /api/callbacks on ``instance`` (due by the policy's promise, first attempt now)."""
+def promise(instance: Instance, url: str, phone: str, site: str) -> int:
+    """POST /api/callbacks on ``instance`` for ``site`` (due by the policy's promise, first
+    attempt now)."""
     token = subprocess.run([*python_command("token", "create"), "--role", "agent", "--name",
                             "failover-tests"], env={**os.environ, "CALLCENTRE_DB": url},
                            capture_output=True, text=True, check=True).stdout.strip()
-    body = json.dumps({"phone": phone, "reason": "Repair date", "promised_by": "Sam"})
+    body = json.dumps({"phone": phone, "reason": "Repair date", "site": site})
     request = urllib.request.Request(
         f"http://127.0.0.1:{instance.port}/api/callbacks", data=body.encode(), method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -189,43 +190,61 @@ def promise(instance: Instance, url: str, phone: str) -> int:
         return int(json.load(resp)["id"])
 
 
-async def test_the_leader_killed_while_a_callback_is_on_the_line(
-        asterisk: AsteriskHarness, pg_cluster: postgres.Cluster, tmp_path: Path) -> None:
-    """SIGKILL of the leader once the resident answered a callback: the standby takes over,
-    follows the call still up to its end, and asks an agent how it went (needs_outcome),
-    as a restart in place does; the callback is dialled once, by either instance."""
-    await asyncio.to_thread(asterisk.cli, f"database deltree {RESULT_FAMILY}")
-    await asyncio.to_thread(asterisk.pause_members, True, "failover-tests", ["agent2", "agent3"])
+async def test_the_leader_killed_while_a_callback_is_on_the_line_at_each_pbx(
+        asterisk: AsteriskHarness, north: AsteriskHarness, pg_cluster: postgres.Cluster,
+        tmp_path: Path) -> None:
+    """SIGKILL of the leader of two PBXs once a resident answered a callback at each: the
+    standby takes both over, follows each call still up to its end through its own PBX, and
+    asks an agent how it went (needs_outcome), as a restart in place does; each callback is
+    dialled once, by either instance, through its own site's Asterisk (each CDR)."""
+    pbxs = (asterisk, north)
+    for harness in pbxs:
+        await asyncio.to_thread(harness.cli, f"database deltree {RESULT_FAMILY}")
+        await asyncio.to_thread(harness.pause_members, True, "failover-tests",
+                                ["agent2", "agent3"])
     url = await empty_database(pg_cluster)
     policy = tmp_path / "callbacks.toml"
     policy.write_text(POLICY)
-    extra = {"CALLCENTRE_POLICY_FILE": str(policy), "CALLCENTRE_QUEUE_LOG": "",
+    extra = {"CALLCENTRE_POLICY_FILE": str(policy),
+             "CALLCENTRE_CONFIG": sites_file(tmp_path, main=asterisk, north=north),
              "CALLCENTRE_CALLBACK_AGENT_RING_SECONDS": "4"}
     started = [Instance(asterisk, url, tmp_path, "a", **extra)]
     try:
         await started[0].role("leader")
         started.append(Instance(asterisk, url, tmp_path, "b", **extra))
         await started[1].role("standby")
-        mark = asterisk.mark()
-        async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=10,
-                                   keys="1"):
-            callback_id = await asyncio.to_thread(promise, started[1], url, "07700900801")
-            await until(lambda: resident_up(asterisk), 30, "the resident to answer")
+        marks = [harness.mark() for harness in pbxs]
+        phones = dict(agent_ring_s=1, resident_ring_s=1, talk_s=10, keys="1")
+        async with callback_phones(asterisk, **phones), callback_phones(north, **phones):
+            ids = [await asyncio.to_thread(promise, started[1], url, f"0770090080{n}", site)
+                   for n, site in enumerate(("main", "north"))]
+            for harness in pbxs:
+                await until(lambda h=harness: resident_up(h), 30, "the residents to answer")
             await asyncio.sleep(2.5)  # the key, then resident and agent talk
-            assert (await callback_of(url, callback_id)).status is Status.DIALLING
+            for callback_id in ids:
+                assert (await callback_of(url, callback_id)).status is Status.DIALLING
             started[0].proc.send_signal(signal.SIGKILL)
             await started[1].role("leader")
-            for _ in range(300):
-                done = await callback_of(url, callback_id)
-                if done.status is not Status.DIALLING:
-                    break
-                await asyncio.sleep(0.1)
-        assert done.status is Status.NEEDS_OUTCOME, (done, started[1].tail())
-        (attempt,) = done.attempts
-        assert attempt.agent == "PJSIP/agent1" and attempt.answered_at is not None
-        await asyncio.to_thread(asterisk.wait_idle)
-        assert originates(asterisk, mark) == [f"callback-{callback_id}-1"]
+            done = [await followed(url, callback_id) for callback_id in ids]
+        for cb, site in zip(done, ("", "north"), strict=True):
+            assert (cb.status, cb.site) == (Status.NEEDS_OUTCOME, site), (cb, started[1].tail())
+            (attempt,) = cb.attempts
+            assert attempt.agent == "PJSIP/agent1" and attempt.answered_at is not None
+        for harness, mark, callback_id in zip(pbxs, marks, ids, strict=True):
+            await asyncio.to_thread(harness.wait_idle)
+            assert originates(harness, mark) == [f"callback-{callback_id}-1"]
     finally:
         for instance in started:
             instance.end()
-        await asyncio.to_thread(asterisk.pause_members, False, "", ["agent2", "agent3"])
+        for harness in pbxs:
+            await asyncio.to_thread(harness.pause_members, False, "", ["agent2", "agent3"])
+
+
+async def followed(url: str, callback_id: int) -> Callback:
+    """The callback once its attempt is no longer dialling (30 s at most)."""
+    for _ in range(300):
+        cb = await callback_of(url, callback_id)
+        if cb.status is not Status.DIALLING:
+            break
+        await asyncio.sleep(0.1)
+    return cb

@@ -1,5 +1,6 @@
 """Two real Asterisks as two sites of one council (#13): one service logs both, each call
-once, named by its site, with the outcome and wait its own PBX's queue_log gives it."""
+once, named by its site, with the outcome and wait its own PBX's queue_log gives it; and
+dials each site's callbacks through its own Asterisk."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import pytest
 
 from callcentre.app import Service
 from callcentre.config import Pbx
+from callcentre.domain.callbacks import Result, Status
 from callcentre.domain.calls import Call
+from callcentre.services.callbacks import NewCallback
 from tests.asterisk.harness import AsteriskHarness, ScenarioResult
+from tests.integration.test_callbacks_kill_real import originates
+from tests.integration.test_callbacks_real import POLICY, callback_phones, wait_for, wait_until
 from tests.integration.test_calls_real import config_for, scenario
 from tests.integration.test_ledger_real import assert_as_queue_log, queue_log_of, settled_calls
 
@@ -84,3 +89,41 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
             ("main", "connected", "sole"), ("north", "connected", "sole")]
         assert health["pbxs"][1]["queue_log"] == queue_log_of(north)
         assert {p["queue_log_state"] for p in health["pbxs"]} == {"reading"}
+
+
+async def test_each_pbx_dials_its_own_callbacks_once(
+        asterisk: AsteriskHarness, north: AsteriskHarness, tmp_path: Path) -> None:
+    """A callback promised for each site is dialled through that site's Asterisk, to its
+    own agent, once: each Asterisk's CDR holds its own callback's call and not the other's;
+    both residents confirm and both promises are kept."""
+    policy = tmp_path / "callbacks-policy.toml"
+    policy.write_text(POLICY)
+    config = replace(config_for(asterisk, tmp_path / "cc.sqlite3"),
+                     pbx=(pbx("main", asterisk), pbx("north", north)),
+                     policy_file=str(policy), callback_agent_ring_seconds=4)
+    for harness in (asterisk, north):
+        await asyncio.to_thread(harness.pause_members, True, "site-tests", ["agent2", "agent3"])
+    try:
+        async with Service(config).running() as service:
+            await both_resynced(service)
+            await wait_until(lambda: [a.interface for a in
+                                      service.callbacks.diallers.board.available()]
+                             == ["PJSIP/agent1"] * 2, 15)
+            marks = asterisk.mark(), north.mark()
+            async with callback_phones(asterisk, agent_ring_s=1, resident_ring_s=1, talk_s=3,
+                                       keys="1"), \
+                    callback_phones(north, agent_ring_s=1, resident_ring_s=1, talk_s=3,
+                                    keys="1"):
+                made = [await service.callbacks.service.create(NewCallback(
+                    f"0770090055{n}", "Repair date", "Sam", site=site))
+                    for n, site in enumerate(("main", "north"))]
+                done = [await wait_for(service, cb.id or 0, lambda c: c.status is Status.CLOSED)
+                        for cb in made]
+            assert [(c.site, c.result) for c in done] == [("", Result.KEPT),
+                                                          ("north", Result.KEPT)]
+            for harness, mark, cb in zip((asterisk, north), marks, made, strict=True):
+                await asyncio.to_thread(harness.wait_idle)
+                assert originates(harness, mark) == [f"callback-{cb.id}-1"]
+    finally:
+        for harness in (asterisk, north):
+            await asyncio.to_thread(harness.pause_members, False, "", ["agent2", "agent3"])

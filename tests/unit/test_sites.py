@@ -1,5 +1,6 @@
 """Several PBXs: each site's ids and queues named apart (domain/sites.py), the [[pbx]]
-entries of the config, and a resync that closes only its own site's calls."""
+entries of the config, a resync that closes only its own site's calls, and a dialler per
+site."""
 
 from __future__ import annotations
 
@@ -9,16 +10,33 @@ import pytest
 
 from callcentre import config
 from callcentre.config import Pbx
+from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
+from callcentre.domain.agents import AgentBoard
+from callcentre.domain.callbacks import Status
 from callcentre.domain.calls import Call
 from callcentre.domain.queue_log import parse_line
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.sites import Namespace, in_site, site_of, valid_name
-from callcentre.errors import ConfigError
-from callcentre.testing import InMemoryCallRepository
+from callcentre.errors import ConfigError, InvalidInput
+from callcentre.phones import normaliser
+from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.services.callback_dialler import CallbackDialler
+from callcentre.services.callbacks import CallbackService, NewCallback
+from callcentre.services.diallers import Diallers
+from callcentre.testing import (
+    FakeClock,
+    FakePbx,
+    InMemoryCallbackRepository,
+    InMemoryCallRepository,
+    InMemoryCaseRepository,
+    default_policy,
+    utc,
+)
 from tests.unit.test_calllog_service import T0, a_call, details, feed, service
 
 MAIN, NORTH = Namespace("main", primary=True), Namespace("north", primary=False)
+CB_T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT: within calling hours
 
 
 def test_the_main_pbx_keeps_asterisks_ids_and_another_site_names_its_own() -> None:
@@ -137,3 +155,51 @@ async def test_taking_back_a_sites_calls_leaves_the_others_to_their_leader() -> 
     assert await north_leader.recover("north:") == 1
     assert [c.linkedid for c in north_leader.tracker.active()] == ["north:1.0"]
     assert await service(calls).recover("") == 1
+
+
+async def test_each_sites_dialler_dials_its_own_callbacks_and_hears_only_its_pbx() -> None:
+    """One dialler per PBX (services/diallers.py): each dials its site's callbacks through
+    its PBX, to the agents its PBX reports (the same device name at both), and hears only
+    its own PBX's legs and resyncs, whose ids and queues come named by site."""
+    clock = FakeClock(CB_T0)
+    repo = InMemoryCallbackRepository()
+    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    pbxs = (FakePbx(), FakePbx())
+    diallers = Diallers([CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx,
+                                         clock, names=names)
+                         for pbx, names in zip(pbxs, (MAIN, NORTH), strict=True)])
+    for names in (MAIN, NORTH):
+        diallers.handle(names.event(
+            cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)))
+    assert [a.queues for a in diallers.board.all()] == [{"council"}, {"north:council"}]
+    mains = [await service.create(NewCallback(f"0770090012{n}", "bins", "Sam")) for n in (1, 2)]
+    north = await service.create(NewCallback("07700900123", "bins", "Sam", site="north"))
+    with pytest.raises(InvalidInput, match="site must be one of: main, north"):
+        await service.create(NewCallback("07700900124", "bins", "Sam", site="south"))
+    for dialler in diallers:
+        await dialler.tick()
+    assert [r.callback_id for r in pbxs[0].originated] == [mains[0].id]  # one agent: one call
+    assert [r.callback_id for r in pbxs[1].originated] == [north.id]
+    leg = pbxs[1].originated[0].channel_id
+    # the main PBX's resync knows nothing of north's leg: it stays north's to follow
+    diallers.resynced(MAIN.event(Resynced(CB_T0, 0, frozenset(), frozenset(), (), ())))
+    await service.drain()
+    assert (await repo.get(north.id or 0)).status is Status.DIALLING
+    # north's agent did not answer, and the leg hung up: north's dialler hears both (the
+    # hang-up's id named "north:"); the same said of the main PBX is not north's
+    diallers.handle(MAIN.event(cev.AgentLegFailed(None, leg, CB_T0, 3)))
+    diallers.caller_hung_up(MAIN.event(ev.CallerHungUp(leg, CB_T0, 16)))
+    await service.drain()
+    assert (await repo.get(north.id or 0)).status is Status.DIALLING
+    diallers.handle(NORTH.event(cev.AgentLegFailed(None, leg, CB_T0, 3)))
+    diallers.caller_hung_up(NORTH.event(ev.CallerHungUp(leg, CB_T0, 16)))
+    await service.drain()
+    assert (await repo.get(north.id or 0)).status is Status.PENDING  # to be tried again
+    assert (await repo.get(mains[0].id or 0)).status is Status.DIALLING
+    main_leg = pbxs[0].originated[0].channel_id  # and the main PBX's own, without a prefix
+    diallers.handle(MAIN.event(cev.AgentLegFailed(None, main_leg, CB_T0, 3)))
+    diallers.caller_hung_up(MAIN.event(ev.CallerHungUp(main_leg, CB_T0, 16)))
+    await service.drain()
+    assert (await repo.get(mains[0].id or 0)).status is Status.PENDING
+    assert diallers.not_placed() == (0, 0, None) and set(diallers.ready) == {mains[1].id}
