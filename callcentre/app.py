@@ -25,6 +25,7 @@ from callcentre.domain.callback_policy import CallbackPolicy
 from callcentre.domain.calls import Call, CallTracker
 from callcentre.domain.live import LeaderLive, LedgerReport, RuntimeReport
 from callcentre.domain.resync import Resynced, ResyncStarted
+from callcentre.domain.sites import in_site
 from callcentre.domain.standards import Targets
 from callcentre.domain.waits import WaitAnnounced, WaitAsked
 from callcentre.observability.prometheus import CallMetrics, LiveCollector
@@ -137,11 +138,12 @@ class Service:
         """The standards, the capacity model, what /healthz, /metrics and alerts read, and
         what the instances sharing a database tell each other (services/relay.py)."""
         cb = self.callbacks
-        def view() -> LeaderLive:  # what this instance shows the others while it leads
-            return leader_view(self.calllog.tracker.active(), cb.diallers, self.clock.now())
+        def view(site: str) -> LeaderLive:  # what this instance shows the others of a PBX
+            active = [c for c in self.calllog.tracker.active() if in_site(c.linkedid, site)]
+            return leader_view(active, cb.diallers.at(site), self.clock.now())
 
         self.relay = Relay(self.stores.notices, cb.repo, cb.diallers.track, cb.diallers.rebuild,
-                           cb.feed.bump, view, self.lead.passes)
+                           cb.feed.bump, view, {s.names.prefix: s.lead.passes for s in self.sites})
         cb.board.remote = self.relay.remote
         self.figure_days = self.stores.standards
         self.standards = standards_service(config, self.figure_days, self.clock, figures)

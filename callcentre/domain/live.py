@@ -72,6 +72,18 @@ class LeaderLive:
     in_progress: int = 0
     ready: tuple[int, ...] = ()  # callbacks due now, waiting for an agent, soonest first
     available: tuple[str, ...] = ()  # agents free for a callback
+    site: str = ""  # the PBX's prefix (domain/sites.py): "" the main one
+
+
+def merged(views: Iterable[LeaderLive]) -> LeaderLive:
+    """Several sites' views as one (each site's queues are named apart, domain/sites.py):
+    what an instance shows when different instances lead different PBXs."""
+    out = LeaderLive()
+    for view in views:
+        out = LeaderLive({**out.waiting, **view.waiting}, {**out.agents, **view.agents},
+                         out.in_progress + view.in_progress, out.ready + view.ready,
+                         out.available + view.available)
+    return out
 
 
 @dataclass(frozen=True)

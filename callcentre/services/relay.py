@@ -3,10 +3,12 @@
 - Callback changes another instance made: this one's dialler tracks them (the leader
   dials a callback promised on a standby at once, not at its next reload) and its agents'
   pages refresh. When notices may have been missed, the dialler reloads what is due.
-- The leader's live view (callers waiting, agents, callbacks due now): the leader
-  publishes it every ``every`` seconds when it changed, and at least every ``STALE``/2;
-  a standby's wallboard, metrics and agent page show the latest one (``remote``) instead
-  of its own, which follows no PBX event. A view older than STALE is not shown.
+- The leader's live view (callers waiting, agents, callbacks due now), one per PBX
+  (site): the leader of each publishes it every ``every`` seconds when it changed, and at
+  least every ``STALE``/2; an instance's wallboard, metrics and agent page show, for each
+  PBX it does not lead, the latest view its leader published (``remote``), beside its own
+  of the PBXs it leads (a standby follows no event of a PBX it does not lead). A view
+  older than STALE is not shown.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 from callcentre.domain.callbacks import Callback
 from callcentre.domain.calls import Call
-from callcentre.domain.live import LeaderLive, agent_states, queue_waiting
+from callcentre.domain.live import LeaderLive, agent_states, merged, queue_waiting
 from callcentre.errors import NoSuchCallback, StorageError
 from callcentre.ports import CallbackRepository, Notices
-from callcentre.services.diallers import Diallers
+from callcentre.services.callback_dialler import CallbackDialler
 
 log = logging.getLogger("callcentre.callbacks")
 STALE = 10.0  # seconds: a standby stops showing the leader's view this long after it
@@ -31,26 +33,31 @@ STALE = 10.0  # seconds: a standby stops showing the leader's view this long aft
 class Relay:
     def __init__(self, notices: Notices, repo: CallbackRepository,
                  track: Callable[[Callback], None], reload: Callable[[], Awaitable[int]],
-                 bump: Callable[[], None], view: Callable[[], LeaderLive],
-                 leading: Callable[[], bool], every: float = 1.0,
+                 bump: Callable[[], None], view: Callable[[str], LeaderLive],
+                 leading: Mapping[str, Callable[[], bool]], every: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._notices = notices
         self._repo = repo
         self._track = track
         self._reload = reload
         self._bump = bump
-        self._view = view
-        self._leading = leading
+        self._view = view  # this instance's view of a PBX, by its prefix
+        self._leading = leading  # each PBX's prefix: does this instance lead it (events pass)
         self._every = every
         self._monotonic = monotonic
-        self._remote: tuple[LeaderLive, float] | None = None
+        self._remote: dict[str, tuple[LeaderLive, float]] = {}  # by PBX: latest, heard at
 
     def remote(self) -> LeaderLive | None:
-        """The leader's latest view, on a standby; None on the leader, or when stale."""
-        if self._remote is None or self._leading():
+        """The views of the PBXs this instance does not lead, as their leaders last said
+        (fresh ones), with its own of those it leads; None when it leads every PBX or
+        heard nothing fresh (its own view is all it has)."""
+        led = [site for site, leading in self._leading.items() if leading()]
+        now = self._monotonic()
+        heard = [view for site, (view, at) in self._remote.items()
+                 if site in self._leading and site not in led and now - at < STALE]
+        if not heard:
             return None
-        view, at = self._remote
-        return view if self._monotonic() - at < STALE else None
+        return merged([*(self._view(site) for site in led), *heard])
 
     async def run(self) -> None:
         await asyncio.gather(self._notices.listen(self._changed, self._missed, self._seen),
@@ -70,31 +77,39 @@ class Relay:
         self._bump()
 
     def _seen(self, view: LeaderLive) -> None:
-        changed = self._remote is None or self._remote[0] != view
-        self._remote = (view, self._monotonic())
-        if changed:
+        before = self._remote.get(view.site)
+        self._remote[view.site] = (view, self._monotonic())
+        if before is None or before[0] != view:
             self._bump()  # agents' pages show the leader's prompts
 
     async def _publish(self) -> None:
-        last: tuple[LeaderLive, float] | None = None
+        last: dict[str, tuple[LeaderLive, float]] = {}
         while True:
             await asyncio.sleep(self._every)
-            if not self._leading():
-                continue
-            view, now = self._view(), self._monotonic()
-            if last is not None and last[0] == view and now - last[1] < STALE / 2:
-                continue
-            try:
-                await self._notices.publish(view)
-            except StorageError as err:
-                log.warning("could not publish the live view to the other instances: %s", err)
-                continue
-            last = (view, now)
+            for site, leading in self._leading.items():
+                if leading():
+                    await self._publish_site(site, last)
+
+    async def _publish_site(self, site: str, last: dict[str, tuple[LeaderLive, float]]
+                            ) -> None:
+        view, now = self._view(site), self._monotonic()
+        said = last.get(site)
+        if said is not None and said[0] == view and now - said[1] < STALE / 2:
+            return
+        try:
+            await self._notices.publish(view)
+        except StorageError as err:
+            log.warning("could not publish the live view to the other instances: %s", err)
+            return
+        last[site] = (view, now)
 
 
-def leader_view(active: Sequence[Call], dialler: Diallers, now: datetime) -> LeaderLive:
-    """The leader's own live view: its calls in progress and its dialler's board."""
+def leader_view(active: Sequence[Call], dialler: CallbackDialler, now: datetime
+                ) -> LeaderLive:
+    """A leader's own live view of one PBX: its calls in progress (``active``: that PBX's)
+    and that PBX's dialler's board."""
     ready = sorted(dialler.ready.values(), key=lambda e: (e.due_by, e.id))
     return LeaderLive(queue_waiting(active, now), agent_states(dialler.board.all()),
                       len(active), tuple(e.id for e in ready),
-                      tuple(a.name or a.interface for a in dialler.board.available()))
+                      tuple(a.name or a.interface for a in dialler.board.available()),
+                      dialler.names.prefix)

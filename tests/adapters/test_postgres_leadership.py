@@ -232,6 +232,9 @@ async def test_a_callback_changed_on_one_instance_is_heard_by_the_others(
             await b._db.fetch_all("SELECT pg_notify('callcentre_live', 'x {\"nonsense\": 1}')")
             await notices[0].publish(view)  # after a view not understood: still listening
             await until(lambda: heard_b.views == [view, view])
+            north = replace(view, waiting={"north:council": (1, 4.0)}, site="north:")
+            await notices[0].publish(north)  # another PBX's view says whose it is
+            await until(lambda: heard_b.views == [view, view, north])
             assert heard_a.views == []
         finally:
             for task in listening:

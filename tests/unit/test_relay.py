@@ -23,8 +23,8 @@ class World:
         self.now = 0.0
         self.view = VIEW
         self.relay = Relay(self.notices, self.repo, self.tracked.append, self.reload,
-                           self.bump, lambda: self.view, lambda: self.leading, every=0.01,
-                           monotonic=lambda: self.now)
+                           self.bump, lambda site: self.view, {"": lambda: self.leading},
+                           every=0.01, monotonic=lambda: self.now)
 
     async def reload(self) -> int:
         self.reloads += 1
@@ -90,3 +90,35 @@ async def test_the_leader_publishes_its_view_when_it_changes_and_a_standby_never
     finally:
         task.cancel()
 
+
+
+async def test_each_pbx_has_its_leaders_view_and_an_instance_shows_them_all() -> None:
+    """Instance A leads the main PBX and B north (several PBXs): each publishes only the
+    view of the PBX it leads, and shows its own view of that one with the other's latest."""
+    notices = FakeNotices()
+    north = LeaderLive({"north:council": (1, 12.0)}, {"north:council": {"busy": 2}}, 1, (9,),
+                       (), "north:")
+    leads = {"": True, "north:": False}
+    views = {"": VIEW, "north:": LeaderLive(site="north:")}  # what A would say of north: nothing
+    relay = Relay(notices, InMemoryCallbackRepository(), lambda cb: None, _nothing, lambda: None,
+                  views.__getitem__, {site: lambda s=site: leads[s] for site in leads},
+                  every=0.01)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.05)
+        assert notices.published == [VIEW]  # the main PBX's only
+        assert relay.remote() is None  # nothing heard of north yet: A's own view
+        await notices.seen(north)
+        shown = relay.remote()
+        assert shown is not None
+        assert shown.waiting == {"council": (2, 31.5), "north:council": (1, 12.0)}
+        assert set(shown.agents) == {"council", "north:council"}
+        assert (shown.in_progress, shown.ready, shown.available) == (4, (7, 9), ("Ann",))
+        leads["north:"] = True  # A leads both now: its own view of each
+        assert relay.remote() is None
+    finally:
+        task.cancel()
+
+
+async def _nothing() -> int:
+    return 0

@@ -89,6 +89,7 @@ class PgNotices:
             live(LeaderLive({q: (int(n), float(w)) for q, (n, w) in data["waiting"].items()},
                             data["agents"], int(data["in_progress"]),
                             tuple(int(i) for i in data["ready"]),
-                            tuple(str(a) for a in data["available"])))
+                            tuple(str(a) for a in data["available"]),
+                            str(data.get("site", ""))))  # none before sites: the main PBX
         except (ValueError, KeyError, TypeError) as err:  # another version's: skipped, said
             log.warning("notices: a live view not understood (%s); skipped", err)
