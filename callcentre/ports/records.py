@@ -179,7 +179,10 @@ class CapacityHistory(Protocol):
 class CallbackFiguresSource(Protocol):
     """Callback figures for the standards report and the scrape-time metrics."""
 
-    async def period(self, start: datetime, end: datetime) -> CallbackPeriod: ...
+    async def period(self, start: datetime, end: datetime,
+                     site: str | None = None) -> CallbackPeriod:
+        """Callbacks made, and due, in [start, end): every site's, or only ``site``'s
+        (Callback.site: "" the main PBX). Raises StorageError."""
 
     async def counts(self, now: datetime, at_risk_margin: timedelta) -> CallbackCounts:
         """Totals and open callbacks now. Raises StorageError."""

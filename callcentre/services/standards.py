@@ -27,7 +27,7 @@ class Report:
     thresholds: tuple[int, ...]
     targets: Targets
     queue: str | None
-    callbacks: CallbackPeriod | None = None  # council-wide; None when not reported
+    callbacks: CallbackPeriod | None = None  # the council's or the site's; None for a queue
     survey_agents: SurveyByAgent = field(default_factory=dict)  # the period's, by agent
     site: str | None = None  # the figures of this site's queues (when queue is None)
 
@@ -77,7 +77,7 @@ class StandardsService:
         scope = await self.scope(queue, site)
         trend = [(p, await self.standards(p.first_day, p.end_day, scope)) for p in trend_periods]
         return Report(period, trend[-1][1], trend, self.thresholds, self.targets, queue,
-                      await self.callback_period(period) if scope is None else None,
+                      None if queue is not None else await self.callback_period(period, site),
                       await self.survey(period, scope), site if queue is None else None)
 
     async def scope(self, queue: str | None, site: str | None) -> Queues:
@@ -90,10 +90,15 @@ class StandardsService:
     async def survey(self, period: Period, queue: Queues) -> SurveyByAgent:
         return await self._repo.survey(period.first_day, period.end_day, queue)
 
-    async def callback_period(self, period: Period) -> CallbackPeriod | None:
+    async def callback_period(self, period: Period,
+                              site: str | None = None) -> CallbackPeriod | None:
+        """The callbacks made and due in ``period``: the council's, or those ``site``
+        dials (Callback.site names the main PBX "")."""
         if self._callbacks is None:
             return None
-        return await self._callbacks.period(*period.bounds(self._tz))
+        if site is not None and self.sites and site == self.sites[0]:
+            site = ""
+        return await self._callbacks.period(*period.bounds(self._tz), site)
 
     async def queues(self) -> list[str]:
         return await self._repo.queues()

@@ -191,6 +191,11 @@ async def test_each_site_dials_its_own_callbacks_and_answers_its_own_residents(
             assert _dialled(north) == {ids["north"]}
             _, one = await get_json(f"{base}/api/callbacks/{ids['north']}", token)
             assert one["site"] == "north" and one["attempts"][0]["agent"] == "PJSIP/agent1"
+            for site, promised in (("", 3), ("main", 2), ("north", 1)):  # each site's own
+                _, report = await get_json(f"{base}/api/standards?period=day&site={site}",
+                                           token)
+                figures = {f["key"]: f["value"] for f in report["figures"]}
+                assert figures["callbacks_promised"] == promised, (site, figures)
 
             await north.replay_trace(trace_bytes("wait_offer"), rebase_to=time.time())
             await north.wait_action("Setvar", count=5, timeout=10)

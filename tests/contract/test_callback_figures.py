@@ -92,6 +92,27 @@ async def test_period_results_are_judged_by_deadline(engine: Engine) -> None:
     assert period.kept_ratio == 0.5
 
 
+async def test_a_sites_period_counts_its_own_callbacks(engine: Engine) -> None:
+    """/standards?site=north: the callbacks north dials (Callback.site), made and due."""
+    repo = engine.callbacks
+    for cb in [closed(Result.KEPT, timedelta(hours=1)),
+               closed(Result.MISSED, timedelta(hours=2), site="north"),
+               replace(closed(Result.KEPT, timedelta(hours=3), site="north"),
+                       attempts=(Attempt(1, T0, "callback-x-1", "PJSIP/agent1", T0,
+                                         AttemptOutcome.REACHED, T0, True, survey_offered=True,
+                                         survey_resolved=True, survey_satisfaction=5),)),
+               a_callback(due_by=T0 + timedelta(hours=4), site="south")]:
+        await repo.add(cb)
+    figures, day = engine.callback_figures, (T0, T0 + timedelta(days=1))
+    council, main = await figures.period(*day), await figures.period(*day, "")
+    north, east = await figures.period(*day, "north"), await figures.period(*day, "east")
+    assert (council.promised, council.due, council.kept, council.still_open) == (4, 4, 2, 1)
+    assert (main.promised, main.due, main.kept, main.missed) == (1, 1, 1, 0)
+    assert (north.promised, north.due, north.kept, north.missed) == (2, 2, 1, 1)
+    assert north.survey.offered == 1 and main.survey.offered == 0
+    assert (east.promised, east.due) == (0, 0)
+
+
 async def test_the_survey_after_callbacks_is_counted_by_deadline(engine: Engine) -> None:
     """Each callback counts its latest attempt that reached the survey (#15)."""
     def surveyed(hours: int, *answers: tuple[bool | None, int | None]) -> Callback:
@@ -395,10 +416,14 @@ async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_histor
     assert "SCAN callback_tallies" in counts
     assert "SCAN callbacks USING COVERING INDEX callbacks_open" in counts
     assert "TEMP B-TREE" not in counts  # grouped in the index's order (status first)
-    assert await plan(figures_sql._MADE, 2) == (
-        "SEARCH callbacks USING COVERING INDEX callbacks_created (created_at>? AND created_at<?)")
-    assert (await plan(figures_sql._DUE, 2)).startswith(
-        "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
+    for site, n in (("", 2), (" AND site = ?", 3)):  # the council's, and one site's
+        assert await plan(figures_sql._MADE.format(site=site), n) == (
+            "SEARCH callbacks USING COVERING INDEX callbacks_created "
+            "(created_at>? AND created_at<?)")
+        assert (await plan(figures_sql._DUE.format(site=site), n)).startswith(
+            "SEARCH callbacks USING COVERING INDEX callbacks_due_results (due_by>? AND due_by<?)")
+        assert await plan(figures_sql.SqlCallbackFigures._SURVEYED.format(site=site), n) == (
+            "SEARCH callbacks USING COVERING INDEX callbacks_surveyed (due_by>? AND due_by<?)")
     # the dialler's rebuild (callback_repository.due_before): the pending ones due, in order,
     # every site's or one site's
     due_before = SqliteCallbackRepository._DUE_BEFORE
@@ -406,5 +431,4 @@ async def test_the_figures_read_the_open_callbacks_and_the_period_not_the_histor
         "SEARCH callbacks USING COVERING INDEX callbacks_due (next_attempt_at<?)")
     assert await plan(due_before.format(site="AND site = ? "), 2) == (
         "SEARCH callbacks USING COVERING INDEX callbacks_due (next_attempt_at<?)")
-    assert await plan(figures_sql.SqlCallbackFigures._SURVEYED, 2) == (
-        "SEARCH callbacks USING COVERING INDEX callbacks_surveyed (due_by>? AND due_by<?)")
+

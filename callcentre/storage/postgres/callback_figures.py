@@ -18,13 +18,13 @@ _COUNTS = (
     "FROM callbacks WHERE status != 'closed' GROUP BY status")
 _DUE = ("SELECT result, COUNT(*), COUNT(*) FILTER (WHERE extensions > 0), "
         "COUNT(*) FILTER (WHERE result = 'missed' AND first_attempt_in_time = 1) "
-        "FROM callbacks WHERE due_by >= ? AND due_by < ? GROUP BY result")
+        "FROM callbacks WHERE due_by >= ? AND due_by < ?{site} GROUP BY result")
 
 
 class PgCallbackFigures(SqlCallbackFigures):
     _COUNTS = _COUNTS
     _DUE = _DUE
-    _SURVEYED = SURVEYED.format(offered="survey_offered")
+    _SURVEYED = SURVEYED.replace("{offered}", "survey_offered")
 
     def __init__(self, db: PgDatabase) -> None:
         super().__init__(db)
