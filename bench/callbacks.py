@@ -22,6 +22,10 @@ its copy by ``callcentre migrate-data``; ``--repeats`` times, the engines in tur
    (60 s) minute among the 100,000; the dialler's real run loop (real clock) prompts
    them; lateness = prompt moment - next_attempt_at, p50/p99/max.
 
+5. **A site's rebuild** (several PBXs, #13): the same ``--pending`` callbacks, all within
+   the horizon, spread over 4 sites; one site's dialler rebuilds its quarter (the main
+   PBX's, and another's), against the whole rebuild of step 2.
+
 Targets (the issue): rebuild under 2 s, p99 lateness under 1 s, RSS growth under 100 MB.
 """
 
@@ -44,6 +48,7 @@ import psutil
 from callcentre.domain.agents import AgentBoard
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Callback, new_callback
+from callcentre.domain.sites import Namespace
 from callcentre.phones import normaliser
 from callcentre.scheduling.due_loop import HeapScheduler
 from callcentre.services.callback_dialler import CallbackDialler
@@ -60,6 +65,8 @@ from callcentre.testing import (
 )
 
 MB = 1024 * 1024
+SITES = 4  # the per-site rebuild's sites
+STORES = ("worst", "usual", "sites")  # the databases of one engine's run
 REFERENCE_JOBS = 20_000  # APScheduler's add_job slows as its job store grows: capped
 
 
@@ -69,7 +76,7 @@ class WallClock:
 
 
 def _rows(now: datetime, n: int, spread: timedelta, due: int, window: float,
-          policy: object) -> list[tuple[object, ...]]:
+          policy: object, sites: int = 1) -> list[tuple[object, ...]]:
     rng = random.Random(7)
     rows = []
     for i in range(n):
@@ -79,7 +86,8 @@ def _rows(now: datetime, n: int, spread: timedelta, due: int, window: float,
             at = now + timedelta(seconds=5 + window + rng.uniform(0, spread.total_seconds()))
         cb = Callback(case_ref=f"C-{i}", phone=f"+4477009{i:05d}", reason="bench",
                       source=Source.AGENT, promised_by="bench", not_before=at,
-                      due_by=at + timedelta(hours=2), created_at=now)
+                      due_by=at + timedelta(hours=2), created_at=now,
+                      site=f"s{i % sites}" if i % sites else "")
         cb = new_callback(cb, policy)  # type: ignore[arg-type]
         rows.append(sql.callback_values(cb))
     return rows
@@ -98,17 +106,19 @@ async def _fill(url: str, rows: list[tuple[object, ...]]) -> None:
     await db.close()
 
 
-def _dialler(db: Database | PgDatabase, clock: WallClock, policy: object) -> CallbackDialler:
+def _dialler(db: Database | PgDatabase, clock: WallClock, policy: object,
+             site: Namespace | None = None) -> CallbackDialler:
     service = CallbackService(repositories_on(db).callbacks, InMemoryCaseRepository(),
                               InMemoryCallRepository(), policy, clock, normaliser("GB"))  # type: ignore[arg-type]
-    return CallbackDialler(service, service.repo, HeapScheduler(), AgentBoard(), FakePbx(), clock)
+    return CallbackDialler(service, service.repo, HeapScheduler(), AgentBoard(), FakePbx(), clock,
+                           names=site)
 
 
-async def _rebuild(url: str, policy: object
+async def _rebuild(url: str, policy: object, site: Namespace | None = None
                    ) -> tuple[float, int, CallbackDialler, Database | PgDatabase]:
     db = _database(url)
     await db.open()
-    dialler = _dialler(db, WallClock(), policy)
+    dialler = _dialler(db, WallClock(), policy, site)
     t0 = time.perf_counter()
     held = await dialler.rebuild()
     return time.perf_counter() - t0, held, dialler, db
@@ -172,11 +182,11 @@ async def main(pending: int, due: int, window: float, engines: list[str],
                                     if engine == "postgresql" else ""), flush=True)
             with tempfile.TemporaryDirectory() as tmp:
                 if running and engine == "postgresql":
-                    for name in ("worst", "usual"):
+                    for name in STORES:
                         await _engines.create(running, name)
-                    stores = (running.dsn("worst"), running.dsn("usual"))
+                    stores = tuple(running.dsn(name) for name in STORES)
                 else:
-                    stores = (str(Path(tmp) / "worst.sqlite3"), str(Path(tmp) / "usual.sqlite3"))
+                    stores = tuple(str(Path(tmp) / f"{name}.sqlite3") for name in STORES)
                 rebuilds[engine] = await one_engine(stores, pending, due, window)
     if len(rebuilds) > 1:
         (lite_worst, lite_usual), (pg_worst, pg_usual) = rebuilds["sqlite"], rebuilds["postgresql"]
@@ -213,13 +223,13 @@ async def on_history(history: Path, engines: list[str], shared_buffers: str,
               f"{min(times['postgresql']) / min(times['sqlite']):.2f}x")
 
 
-async def one_engine(stores: tuple[str, str], pending: int, due: int,
+async def one_engine(stores: tuple[str, ...], pending: int, due: int,
                      window: float) -> tuple[float, float]:
     """Every step on one engine: (rebuild seconds, all within the horizon; spread)."""
     always = _always_policy()  # the deadline rules do not matter here; hours always open
     proc = psutil.Process()
     now = datetime.now(UTC)
-    worst, usual = stores
+    worst, usual, sites = stores
     t0 = time.perf_counter()
     await _fill(worst, _rows(now, pending, timedelta(minutes=30), due, window, always))
     await _fill(usual, _rows(now, pending, timedelta(days=10), due, window, always))
@@ -247,7 +257,20 @@ async def one_engine(stores: tuple[str, str], pending: int, due: int,
           f"{_pct(late, 0.5) * 1000:.1f} ms, p99 {_pct(late, 0.99) * 1000:.1f} ms, "
           f"max {max(late) * 1000:.1f} ms (target p99 < 1 s)")
     print(f"RSS growth at the end: {(rss2 - rss0) / MB:.1f} MB")
+    await _per_site(sites, now, pending, rebuild_s, always)
     return rebuild_s, spread_s
+
+
+async def _per_site(url: str, now: datetime, pending: int, whole: float, always: object) -> None:
+    """Several PBXs (#13): each site's dialler rebuilds its own callbacks only. The same
+    callbacks, all within the horizon, spread over SITES sites: one site's rebuild against
+    the whole rebuild above (same run)."""
+    await _fill(url, _rows(now, pending, timedelta(minutes=30), 0, 60.0, always, SITES))
+    for name in ("main", "s1"):
+        seconds, held, _, db = await _rebuild(url, always, Namespace(name, name == "main"))
+        await db.close()
+        print(f"rebuild of one site's ({name}: {held:,} of {pending:,} over {SITES} sites): "
+              f"{seconds:.3f} s; / the whole rebuild = {seconds / whole:.3f}")
 
 
 def _always_policy() -> object:
