@@ -89,11 +89,6 @@ class Callbacks:
     board: CallbackBoard
     feed: ChangeFeed
 
-    @property
-    def dialler(self) -> CallbackDialler:
-        """The main PBX's."""
-        return self.diallers.main
-
 
 class Service:
     """Everything the running process holds, wired together."""
@@ -312,6 +307,8 @@ class Service:
         if recovered:
             log.info("took back %d calls of PBX %s that were in progress at the last stop",
                      recovered, site.pbx.name)
+        if site.primary:
+            await self.callbacks.service.adopt_orphans()
         dialler = self.callbacks.diallers.at(site.names.prefix)
         dialler.set_channel_prefix(f"callback-{await self.db.installation_id()}")
         self.supervisor.start(site.task("dialler"), dialler.run)  # prompts and dials

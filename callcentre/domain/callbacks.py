@@ -165,6 +165,12 @@ def with_history(cb: Callback, at: datetime, by: str, action: str, *, old: str |
     return replace(cb, history=(*cb.history, entry))
 
 
+def move_to_site(cb: Callback, site: str, at: datetime, reason: str) -> Callback:
+    """Dialled through another PBX (``site``; "" the main one) from now on, as said."""
+    return with_history(replace(cb, site=site), at, "system", "site", old=cb.site or None,
+                        new=site or None, reason=reason)
+
+
 def require_status(cb: Callback, *allowed: Status, doing: str) -> None:
     if cb.status not in allowed:
         state = cb.result.value if cb.result else cb.status.value

@@ -195,6 +195,21 @@ class CallbackService:
             return self._changed(stored)
         raise StaleCallback(f"callback {callback_id} keeps changing; try again")
 
+    async def adopt_orphans(self) -> int:
+        """Open callbacks of a PBX no longer configured (a site removed, or renamed) are
+        dialled through the main PBX from now on, said in their history: none is left
+        without a dialler. When this instance takes the main PBX's lead (app.py)."""
+        known, moved = set(self._sites[1:]), 0
+        for cb in await self._repo.with_status(cbd.Status.PENDING, cbd.Status.DIALLING,
+                                               cbd.Status.NEEDS_OUTCOME):
+            if cb.site and cb.site not in known:
+                await self.change(cb.id or 0, _to_main)
+                moved += 1
+        if moved:
+            log.warning("%d open callbacks of PBXs no longer configured are dialled through "
+                        "the main PBX %s", moved, self._sites[0])
+        return moved
+
     async def save(self, cb: Callback, origin: Listener | None = None) -> Callback:
         """Store a callback changed by the caller (the dialler) and tell every listener but
         ``origin`` (the caller knows its own write); raises StaleCallback."""
@@ -368,6 +383,10 @@ class CallbackService:
 
 
 MAX_NAME = 100  # who promised, owns, accepts or changes a callback (web/openapi_schemas.py)
+
+
+def _to_main(cb: Callback, now: datetime) -> Callback:
+    return cbd.move_to_site(cb, "", now, f"PBX {cb.site} is no longer configured")
 
 
 def _name(value: str | None, field_name: str) -> str:

@@ -70,5 +70,5 @@ async def test_demo_pages_token_and_mix(tmp_path: Path) -> None:
         health = json.loads(text)
         assert health["callbacks"]["not_placed"] >= 1
         assert health["callbacks"]["latest_reason"].endswith(NO_PHONES)
-        _, attempts = demo.service.callbacks.dialler.not_placed()[:2]
+        _, attempts = demo.service.callbacks.diallers.main.not_placed()[:2]
         assert attempts <= 2 * health["callbacks"]["not_placed"], attempts  # not 5 a second

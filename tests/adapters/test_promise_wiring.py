@@ -15,13 +15,13 @@ from tests.support import policy_file
 
 def test_the_dialler_reads_the_wallboards_queue_state(tmp_path: Path) -> None:
     svc = Service(Config(db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path)))
-    dialler = svc.callbacks.dialler
+    dialler = svc.callbacks.diallers.main
     assert dialler.blending.waiting == svc.monitoring.waiting
     assert dialler.blending.live_call == svc.calllog.tracker.get
     assert dialler._settings.blend_wait_seconds == 20.0  # the answer threshold
     off = Service(Config(db=str(tmp_path / "off.sqlite3"), policy_file=policy_file(tmp_path),
                          callback_blend_wait_seconds=-1))
-    assert off.callbacks.dialler._settings.blend_wait_seconds is None
+    assert off.callbacks.diallers.main._settings.blend_wait_seconds is None
 
 
 async def test_new_callbacks_are_promised_by_the_promise_service(tmp_path: Path) -> None:

@@ -130,13 +130,13 @@ async def test_the_call_log_writer(running: Running, monkeypatch: pytest.MonkeyP
 
 def _dialler_fails_once(svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     # its first read of the table (before, a database error there ended the dialler for good)
-    fail_once(svc.callbacks.dialler, "rebuild", monkeypatch)
+    fail_once(svc.callbacks.diallers.main, "rebuild", monkeypatch)
 
 
 @pytest.mark.parametrize("running", [_dialler_fails_once], indirect=True)
 async def test_the_dialler(running: Running) -> None:
     await running.restarted("dialler")
-    await until(lambda: bool(running.svc.callbacks.dialler.board.available()), "the agent")
+    await until(lambda: bool(running.svc.callbacks.diallers.main.board.available()), "the agent")
     await running.callback_is_dialled()
 
 
@@ -148,7 +148,7 @@ def _resync_fails_once(svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_the_resync(running: Running) -> None:
     await running.restarted("resync")
     await until(lambda: running.svc.resync.runs == 1, "the resync to finish")
-    await until(lambda: bool(running.svc.callbacks.dialler.board.available()), "the agent")
+    await until(lambda: bool(running.svc.callbacks.diallers.main.board.available()), "the agent")
     await running.call_is_logged()
     await running.callback_is_dialled()
 
@@ -194,7 +194,7 @@ async def test_a_stored_row_that_cannot_be_read_is_skipped_not_fatal(running: Ru
     with sqlite3.connect(svc.config.db) as con:
         con.execute("UPDATE callbacks SET not_before = -1e15, next_attempt_at = -1e15"
                     " WHERE id = ?", (bad.id,))
-    await until(lambda: bool(svc.callbacks.dialler.board.available()), "the agent")
+    await until(lambda: bool(svc.callbacks.diallers.main.board.available()), "the agent")
     await running.callback_is_dialled()  # the due-loop went past the bad row
     token = await svc_token(svc)
     base = f"http://127.0.0.1:{svc.config.http_port}"

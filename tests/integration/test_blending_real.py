@@ -44,7 +44,7 @@ async def service(asterisk: AsteriskHarness, tmp_path: Path) -> AsyncIterator[Se
                   callback_agent_ring_seconds=4, callback_blend_wait_seconds=THRESHOLD)
     async with Service(cfg).running() as svc:
         await started(svc)
-        await wait_until(lambda: len(svc.callbacks.dialler.board.available()) == 3, 15)
+        await wait_until(lambda: len(svc.callbacks.diallers.main.board.available()) == 3, 15)
         yield svc
 
 
@@ -65,7 +65,7 @@ async def burst_while_due(service: Service, asterisk: AsteriskHarness,
     try:
         await wait_until(lambda: any(n and longest > THRESHOLD
                                      for n, longest in service.monitoring.waiting().values()), 30)
-        assert not service.callbacks.dialler.board.available(), "an agent sat idle in a burst"
+        assert not service.callbacks.diallers.main.board.available(), "an agent sat idle in a burst"
         cb = await service.callbacks.service.create(NewCallback(
             "07700900555", "Blending test", "Customer Services", None))
         closed = await wait_for(service, cb.id or 0, lambda c: c.status is Status.CLOSED, 90)
@@ -92,7 +92,7 @@ async def test_callback_waits_for_the_queue_and_is_kept(service: Service,
             if e + THRESHOLD + 1 < dialled < left - 1}
     assert not over, f"dialled at {dialled:.1f} while these waited: {over}"
     # and the rule was exercised: agents came free while residents waited, and went to them
-    assert service.callbacks.dialler.stats.held_for_queue > 0
+    assert service.callbacks.diallers.main.stats.held_for_queue > 0
     assert dialled >= max(left for _, left in entered_left.values()) - 1
     assert closed.result is Result.KEPT and attempt.answered_at is not None
     assert attempt.answered_at <= closed.due_by

@@ -73,7 +73,7 @@ async def running(asterisk: AsteriskHarness, tmp_path: Path,
         async with Service(cfg).running() as svc:
             await started(svc)
             await wait_until(lambda: any(a.interface == "PJSIP/agent1"
-                                         for a in svc.callbacks.dialler.board.available()), 15)
+                                         for a in svc.callbacks.diallers.main.board.available()), 15)
             yield svc
     finally:
         await asyncio.to_thread(asterisk.pause_members, False, "", ["agent2", "agent3"])
@@ -217,7 +217,7 @@ async def test_resident_keys_the_callback_option_and_hears_when(service: Service
     await service.case_service.create("CB-KEY-1", "Queue keypress", None)
     number = asterisk.next_number()
     caller = Caller(number, "CB-KEY-1", hangup_after_s=40, keys="1")
-    service.callbacks.dialler.holding = True  # promise, but do not call back during the test
+    service.callbacks.diallers.main.holding = True  # promise, but do not call back during the test
     await asyncio.to_thread(asterisk.pause_members, True, "callback-tests", ["agent1"])
     try:
         result = await asyncio.to_thread(asterisk.run_calls, [caller], agents=[])
@@ -235,7 +235,7 @@ async def test_resident_keys_the_callback_option_and_hears_when(service: Service
 
 async def test_abandoned_call_becomes_a_callback(service: Service,
                                                  asterisk: AsteriskHarness) -> None:
-    service.callbacks.dialler.holding = True  # promise, but do not call back during the test
+    service.callbacks.diallers.main.holding = True  # promise, but do not call back during the test
     result = await asyncio.to_thread(asterisk.abandoned, wait_s=4)
     number = result.numbers[0]
 

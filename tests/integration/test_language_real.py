@@ -116,7 +116,7 @@ async def irish_service(spoken: AsteriskHarness, tmp_path: Path) -> AsyncIterato
         with scenarios.irish_speaker(spoken):
             async with Service(cfg).running() as svc:
                 await started(svc)
-                board = svc.callbacks.dialler.board
+                board = svc.callbacks.diallers.main.board
                 await wait_until(lambda: {"PJSIP/agent1", "PJSIP/agent2"} <= {
                     a.interface for a in board.available()}, 15)
                 await wait_until(lambda: any(a.speaks("ga", cfg.languages)

@@ -203,3 +203,24 @@ async def test_each_sites_dialler_dials_its_own_callbacks_and_hears_only_its_pbx
     await service.drain()
     assert (await repo.get(mains[0].id or 0)).status is Status.PENDING
     assert diallers.not_placed() == (0, 0, None) and set(diallers.ready) == {mains[1].id}
+
+
+async def test_callbacks_of_a_pbx_no_longer_configured_go_to_the_main_one() -> None:
+    """A site removed (or renamed) from the config leaves no open callback without a
+    dialler: the main PBX's takes them, and their history says why."""
+    clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
+    old = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                          default_policy(), clock, normaliser("GB"), sites=("main", "south"))
+    south = await old.create(NewCallback("07700900123", "bins", "Sam", site="south"))
+    done = await old.create(NewCallback("07700900124", "bins", "Sam", site="south"))
+    await old.cancel(done.id or 0, "sorted by phone", "Sam")
+    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    north = await service.create(NewCallback("07700900125", "bins", "Sam", site="north"))
+    assert await service.adopt_orphans() == 1
+    moved = await repo.get(south.id or 0)
+    assert moved.site == "" and moved.history[-1].action == "site"
+    assert moved.history[-1].reason == "PBX south is no longer configured"
+    assert (await repo.get(done.id or 0)).site == "south"  # closed: nothing to dial
+    assert (await repo.get(north.id or 0)).site == "north"
+    assert await service.adopt_orphans() == 0
