@@ -154,7 +154,8 @@ class Service:
         for dialler in cb.diallers:  # residents in the queue first
             blending = dialler.blending
             blending.waiting, blending.live_call = self.monitoring.waiting, self.calllog.tracker.get
-        self.promises = PromiseService(self.capacity, cb.repo, cb.service.policy)
+        self.promises = PromiseService(self.capacity, cb.repo, cb.service.policy,  # per PBX
+                                       self.standards.site_queues if self.sites[1:] else None)
         cb.service.promises = self.promises.due_for  # deadlines that can be kept
         self.monitoring.promising = lambda: promise_report(self.promises, cb.diallers)
         self.waits = wait_service({s.names.prefix: s.actions for s in self.sites}, self.clock,

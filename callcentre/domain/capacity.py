@@ -25,7 +25,7 @@ too noisy to staff by).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,17 @@ class HalfHour:
     waited_seconds: float = 0.0  # every queued resident's wait (answered, gone or other)
     callback_seconds: float = 0.0  # agents' time on callback attempts started in it
     agents: int = 0  # different agents who answered a call (last week's half-hours only)
+
+    def plus(self, other: HalfHour) -> HalfHour:
+        """Two queues' sums of the same half-hour (a site's queues), added (not agents:
+        the same agent may answer in both)."""
+        return replace(self, arrivals=self.arrivals + other.arrivals,
+                       answered=self.answered + other.answered,
+                       talk_seconds=self.talk_seconds + other.talk_seconds,
+                       talked=self.talked + other.talked,
+                       abandoned=self.abandoned + other.abandoned,
+                       waited_seconds=self.waited_seconds + other.waited_seconds,
+                       callback_seconds=self.callback_seconds + other.callback_seconds)
 
 
 @dataclass(frozen=True)

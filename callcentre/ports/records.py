@@ -166,13 +166,14 @@ class StandardsRepository(Protocol):
 
 
 class CapacityHistory(Protocol):
-    """History of [start, end) per UTC half-hour, oldest first (``queue`` None: all queues;
-    empty half-hours left out). Raises StorageError."""
+    """History of [start, end) per UTC half-hour, oldest first (``queue``: one, several (a
+    site's), or None: all queues; empty half-hours left out). Raises StorageError."""
 
-    async def half_hours(self, start: datetime, end: datetime,
-                         queue: str | None) -> list[HalfHour]:
-        """Finished calls by arrival (all queues: with callback attempts by start)."""
-    async def agents(self, start: datetime, end: datetime, queue: str | None) -> list[HalfHour]:
+    async def half_hours(self, start: datetime, end: datetime, queue: Queues,
+                         site: str | None = None) -> list[HalfHour]:
+        """Finished calls by arrival, with the callback attempts by start: every one for all
+        queues, ``site``'s (Callback.site) for a site's queues, none for one queue."""
+    async def agents(self, start: datetime, end: datetime, queue: Queues) -> list[HalfHour]:
         """``agents``: how many different agents answered the calls that arrived then."""
 
 

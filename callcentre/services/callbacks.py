@@ -41,7 +41,7 @@ from callcentre.ports import (
 log = logging.getLogger("callcentre.callbacks")
 
 Listener = Callable[[Callback], None]
-Promiser = Callable[[Source, datetime], Awaitable[datetime]]  # services/promises.py
+Promiser = Callable[[Source, datetime, str], Awaitable[datetime]]  # services/promises.py
 RETRIES = 5  # optimistic-update retries before giving up with StaleCallback
 # A callback promised without a language takes the one of the resident's latest call
 # within this long (the call it was promised on, usually).
@@ -119,14 +119,15 @@ class CallbackService:
         at = self._clock.now()
         phone = require(req.phone, self._normalise)
         case_ref = (await self._cases.get(check_ref(req.case_ref))).ref if req.case_ref else None
-        due = req.due_by or await self._promise(req.source, at)
+        site = self._site(req)
+        due = req.due_by or await self._promise(req.source, at, site)
         cb = cbd.new_callback(Callback(
             case_ref=case_ref, phone=phone, reason=req.reason, source=req.source,
             promised_by=_name(req.promised_by, "promised_by"), not_before=req.not_before or at,
             due_by=due, created_at=at,
             language=self._language(req) or await self._language_of_latest_call(phone, at),
             owner=_name(req.owner, "owner") if req.owner else None,
-            source_linkedid=req.source_linkedid, site=self._site(req)), self.policy)
+            source_linkedid=req.source_linkedid, site=site), self.policy)
         stored = await self._repo.add(cb)
         self.stats.created[req.source] = self.stats.created.get(req.source, 0) + 1
         log.info("callback %s promised to %s by %s, due %s (%s)", stored.id, mask(phone),
@@ -144,10 +145,10 @@ class CallbackService:
             raise InvalidInput(f"site must be one of: {', '.join(self._sites)}", field="site")
         return req.site
 
-    async def _promise(self, source: Source, at: datetime) -> datetime:
+    async def _promise(self, source: Source, at: datetime, site: str) -> datetime:
         if self.promises is None:
             return self.policy.due_for(source, at)
-        return await self.promises(source, at)
+        return await self.promises(source, at, site)
 
     async def _language_of_latest_call(self, phone: str, at: datetime) -> str:
         """An agent promising a callback during or after the resident's call: the language
@@ -311,16 +312,18 @@ class CallbackService:
                     c, "the resident phoned in and was answered", "system", now))
                 self.stats.cancelled_on_call_in += 1
 
-    async def offer_due(self, caller_raw: str | None, at: datetime) -> datetime | None:
+    async def offer_due(self, caller_raw: str | None, at: datetime,
+                        site: str = "") -> datetime | None:
         """The time a callback would be promised by if the resident pressed the callback key
-        now (their open callback's, if they have one); None: their number is not usable."""
+        now, queued at ``site`` (their open callback's, if they have one); None: their
+        number is not usable."""
         phone = self._normalise(caller_raw)
         if phone is None:
             return None
         existing = await self._repo.open_for_phone(phone)
         if existing:
             return existing[0].due_by
-        return await self._promise(Source.QUEUE_KEYPRESS, at)
+        return await self._promise(Source.QUEUE_KEYPRESS, at, site)
 
     async def requested_in_queue(self, event: CallbackRequested,
                                  offered: datetime | None = None) -> Callback | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.capacity import CapacityModel, learn
 from callcentre.domain.staffing import StaffingAdvice, Standard, advise, next_monday
-from callcentre.ports import CapacityHistory, Clock
+from callcentre.ports import CapacityHistory, Clock, Queues
 
 KEPT_QUEUES = 64  # advice kept per day; a queue name comes from a request
 
@@ -40,16 +40,19 @@ class CapacityService:
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self._tz)
 
-    async def model(self, queue: str | None, today: date | None = None) -> CapacityModel:
-        """The model of ``queue`` (None: every queue, pooled) from the whole weeks before
-        ``today`` (default: the council's today)."""
+    async def model(self, queue: Queues, today: date | None = None,
+                    site: str | None = None) -> CapacityModel:
+        """The model of ``queue`` (None: every queue, pooled; several: ``site``'s queues,
+        pooled, with that site's callbacks) from the whole weeks before ``today`` (default:
+        the council's today)."""
         end_day = today or self.today()
         first = self._midnight(end_day - timedelta(weeks=self.weeks))
         end = self._midnight(end_day)
-        history = await self._history.half_hours(first, end, queue)
+        history = await self._history.half_hours(first, end, queue, site)
         last_week = await self._history.agents(self._midnight(end_day - timedelta(days=7)),
                                                end, queue)
-        return learn(queue, history, last_week, first, self.weeks, self._tz)
+        name = queue if isinstance(queue, str) else None
+        return learn(name, history, last_week, first, self.weeks, self._tz)
 
     async def advice(self, queue: str | None) -> StaffingAdvice:
         """Agents needed per half-hour of the coming week (from next Monday)."""

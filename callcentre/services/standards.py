@@ -87,6 +87,11 @@ class StandardsService:
             return queue
         return tuple(q for q in await self.queues() if site_of(q, self.sites[0]) == site)
 
+    async def site_queues(self, site: str) -> Queues:
+        """The queues of the site a callback is dialled through (Callback.site: "" the main
+        PBX): what its promises are sized to (services/promises.py)."""
+        return await self.scope(None, site or self.sites[0])
+
     async def survey(self, period: Period, queue: Queues) -> SurveyByAgent:
         return await self._repo.survey(period.first_day, period.end_day, queue)
 

@@ -27,7 +27,7 @@ from callcentre.domain.agents import Agent
 from callcentre.domain.callback_events import CallbackRequested
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.live import agent_state
-from callcentre.domain.sites import prefix_in
+from callcentre.domain.sites import prefix_in, site_of
 from callcentre.domain.waits import (
     QueueNow,
     RecentHandling,
@@ -54,7 +54,7 @@ OFFER_KEPT = timedelta(minutes=30)  # an offer is honoured this long after it wa
 KEPT_CALLS = 10_000  # calls whose first estimate and offer are kept at most
 DRAIN_SECONDS = 2.0  # at a stop, answers in flight get this long (the dialplan waits 0.5 s)
 Model = Callable[[str], Awaitable[tuple[float | None, float | None]]]  # handling, patience
-OfferDue = Callable[[str | None, datetime], Awaitable[datetime | None]]
+OfferDue = Callable[[str | None, datetime, str], Awaitable[datetime | None]]
 
 
 @dataclass
@@ -150,7 +150,7 @@ class WaitService:
             return None
         due = None
         if should_offer(seconds, self._threshold):
-            due = await self._offer_due(event.caller_raw, now)
+            due = await self._offer_due(event.caller_raw, now, site_of(event.linkedid, ""))
         told = WaitTold(event.queue, now, seconds, due, ahead_of(position, queue), serving,
                         patience)
         self._keep(event.linkedid, told)

@@ -10,10 +10,12 @@ or half hours): a half-hour is in the window when it starts in it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
 from callcentre.domain.standards import OFFERED_OUTCOMES
+from callcentre.ports import Queues
 from callcentre.storage.db import Database, to_epoch
 from callcentre.storage.rows import Store
 from callcentre.storage.standards_repository import Rebuilt, recount
@@ -55,9 +57,16 @@ SELECT CAST(json_extract(a.value, '$.start') / {SLOT_SECONDS} AS INTEGER) AS b,
 FROM callbacks c, json_each(c.attempts) a
 WHERE c.due_by >= ?1 - {WEEK} AND c.due_by < ?2 + {WEEK}
   AND json_extract(a.value, '$.start') >= ?1 AND json_extract(a.value, '$.start') < ?2
-  AND json_extract(a.value, '$.end') IS NOT NULL
+  AND json_extract(a.value, '$.end') IS NOT NULL {{site}}
 GROUP BY b
 """
+
+
+def _names(queue: Queues) -> tuple[str, ...]:
+    """The queues' names as capacity_half_hours keeps them (ALL_QUEUES: every queue's)."""
+    if queue is None:
+        return (ALL_QUEUES,)
+    return (queue,) if isinstance(queue, str) else queue
 
 
 def _half_hour(epoch: float | None) -> int:
@@ -76,31 +85,47 @@ class SqlCapacityHistory:
 
     _RECOUNT = _RECOUNT
     _CALLBACKS = _CALLBACKS  # (window start, window end) -> (half-hour, attempts' seconds)
+    _SITE = "AND c.site = ?3"  # the callbacks of one site (Callback.site)
     _HALF_HOUR = f"CAST({{}} / {SLOT_SECONDS} AS INTEGER)"
     _TEMP = "temp.capacity_recount"
 
     def __init__(self, db: Store) -> None:
         self._db = db
 
-    async def half_hours(self, start: datetime, end: datetime,
-                         queue: str | None) -> list[HalfHour]:
-        """Residents queued while open in the half-hours of [start, end), of ``queue`` (None:
-        every queue, with the agents' time on callback attempts started then)."""
+    async def half_hours(self, start: datetime, end: datetime, queue: Queues,
+                         site: str | None = None) -> list[HalfHour]:
+        """Residents queued while open in the half-hours of [start, end), of ``queue`` (one,
+        a site's several, or None: every queue), with the agents' time on the callback
+        attempts started then: every one for every queue, ``site``'s for a site's queues."""
         window = (to_epoch(start), to_epoch(end))
-        rows = await self._db.fetch_all(_KEPT, (queue or ALL_QUEUES, *map(_half_hour, window)))
-        attempts = ({} if queue is not None else
-                    {r[0]: r[1] for r in await self._db.fetch_all(self._CALLBACKS, window)})
-        out = {r[0]: HalfHour(_start(r[0]), r[1], r[2], r[3] / 1e6, r[4], r[5], r[6] / 1e6,
-                              attempts.pop(r[0], 0.0)) for r in rows}
-        out.update({b: HalfHour(_start(b), callback_seconds=s) for b, s in attempts.items()})
+        out: dict[int, HalfHour] = {}
+        for name in _names(queue):
+            for r in await self._db.fetch_all(_KEPT, (name, *map(_half_hour, window))):
+                kept = HalfHour(_start(r[0]), r[1], r[2], r[3] / 1e6, r[4], r[5], r[6] / 1e6)
+                out[r[0]] = out[r[0]].plus(kept) if r[0] in out else kept
+        for b, seconds in (await self._attempts(window, queue, site)).items():
+            out[b] = replace(out.get(b) or HalfHour(_start(b)), callback_seconds=seconds)
         return [out[b] for b in sorted(out)]
 
-    async def agents(self, start: datetime, end: datetime, queue: str | None) -> list[HalfHour]:
+    async def _attempts(self, window: tuple[object, ...], queue: Queues,
+                        site: str | None) -> dict[int, float]:
+        if queue is not None and (isinstance(queue, str) or site is None):
+            return {}  # a queue's calls: a callback has no queue
+        sql, args = self._CALLBACKS.format(site=""), window
+        if queue is not None:
+            sql, args = self._CALLBACKS.format(site=self._SITE), (*window, site)
+        return {r[0]: r[1] for r in await self._db.fetch_all(sql, args)}
+
+    async def agents(self, start: datetime, end: datetime, queue: Queues) -> list[HalfHour]:
         """How many different agents answered a call per UTC half-hour, of calls that
-        arrived in [start, end) (of ``queue``; None: any)."""
+        arrived in [start, end) (of ``queue``, or of any of several; None: any)."""
+        names = () if queue is None else _names(queue)
+        if queue is not None and not names:
+            return []  # a site with no queues yet
+        marks = ", ".join("?" * len(names))
         sql = _AGENTS.format(half_hour=self._HALF_HOUR.format("answered_at"),
-                             queue="AND queue = ?" if queue else "")
-        args = (to_epoch(start), to_epoch(end)) + ((queue,) if queue else ())
+                             queue=f"AND queue IN ({marks})" if names else "")
+        args = (to_epoch(start), to_epoch(end), *names)
         return [HalfHour(_start(r[0]), agents=r[1])
                 for r in await self._db.fetch_all(sql, args)]
 

@@ -92,6 +92,9 @@ async def test_two_pbxs_calls_with_the_same_linkedid_are_two_calls(tmp_path: Pat
                 assert f'callcentre_pbx_ami_connected{{pbx="{site}"}} 1.0' in text
                 assert f'callcentre_pbx_leader{{pbx="{site}"}} 1.0' in text
             await _standards_per_site(base, token, by_queue["council"]["arrived_at"])
+            # each site's promises are sized to its own queues (services/promises.py)
+            assert await svc.standards.site_queues("north") == ("north:council",)
+            assert await svc.standards.site_queues("") == ("council",)
     finally:
         await main.stop()
         await north.stop()

@@ -18,6 +18,7 @@ from callcentre.domain.callbacks import Attempt, AttemptOutcome, Status
 from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.capacity import SLOT_SECONDS, HalfHour
 from callcentre.domain.standards import OFFERED_OUTCOMES
+from callcentre.ports import Queues
 from callcentre.storage.db import migrations
 from callcentre.storage.engines import Repositories
 from callcentre.storage.postgres.db import MIGRATIONS
@@ -50,11 +51,15 @@ def _start(t: datetime) -> datetime:
     return datetime.fromtimestamp(t.timestamp() // SLOT_SECONDS * SLOT_SECONDS, UTC)
 
 
-def reference(calls: list[Call], queue: str | None) -> dict[datetime, HalfHour]:
+def _of(queue: Queues, name: str | None) -> bool:
+    return queue is None or (name == queue if isinstance(queue, str) else name in queue)
+
+
+def reference(calls: list[Call], queue: Queues) -> dict[datetime, HalfHour]:
     sums: dict[datetime, list[float]] = defaultdict(lambda: [0.0] * 7)
     for c in calls:
         if (c.outcome is None or not START <= c.arrived_at < END or c.out_of_hours
-                or queue not in (None, c.queue)):
+                or not _of(queue, c.queue)):
             continue
         if c.outcome.value not in OFFERED_OUTCOMES:
             continue
@@ -80,9 +85,9 @@ def _same(got: list[HalfHour], want: dict[datetime, HalfHour]) -> None:
         assert h.waited_seconds == pytest.approx(w.waited_seconds, abs=1e-6)
 
 
-@pytest.mark.parametrize("queue", [None, "a"])
+@pytest.mark.parametrize("queue", [None, "a", ("a", "c")])  # ("a", "c"): a site's queues
 async def test_half_hours_sum_the_window_by_the_models_definitions(
-        engine: Engine, queue: str | None) -> None:
+        engine: Engine, queue: Queues) -> None:
     calls = [replace(c, talk_ended_at=c.answered_at + timedelta(seconds=i % 400))
              if c.answered_at else c for i, c in enumerate(random_calls(400, seed=4))]
     stored = await engine.calls.save(calls)
@@ -132,16 +137,32 @@ async def test_callback_attempts_count_agents_time_for_every_queue_only(
     assert await history.half_hours(START, END, "a") == []
 
 
-@pytest.mark.parametrize("queue", [None, "a"])
+async def test_a_sites_queues_count_that_sites_callback_attempts(engine: Engine) -> None:
+    """Several PBXs: a site's model pools its queues and its own callbacks' attempts."""
+    for site, minutes in (("", 4), ("north", 7)):
+        cb = await engine.callbacks.add(a_callback(at=T0, site=site))
+        tried = (Attempt(1, T0, f"c-{site}", "PJSIP/a", T0 + timedelta(minutes=minutes),
+                         AttemptOutcome.NO_ANSWER),)
+        await engine.callbacks.update(replace(cb, attempts=tried, status=Status.PENDING))
+    history = engine.capacity
+    for site, seconds in (("", 240.0), ("north", 420.0)):
+        got = await history.half_hours(START, END, (), site)  # a site with no calls yet
+        assert [(h.start, h.callback_seconds, h.arrivals) for h in got] == [
+            (_start(T0), seconds, 0)]
+    every = await history.half_hours(START, END, None)
+    assert [h.callback_seconds for h in every] == [660.0]
+
+
+@pytest.mark.parametrize("queue", [None, "a", ("a", "c"), ()])
 async def test_agents_are_the_different_agents_who_answered_in_each_half_hour(
-        engine: Engine, queue: str | None) -> None:
+        engine: Engine, queue: Queues) -> None:
     calls = [replace(c, agent_interface=f"PJSIP/{i % 3}") for i, c in
              enumerate(random_calls(300, seed=5))]
     stored = await engine.calls.save(calls)
     want: dict[datetime, set[str]] = defaultdict(set)
     for c in stored:
         if (c.answered_at and c.agent_interface and START <= c.arrived_at < END
-                and queue in (None, c.queue)):
+                and _of(queue, c.queue)):
             want[_start(c.answered_at)].add(c.agent_interface)
     got = await engine.capacity.agents(START, END, queue)
     assert {h.start: h.agents for h in got} == {t: len(a) for t, a in want.items()}

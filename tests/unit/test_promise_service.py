@@ -121,3 +121,32 @@ async def test_an_asked_for_deadline_is_not_sized() -> None:
     cb = await w.service.create(NewCallback("+447700900001", "Boiler", "Sam", "HOU-1",
                                             due_by=T0 + timedelta(hours=6)))
     assert cb.due_by == T0 + timedelta(hours=6) and w.promises.sized == 0
+
+
+async def test_with_several_pbxs_each_sites_promises_are_sized_to_its_own_agents() -> None:
+    """North's queue is swamped (4 agents for 4 erlangs), the main PBX's has room: a
+    resident at north is promised north's ceiling, one at the main PBX the floor; north's
+    backlog does not push the main PBX's promises back."""
+    roomy, swamped = history(), history(arrivals=40, agents=4)
+    found = FixedCapacityHistory({("council",): roomy.calls[None],
+                                  ("north:council",): swamped.calls[None]},
+                                 {("council",): roomy.answering[None],
+                                  ("north:council",): swamped.answering[None]})
+    w = World(found)
+    sites = {"": ("council",), "north": ("north:council",)}
+
+    async def site_queues(site: str) -> tuple[str, ...]:
+        return sites[site]
+
+    w.promises = PromiseService(w.capacity, w.repo, w.policy, site_queues)
+    w.service = CallbackService(w.repo, w.cases, InMemoryCallRepository(), w.policy, w.clock,
+                                normaliser("GB"), sites=("main", "north"))
+    w.service.promises = w.promises.due_for
+    await w.cases.add(new_case("HOU-1", "Repairs", None, T0))
+    at_north = [await w.service.create(NewCallback(f"+44770090{n:04d}", "Boiler", "Sam",
+                                                   site="north")) for n in range(5)]
+    at_main = await w.service.create(NewCallback("+447700900999", "Boiler", "Sam"))
+    ceiling = w.policy.bounds_for(Source.AGENT, T0)[1]
+    assert {cb.due_by for cb in at_north} == {ceiling}
+    assert at_main.due_by == utc(2026, 11, 23, 11) and at_main.site == ""
+    assert (w.promises.sized, found.reads) == (6, 2)  # each site's model, read once

@@ -24,7 +24,7 @@ SELECT trunc((a ->> 'start')::float8 / {SLOT_SECONDS})::integer AS b,
 FROM callbacks c CROSS JOIN LATERAL jsonb_array_elements(c.attempts) a
 WHERE c.due_by >= $1::float8 - {WEEK} AND c.due_by < $2::float8 + {WEEK}
   AND (a ->> 'start')::float8 >= $1::float8 AND (a ->> 'start')::float8 < $2::float8
-  AND a ->> 'end' IS NOT NULL
+  AND a ->> 'end' IS NOT NULL {{site}}
 GROUP BY b
 """
 
@@ -32,6 +32,7 @@ GROUP BY b
 class PgCapacityHistory(SqlCapacityHistory):
     _RECOUNT = _RECOUNT
     _CALLBACKS = _CALLBACKS
+    _SITE = "AND c.site = $3"
     _HALF_HOUR = f"trunc({{}} / {SLOT_SECONDS})::integer"
     _TEMP = "pg_temp.capacity_recount"
 
