@@ -48,13 +48,17 @@ def site_of(call_id: str, primary: str) -> str:
 
 def prefix_in(call_id: str) -> str:
     """The prefix a namespaced call id (or queue name) carries: "" for the main PBX's."""
-    site, sep, _ = call_id.partition(SEP)
-    return site + sep if sep else ""
+    return prefix_of(site_of(call_id, ""))
 
 
 def prefix_of(site: str) -> str:
     """The prefix of a site's ids, as ``Callback.site`` names it ("": the main PBX)."""
     return site + SEP if site else ""
+
+
+def callback_site(name: str, main: str) -> str:
+    """``Callback.site`` of the site named ``name``: "" for the main PBX (``main``)."""
+    return "" if name == main else name
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
 from callcentre.domain.events import SurveyAnswered, SurveyOffered
 from callcentre.domain.numbers import mask, require
-from callcentre.domain.sites import site_of
+from callcentre.domain.sites import callback_site, site_of
 from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
 from callcentre.ports import (
     CallbackQuery,
@@ -139,11 +139,11 @@ class CallbackService:
         asked for (one of the council's), else the main one; as ``Callback.site`` has it."""
         if req.source_linkedid is not None:
             return site_of(req.source_linkedid, "")
-        if req.site is None or req.site == self._sites[0]:
+        if req.site is None:
             return ""
         if req.site not in self._sites:
             raise InvalidInput(f"site must be one of: {', '.join(self._sites)}", field="site")
-        return req.site
+        return callback_site(req.site, self._sites[0])
 
     async def _promise(self, source: Source, at: datetime, site: str) -> datetime:
         if self.promises is None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from callcentre.domain.callback_figures import CallbackPeriod
 from callcentre.domain.periods import Period, PeriodKind, period_containing, recent
-from callcentre.domain.sites import site_of
+from callcentre.domain.sites import callback_site, site_of
 from callcentre.domain.standards import Standards, Targets, summarise
 from callcentre.domain.survey import SurveyByAgent, SurveyTally, merge_tallies
 from callcentre.ports import CallbackFiguresSource, Clock, Queues, StandardsRepository
@@ -101,8 +101,8 @@ class StandardsService:
         dials (Callback.site names the main PBX "")."""
         if self._callbacks is None:
             return None
-        if site is not None and self.sites and site == self.sites[0]:
-            site = ""
+        if site is not None and self.sites:
+            site = callback_site(site, self.sites[0])
         return await self._callbacks.period(*period.bounds(self._tz), site)
 
     async def queues(self) -> list[str]:
