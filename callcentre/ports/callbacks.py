@@ -63,6 +63,10 @@ class CallbackRepository(Protocol):
         """Every callback in one of ``statuses``, by deadline (e.g. dialling ones at start);
         only ``site``'s unless it is None."""
 
+    async def open_elsewhere(self, sites: Sequence[str]) -> list[Callback]:
+        """Open callbacks (not closed) whose site is none of ``sites``, by deadline: those of
+        a PBX no longer configured."""
+
 
 DueHandler = Callable[[list[DueEntry]], None]
 

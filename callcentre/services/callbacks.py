@@ -200,12 +200,10 @@ class CallbackService:
         """Open callbacks of a PBX no longer configured (a site removed, or renamed) are
         dialled through the main PBX from now on, said in their history: none is left
         without a dialler. When this instance takes the main PBX's lead (app.py)."""
-        known, moved = set(self._sites[1:]), 0
-        for cb in await self._repo.with_status(cbd.Status.PENDING, cbd.Status.DIALLING,
-                                               cbd.Status.NEEDS_OUTCOME):
-            if cb.site and cb.site not in known:
-                await self.change(cb.id or 0, _to_main)
-                moved += 1
+        moved = 0
+        for cb in await self._repo.open_elsewhere(("", *self._sites[1:])):
+            await self.change(cb.id or 0, _to_main)
+            moved += 1
         if moved:
             log.warning("%d open callbacks of PBXs no longer configured are dialled through "
                         "the main PBX %s", moved, self._sites[0])

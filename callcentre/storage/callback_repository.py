@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -179,6 +180,14 @@ class SqlCallbackRepository:
         rows = await self._db.fetch_all(
             f"SELECT * FROM callbacks WHERE status IN ({marks}){also} ORDER BY due_by, id",
             [*(s.value for s in statuses), *args])
+        return self._db.unreadable.read("callbacks", rows, callback_from_row)
+
+
+    async def open_elsewhere(self, sites: Sequence[str]) -> list[Callback]:
+        marks = ",".join("?" * len(sites))
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM callbacks WHERE status != 'closed' AND site NOT IN ({marks}) "
+            "ORDER BY due_by, id", list(sites))
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,10 @@ class InMemoryCallbackRepository:
                if c.status is Status.PENDING and c.next_attempt_at is not None
                and c.next_attempt_at < until and site in (None, c.site)]
         return sorted(due, key=lambda e: (e.next_attempt_at, e.id))
+
+    async def open_elsewhere(self, sites: Sequence[str]) -> list[Callback]:
+        return sorted((c for c in self._by_id.values() if c.open and c.site not in sites),
+                      key=lambda c: (c.due_by, c.id or 0))
 
     async def with_status(self, *statuses: Status, site: str | None = None) -> list[Callback]:
         return sorted((c for c in self._by_id.values()

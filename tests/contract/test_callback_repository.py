@@ -180,6 +180,9 @@ async def test_each_site_reads_its_own_due_and_dialling_callbacks(repo: Any) -> 
     assert [c.id for c in await repo.with_status(Status.DIALLING, site="")] == [main.id]
     assert len(await repo.with_status(Status.DIALLING, Status.PENDING)) == 3
     assert (await repo.get(south.id or 0)).site == "south"
+    assert [c.id for c in await repo.open_elsewhere(("", "north"))] == [south.id]
+    await repo.update(cancel(await repo.get(south.id or 0), "phoned in", "Sam", T0))
+    assert await repo.open_elsewhere(("", "north")) == []  # closed: none to move
 
 
 async def test_open_for_phone(repo: Any) -> None:
