@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tests.asterisk.harness import AsteriskHarness, Caller, HarnessError, LogMark, ScenarioResult
+from tests.asterisk.harness import (
+    AsteriskHarness,
+    Caller,
+    HarnessError,
+    LogMark,
+    ScenarioResult,
+)
 from tests.asterisk.sipp import PlacedCall, SippProcess
 
 # dialplans/extensions.conf: change these together with its [globals]
@@ -313,7 +319,7 @@ def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 24.0,
             asterisk.wait_idle()
     finally:
         asterisk.pause_members(False, agents=others)
-    _queued_or_lost(asterisk, mark, offered, residents[1])
+    asterisk.queued_or_lost(mark, offered, residents[1])
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip([busy, offered], residents, strict=True)]
     return ScenarioResult(calls, first, mark, asterisk.queue_log_since(mark), started,
@@ -345,7 +351,7 @@ def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, 
             raise HarnessError(f"the test did not end the scenario within {timeout:.0f} s")
         asterisk.wait_idle()
     for person, sipp in zip(people, residents, strict=True):
-        _queued_or_lost(asterisk, mark, person, sipp)
+        asterisk.queued_or_lost(mark, person, sipp)
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip(people, residents, strict=True)]
     return ScenarioResult(calls, list(asterisk.agents), mark, asterisk.queue_log_since(mark),
@@ -368,26 +374,6 @@ def calls_up(asterisk: AsteriskHarness, phones: list[SippProcess],
     finally:
         asterisk.stop_sipps(residents)
         asterisk.stop_sipps(phones)
-
-
-class CallerLost(RuntimeError):
-    """A resident's sipp ended its call before Asterisk queued it, and Asterisk kept no record
-    of the call at all (no CDR): the call never reached the dialplan. That is the harness's
-    sipp failing, not the PBX or the service (seen once in a full CI run, with no ENTERQUEUE;
-    alone the scenario passes), so a test may place the calls again once."""
-
-
-def _queued_or_lost(asterisk: AsteriskHarness, mark: LogMark, caller: Caller,
-                    sipp: SippProcess) -> None:
-    """Raise CallerLost (no trace in Asterisk) or RuntimeError (Asterisk had the call and
-    did not queue it), each with what sipp said, when ``caller`` never entered a queue."""
-    if any(e.event == "ENTERQUEUE" and e.data[1:2] == [caller.number]
-           for e in asterisk.queue_log_since(mark)):
-        return
-    cdrs = [row for row in asterisk.cdrs_since(mark) if caller.number in row.values()]
-    said = (f"resident {caller.number} never entered the queue; CDRs {cdrs}; problems "
-            f"{asterisk.problems_since(mark)}; sipp exit {sipp.exit_code}:\n{sipp.output_tail()}")
-    raise (RuntimeError(said) if cdrs else CallerLost(said))
 
 
 def _until(done: Callable[[], bool], timeout: float) -> None:

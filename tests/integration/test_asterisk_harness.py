@@ -20,7 +20,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.asterisk.harness import AsteriskHarness, Caller
+from tests.asterisk import scenarios
+from tests.asterisk.harness import AsteriskHarness, Caller, CallerLost, HarnessError
 
 pytestmark = pytest.mark.asterisk
 
@@ -214,6 +215,21 @@ def test_burst_of_twenty_callers_all_answered(asterisk: AsteriskHarness) -> None
     assert {e.callid for e in result.events("CONNECT")} == callids
     assert {e.agent for e in result.events("CONNECT")} == {"Agent 1", "Agent 2", "Agent 3"}
     assert elapsed < 90
+
+
+def test_a_resident_who_never_reached_the_dialplan_is_told_from_one_it_did_not_queue(
+        asterisk: AsteriskHarness) -> None:
+    """What a burst places again once (CallerLost: Asterisk kept no trace of the call), as
+    against a call the dialplan had and did not queue (the PBX's doing: never placed again).
+    An extension the dialplan does not have (council-inbound takes digits only) is refused
+    before any channel exists."""
+    nowhere = Caller(asterisk.next_number(), "LOST-1", hangup_after_s=5, dial="nowhere")
+    with pytest.raises(CallerLost, match=f"resident {nowhere.number} never entered"):
+        asterisk.run_calls([nowhere], agents=[], queued=True)
+    unqueued = Caller(asterisk.next_number(), "LOST-2", hangup_after_s=3)
+    with scenarios.globals_set(asterisk, CALLCENTRE_QUEUE=("nowhere", "council")), \
+            pytest.raises(HarnessError, match=r"CDRs \[\{"):
+        asterisk.run_calls([unqueued], agents=[], queued=True)
 
 
 async def test_queue_max_wait_ends_with_timeout(asterisk: AsteriskHarness,

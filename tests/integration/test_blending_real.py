@@ -24,7 +24,7 @@ from callcentre.app import Service
 from callcentre.domain.callbacks import Callback, Result, Status
 from callcentre.services.callbacks import NewCallback
 from tests.asterisk import scenarios
-from tests.asterisk.harness import AsteriskHarness, QueueLogEntry, ScenarioResult
+from tests.asterisk.harness import AsteriskHarness, CallerLost, QueueLogEntry, ScenarioResult
 from tests.integration.test_callbacks_real import POLICY, wait_for, wait_until
 from tests.integration.test_calls_real import config_for, started
 
@@ -79,7 +79,7 @@ async def test_callback_waits_for_the_queue_and_is_kept(service: Service,
                                                        asterisk: AsteriskHarness) -> None:
     try:
         closed, result = await burst_while_due(service, asterisk)
-    except scenarios.CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
+    except CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
         warnings.warn(f"the blending burst placed again: {lost}", stacklevel=1)
         closed, result = await burst_while_due(service, asterisk)
     (attempt,) = closed.attempts

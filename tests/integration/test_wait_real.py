@@ -24,7 +24,7 @@ from callcentre.domain.calls import Outcome
 from callcentre.domain.waits import WaitAnnounced, WaitAsked
 from callcentre.ports import CallbackQuery
 from tests.asterisk import scenarios
-from tests.asterisk.harness import AsteriskHarness
+from tests.asterisk.harness import AsteriskHarness, CallerLost
 from tests.integration.test_calls_real import check, config_for, scenario, started
 from tests.integration.test_ledger_real import queue_log_of, settled_calls
 
@@ -54,7 +54,7 @@ async def test_a_long_wait_is_told_with_an_offer_and_key_1_promises_the_offered_
     service.bus.subscribe(WaitAnnounced, told.append)
     try:
         result = await scenario(scenarios.wait_offer, asterisk=asterisk)
-    except scenarios.CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
+    except CallerLost as lost:  # sipp's, not the PBX's: place the calls again once
         warnings.warn(f"wait_offer placed again: {lost}", stacklevel=1)
         asked.clear()
         told.clear()
