@@ -17,7 +17,7 @@ from callcentre.domain.capacity import CapacityModel, learn
 from callcentre.domain.staffing import StaffingAdvice, Standard, advise, next_monday
 from callcentre.ports import CapacityHistory, Clock, Queues
 
-KEPT_QUEUES = 64  # advice kept per day; a queue name comes from a request
+KEPT_QUEUES = 64  # advice kept per day; a queue or site name comes from a request
 
 
 class CapacityService:
@@ -31,7 +31,7 @@ class CapacityService:
         first = min(targets)
         self.standard = Standard(first, targets[first])
         self.weeks = weeks
-        self._kept: dict[str | None, StaffingAdvice] = {}
+        self._kept: dict[tuple[Queues, str | None], StaffingAdvice] = {}
         self._kept_day: date | None = None
 
     def today(self) -> date:
@@ -54,15 +54,16 @@ class CapacityService:
         name = queue if isinstance(queue, str) else None
         return learn(name, history, last_week, first, self.weeks, self._tz)
 
-    async def advice(self, queue: str | None) -> StaffingAdvice:
-        """Agents needed per half-hour of the coming week (from next Monday)."""
+    async def advice(self, queue: Queues, site: str | None = None) -> StaffingAdvice:
+        """Agents needed per half-hour of the coming week (from next Monday), on ``queue``
+        (as ``model``: a site's queues pooled, with the callbacks ``site`` dials)."""
         today = self.today()
         if self._kept_day != today or len(self._kept) >= KEPT_QUEUES:
             self._kept, self._kept_day = {}, today
-        kept = self._kept.get(queue)
+        kept = self._kept.get((queue, site))
         if kept is None:
-            model = await self.model(queue, today)
+            model = await self.model(queue, today, site)
             kept = await asyncio.to_thread(advise, model, next_monday(today), self._tz,
                                            self.standard)
-            self._kept[queue] = kept
+            self._kept[queue, site] = kept
         return kept

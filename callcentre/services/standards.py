@@ -92,6 +92,11 @@ class StandardsService:
         PBX): what its promises are sized to (services/promises.py)."""
         return await self.scope(None, site or self.sites[0])
 
+    async def site_scope(self, site: str) -> tuple[Queues, str]:
+        """``site``'s queues and the name its callbacks carry (Callback.site): what its
+        staffing advice is worked out from (services/capacity.py)."""
+        return await self.scope(None, site), callback_site(site, self.sites[0])
+
     async def survey(self, period: Period, queue: Queues) -> SurveyByAgent:
         return await self._repo.survey(period.first_day, period.end_day, queue)
 

@@ -143,6 +143,7 @@ _OUTLOOK = obj({"agents": INT, "service_level": NUM, "waiting_rate": NUM,
                 "abandon_rate": NUM, "mean_wait_seconds": null(NUM)})
 _STAFFING = obj({
     "queue": null(STR),
+    "site": null(STR),
     "standard": obj({"threshold_seconds": INT, "target": NUM}),
     "model": obj({"from": TIME, "to": TIME, "weeks": INT, "averaging": STR, "calls": INT,
                   "abandoned": INT, "handling_seconds": null(NUM),

@@ -44,10 +44,12 @@ def _slot_json(s: SlotAdvice) -> dict[str, Any]:
             "had_service_level": _num(s.had_outlook.service_level) if s.had_outlook else None}
 
 
-def staffing_json(a: StaffingAdvice) -> dict[str, Any]:
+def staffing_json(a: StaffingAdvice, site: str | None = None) -> dict[str, Any]:
+    """``site``: the advice is that site's (its queues pooled)."""
     busiest = a.busiest
     return {
         "queue": a.model.queue,
+        "site": site,
         "standard": {"threshold_seconds": a.standard.threshold, "target": a.standard.target},
         "model": model_json(a.model),
         "week_from": a.first_day.isoformat(),
@@ -121,7 +123,7 @@ def _what_if(a: StaffingAdvice) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def staffing_html(a: StaffingAdvice) -> str:
+def staffing_html(a: StaffingAdvice, site: str | None = None) -> str:
     days = []
     for day, slots in a.days():
         if not slots:
@@ -131,5 +133,6 @@ def staffing_html(a: StaffingAdvice) -> str:
         most = "too many" if peak.needed is None else peak.needed
         days.append(f"<details><summary>{_day(day)}: up to {most} agents "
                     f"(at {peak.start:%H:%M})</summary>{_day_table(slots)}</details>")
-    return (f'<section id="staffing"><h2>Staffing for the week from {_day(a.first_day)}</h2>'
-            f"{_intro(a)}{''.join(days)}{_what_if(a)}</section>")
+    where = f" at {esc(site)}" if site else ""
+    return (f'<section id="staffing"><h2>Staffing{where} for the week from '
+            f"{_day(a.first_day)}</h2>{_intro(a)}{''.join(days)}{_what_if(a)}</section>")

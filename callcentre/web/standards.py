@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from callcentre.domain.periods import Period, PeriodKind
+from callcentre.domain.staffing import StaffingAdvice
 from callcentre.errors import InvalidInput
 from callcentre.services.capacity import CapacityService
 from callcentre.services.standards import Report, StandardsService
@@ -103,8 +104,14 @@ def _staffing_asked(value: str | None) -> bool:
     return _yes_no("staffing", value)
 
 
-async def _staffing(deps: StandardsDeps, queue: str | None) -> dict[str, Any] | None:
-    return None if deps.capacity is None else staffing_json(await deps.capacity.advice(queue))
+async def _advice(deps: StandardsDeps, report: Report) -> StaffingAdvice | None:
+    """The staffing of the report's queue, or of its site (its queues pooled, with the
+    callbacks its PBX dials), or of the council (every queue pooled)."""
+    if deps.capacity is None:
+        return None
+    if report.site is None:
+        return await deps.capacity.advice(report.queue)
+    return await deps.capacity.advice(*await deps.service.site_scope(report.site))
 
 
 def _lang(request: web.Request) -> Lang:
@@ -132,7 +139,8 @@ async def standards_json(request: web.Request) -> web.Response:
     report, lang = await _report(request), _lang(request)
     body = report_json(report, lang)
     if asked:  # a manager's: ACCESS asks for the role when staffing is in the query
-        body["staffing"] = await _staffing(request.app[STANDARDS], report.queue)
+        advice = await _advice(request.app[STANDARDS], report)
+        body["staffing"] = None if advice is None else staffing_json(advice, report.site)
     if agents:  # a manager's too (ACCESS): agents' own figures are never published
         body["survey_agents"] = agent_survey_json(report.survey_agents)
     return _in(lang, web.json_response(body))
@@ -179,9 +187,8 @@ async def standards_page(request: web.Request) -> web.Response:
     deps, lang = request.app[STANDARDS], _lang(request)
     report = await _report(request)
     queues = await deps.service.queues()
-    # a site's staffing is not modelled apart: the council's advice would mislead there
-    staffing = (staffing_html(await deps.capacity.advice(report.queue))
-                if deps.capacity is not None and report.site is None else "")
+    advice = await _advice(deps, report)
+    staffing = "" if advice is None else staffing_html(advice, report.site)
     return _in(lang, _html(render(report, deps.council, _page_request(request, lang), queues,
                                   extra=_agents_table(report) + staffing,
                                   sites=deps.service.sites)))

@@ -20,8 +20,10 @@ from callcentre.app import Service
 from callcentre.config import Config, Pbx
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Status
+from callcentre.storage.call_repository import SqliteCallRepository
 from callcentre.web.auth import create_token
 from tests.adapters.test_service_end_to_end import free_port, get_json
+from tests.adapters.test_staffing_web import history
 from tests.adapters.test_supervision import AGENT
 from tests.support import policy_file, trace_bytes
 
@@ -159,6 +161,41 @@ async def test_a_site_whose_pbx_is_down_degrades_health_and_the_others_log_on(
             assert 'callcentre_pbx_ami_connected{pbx="main"} 1.0' in text
     finally:
         await main.stop()
+
+
+async def test_each_site_has_staffing_advice_of_its_own(tmp_path: Path) -> None:
+    """A site's advice is worked out from its own queues' history, pooled, the council's
+    from every queue; a site's figures, like a queue's, are a manager's."""
+    (main, main_port), (north, north_port) = await _pbx(), await _pbx()
+    cfg = _two_sites(tmp_path, main_port, north_port)
+    base = f"http://127.0.0.1:{cfg.http_port}"
+    try:
+        async with Service(cfg).running() as svc:
+            today = svc.clock.now().astimezone(svc.config.tz).date()
+            await SqliteCallRepository(svc.db).save(
+                history(svc, today, "council", 20) + history(svc, today, "north:council", 10))
+            token = await create_token(svc.tokens, "manager", "boss", svc.clock.now())
+            calls, needed = {}, {}
+            for site in ("", "main", "north"):
+                status, body = await get_json(f"{base}/api/standards?staffing=yes&site={site}",
+                                              token)
+                assert status == 200, body
+                staffing = body["staffing"]
+                assert (staffing["site"], staffing["queue"]) == (site or None, None)
+                calls[site] = staffing["model"]["calls"]
+                needed[site] = {h["needed"] for h in staffing["half_hours"]}
+            assert calls == {"": 42 * 30, "main": 42 * 20, "north": 42 * 10}
+            (council,), (at_main,), (at_north,) = needed[""], needed["main"], needed["north"]
+            assert at_north < at_main < council, needed
+            status, _ = await get_json(f"{base}/api/standards?site=north")
+            assert status == 401  # no token: the council's published figures only
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"{base}/standards?site=north",
+                    headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert "<h2>Staffing at north for the week from" in await resp.text()
+    finally:
+        await main.stop()
+        await north.stop()
 
 
 def _sent(server: FakeAmiServer, action: str) -> list[Message]:

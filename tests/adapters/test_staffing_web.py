@@ -16,19 +16,20 @@ from tests.adapters.test_access import served
 __all__ = ["served"]  # the fixture
 
 
-def _calls(svc: Service, today: date) -> list[Call]:
-    """Six weeks of every day 10:00-10:30: 18 answered (5 s wait, 200 s talk), 2 giving up
-    after 40 s."""
+def history(svc: Service, today: date, queue: str = "council", per_day: int = 20,
+            ) -> list[Call]:
+    """Six weeks of every day 10:00-10:30 in ``queue``: ``per_day`` residents, the first two
+    giving up after 40 s, the rest answered (5 s wait, 200 s talk) by four agents."""
     calls = []
     for d in range(1, 43):
         ten = datetime.combine(today - timedelta(days=d), time(10), svc.config.tz)
-        for i in range(20):
-            arrived = ten + timedelta(seconds=90 * i)
+        for i in range(per_day):
+            arrived = ten + timedelta(seconds=1800 / per_day * i)
             queued = arrived + timedelta(seconds=1)
             gone = i < 2
             end = queued + timedelta(seconds=40 if gone else 5)
             calls.append(Call(
-                linkedid=f"{d}.{i}", channel="c", arrived_at=arrived, queue="council",
+                linkedid=f"{queue}.{d}.{i}", channel="c", arrived_at=arrived, queue=queue,
                 queued_at=queued, answered_at=None if gone else end,
                 left_queue_at=end if gone else None, agent_interface=f"PJSIP/{i % 4}",
                 talk_ended_at=None if gone else end + timedelta(seconds=200),
@@ -42,7 +43,7 @@ async def test_staffing_is_a_managers_and_follows_the_history(
         served: tuple[Service, dict[str, str]]) -> None:
     svc, tokens = served
     today = svc.clock.now().astimezone(svc.config.tz).date()
-    await SqliteCallRepository(svc.db).save(_calls(svc, today))
+    await SqliteCallRepository(svc.db).save(history(svc, today))
     base = f"http://127.0.0.1:{svc.config.http_port}"
     url = f"{base}/api/standards?staffing=yes&queue=council"
     async with aiohttp.ClientSession() as http:

@@ -104,3 +104,6 @@ async def test_the_service_reads_whole_weeks_before_today_and_keeps_the_advice_a
     assert await service.advice("council") is first and history.reads == 2
     clock.advance(days=1)
     assert await service.advice("council") is not first
+    site = await service.advice(("council",), "")  # a site's queues, with its callbacks
+    assert site is not await service.advice("council")
+    assert await service.advice(("council",), "") is site and history.reads == 4
