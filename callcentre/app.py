@@ -183,7 +183,12 @@ class Service:
         self.ledger_lines = self.stores.ledger
         self.ledger = LedgerService(self.ledger_lines, self.clock, numbers,
                                     self.hours.is_open,
-                                    timedelta(seconds=config.queue_log_grace_seconds))
+                                    timedelta(seconds=config.queue_log_grace_seconds),
+                                    sweeps=lambda: self.lead.passes())  # noqa: PLW0108 (built later)
+
+    @property
+    def reads_queue_log(self) -> bool:
+        return any(s.queue_log is not None for s in self.sites)
 
     def ledger_report(self) -> LedgerReport:
         if self.queue_log is None:
@@ -235,7 +240,8 @@ class Service:
         # listeners of services (the dialler follows callback changes itself)
         self.calllog.on_finished(self.metrics.call_finished)
         self.calllog.on_finished(self.callbacks.service.on_call_finished)
-        self.calllog.on_finished(self.ledger.call_finished)
+        if self.reads_queue_log:  # else no call is ever settled: none is kept for it
+            self.calllog.on_finished(self.ledger.call_finished)
         self.calllog.on_finished(waits.call_finished)
         waits.listen(metrics.offer_taken, metrics.wait_error, metrics.wait_learnt)
         self.ledger.on_settled(self._settled)
@@ -286,6 +292,8 @@ class Service:
             for site in self.sites:  # after the writers stopped
                 stack.push_async_callback(site.lead.leadership.close)
             self.supervisor.start("calllog", self.calllog.run)
+            if self.reads_queue_log:  # on every instance: any leader settles its calls
+                self.supervisor.start("ledger", self.ledger.run)
             stack.push_async_callback(self._stop_calllog)
             stack.push_async_callback(self._stop_callbacks)
             for site in self.sites:  # SQLite: leads at once; else unless another instance does
@@ -316,11 +324,9 @@ class Service:
 
     def _begin(self, site: Site) -> None:
         """Leading a PBX, events passing: resync with its live state, read its queue_log;
-        for the main PBX also the sweep of calls queue_log settles, and the purge."""
+        for the main PBX also the purge (and the ledger's sweep, LedgerService.sweeps)."""
         site.begin()
         if site.primary:
-            if any(s.queue_log is not None for s in self.sites):
-                self.supervisor.start("ledger", self.ledger.run)
             self.supervisor.start("retention", self.retention.run)  # the daily purge
 
     async def _bound_token_expiry(self) -> None:

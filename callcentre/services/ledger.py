@@ -48,8 +48,11 @@ class LedgerStats:
 class LedgerService:
     def __init__(self, repo: LedgerRepository, clock: Clock, numbers: Normaliser,
                  is_open: Callable[[datetime], bool], grace: timedelta = timedelta(seconds=30),
-                 ) -> None:
+                 sweeps: Callable[[], bool] = lambda: True) -> None:
+        """``sweeps``: whether this instance sweeps now (one instance does, for every PBX:
+        the main PBX's leader); any leader settles the calls its call log finishes."""
         self._repo = repo
+        self._sweeps = sweeps
         self._clock = clock
         self._numbers = numbers
         self._is_open = is_open
@@ -86,7 +89,8 @@ class LedgerService:
         self._wake.set()
 
     async def run(self, sweep_every: float = 5.0) -> None:
-        """Settle calls the call log finished, and sweep for ones it never saw."""
+        """Settle calls the call log finished, and sweep for ones it never saw (when
+        ``sweeps``)."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(sweep_every):
@@ -94,7 +98,8 @@ class LedgerService:
             self._wake.clear()
             try:
                 await self.settle_due()
-                await self.sweep()
+                if self._sweeps():
+                    await self.sweep()
             except StorageError:
                 self.stats.settle_failures += 1
                 log.warning("could not settle calls against queue_log; trying again",

@@ -20,12 +20,14 @@ from callcentre.app import Service
 from callcentre.config import Config, Pbx
 from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Status
+from callcentre.ports import CallQuery
 from callcentre.storage.call_repository import SqliteCallRepository
+from callcentre.testing import FakeLeadership
 from callcentre.web.auth import create_token
 from tests.adapters.test_service_end_to_end import free_port, get_json
 from tests.adapters.test_staffing_web import history
 from tests.adapters.test_supervision import AGENT
-from tests.support import policy_file, trace_bytes
+from tests.support import FIXTURES, policy_file, trace_bytes
 
 
 async def _pbx(agent: bool = False) -> tuple[FakeAmiServer, int]:
@@ -193,6 +195,49 @@ async def test_each_site_has_staffing_advice_of_its_own(tmp_path: Path) -> None:
                     f"{base}/standards?site=north",
                     headers={"Authorization": f"Bearer {token}"}) as resp:
                 assert "<h2>Staffing at north for the week from" in await resp.text()
+    finally:
+        await main.stop()
+        await north.stop()
+
+
+async def test_the_leader_of_north_alone_settles_its_calls_and_leaves_the_sweep(
+        tmp_path: Path) -> None:
+    """Another instance leads the main PBX: this one, leading north only, settles north's
+    calls against north's queue_log as its call log finishes them; the sweep (calls only
+    queue_log has) is the main PBX's leader's, so the timeout here is not created."""
+    (main, main_port), (north, north_port) = await _pbx(), await _pbx()
+    north_log = tmp_path / "north-queue_log"
+    north_log.write_text("")
+    cfg = Config(pbx=(Pbx("main", ami_port=main_port, ami_secret="s"),
+                      Pbx("north", ami_port=north_port, ami_secret="s",
+                          queue_log=str(north_log))),
+                 db=str(tmp_path / "cc.sqlite3"), policy_file=policy_file(tmp_path),
+                 http_port=free_port(), inbound_contexts=("from-resident",),
+                 queue_log_grace_seconds=0.1)
+    svc = Service(cfg)
+    svc.sites[0].lead.leadership = FakeLeadership()  # main: a standby here
+    try:
+        async with svc.running():
+            await _connected(svc)
+            with north_log.open("a") as f:
+                f.write((FIXTURES / "timeout.queue_log").read_text())
+                f.write((FIXTURES / "answered.queue_log").read_text())
+            for _ in range(100):  # queue_log read first: the call log's finishing settles
+                if svc.ledger.stats.lines:
+                    break
+                await asyncio.sleep(0.1)
+            await north.replay_trace(trace_bytes("answered"))  # as queue_log has it
+            for _ in range(100):
+                if svc.ledger.stats.agreed + svc.ledger.stats.corrected:
+                    break
+                await asyncio.sleep(0.1)
+            found = await svc.calls.find(CallQuery(limit=10))
+            assert [(c.linkedid, bool(c.ledger)) for c in found.items] == [
+                ("north:1795379766.0", True)]
+            await asyncio.sleep(0.5)  # sweeps would have come and gone: none ran here
+            assert svc.ledger.stats.created == 0
+            assert [p["role"] for p in (await get_json(
+                f"http://127.0.0.1:{cfg.http_port}/healthz"))[1]["pbxs"]] == ["standby", "sole"]
     finally:
         await main.stop()
         await north.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import replace
 from datetime import timedelta
@@ -16,6 +17,7 @@ from callcentre.services.ledger import LedgerService
 from callcentre.storage.queue_log_file import QueueLogTail
 from callcentre.testing import FakeClock, InMemoryCallRepository, InMemoryLedgerRepository
 from tests.support import FIXTURES, fold, parse_all, trace_bytes
+from tests.unit.test_ami_client import until
 
 TZ = ZoneInfo("Europe/London")
 
@@ -77,6 +79,29 @@ async def test_a_call_never_seen_is_recorded_from_queue_log_after_the_grace() ->
         Outcome.TIMEOUT, "+447700900001", EndSource.LEDGER, "record: none -> queue_log")
     assert service.stats.created == 1
     assert await service.sweep() == 0
+
+
+async def test_any_leader_settles_what_its_call_log_finished_and_one_sweeps() -> None:
+    """Each PBX's leader settles the calls its call log finishes; creating the calls no call
+    log saw is the sweep's, done by one instance only (the main PBX's leader: ``sweeps``)."""
+    clock, sweeping = FakeClock(), [False]
+    clock.set(clock.now().replace(year=2026, month=12, day=1))
+    repo = InMemoryLedgerRepository(InMemoryCallRepository())
+    service = LedgerService(repo, clock, lambda raw: raw, lambda at: True,
+                            sweeps=lambda: sweeping[0])
+    running = asyncio.create_task(service.run(sweep_every=0.01))
+    try:
+        (call,) = fold(parse_all(trace_bytes("abandoned_long")))
+        await service.take(capture("abandoned_long") + capture("timeout"), POS)
+        (stored,) = await repo.calls.save([call])
+        service.call_finished(stored)
+        await until(lambda: service.stats.agreed == 1)
+        await asyncio.sleep(0.1)  # rounds of the loop, none sweeping: the timeout unseen
+        assert service.stats.created == 0
+        sweeping[0] = True
+        await until(lambda: service.stats.created == 1)
+    finally:
+        running.cancel()
 
 
 async def test_a_call_still_in_progress_in_the_call_log_waits_for_it() -> None:
