@@ -62,6 +62,9 @@ class LeaderReport:
     detail: str = ""
 
 
+SHOWN = 25  # callbacks due now an agent page lists, and a leader's view of a PBX carries
+
+
 @dataclass(frozen=True)
 class LeaderLive:
     """The leader's live view of its PBX, for the pages a standby serves (the wallboard,

@@ -51,6 +51,11 @@ def prefix_in(call_id: str) -> str:
     return prefix_of(site_of(call_id, ""))
 
 
+def pbx_id(call_id: str) -> str:
+    """A namespaced id as its own PBX knows it (the main PBX's are unchanged)."""
+    return call_id.removeprefix(prefix_in(call_id))
+
+
 def prefix_of(site: str) -> str:
     """The prefix of a site's ids, as ``Callback.site`` names it ("": the main PBX)."""
     return site + SEP if site else ""

@@ -13,14 +13,13 @@ from datetime import timedelta
 
 from callcentre.domain.callbacks import Callback, Status
 from callcentre.domain.calls import Call
-from callcentre.domain.live import LeaderLive
+from callcentre.domain.live import SHOWN, LeaderLive
 from callcentre.errors import NoSuchCallback
 from callcentre.ports import CallbackQuery, CallbackRepository, Clock
 from callcentre.services.callbacks import CallbackService
 from callcentre.services.diallers import Diallers
 
 UPCOMING = timedelta(hours=8)  # the agent page shows deadlines this far ahead
-SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,7 @@ class CallbackBoard:
     async def prompts(self, agent: str | None) -> Prompts:
         """The prompts for ``agent`` (None: everyone's)."""
         now, remote = self._clock.now(), self.remote()
-        ready = ([e.id for e in sorted(self._dialler.ready.values(),
-                                       key=lambda e: (e.due_by, e.id))]
-                 if remote is None else list(remote.ready))
-        due = await self._ready(ready[:SHOWN])
+        ready, due = await self._due_now(remote)
         due += await self._repo.with_status(Status.DIALLING)
         soonest = await self._repo.find(CallbackQuery(
             status=Status.PENDING, due_until=now + UPCOMING, soonest_first=True, limit=200))
@@ -64,6 +60,17 @@ class CallbackBoard:
             agents_available=([a.name or a.interface for a in self._dialler.board.available()]
                               if remote is None else list(remote.available)),
         )
+
+    async def _due_now(self, remote: LeaderLive | None) -> tuple[list[int], list[Callback]]:
+        """The ids of the callbacks due now and the first SHOWN of them, soonest deadline
+        first: this instance's diallers', or the leaders' views of several PBXs, each its
+        site's soonest first (at most SHOWN each: leader_view), merged by deadline."""
+        if remote is None:
+            ready = [e.id for e in sorted(self._dialler.ready.values(),
+                                          key=lambda e: (e.due_by, e.id))]
+            return ready, await self._ready(ready[:SHOWN])
+        due = sorted(await self._ready(list(remote.ready)), key=lambda c: (c.due_by, c.id or 0))
+        return list(remote.ready), due[:SHOWN]
 
     async def _ready(self, ids: list[int]) -> list[Callback]:
         out = []

@@ -371,7 +371,8 @@ class CallbackDialler:
 
         ``found``: what the resync after a (re)connect learnt; without it, the PBX is asked.
         """
-        members = found.members if found else await self._pbx.queue_members()
+        members = (found.members if found else  # the resync's are named by site already
+                   [self.names.event(m) for m in await self._pbx.queue_members()])
         for member in members:
             self.board.apply(member)
         live = ({self.names.local(i) for i in found.channel_ids} if found

@@ -25,8 +25,8 @@ from callcentre.domain.calls import Call, Outcome
 from callcentre.domain.cases import check_ref
 from callcentre.domain.events import SurveyAnswered, SurveyOffered
 from callcentre.domain.numbers import mask, require
-from callcentre.domain.sites import callback_site, site_of
-from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback
+from callcentre.domain.sites import callback_site, pbx_id, site_of
+from callcentre.errors import DuplicateCallback, InvalidInput, StaleCallback, StorageError
 from callcentre.ports import (
     CallbackQuery,
     CallbackRepository,
@@ -137,8 +137,9 @@ class CallbackService:
     def _site(self, req: NewCallback) -> str:
         """The PBX a callback is dialled through: the one its call came in at, else the one
         asked for (one of the council's), else the main one; as ``Callback.site`` has it."""
-        if req.source_linkedid is not None:
-            return site_of(req.source_linkedid, "")
+        if req.source_linkedid is not None:  # a site no longer configured: the main PBX's
+            site = site_of(req.source_linkedid, "")
+            return site if site in self._sites[1:] else ""
         if req.site is None:
             return ""
         if req.site not in self._sites:
@@ -202,7 +203,12 @@ class CallbackService:
         without a dialler. When this instance takes the main PBX's lead (app.py)."""
         moved = 0
         for cb in await self._repo.open_elsewhere(("", *self._sites[1:])):
-            await self.change(cb.id or 0, _to_main)
+            try:
+                await self.change(cb.id or 0, _to_main)
+            except (StaleCallback, StorageError) as err:  # not on the takeover's path
+                log.warning("callback %s of a PBX no longer configured: not moved to the "
+                            "main PBX (%s); the next takeover tries again", cb.id, err)
+                continue
             moved += 1
         if moved:
             log.warning("%d open callbacks of PBXs no longer configured are dialled through "
@@ -346,8 +352,9 @@ class CallbackService:
     def on_survey(self, event: SurveyOffered | SurveyAnswered) -> None:
         """The post-call survey after a callback (the resident's leg carries CALLBACK_ID):
         noted on that attempt, even once the callback is closed."""
-        if event.callback_id is not None:
-            self.spawn(self._note_survey(event.callback_id, event))
+        if event.callback_id is not None:  # the attempt keeps its ChannelId as its PBX has it
+            local = replace(event, linkedid=pbx_id(event.linkedid))
+            self.spawn(self._note_survey(event.callback_id, local))
 
     async def _note_survey(self, callback_id: int, event: SurveyOffered | SurveyAnswered,
                            ) -> None:

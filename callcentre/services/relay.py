@@ -21,7 +21,7 @@ from datetime import datetime
 
 from callcentre.domain.callbacks import Callback
 from callcentre.domain.calls import Call
-from callcentre.domain.live import LeaderLive, agent_states, merged, queue_waiting
+from callcentre.domain.live import SHOWN, LeaderLive, agent_states, merged, queue_waiting
 from callcentre.errors import NoSuchCallback, StorageError
 from callcentre.ports import CallbackRepository, Notices
 from callcentre.services.callback_dialler import CallbackDialler
@@ -108,7 +108,7 @@ def leader_view(active: Sequence[Call], dialler: CallbackDialler, now: datetime
                 ) -> LeaderLive:
     """A leader's own live view of one PBX: its calls in progress (``active``: that PBX's)
     and that PBX's dialler's board."""
-    ready = sorted(dialler.ready.values(), key=lambda e: (e.due_by, e.id))
+    ready = sorted(dialler.ready.values(), key=lambda e: (e.due_by, e.id))[:SHOWN]
     return LeaderLive(queue_waiting(active, now), agent_states(dialler.board.all()),
                       len(active), tuple(e.id for e in ready),
                       tuple(a.name or a.interface for a in dialler.board.available()),

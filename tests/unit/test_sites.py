@@ -4,6 +4,7 @@ site."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,17 @@ from callcentre.config import Pbx
 from callcentre.domain import callback_events as cev
 from callcentre.domain import events as ev
 from callcentre.domain.agents import AgentBoard
+from callcentre.domain.callback_policy import Source
 from callcentre.domain.callbacks import Status
 from callcentre.domain.calls import Call
+from callcentre.domain.live import LeaderLive, merged
 from callcentre.domain.queue_log import parse_line
 from callcentre.domain.resync import Resynced, ResyncStarted
 from callcentre.domain.sites import Namespace, in_site, site_of, valid_name
 from callcentre.errors import ConfigError, InvalidInput
 from callcentre.phones import normaliser
 from callcentre.scheduling.due_loop import HeapScheduler
+from callcentre.services.callback_board import CallbackBoard
 from callcentre.services.callback_dialler import CallbackDialler
 from callcentre.services.callbacks import CallbackService, NewCallback
 from callcentre.services.diallers import Diallers
@@ -203,6 +207,56 @@ async def test_each_sites_dialler_dials_its_own_callbacks_and_hears_only_its_pbx
     await service.drain()
     assert (await repo.get(mains[0].id or 0)).status is Status.PENDING
     assert diallers.not_placed() == (0, 0, None) and set(diallers.ready) == {mains[1].id}
+    # the survey after north's callback comes named "north:" too; its attempt keeps the
+    # ChannelId as north's Asterisk has it
+    service.on_survey(NORTH.event(ev.SurveyOffered(leg, CB_T0, north.id)))
+    service.on_survey(NORTH.event(ev.SurveyAnswered(leg, CB_T0, "satisfaction", "4",
+                                                    north.id)))
+    await service.drain()
+    (attempt,) = (await repo.get(north.id or 0)).attempts
+    assert (attempt.survey_offered, attempt.survey_satisfaction) == (True, 4)
+
+
+async def test_a_sites_stuck_leg_check_names_the_members_its_pbx_reports() -> None:
+    """Without a resync's answers (the stuck-leg check asks the PBX itself), north's queue
+    members are named by site as every other north event is: a pause at north then pauses
+    the agent, who is not rung with callbacks meanwhile."""
+    clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
+    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    pbx = FakePbx()
+    pbx.members = [cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)]
+    dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx, clock,
+                              names=NORTH)
+    await dialler.resync()
+    assert [a.queues for a in dialler.board.all()] == [{"north:council"}]
+    dialler.handle(NORTH.event(
+        cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", True, 1, False)))
+    assert dialler.board.available() == []
+
+
+async def test_agents_see_every_sites_due_callbacks_soonest_first() -> None:
+    """Different instances lead different PBXs: the agent page lists the callbacks due now
+    from every leader's view by deadline, not one site's after another's."""
+    clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
+    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    made = [await service.create(NewCallback(f"0770090012{n}", "bins", "Sam", site=site,
+                                             due_by=CB_T0 + timedelta(minutes=minutes)))
+            for n, (site, minutes) in enumerate((("main", 30), ("main", 90), ("north", 60)))]
+    main = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), FakePbx(), clock)
+    board = CallbackBoard(repo, service, Diallers([main]), clock)
+    views = [LeaderLive(ready=(made[0].id or 0, made[1].id or 0)),
+             LeaderLive(ready=(made[2].id or 0,), site="north:")]
+    board.remote = lambda: merged(views)
+    prompts = await board.prompts(None)
+    assert [c.id for c, _ in prompts.due] == [made[0].id, made[2].id, made[1].id]
+    assert prompts.upcoming == []  # each is listed once, as due now
+    # a call from a site no longer configured owes a callback the main PBX dials
+    gone = await service.create(NewCallback("07700900129", "missed call", "system",
+                                            source=Source.ABANDONED,
+                                            source_linkedid="south:1796.5"))
+    assert gone.site == ""
 
 
 async def test_callbacks_of_a_pbx_no_longer_configured_go_to_the_main_one() -> None:
