@@ -84,10 +84,12 @@ class Diallers:
         return {i: e for d in self for i, e in d.ready.items()}
 
     def not_placed(self) -> tuple[int, int, str | None]:
-        """As CallbackDialler.not_placed, over every site."""
-        each = [d.not_placed() for d in self]
-        latest = next((reason for _, _, reason in each if reason is not None), None)
-        return sum(n for n, _, _ in each), sum(n for _, n, _ in each), latest
+        """As CallbackDialler.not_placed, over every site: each refusing site's latest
+        reason, named by site when there are several."""
+        each = [(d.names.site, *d.not_placed()) for d in self]
+        reasons = [r if len(each) == 1 else f"{site}: {r}" for site, _, _, r in each if r]
+        return (sum(n for _, n, _, _ in each), sum(n for _, _, n, _ in each),
+                "; ".join(reasons) or None)
 
     def set_offered(self, offered: Callable[[str], datetime | None]) -> None:
         for dialler in self:

@@ -235,6 +235,24 @@ async def test_a_sites_stuck_leg_check_names_the_members_its_pbx_reports() -> No
     assert dialler.board.available() == []
 
 
+async def test_health_names_the_site_whose_pbx_did_not_place_a_callback() -> None:
+    clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
+    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    pbxs = (FakePbx(), FakePbx())
+    diallers = Diallers([CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx,
+                                         clock, names=names)
+                         for pbx, names in zip(pbxs, (MAIN, NORTH), strict=True)])
+    for names in (MAIN, NORTH):
+        diallers.handle(names.event(
+            cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)))
+    await service.create(NewCallback("07700900123", "bins", "Sam", site="north"))
+    pbxs[1].refuse = True
+    for dialler in diallers:
+        await dialler.tick()
+    assert diallers.not_placed() == (1, 1, "north: fake PBX refused")
+
+
 async def test_agents_see_every_sites_due_callbacks_soonest_first() -> None:
     """Different instances lead different PBXs: the agent page lists the callbacks due now
     from every leader's view by deadline, not one site's after another's."""
