@@ -238,11 +238,10 @@ class Service:
         on(ResyncStarted,           calls.resync_started)
         on(Resynced,                calls.resynced, dialler.resynced)
         # listeners of services (the dialler follows callback changes itself)
-        self.calllog.on_finished(self.metrics.call_finished)
-        self.calllog.on_finished(self.callbacks.service.on_call_finished)
+        calls.on_finished(metrics.call_finished, self.callbacks.service.on_call_finished,
+                          waits.call_finished)
         if self.reads_queue_log:  # else no call is ever settled: none is kept for it
-            self.calllog.on_finished(self.ledger.call_finished)
-        self.calllog.on_finished(waits.call_finished)
+            calls.on_finished(self.ledger.call_finished)
         waits.listen(metrics.offer_taken, metrics.wait_error, metrics.wait_learnt)
         self.ledger.on_settled(self._settled)
         self.retention.on_changed(self.metrics.anonymised)

@@ -64,9 +64,9 @@ class CallLogService:
         self._open_at_resync: dict[str, list[str]] = {}  # by site (domain/sites.py)
         self.stats = CallLogStats()
 
-    def on_finished(self, listener: FinishedListener) -> None:
-        """Call ``listener(call)`` once for every call stored as finished."""
-        self._listeners.append(listener)
+    def on_finished(self, *listeners: FinishedListener) -> None:
+        """Call each ``listener(call)``, in order, once for every call stored as finished."""
+        self._listeners.extend(listeners)
 
     @property
     def tracker(self) -> CallTracker:
