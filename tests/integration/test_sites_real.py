@@ -67,6 +67,7 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
                      pbx=(pbx("main", asterisk), pbx("north", north)))
     async with Service(config).running() as service:
         await both_resynced(service)
+        marks = asterisk.mark(), north.mark()
         main_burst = scenario(asterisk.burst, callers=6, agents=2, talk_s=1.0)
         north_burst = scenario(north.burst, callers=6, agents=2, talk_s=1.0)
         at_main, at_north = await asyncio.gather(main_burst, north_burst)
@@ -83,7 +84,11 @@ async def test_two_pbxs_each_call_once_as_its_own_queue_log_says(
         assert_as_queue_log(both, as_logged(both, north_calls, "north:"))
         assert {c.queue for c in calls.values()} == {"council", "north:council"}
         assert {c.queue for c in north_calls.values()} == {"north:council"}
-        await figures_per_site(service, calls, {"main": len(main_ids), "north": len(north_ids)})
+        # every resident each Asterisk queued meanwhile: a burst placed again (CallerLost)
+        # leaves the first one's calls in the day's figures too
+        queued = [len([e for e in pbx.queue_log_since(mark) if e.event == "ENTERQUEUE"])
+                  for pbx, mark in zip((asterisk, north), marks, strict=True)]
+        await figures_per_site(service, calls, dict(zip(("main", "north"), queued, strict=True)))
         health = await service.monitoring.health()
         assert [(p["pbx"], p["ami"], p["role"]) for p in health["pbxs"]] == [
             ("main", "connected", "sole"), ("north", "connected", "sole")]
