@@ -43,6 +43,31 @@ MAIN, NORTH = Namespace("main", primary=True), Namespace("north", primary=False)
 CB_T0 = utc(2026, 11, 23, 10)  # Monday 10:00 GMT: within calling hours
 
 
+def _callbacks(repo: InMemoryCallbackRepository, clock: FakeClock,
+               sites: tuple[str, ...] = ("main", "north")) -> CallbackService:
+    return CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
+                           default_policy(), clock, normaliser("GB"), sites=sites)
+
+
+def _dialler(service: CallbackService, repo: InMemoryCallbackRepository, clock: FakeClock,
+             pbx: FakePbx, names: Namespace) -> CallbackDialler:
+    return CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx, clock,
+                           names=names)
+
+
+def _dialler_per_site(service: CallbackService, repo: InMemoryCallbackRepository,
+                      clock: FakeClock) -> tuple[tuple[FakePbx, FakePbx], Diallers]:
+    """A dialler for the main PBX and one for north, each PBX reporting its own agent1
+    free in its queue council (the same device name at both)."""
+    pbxs = (FakePbx(), FakePbx())
+    diallers = Diallers([_dialler(service, repo, clock, pbx, names)
+                         for pbx, names in zip(pbxs, (MAIN, NORTH), strict=True)])
+    for names in (MAIN, NORTH):
+        diallers.handle(names.event(
+            cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)))
+    return pbxs, diallers
+
+
 def test_the_main_pbx_keeps_asterisks_ids_and_another_site_names_its_own() -> None:
     joined = ev.QueueJoined("1733.7", T0, "council", 1, details())
     assert MAIN.event(joined) is joined
@@ -167,15 +192,8 @@ async def test_each_sites_dialler_dials_its_own_callbacks_and_hears_only_its_pbx
     its own PBX's legs and resyncs, whose ids and queues come named by site."""
     clock = FakeClock(CB_T0)
     repo = InMemoryCallbackRepository()
-    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
-    pbxs = (FakePbx(), FakePbx())
-    diallers = Diallers([CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx,
-                                         clock, names=names)
-                         for pbx, names in zip(pbxs, (MAIN, NORTH), strict=True)])
-    for names in (MAIN, NORTH):
-        diallers.handle(names.event(
-            cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)))
+    service = _callbacks(repo, clock)
+    pbxs, diallers = _dialler_per_site(service, repo, clock)
     assert [a.queues for a in diallers.board.all()] == [{"council"}, {"north:council"}]
     mains = [await service.create(NewCallback(f"0770090012{n}", "bins", "Sam")) for n in (1, 2)]
     north = await service.create(NewCallback("07700900123", "bins", "Sam", site="north"))
@@ -222,12 +240,10 @@ async def test_a_sites_stuck_leg_check_names_the_members_its_pbx_reports() -> No
     members are named by site as every other north event is: a pause at north then pauses
     the agent, who is not rung with callbacks meanwhile."""
     clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
-    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    service = _callbacks(repo, clock)
     pbx = FakePbx()
     pbx.members = [cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)]
-    dialler = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx, clock,
-                              names=NORTH)
+    dialler = _dialler(service, repo, clock, pbx, NORTH)
     await dialler.resync()
     assert [a.queues for a in dialler.board.all()] == [{"north:council"}]
     dialler.handle(NORTH.event(
@@ -237,15 +253,8 @@ async def test_a_sites_stuck_leg_check_names_the_members_its_pbx_reports() -> No
 
 async def test_health_names_the_site_whose_pbx_did_not_place_a_callback() -> None:
     clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
-    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
-    pbxs = (FakePbx(), FakePbx())
-    diallers = Diallers([CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), pbx,
-                                         clock, names=names)
-                         for pbx, names in zip(pbxs, (MAIN, NORTH), strict=True)])
-    for names in (MAIN, NORTH):
-        diallers.handle(names.event(
-            cev.MemberChanged("council", "PJSIP/agent1", "Agent 1", False, 1, False)))
+    service = _callbacks(repo, clock)
+    pbxs, diallers = _dialler_per_site(service, repo, clock)
     await service.create(NewCallback("07700900123", "bins", "Sam", site="north"))
     pbxs[1].refuse = True
     for dialler in diallers:
@@ -257,12 +266,11 @@ async def test_agents_see_every_sites_due_callbacks_soonest_first() -> None:
     """Different instances lead different PBXs: the agent page lists the callbacks due now
     from every leader's view by deadline, not one site's after another's."""
     clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
-    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    service = _callbacks(repo, clock)
     made = [await service.create(NewCallback(f"0770090012{n}", "bins", "Sam", site=site,
                                              due_by=CB_T0 + timedelta(minutes=minutes)))
             for n, (site, minutes) in enumerate((("main", 30), ("main", 90), ("north", 60)))]
-    main = CallbackDialler(service, repo, HeapScheduler(), AgentBoard(), FakePbx(), clock)
+    main = _dialler(service, repo, clock, FakePbx(), MAIN)
     board = CallbackBoard(repo, service, Diallers([main]), clock)
     views = [LeaderLive(ready=(made[0].id or 0, made[1].id or 0)),
              LeaderLive(ready=(made[2].id or 0,), site="north:")]
@@ -281,13 +289,11 @@ async def test_callbacks_of_a_pbx_no_longer_configured_go_to_the_main_one() -> N
     """A site removed (or renamed) from the config leaves no open callback without a
     dialler: the main PBX's takes them, and their history says why."""
     clock, repo = FakeClock(CB_T0), InMemoryCallbackRepository()
-    old = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                          default_policy(), clock, normaliser("GB"), sites=("main", "south"))
+    old = _callbacks(repo, clock, sites=("main", "south"))
     south = await old.create(NewCallback("07700900123", "bins", "Sam", site="south"))
     done = await old.create(NewCallback("07700900124", "bins", "Sam", site="south"))
     await old.cancel(done.id or 0, "sorted by phone", "Sam")
-    service = CallbackService(repo, InMemoryCaseRepository(), InMemoryCallRepository(),
-                              default_policy(), clock, normaliser("GB"), sites=("main", "north"))
+    service = _callbacks(repo, clock)
     north = await service.create(NewCallback("07700900125", "bins", "Sam", site="north"))
     assert await service.adopt_orphans() == 1
     moved = await repo.get(south.id or 0)
