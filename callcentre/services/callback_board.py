@@ -69,8 +69,9 @@ class CallbackBoard:
             ready = [e.id for e in sorted(self._dialler.ready.values(),
                                           key=lambda e: (e.due_by, e.id))]
             return ready, await self._ready(ready[:SHOWN])
-        due = sorted(await self._ready(list(remote.ready)), key=lambda c: (c.due_by, c.id or 0))
-        return list(remote.ready), due[:SHOWN]
+        ready = list(remote.ready)
+        due = sorted(await self._ready(ready), key=lambda c: (c.due_by, c.id or 0))
+        return ready, due[:SHOWN]
 
     async def _ready(self, ids: list[int]) -> list[Callback]:
         out = []

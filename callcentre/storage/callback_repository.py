@@ -182,7 +182,6 @@ class SqlCallbackRepository:
             [*(s.value for s in statuses), *args])
         return self._db.unreadable.read("callbacks", rows, callback_from_row)
 
-
     async def open_elsewhere(self, sites: Sequence[str]) -> list[Callback]:
         marks = ",".join("?" * len(sites))
         rows = await self._db.fetch_all(
