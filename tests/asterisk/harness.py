@@ -668,25 +668,28 @@ class AsteriskHarness:
         finally:
             self.stop_sipps(residents)
             self.stop_sipps(phones)
-        for caller, sipp in zip(callers, residents, strict=True):
-            if queued:
-                self.queued_or_lost(mark, caller, sipp)
+        if queued:
+            self.queued_or_lost(mark, callers, residents)
         calls = [PlacedCall(c, s.call_id or "", s.exit_code) for c, s in zip(callers, residents,
                                                                                strict=True)]
         return ScenarioResult(calls, names, mark, self.queue_log_since(mark), started,
                               time.time())
 
-    def queued_or_lost(self, mark: LogMark, caller: Caller, sipp: SippProcess) -> None:
+    def queued_or_lost(self, mark: LogMark, callers: Sequence[Caller],
+                       sipps: Sequence[SippProcess]) -> None:
         """Raise CallerLost (no trace in Asterisk) or HarnessError (Asterisk had the call and
-        did not queue it), each with what sipp said, when ``caller`` never entered a queue."""
-        if any(e.event == "ENTERQUEUE" and e.data[1:2] == [caller.number]
-               for e in self.queue_log_since(mark)):
-            return
-        cdrs = [row for row in self.cdrs_since(mark) if caller.number in row.values()]
-        said = (f"resident {caller.number} never entered the queue; CDRs {cdrs}; problems "
-                f"{self.problems_since(mark)}; sipp exit {sipp.exit_code}:\n"
-                f"{sipp.output_tail()}")
-        raise (HarnessError(said) if cdrs else CallerLost(said))
+        did not queue it), each with what its sipp said, for the first of ``callers`` (each
+        with its sipp) that never entered a queue since ``mark``."""
+        queued = {e.data[1] for e in self.queue_log_since(mark)
+                  if e.event == "ENTERQUEUE" and len(e.data) > 1}
+        for caller, sipp in zip(callers, sipps, strict=True):
+            if caller.number in queued:
+                continue
+            cdrs = [row for row in self.cdrs_since(mark) if caller.number in row.values()]
+            said = (f"resident {caller.number} never entered the queue; CDRs {cdrs}; problems "
+                    f"{self.problems_since(mark)}; sipp exit {sipp.exit_code}:\n"
+                    f"{sipp.output_tail()}")
+            raise (HarnessError(said) if cdrs else CallerLost(said))
 
     # ------------------------------------------------------------------ scenarios
     def answered(self, ring_s: float = 2.0, talk_s: float = 3.0,

@@ -19,13 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tests.asterisk.harness import (
-    AsteriskHarness,
-    Caller,
-    HarnessError,
-    LogMark,
-    ScenarioResult,
-)
+from tests.asterisk.harness import AsteriskHarness, Caller, HarnessError, LogMark, ScenarioResult
 from tests.asterisk.sipp import PlacedCall, SippProcess
 
 # dialplans/extensions.conf: change these together with its [globals]
@@ -319,7 +313,7 @@ def wait_offer(asterisk: AsteriskHarness, *, key_after_s: float = 24.0,
             asterisk.wait_idle()
     finally:
         asterisk.pause_members(False, agents=others)
-    asterisk.queued_or_lost(mark, offered, residents[1])
+    asterisk.queued_or_lost(mark, [offered], residents[1:])
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip([busy, offered], residents, strict=True)]
     return ScenarioResult(calls, first, mark, asterisk.queue_log_since(mark), started,
@@ -350,8 +344,7 @@ def burst_with_callback_phone(asterisk: AsteriskHarness, done: threading.Event, 
         if not done.wait(timeout):
             raise HarnessError(f"the test did not end the scenario within {timeout:.0f} s")
         asterisk.wait_idle()
-    for person, sipp in zip(people, residents, strict=True):
-        asterisk.queued_or_lost(mark, person, sipp)
+    asterisk.queued_or_lost(mark, people, residents)
     calls = [PlacedCall(c, s.call_id or "", s.exit_code)
              for c, s in zip(people, residents, strict=True)]
     return ScenarioResult(calls, list(asterisk.agents), mark, asterisk.queue_log_since(mark),
